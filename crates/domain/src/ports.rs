@@ -1,0 +1,389 @@
+//! The ports: what the core needs from the outside world, as narrow synchronous traits.
+//!
+//! Storage ports take `&mut self` and are implemented on one connection or transaction; they are
+//! combined into [`Repository`], and a [`Store`] hands one out for a read or for an all-or-nothing
+//! write. The Application Server, the clock and randomness are ports of their own. Everything is
+//! synchronous: the HTTP layer runs use cases on a blocking pool.
+
+use crate::endpoint::{AdditionalEndpoint, Device, Endpoint, LineRef};
+use crate::ids::{AppId, GroupId, TenantId, UserKey, Username};
+use crate::level::{GroupMember, UserLevel};
+use crate::pincode::PinSettings;
+use crate::records::{
+    ApiToken, AppData, AuditEvent, Group, License, NewApiToken, NewDepartment, NewSession, PasswordRecord, PinRecord,
+    Session, Tenant, ThrottleState,
+};
+use crate::rules::{PasswordRules, PinRules};
+use crate::secret::{Password, PinCode, SecretHash, TokenDigest};
+use crate::text::Text;
+use crate::user::{AccountChange, Department, DepartmentKey, NewUser, ProfileChange, Timestamp, User, Version};
+use std::sync::atomic::{AtomicI64, Ordering};
+use uuid::Uuid;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The record the operation needs is not there.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// A unique value is taken already; names the field (`username`, `linePort`, …).
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// The record changed since the version the caller read (optimistic concurrency).
+    #[error("the record changed since it was read")]
+    VersionMismatch,
+    /// The database can't be reached or is busy beyond its timeout.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data fails the domain's invariants (written by something else, or corrupted).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Any other database error. The text is for logs, never for clients.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page of a listing ordered by user key: `after` is the last key of the previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<UserKey>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts, when there is one.
+    pub next_after: Option<UserKey>,
+}
+
+/// Seed 001 DELETE's options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteOptions {
+    /// Delete the devices the user owns (unlinking others from them).
+    pub delete_devices: bool,
+    /// Keep these applications' end-user data.
+    pub excluded_app_ids: Vec<AppId>,
+}
+
+/// Seed 001 DELETE's report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteOutcome {
+    /// Whether there was a user to delete (deleting a missing user is not an error).
+    pub existed: bool,
+    pub detached_additional_users: Vec<LineRef>,
+    pub deleted_additional_devices: Vec<LineRef>,
+    pub deleted_main_device: Option<LineRef>,
+}
+
+/// Tenants, groups, departments, licences and secondary groups.
+pub trait DirectoryStore {
+    /// Creates the tenant unless it exists; returns it either way.
+    fn ensure_tenant(&mut self, id: &TenantId, name: &Text) -> StoreResult<Tenant>;
+    fn tenant(&mut self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    /// Creates the group unless it exists; the tenant must exist.
+    fn ensure_group(&mut self, tenant: &TenantId, id: &GroupId, name: &Text) -> StoreResult<Group>;
+    fn group(&mut self, tenant: &TenantId, id: &GroupId) -> StoreResult<Option<Group>>;
+    /// Creates the department unless it exists (the parent must exist); returns it with its path.
+    fn ensure_department(&mut self, department: &NewDepartment) -> StoreResult<Department>;
+    fn department(&mut self, key: &DepartmentKey) -> StoreResult<Option<Department>>;
+    fn tenant_licenses(&mut self, tenant: &TenantId) -> StoreResult<Vec<License>>;
+    fn set_tenant_licenses(&mut self, tenant: &TenantId, licenses: &[License]) -> StoreResult<()>;
+    /// Group keys of the user's secondary groups, ascending.
+    fn secondary_groups(&mut self, user: UserKey) -> StoreResult<Vec<i64>>;
+    fn set_secondary_groups(&mut self, user: UserKey, groups: &[i64]) -> StoreResult<()>;
+}
+
+/// Users and their profiles.
+pub trait UserStore {
+    /// Stores a new user at version 1. `Conflict("username")`, `Conflict("user_id")`, `Conflict("uuid")`
+    /// when taken; `NotFound` when its tenant, group or department doesn't exist.
+    fn create_user(&mut self, user: &NewUser, now: Timestamp) -> StoreResult<User>;
+    fn user_by_key(&mut self, key: UserKey) -> StoreResult<Option<User>>;
+    fn user_by_uuid(&mut self, uuid: &Uuid) -> StoreResult<Option<User>>;
+    fn user_by_username(&mut self, username: &Username) -> StoreResult<Option<User>>;
+    fn user_by_path(&mut self, member: &GroupMember) -> StoreResult<Option<User>>;
+    /// The user and their password in one query (the login path).
+    fn user_with_password(&mut self, username: &Username) -> StoreResult<Option<(User, Option<PasswordRecord>)>>;
+    /// Users of one group, by key.
+    fn list_group_users(&mut self, tenant: &TenantId, group: &GroupId, page: PageRequest) -> StoreResult<Page<User>>;
+    fn count_users(&mut self) -> StoreResult<u64>;
+    /// Applies `change` and increments the version. With `expected`, fails with `VersionMismatch`
+    /// unless the stored version is that one.
+    fn update_profile(
+        &mut self,
+        key: UserKey,
+        expected: Option<Version>,
+        change: &ProfileChange,
+        now: Timestamp,
+    ) -> StoreResult<User>;
+    /// Changes enabled/state and increments the version, like [`UserStore::update_profile`].
+    fn update_account(
+        &mut self,
+        key: UserKey,
+        expected: Option<Version>,
+        change: &AccountChange,
+        now: Timestamp,
+    ) -> StoreResult<User>;
+    /// Deletes the user, their credentials, PIN, sessions, tokens, endpoints and app data (but the
+    /// excluded applications'), and with `delete_devices` the devices they own. With `expected`,
+    /// `VersionMismatch` unless the stored version is that one.
+    fn delete_user(
+        &mut self,
+        member: &GroupMember,
+        expected: Option<Version>,
+        options: &DeleteOptions,
+    ) -> StoreResult<DeleteOutcome>;
+}
+
+/// Passwords and their history.
+pub trait CredentialStore {
+    fn password(&mut self, user: UserKey) -> StoreResult<Option<PasswordRecord>>;
+    /// Replaces the password; the previous one joins the history, which keeps at most `keep_history`
+    /// entries (newest first).
+    fn set_password(
+        &mut self,
+        user: UserKey,
+        hash: &SecretHash,
+        first_login: bool,
+        keep_history: u8,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Replaces the stored hash of the same password (an upgrade of parameters): history, change
+    /// time and first-login flag stay as they are.
+    fn rehash_password(&mut self, user: UserKey, hash: &SecretHash) -> StoreResult<()>;
+    /// Earlier passwords, newest first, at most `limit`; the current one is not among them.
+    fn password_history(&mut self, user: UserKey, limit: u8) -> StoreResult<Vec<SecretHash>>;
+    fn clear_first_login(&mut self, user: UserKey) -> StoreResult<()>;
+}
+
+/// PIN codes, their settings and history.
+pub trait PinStore {
+    fn pin(&mut self, user: UserKey) -> StoreResult<Option<PinRecord>>;
+    /// Sets the PIN (when `hash` is given; the previous one joins the history, kept to
+    /// `keep_history` entries) and the settings. Resets the failure count when the PIN changes.
+    fn set_pin(
+        &mut self,
+        user: UserKey,
+        hash: Option<&SecretHash>,
+        settings: &PinSettings,
+        keep_history: u8,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Earlier PINs, newest first, at most `limit`; the current one is not among them.
+    fn pin_history(&mut self, user: UserKey, limit: u8) -> StoreResult<Vec<SecretHash>>;
+    /// Counts a failed PIN check; returns the new count.
+    fn record_pin_failure(&mut self, user: UserKey) -> StoreResult<u32>;
+}
+
+/// Devices and endpoints.
+pub trait DeviceStore {
+    /// Creates the device unless it exists. `NotFound` when its tenant or group doesn't.
+    fn ensure_device(&mut self, device: &Device) -> StoreResult<()>;
+    /// The user's main endpoint.
+    fn endpoint(&mut self, user: UserKey) -> StoreResult<Option<Endpoint>>;
+    /// Replaces (or with `None` removes) the user's main endpoint. The device must exist
+    /// (`NotFound("device")`); the line port must be free (`Conflict("linePort")`).
+    fn set_endpoint(&mut self, user: UserKey, endpoint: Option<&Endpoint>) -> StoreResult<()>;
+    fn additional_endpoints(&mut self, user: UserKey) -> StoreResult<Vec<AdditionalEndpoint>>;
+    fn add_additional_endpoint(&mut self, user: UserKey, endpoint: &AdditionalEndpoint) -> StoreResult<()>;
+}
+
+/// End-user application data.
+pub trait AppDataStore {
+    fn put_app_data(&mut self, user: UserKey, data: &AppData) -> StoreResult<()>;
+    /// The user's app data, by application id.
+    fn app_data(&mut self, user: UserKey) -> StoreResult<Vec<AppData>>;
+}
+
+/// Login sessions (by digest of the session id).
+pub trait SessionStore {
+    fn create_session(&mut self, session: &NewSession) -> StoreResult<Session>;
+    /// The session and its user in one query (the path of every authenticated request).
+    fn session_with_user(&mut self, digest: &TokenDigest) -> StoreResult<Option<(Session, User)>>;
+    fn touch_session(&mut self, digest: &TokenDigest, now: Timestamp) -> StoreResult<()>;
+    /// Ends one session; `false` when there was none.
+    fn delete_session(&mut self, digest: &TokenDigest) -> StoreResult<bool>;
+    /// Ends the user's session with public handle `id`; `false` when the user has none such.
+    fn delete_user_session(&mut self, user: UserKey, id: i64) -> StoreResult<bool>;
+    /// Ends every session of the user but `except`; returns how many ended.
+    fn delete_user_sessions(&mut self, user: UserKey, except: Option<&TokenDigest>) -> StoreResult<u64>;
+    /// The user's sessions, newest first.
+    fn user_sessions(&mut self, user: UserKey) -> StoreResult<Vec<Session>>;
+    /// Deletes sessions whose absolute end is before `now`, or idle since before `idle_before`.
+    fn purge_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64>;
+}
+
+/// API tokens for `Authorization: Bearer`.
+pub trait ApiTokenStore {
+    fn create_api_token(&mut self, token: &NewApiToken) -> StoreResult<ApiToken>;
+    /// The token and its user in one query.
+    fn api_token_with_user(&mut self, digest: &TokenDigest) -> StoreResult<Option<(ApiToken, User)>>;
+    fn touch_api_token(&mut self, id: i64, now: Timestamp) -> StoreResult<()>;
+    fn user_api_tokens(&mut self, user: UserKey) -> StoreResult<Vec<ApiToken>>;
+    /// `false` when the user has no such token.
+    fn revoke_api_token(&mut self, user: UserKey, id: i64) -> StoreResult<bool>;
+}
+
+/// Failure counters for throttling, shared by every instance on the same database.
+pub trait ThrottleStore {
+    /// Counts one failure under `key`. A window older than `window_seconds` starts afresh.
+    fn throttle_hit(&mut self, key: &str, now: Timestamp, window_seconds: i64) -> StoreResult<ThrottleState>;
+    fn throttle_state(&mut self, key: &str) -> StoreResult<Option<ThrottleState>>;
+    fn throttle_clear(&mut self, key: &str) -> StoreResult<()>;
+}
+
+/// The audit log: append and read back.
+pub trait AuditLog {
+    fn record_audit(&mut self, event: &AuditEvent) -> StoreResult<()>;
+    /// The newest events about `subject` (or all, with `None`), newest first.
+    fn recent_audit(&mut self, subject: Option<UserKey>, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Every storage port on one connection or transaction.
+pub trait Repository:
+    DirectoryStore
+    + UserStore
+    + CredentialStore
+    + PinStore
+    + DeviceStore
+    + AppDataStore
+    + SessionStore
+    + ApiTokenStore
+    + ThrottleStore
+    + AuditLog
+{
+}
+
+impl<T> Repository for T where
+    T: DirectoryStore
+        + UserStore
+        + CredentialStore
+        + PinStore
+        + DeviceStore
+        + AppDataStore
+        + SessionStore
+        + ApiTokenStore
+        + ThrottleStore
+        + AuditLog
+{
+}
+
+/// A database: hands out a [`Repository`] for reads, or inside a transaction for writes.
+pub trait Store: Send + Sync + 'static {
+    /// Runs `f` on a pooled connection, outside any explicit transaction.
+    fn read<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>;
+
+    /// Runs `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`). It commits only when `f`
+    /// returns `Ok`; an `Err` (from the store, or from anything `f` called, such as the Application
+    /// Server) rolls every write of `f` back.
+    fn write<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>;
+}
+
+/// Why the Application Server refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// No Application Server is configured, yet the operation needs one.
+    #[error("no Application Server is configured")]
+    Disabled,
+    /// The credentials were refused.
+    #[error("the Application Server refused the credentials")]
+    Unauthorized,
+    /// The Application Server refused the change; `details` is its reason, safe to show.
+    #[error("the Application Server refused the change: {details}")]
+    Rejected { details: String },
+    /// It answered, but not as the contract says, or could not be reached. Text for logs only.
+    #[error("the Application Server failed: {0}")]
+    Unavailable(String),
+    /// It did not answer in time.
+    #[error("the Application Server did not answer in time")]
+    Timeout,
+}
+
+/// The Application Server (the telephony network element, "BS DB" in the seeds).
+pub trait ApplicationServer: Send + Sync + 'static {
+    /// Checks a password (SERVER_LOGIN).
+    fn authenticate(&self, username: &Username, password: &Password) -> Result<(), UpstreamError>;
+    fn update_profile(&self, user: &User, change: &ProfileChange) -> Result<(), UpstreamError>;
+    fn set_password(&self, user: &User, password: &Password) -> Result<(), UpstreamError>;
+    fn set_pin(&self, user: &User, pin: Option<&PinCode>, settings: &PinSettings) -> Result<(), UpstreamError>;
+    fn delete_user(&self, user: &User, delete_devices: bool) -> Result<(), UpstreamError>;
+    /// The network element's password rules for a level (`VALIDATE_PASSWORD_LOCALLY`); `None` when
+    /// it has none.
+    fn password_rules(&self, level: UserLevel) -> Result<Option<PasswordRules>, UpstreamError>;
+    /// The network element's PIN rules for a level (`VALIDATE_PINCODE_LOCALLY`).
+    fn pin_rules(&self, level: UserLevel) -> Result<Option<PinRules>, UpstreamError>;
+}
+
+/// The time, as a parameter of the core.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one place that reads the wall clock
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp::from_millis(ms)
+    }
+}
+
+/// A clock that moves only when told to (tests, simulations).
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn at(time: Timestamp) -> Self {
+        Self(AtomicI64::new(time.as_millis()))
+    }
+
+    pub fn advance_seconds(&self, seconds: i64) {
+        self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
+    }
+
+    pub fn set(&self, time: Timestamp) {
+        self.0.store(time.as_millis(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Randomness, as a parameter of the core (session ids, salts, generated passwords).
+pub trait Random: Send + Sync + 'static {
+    fn fill(&self, dest: &mut [u8]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_when_told() {
+        let c = ManualClock::at(Timestamp::from_millis(1000));
+        assert_eq!(c.now(), Timestamp::from_millis(1000));
+        c.advance_seconds(2);
+        assert_eq!(c.now(), Timestamp::from_millis(3000));
+    }
+
+    #[test]
+    fn system_clock_is_after_2020() {
+        assert!(SystemClock.now() > Timestamp::from_millis(1_577_836_800_000));
+    }
+}

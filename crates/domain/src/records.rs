@@ -1,0 +1,266 @@
+//! What the stores keep beside users: tenants and groups with their numeric keys, licences,
+//! credentials, PIN records, sessions, API tokens, throttling counters, app data and audit events.
+
+use crate::ids::{AppId, DepartmentName, GroupId, TenantId, UserKey};
+use crate::pincode::PinSettings;
+use crate::principal::AuthMethod;
+use crate::secret::{SecretHash, TokenDigest};
+use crate::text::Text;
+use crate::user::{DepartmentKey, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// A tenant with its numeric key (SuperOffice ContactId).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub key: i64,
+    pub id: TenantId,
+    pub name: Text,
+}
+
+/// A group with its numeric key (SuperOffice GroupId).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub key: i64,
+    pub tenant: TenantId,
+    pub id: GroupId,
+    pub name: Text,
+}
+
+/// A department to create under an optional parent of the same tenant (and group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDepartment {
+    pub key: DepartmentKey,
+    pub parent: Option<DepartmentName>,
+}
+
+/// A licence granted to a tenant (SuperOffice `Licenses`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct License {
+    pub module_id: i64,
+    pub name: Text,
+    pub description: Text,
+    pub owner_name: Text,
+    pub owner_description: Text,
+    pub version: Text,
+    pub license_type: Text,
+    pub license_number: i64,
+    pub extra_flags: i64,
+    pub extra_info: Text,
+    pub sort_order: i64,
+    pub hidden: bool,
+    pub unrestricted: bool,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A user's stored password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordRecord {
+    pub hash: SecretHash,
+    pub changed_at: Timestamp,
+    /// Set until the user has logged in once (or when an administrator set the password).
+    pub first_login: bool,
+}
+
+/// A user's stored PIN and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinRecord {
+    /// `None` while settings exist but no PIN was set.
+    pub hash: Option<SecretHash>,
+    pub settings: PinSettings,
+    pub changed_at: Option<Timestamp>,
+    pub failed_attempts: u32,
+}
+
+/// Who a session or token was handed to, as far as the request showed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A session to create. The store keeps only the digest of the session id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub digest: TokenDigest,
+    pub user: UserKey,
+    pub auth: AuthMethod,
+    pub created_at: Timestamp,
+    /// Absolute end, whatever the activity.
+    pub expires_at: Timestamp,
+    pub client: ClientInfo,
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Public handle (for listing and ending one session); not a secret.
+    pub id: i64,
+    pub digest: TokenDigest,
+    pub user: UserKey,
+    pub auth: AuthMethod,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub client: ClientInfo,
+}
+
+/// An API token to create; the store keeps the digest only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    pub digest: TokenDigest,
+    pub user: UserKey,
+    pub name: Text,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A stored API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub digest: TokenDigest,
+    pub user: UserKey,
+    pub name: Text,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A failure counter for one throttling key (`account:42`, `address:192.0.2.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleState {
+    pub failures: u32,
+    pub window_started_at: Timestamp,
+}
+
+/// End-user application data, kept per application id (seed 001's EndUserAppData).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppData {
+    pub app: AppId,
+    /// A JSON document, as the application stored it.
+    pub data: String,
+}
+
+/// What happened, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Login,
+    Logout,
+    UserCreate,
+    ProfileUpdate,
+    AccountUpdate,
+    PasswordChange,
+    PinChange,
+    UserDelete,
+    SessionRevoke,
+    TokenCreate,
+    TokenRevoke,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Login => "login",
+            AuditAction::Logout => "logout",
+            AuditAction::UserCreate => "user_create",
+            AuditAction::ProfileUpdate => "profile_update",
+            AuditAction::AccountUpdate => "account_update",
+            AuditAction::PasswordChange => "password_change",
+            AuditAction::PinChange => "pin_change",
+            AuditAction::UserDelete => "user_delete",
+            AuditAction::SessionRevoke => "session_revoke",
+            AuditAction::TokenCreate => "token_create",
+            AuditAction::TokenRevoke => "token_revoke",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        use AuditAction::*;
+        [
+            Login,
+            Logout,
+            UserCreate,
+            ProfileUpdate,
+            AccountUpdate,
+            PasswordChange,
+            PinChange,
+            UserDelete,
+            SessionRevoke,
+            TokenCreate,
+            TokenRevoke,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == value)
+    }
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Success,
+    /// Refused: not allowed, wrong secret, throttled, invalid.
+    Denied,
+    /// Could not be done: the Application Server or the store failed.
+    Failed,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Denied => "denied",
+            AuditOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Success, Self::Denied, Self::Failed]
+            .into_iter()
+            .find(|o| o.as_str() == value)
+    }
+}
+
+/// One audit event: who did what to whom, which fields, how it ended. Never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: Timestamp,
+    pub actor: Option<UserKey>,
+    /// The actor's login name as given (also for failed logins of unknown users).
+    pub actor_name: Option<String>,
+    pub subject: Option<UserKey>,
+    pub action: AuditAction,
+    /// Wire names of the fields touched (`firstName`, `password`): names, never values.
+    pub fields: Vec<String>,
+    pub outcome: AuditOutcome,
+    pub request_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_names_round_trip() {
+        use AuditAction::*;
+        for a in [
+            Login,
+            Logout,
+            UserCreate,
+            ProfileUpdate,
+            AccountUpdate,
+            PasswordChange,
+            PinChange,
+            UserDelete,
+            SessionRevoke,
+            TokenCreate,
+            TokenRevoke,
+        ] {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(a));
+        }
+        for o in [AuditOutcome::Success, AuditOutcome::Denied, AuditOutcome::Failed] {
+            assert_eq!(AuditOutcome::parse(o.as_str()), Some(o));
+        }
+    }
+}

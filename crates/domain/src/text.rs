@@ -1,0 +1,245 @@
+//! Validated profile values: free text (names, descriptions), e-mail addresses, phone numbers,
+//! extensions, languages and time-zone names. Like the ids, each has one constructor, `parse`.
+
+use crate::error::{InvalidValue, Problem};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! text_value {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $check:path) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            /// Validates `value` for the field named `field` (the name errors will carry).
+            pub fn parse_for(field: &'static str, value: impl Into<String>) -> Result<Self, InvalidValue> {
+                let value = value.into();
+                if value.chars().count() > $max {
+                    return Err(InvalidValue::new(field, Problem::TooLong { max: $max }));
+                }
+                $check(field, &value)?;
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValue;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse_for(stringify!($name), value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
+        }
+    };
+}
+
+fn no_control(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    // Tab is the one control character a pasted name may carry; refuse it too, a name is one line.
+    if value.chars().any(char::is_control) {
+        Err(InvalidValue::new(field, Problem::ControlCharacter))
+    } else {
+        Ok(())
+    }
+}
+
+fn email_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    no_control(field, value)?;
+    let bad = || {
+        Err(InvalidValue::new(
+            field,
+            Problem::Format("an e-mail address such as name@example.com"),
+        ))
+    };
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return bad();
+    };
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    let local_ok =
+        !local.is_empty() && local.len() <= 64 && !local.contains('@') && !local.chars().any(char::is_whitespace);
+    if domain_ok && local_ok { Ok(()) } else { bad() }
+}
+
+fn phone_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    // Empty is allowed: seed 001 shows "phoneNumber": "" for a user without one.
+    let ok = value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && value.chars().filter(char::is_ascii_digit).count() <= 23
+        && (value.is_empty() || value.chars().any(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(
+            field,
+            Problem::Format("a phone number: digits with optional + - ( ) . and spaces"),
+        ))
+    }
+}
+
+fn extension_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    if value.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(field, Problem::Format("digits only")))
+    }
+}
+
+fn time_zone_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    // An IANA name (`Europe/Brussels`, `America/Argentina/Buenos_Aires`, `UTC`, `Etc/GMT+1`); the
+    // tz database itself is not a dependency of the domain, the shape is.
+    let ok = !value.is_empty()
+        && value
+            .split('/')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(
+            field,
+            Problem::Format("an IANA time-zone name such as Europe/Brussels"),
+        ))
+    }
+}
+
+fn non_empty_text(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    no_control(field, value)?;
+    if value.trim().is_empty() {
+        Err(InvalidValue::new(field, Problem::Empty))
+    } else {
+        Ok(())
+    }
+}
+
+text_value!(
+    /// One line of free text that may be empty: names, CLI names, description, network class of
+    /// service, image path. No control characters; at most 256 characters.
+    Text, 256, no_control
+);
+text_value!(
+    /// A person's name part that must not be empty (first and last name of a user).
+    Name, 80, non_empty_text
+);
+text_value!(
+    /// An e-mail address: `local@domain`, with a dotted domain of letters, digits and hyphens.
+    EmailAddress, 254, email_shape
+);
+text_value!(
+    /// A phone number as typed, possibly empty.
+    PhoneNumber, 40, phone_shape
+);
+text_value!(
+    /// A dialling extension: digits, possibly empty (`4000`).
+    Extension, 20, extension_shape
+);
+text_value!(
+    /// A language name or tag as the Application Server knows it (`English`, `fr`).
+    Language, 40, non_empty_text
+);
+text_value!(
+    /// An IANA time-zone name (`Europe/Brussels`).
+    TimeZoneName, 64, time_zone_shape
+);
+
+macro_rules! may_be_empty {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// The empty value, which this type accepts.
+            pub const fn empty() -> Self {
+                Self(String::new())
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+    )*};
+}
+
+may_be_empty!(Text, PhoneNumber, Extension);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in [
+            "john.doe@netaxis.be",
+            "test_mail@test.netaxis.be",
+            "a+b@x.io",
+            "jbloggs@acmecorp.com",
+        ] {
+            assert!(EmailAddress::parse_for("emailAddress", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "sunt", "a@", "@b.c", "a b@c.d", "a@b..c", "a@-b.c", "a@b.c\n"] {
+            let err = EmailAddress::parse_for("emailAddress", bad).unwrap_err();
+            assert_eq!(err.field, "emailAddress", "{bad}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_extensions_and_zones() {
+        assert!(PhoneNumber::parse_for("phoneNumber", "").is_ok());
+        assert!(PhoneNumber::parse_for("phone", "+353 (1) 6742000").is_ok());
+        assert!(PhoneNumber::parse_for("phone", "call me").is_err());
+        assert!(PhoneNumber::parse_for("phone", "+-").is_err());
+        assert!(Extension::parse_for("extension", "4000").is_ok());
+        assert!(Extension::parse_for("extension", "40a").is_err());
+        assert!(TimeZoneName::parse_for("timeZone", "Europe/Brussels").is_ok());
+        assert!(TimeZoneName::parse_for("timeZone", "Etc/GMT+1").is_ok());
+        assert!(TimeZoneName::parse_for("timeZone", "Europe//x").is_err());
+        assert!(TimeZoneName::parse_for("timeZone", "../etc").is_err());
+    }
+
+    #[test]
+    fn empty_constructors_agree_with_parse() {
+        assert_eq!(Text::empty(), Text::parse_for("t", "").unwrap());
+        assert_eq!(PhoneNumber::empty(), PhoneNumber::parse_for("p", "").unwrap());
+        assert_eq!(Extension::empty(), Extension::parse_for("e", "").unwrap());
+    }
+
+    #[test]
+    fn names_and_text() {
+        assert!(Name::parse_for("firstName", "John").is_ok());
+        assert_eq!(Name::parse_for("firstName", " ").unwrap_err().problem, Problem::Empty);
+        assert!(Text::parse_for("description", "").is_ok());
+        assert_eq!(
+            Text::parse_for("description", "x".repeat(257)).unwrap_err().problem,
+            Problem::TooLong { max: 256 }
+        );
+        assert_eq!(
+            Text::parse_for("d", "a\tb").unwrap_err().problem,
+            Problem::ControlCharacter
+        );
+    }
+}
