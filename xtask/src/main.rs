@@ -1,1 +1,100 @@
-fn main() {}
+//! accountd's project commands, run as `cargo xtask <command>`.
+//!
+//! - `ci`: everything CI checks, in order: formatting, clippy with `-D warnings`, the inner crates'
+//!   dependency direction, and every test of the workspace. `.ci/run` and the README call it.
+//! - `deps`: only the dependency-direction check.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Crates that must stay embeddable: none of these may appear in their dependency tree.
+const INNER_CRATES: &[&str] = &["accountd-domain", "accountd-policy"];
+const FORBIDDEN_IN_INNER: &[&str] = &["diesel", "actix-web", "actix-rt", "tokio", "ureq", "r2d2"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root).with_context(|| format!("entering {}", root.display()))?;
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("deps") => check_dependency_direction(),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|deps>");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn ci() -> Result<()> {
+    let started = Instant::now();
+    step("format", || run("cargo", &["fmt", "--all", "--", "--check"]))?;
+    step("clippy", || {
+        run(
+            "cargo",
+            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        )
+    })?;
+    step("dependency direction", check_dependency_direction)?;
+    step("tests", || {
+        run("cargo", &["test", "--workspace", "--all-targets", "--no-fail-fast"])
+    })?;
+    eprintln!("xtask ci: all green in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let started = Instant::now();
+    eprintln!("==> {name}");
+    f().with_context(|| format!("step '{name}' failed"))?;
+    eprintln!("<== {name} ok ({:.1?})", started.elapsed());
+    Ok(())
+}
+
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// `cargo tree -p <inner crate> -e normal` must show none of [`FORBIDDEN_IN_INNER`].
+fn check_dependency_direction() -> Result<()> {
+    for krate in INNER_CRATES {
+        let output = Command::new("cargo")
+            .args([
+                "tree", "--quiet", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
+            ])
+            .output()
+            .context("running cargo tree")?;
+        if !output.status.success() {
+            bail!(
+                "cargo tree -p {krate} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let tree = String::from_utf8_lossy(&output.stdout);
+        let found: Vec<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| FORBIDDEN_IN_INNER.contains(name))
+            .collect();
+        if !found.is_empty() {
+            bail!("{krate} must not depend on {found:?} (see docs/architecture.md)");
+        }
+        eprintln!("{krate}: no {}", FORBIDDEN_IN_INNER.join(", no "));
+    }
+    Ok(())
+}

@@ -1,1 +1,30 @@
-//! placeholder
+//! accountd's policy: the decisions the service takes, as pure functions over domain values.
+//!
+//! Nothing here performs I/O, reads a clock or draws random numbers: salts, times and every input
+//! are parameters, so each rule is a plain function that a unit or property test can pin down.
+//! The crate depends on `accountd-domain` only (plus hashing and password-strength libraries), never
+//! on a database, a web framework or an async runtime.
+//!
+//! - [`settings`]: the APIO settings of seed 001 (`VALIDATE_PASSWORD_LOCALLY`, …) and accountd's own
+//!   password floor, as serde types with the seed's defaults.
+//! - [`password`]: which password rules apply, and checking a candidate against them.
+//! - [`pin`]: which PIN rules apply, and checking a PIN against them (BroadWorks passcode rules).
+//! - [`violation`]: the coded, per-field violations both report, and per-rule outcomes for live
+//!   feedback.
+//! - [`mode`]: the login modes of seed 000 and where each operation authenticates and writes.
+//! - [`access`]: who may read or change whom (system, tenant, group and department scopes).
+//! - [`hashing`]: argon2id hashing of passwords and PINs, and verification of imported Django hashes.
+//! - [`tokens`]: session/API token encoding, digests and the session-bound XSRF token.
+
+#![warn(missing_docs)]
+
+pub mod access;
+pub mod hashing;
+pub mod mode;
+pub mod password;
+pub mod pin;
+pub mod settings;
+pub mod tokens;
+pub mod violation;
+
+pub use violation::{RuleOutcome, Violation};

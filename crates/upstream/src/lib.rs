@@ -1,0 +1,57 @@
+//! accountd's adapters of the Application Server port
+//! ([`accountd_domain::ports::ApplicationServer`]): the telephony network element ("BS DB" in the
+//! seeds) that, depending on the login mode, checks passwords and receives profile, password and
+//! PIN changes.
+//!
+//! - [`disabled`]: [`DisabledUpstream`], when no Application Server is configured.
+//! - [`http`]: [`HttpUpstream`], the production adapter: a blocking HTTP/JSON client of the contract
+//!   written in `docs/upstream.md`, configured by [`HttpUpstreamConfig`].
+//! - [`memory`]: [`InMemoryUpstream`], a complete in-memory Application Server with a call log and
+//!   failure injection, for the tests of the crates that use the port.
+//!
+//! Every adapter is synchronous, like the port: the HTTP layer runs use cases on a blocking pool.
+//! No adapter ever puts a password, PIN or API token in an error, a log entry or `Debug` output.
+
+pub mod disabled;
+pub mod http;
+pub mod memory;
+
+pub use disabled::DisabledUpstream;
+pub use http::{ConfigError, HttpUpstream, HttpUpstreamConfig};
+pub use memory::{InMemoryUpstream, UpstreamCall};
+
+#[cfg(test)]
+mod test_support {
+    //! Builders the unit tests share.
+
+    use accountd_domain::ids::{GroupId, TenantId, UserId, UserKey, Username};
+    use accountd_domain::level::{GroupMember, Role};
+    use accountd_domain::text::Name;
+    use accountd_domain::user::{AccountState, AccountType, Profile, Timestamp, User, Version};
+
+    /// An approved end user with this username.
+    pub(crate) fn sample_user(username: &str) -> User {
+        User {
+            key: UserKey(1),
+            uuid: uuid::Uuid::nil(),
+            username: Username::parse(username).unwrap(),
+            role: Role::EndUser {
+                member: GroupMember {
+                    tenant: TenantId::parse("Pie").unwrap(),
+                    group: GroupId::parse("PieGroup").unwrap(),
+                    user: UserId::parse("u1").unwrap(),
+                },
+            },
+            profile: Profile::named(
+                Name::parse_for("firstName", "John").unwrap(),
+                Name::parse_for("lastName", "Doe").unwrap(),
+            ),
+            enabled: true,
+            state: AccountState::Approved,
+            account_type: AccountType::Internal,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            version: Version::FIRST,
+        }
+    }
+}
