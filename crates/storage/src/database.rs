@@ -1,0 +1,259 @@
+//! [`Database`]: the pool, opening by URL, the embedded migrations, readiness, and the domain's
+//! [`Store`] on top.
+//!
+//! Migrations are applied at open, under a lock, so several processes can start on one fresh
+//! database at once: SQLite runs them in one `BEGIN IMMEDIATE` transaction (the second process
+//! waits, then finds nothing pending); PostgreSQL takes a transaction-scoped advisory lock keyed
+//! by the current schema, so processes on other schemas of the same database don't wait.
+
+use crate::connection::{self, Backend, DbConn, Manager, SqlitePragmas, per_backend};
+use crate::error::{StorageError, db_error, pool_error};
+use crate::repo::Repo;
+use accountd_domain::ports::{Repository, Store, StoreError};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::fmt;
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once.
+    pub max_size: u32,
+    /// How long a caller waits for a free connection before the store is `Unavailable`.
+    pub connection_timeout: Duration,
+    /// How long a SQLite statement waits for a lock held by another connection or process
+    /// (`PRAGMA busy_timeout`) before the store is `Unavailable`.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            connection_timeout: Duration::from_secs(10),
+            sqlite_busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A database of either backend: cheap to clone (the pool is shared), safe to use from many
+/// threads. Implements the domain's [`Store`].
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the URL: it may hold a password.
+        let state = self.pool.state();
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
+            .finish()
+    }
+}
+
+impl Database {
+    /// Opens `url` and applies the pending migrations.
+    ///
+    /// - `sqlite://PATH` (also `sqlite:PATH`): a file, created when missing. `sqlite:///abs/path`
+    ///   is absolute, `sqlite://rel/path` relative to the working directory.
+    /// - `postgres://…` or `postgresql://…`: a libpq URL. Its `options` parameter can set the
+    ///   schema (`?options=-csearch_path%3Dmyschema`); see [`postgres_url_with_schema`].
+    pub fn open(url: &str, opts: &PoolOptions) -> Result<Database, StorageError> {
+        let (backend, target) = parse_url(url)?;
+        let manager = Manager { backend, target };
+        // One connection first, outside the pool: it reports a bad URL or an unreachable server
+        // as such, and applies the migrations before anyone uses the schema.
+        let mut first = r2d2::ManageConnection::connect(&manager).map_err(|e| StorageError::Connect(e.to_string()))?;
+        SqlitePragmas {
+            busy_timeout: opts.sqlite_busy_timeout,
+        }
+        .apply(&mut first)
+        .map_err(|e| StorageError::Connect(e.to_string()))?;
+        run_migrations(&mut first)?;
+        drop(first);
+        let pool = connection::build_pool(manager, opts).map_err(|e| StorageError::Connect(e.to_string()))?;
+        Ok(Database { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Readiness: a connection can be had, answers, and no migration is pending.
+    pub fn ping(&self) -> Result<(), StorageError> {
+        let mut conn = self.connection()?;
+        conn.ping().map_err(|e| StorageError::Store(db_error(e)))?;
+        let pending = per_backend!(&mut *conn, |c| pending(c))?;
+        if pending {
+            Err(StorageError::PendingMigrations)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A pooled connection, or `Unavailable` after the pool's connection timeout.
+    pub(crate) fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        self.pool.get().map_err(pool_error)
+    }
+
+    /// Runs raw SQL on a pooled connection: for tests and operators' tools that need to reach
+    /// under the ports (introspection, fault injection). Not for application code.
+    pub fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        let mut conn = self.connection()?;
+        conn.batch_execute(sql).map_err(db_error)
+    }
+}
+
+/// Whether `c` has migrations of its backend not applied yet.
+fn pending<C>(c: &mut C) -> Result<bool, StorageError>
+where
+    C: MigrationsOf,
+{
+    c.has_pending().map_err(|e| StorageError::Migration(e.to_string()))
+}
+
+/// The embedded migrations of a connection's backend.
+trait MigrationsOf {
+    fn has_pending(&mut self) -> diesel::migration::Result<bool>;
+    fn run_pending(&mut self) -> diesel::migration::Result<()>;
+}
+
+impl MigrationsOf for diesel::SqliteConnection {
+    fn has_pending(&mut self) -> diesel::migration::Result<bool> {
+        self.has_pending_migration(SQLITE_MIGRATIONS)
+    }
+
+    fn run_pending(&mut self) -> diesel::migration::Result<()> {
+        self.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ())
+    }
+}
+
+impl MigrationsOf for diesel::PgConnection {
+    fn has_pending(&mut self) -> diesel::migration::Result<bool> {
+        self.has_pending_migration(POSTGRES_MIGRATIONS)
+    }
+
+    fn run_pending(&mut self) -> diesel::migration::Result<()> {
+        self.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ())
+    }
+}
+
+/// Applies the pending migrations under the lock described in the module doc.
+fn run_migrations(conn: &mut DbConn) -> Result<(), StorageError> {
+    let migration_error = |e: diesel::result::Error| StorageError::Migration(e.to_string());
+    connection::write_transaction(conn, migration_error, |conn| {
+        if let DbConn::Postgres(c) = conn {
+            c.batch_execute(
+                "SELECT pg_advisory_xact_lock(hashtext('accountd.migrations'), \
+                 hashtext(coalesce(current_schema(), '')))",
+            )
+            .map_err(|e| StorageError::Migration(e.to_string()))?;
+        }
+        per_backend!(conn, |c| c.run_pending()).map_err(|e| StorageError::Migration(e.to_string()))
+    })
+}
+
+/// `sqlite://…`, `postgres://…` → the backend and what its connection takes.
+fn parse_url(url: &str) -> Result<(Backend, String), StorageError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+    match path {
+        Some(path) if !path.is_empty() && !path.starts_with(":memory:") => Ok((Backend::Sqlite, path.to_owned())),
+        _ => Err(StorageError::UnsupportedUrl(redact(url))),
+    }
+}
+
+/// The URL without anything between `://` and `@` (user and password).
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => format!("{}://…{}", &url[..start], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// `base` with its schema set to `schema` through libpq's `options` parameter
+/// (`search_path`), e.g. for a schema per test or per tenant of a shared server.
+pub fn postgres_url_with_schema(base: &str, schema: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-csearch_path%3D{schema}")
+}
+
+impl Store for Database {
+    fn read<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.connection()?;
+        let mut repo = Repo::new(&mut conn, false);
+        f(&mut repo)
+    }
+
+    fn write<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.connection()?;
+        connection::write_transaction(
+            &mut conn,
+            |e| E::from(db_error(e)),
+            |conn| {
+                let mut repo = Repo::new(conn, true);
+                f(&mut repo)
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(
+            parse_url("sqlite:///var/lib/a.db").unwrap(),
+            (Backend::Sqlite, "/var/lib/a.db".into())
+        );
+        assert_eq!(
+            parse_url("sqlite://data/a.db").unwrap(),
+            (Backend::Sqlite, "data/a.db".into())
+        );
+        assert_eq!(parse_url("sqlite:a.db").unwrap(), (Backend::Sqlite, "a.db".into()));
+        assert_eq!(parse_url("postgres://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(parse_url("postgresql://u@h/db").unwrap().0, Backend::Postgres);
+        assert!(parse_url("mysql://u@h/db").is_err());
+        assert!(parse_url("sqlite://").is_err());
+        assert!(parse_url("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn refused_urls_hide_credentials() {
+        let err = parse_url("mysql://user:secret@host/db").unwrap_err().to_string();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(err.contains("@host/db"), "{err}");
+    }
+
+    #[test]
+    fn schema_goes_into_the_options_parameter() {
+        assert_eq!(
+            postgres_url_with_schema("postgres://p@h/test", "t_1"),
+            "postgres://p@h/test?options=-csearch_path%3Dt_1"
+        );
+        assert_eq!(
+            postgres_url_with_schema("postgres://p@h/test?sslmode=disable", "t_1"),
+            "postgres://p@h/test?sslmode=disable&options=-csearch_path%3Dt_1"
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! [`AuditLog`]: append-only audit events. No foreign keys: the log outlives the users it names.
+//! `fields` is a JSON array of wire names.
+
+use super::Repo;
+use crate::error::{QueryResultExt, corrupt};
+use crate::schema::audit_events;
+use accountd_domain::ids::UserKey;
+use accountd_domain::ports::{AuditLog, StoreResult};
+use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome};
+use accountd_domain::user::Timestamp;
+use diesel::prelude::*;
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: Option<i64>,
+    actor_name: Option<String>,
+    subject: Option<i64>,
+    action: String,
+    fields: String,
+    outcome: String,
+    request_id: Option<String>,
+}
+
+fn to_event(row: AuditRow) -> StoreResult<AuditEvent> {
+    let id = row.id;
+    Ok(AuditEvent {
+        at: Timestamp::from_millis(row.at),
+        actor: row.actor.map(UserKey),
+        actor_name: row.actor_name,
+        subject: row.subject.map(UserKey),
+        action: AuditAction::parse(&row.action)
+            .ok_or_else(|| corrupt("audit_event", id, format!("unknown action {:?}", row.action)))?,
+        fields: serde_json::from_str(&row.fields).map_err(|e| corrupt("audit_event", id, e))?,
+        outcome: AuditOutcome::parse(&row.outcome)
+            .ok_or_else(|| corrupt("audit_event", id, format!("unknown outcome {:?}", row.outcome)))?,
+        request_id: row.request_id,
+    })
+}
+
+impl AuditLog for Repo<'_> {
+    fn record_audit(&mut self, event: &AuditEvent) -> StoreResult<()> {
+        let fields = serde_json::to_string(&event.fields).unwrap_or_else(|_| "[]".to_owned());
+        self.single(|conn| {
+            diesel::insert_into(audit_events::table)
+                .values((
+                    audit_events::at.eq(event.at.as_millis()),
+                    audit_events::actor.eq(event.actor.map(|k| k.0)),
+                    audit_events::actor_name.eq(event.actor_name.as_deref()),
+                    audit_events::subject.eq(event.subject.map(|k| k.0)),
+                    audit_events::action.eq(event.action.as_str()),
+                    audit_events::fields.eq(&fields),
+                    audit_events::outcome.eq(event.outcome.as_str()),
+                    audit_events::request_id.eq(event.request_id.as_deref()),
+                ))
+                .execute(conn)
+                .store()
+                .map(|_| ())
+        })
+    }
+
+    fn recent_audit(&mut self, subject: Option<UserKey>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let query = audit_events::table
+            .order(audit_events::id.desc())
+            .limit(i64::from(limit))
+            .select(AuditRow::as_select());
+        let rows = match subject {
+            Some(s) => query.filter(audit_events::subject.eq(s.0)).load(self.conn),
+            None => query.load(self.conn),
+        }
+        .store()?;
+        rows.into_iter().map(to_event).collect()
+    }
+}

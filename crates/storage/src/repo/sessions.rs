@@ -1,0 +1,156 @@
+//! [`SessionStore`]: login sessions, kept by the SHA-256 digest of their id. Looking a session up
+//! with its user is one query: `sessions` in front of the user joins.
+
+use super::user::{UserJoinRow, to_user, user_columns, user_joins};
+use super::{Repo, count};
+use crate::connection::per_backend;
+use crate::error::{QueryResultExt, corrupt};
+use crate::schema::{sessions, users};
+use accountd_domain::ids::UserKey;
+use accountd_domain::ports::{SessionStore, StoreResult};
+use accountd_domain::principal::AuthMethod;
+use accountd_domain::records::{ClientInfo, NewSession, Session};
+use accountd_domain::secret::TokenDigest;
+use accountd_domain::user::{Timestamp, User};
+use diesel::prelude::*;
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct SessionRow {
+    id: i64,
+    digest: Vec<u8>,
+    user_key: i64,
+    auth: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    client_address: Option<String>,
+    user_agent: Option<String>,
+}
+
+fn to_session(row: SessionRow) -> StoreResult<Session> {
+    let id = row.id;
+    Ok(Session {
+        id,
+        digest: TokenDigest::from_slice(&row.digest).map_err(|e| corrupt("session", id, e))?,
+        user: UserKey(row.user_key),
+        auth: AuthMethod::parse(&row.auth)
+            .ok_or_else(|| corrupt("session", id, format!("unknown auth {:?}", row.auth)))?,
+        created_at: Timestamp::from_millis(row.created_at),
+        last_seen_at: Timestamp::from_millis(row.last_seen_at),
+        expires_at: Timestamp::from_millis(row.expires_at),
+        client: ClientInfo {
+            address: row.client_address,
+            user_agent: row.user_agent,
+        },
+    })
+}
+
+impl SessionStore for Repo<'_> {
+    fn create_session(&mut self, session: &NewSession) -> StoreResult<Session> {
+        let row: SessionRow = self.single(|conn| {
+            // `RETURNING` a `Selectable` is built per backend (`MultiBackend` can't).
+            per_backend!(&mut *conn, |c| diesel::insert_into(sessions::table)
+                .values((
+                    sessions::digest.eq(session.digest.as_bytes().as_slice()),
+                    sessions::user_key.eq(session.user.0),
+                    sessions::auth.eq(session.auth.as_str()),
+                    sessions::created_at.eq(session.created_at.as_millis()),
+                    sessions::last_seen_at.eq(session.created_at.as_millis()),
+                    sessions::expires_at.eq(session.expires_at.as_millis()),
+                    sessions::client_address.eq(session.client.address.as_deref()),
+                    sessions::user_agent.eq(session.client.user_agent.as_deref()),
+                ))
+                .returning(SessionRow::as_returning())
+                .get_result(c))
+            .store_or_missing("user")
+        })?;
+        to_session(row)
+    }
+
+    fn session_with_user(&mut self, digest: &TokenDigest) -> StoreResult<Option<(Session, User)>> {
+        let row: Option<(SessionRow, UserJoinRow)> =
+            user_joins!(sessions::table.inner_join(users::table.on(users::key.eq(sessions::user_key))))
+                .filter(sessions::digest.eq(digest.as_bytes().as_slice()))
+                .select((SessionRow::as_select(), user_columns!()))
+                .first(self.conn)
+                .optional()
+                .store()?;
+        row.map(|(session, user)| Ok((to_session(session)?, to_user(user)?)))
+            .transpose()
+    }
+
+    fn touch_session(&mut self, digest: &TokenDigest, now: Timestamp) -> StoreResult<()> {
+        self.single(|conn| {
+            diesel::update(sessions::table.filter(sessions::digest.eq(digest.as_bytes().as_slice())))
+                .set(sessions::last_seen_at.eq(now.as_millis()))
+                .execute(conn)
+                .store()
+                .map(|_| ())
+        })
+    }
+
+    fn delete_session(&mut self, digest: &TokenDigest) -> StoreResult<bool> {
+        self.single(|conn| {
+            diesel::delete(sessions::table.filter(sessions::digest.eq(digest.as_bytes().as_slice())))
+                .execute(conn)
+                .store()
+                .map(|n| n > 0)
+        })
+    }
+
+    fn delete_user_session(&mut self, user: UserKey, id: i64) -> StoreResult<bool> {
+        self.single(|conn| {
+            diesel::delete(
+                sessions::table
+                    .filter(sessions::id.eq(id))
+                    .filter(sessions::user_key.eq(user.0)),
+            )
+            .execute(conn)
+            .store()
+            .map(|n| n > 0)
+        })
+    }
+
+    fn delete_user_sessions(&mut self, user: UserKey, except: Option<&TokenDigest>) -> StoreResult<u64> {
+        self.single(|conn| {
+            let mine = sessions::table.filter(sessions::user_key.eq(user.0));
+            match except {
+                Some(keep) => {
+                    diesel::delete(mine.filter(sessions::digest.ne(keep.as_bytes().as_slice()))).execute(conn)
+                }
+                None => diesel::delete(mine).execute(conn),
+            }
+            .store()
+            .map(count)
+        })
+    }
+
+    fn user_sessions(&mut self, user: UserKey) -> StoreResult<Vec<Session>> {
+        sessions::table
+            .filter(sessions::user_key.eq(user.0))
+            .order((sessions::created_at.desc(), sessions::id.desc()))
+            .select(SessionRow::as_select())
+            .load(self.conn)
+            .store()?
+            .into_iter()
+            .map(to_session)
+            .collect()
+    }
+
+    fn purge_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64> {
+        self.single(|conn| {
+            diesel::delete(
+                sessions::table.filter(
+                    sessions::expires_at
+                        .lt(now.as_millis())
+                        .or(sessions::last_seen_at.lt(idle_before.as_millis())),
+                ),
+            )
+            .execute(conn)
+            .store()
+            .map(count)
+        })
+    }
+}

@@ -1,0 +1,17 @@
+DROP TABLE user_secondary_groups;
+DROP TABLE tenant_licenses;
+DROP TABLE audit_events;
+DROP TABLE throttle;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE app_data;
+DROP TABLE user_endpoints;
+DROP TABLE devices;
+DROP TABLE pin_history;
+DROP TABLE pincodes;
+DROP TABLE password_history;
+DROP TABLE passwords;
+DROP TABLE users;
+DROP TABLE departments;
+DROP TABLE groups;
+DROP TABLE tenants;
