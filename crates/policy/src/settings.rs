@@ -179,6 +179,9 @@ pub struct MinimumPasswordRules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "snake_case")]
 pub struct PasswordBaseline {
+    /// Shortest password accepted, in characters, whatever the APIO rules say. Default 8 (NIST
+    /// SP 800-63B's floor).
+    pub min_length: u16,
     /// Longest password accepted, in characters (bounds hashing cost). Default 128.
     pub max_length: u16,
     /// Refuse passwords containing the username (see [`crate::password`]). Default true.
@@ -192,6 +195,7 @@ pub struct PasswordBaseline {
 impl Default for PasswordBaseline {
     fn default() -> Self {
         Self {
+            min_length: 8,
             max_length: 128,
             forbid_username: true,
             history: 5,
@@ -201,9 +205,10 @@ impl Default for PasswordBaseline {
 }
 
 impl PasswordBaseline {
-    /// The floor as a rule set (minimum length 1, no character-class minimums).
+    /// The floor as a rule set (no character-class minimums).
     pub fn to_rules(&self) -> PasswordRules {
         PasswordRules {
+            min_length: self.min_length,
             max_length: self.max_length,
             forbid_username: self.forbid_username,
             history: self.history,
@@ -508,6 +513,7 @@ mod tests {
         assert_eq!(
             b,
             PasswordBaseline {
+                min_length: 8,
                 max_length: 128,
                 forbid_username: true,
                 history: 5,
@@ -518,7 +524,7 @@ mod tests {
         assert_eq!((b.max_length, b.history, b.forbid_common), (64, 0, true));
         assert!(serde_json::from_str::<PasswordBaseline>(r#"{"MAX_LENGTH": 64}"#).is_err());
         let r = PasswordBaseline::default().to_rules();
-        assert_eq!((r.min_length, r.max_length, r.history), (1, 128, 5));
+        assert_eq!((r.min_length, r.max_length, r.history), (8, 128, 5));
         assert!(r.forbid_username && r.forbid_common);
     }
 

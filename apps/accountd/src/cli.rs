@@ -1,0 +1,358 @@
+//! The command line: `serve` (the default), `migrate`, `user add`, `user passwd`, `token create`.
+//! Passwords are read from a prompt or standard input, never from the command line.
+
+use crate::config::AppConfig;
+use crate::{demo, startup, telemetry};
+use accountd_domain::ids::{DepartmentName, GroupId, TenantId, UserId, Username};
+use accountd_domain::level::{GroupMember, Role, UserLevel};
+use accountd_domain::ports::Store;
+use accountd_domain::secret::Password;
+use accountd_domain::text::{EmailAddress, Name};
+use accountd_domain::user::{AccountState, AccountType, NewProfile, NewUser, Profile};
+use accountd_service::profile::Actor;
+use accountd_service::{RequestContext, ServiceError, Services};
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "accountd",
+    version,
+    about = "Who am I, and what is my profile: APIO, SuperOffice and Axway current-user APIs"
+)]
+pub struct Cli {
+    /// A TOML configuration file (defaults < file < ACCOUNTD__SECTION__KEY environment).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the APIs (the default command).
+    Serve {
+        /// Load the demo data of the seeds (idempotent); every demo user's password is Demo-Passw0rd!.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is asked for (or read from standard input).
+    Add {
+        username: String,
+        /// 0 end user, 4 department admin, 8 group admin, 12 tenant admin, 16 system.
+        #[arg(long, default_value_t = 0)]
+        level: u8,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+        /// The user id inside the group (default: the username).
+        #[arg(long)]
+        user_id: Option<String>,
+        /// The department a department admin administers.
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password; it is asked for (or read from standard input).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue an API token for `Authorization: Bearer`; it is printed once.
+    Create {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let config = AppConfig::load(cli.config.as_deref())?;
+    telemetry::init(&config.log);
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(&config, demo),
+        Command::Migrate => {
+            startup::open_database(&config)?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let services = startup::services(&config, startup::open_database(&config)?)?;
+            user_command(&services, cmd)
+        }
+        Command::Token(TokenCommand::Create {
+            username,
+            name,
+            expires_days,
+        }) => {
+            let services = startup::services(&config, startup::open_database(&config)?)?;
+            let user = Username::parse(username)?;
+            let issued = services.create_api_token(
+                &user,
+                &name,
+                expires_days.map(|d| d * 86_400),
+                &RequestContext::default(),
+            )?;
+            println!("{}", issued.token);
+            eprintln!(
+                "API token {} created for {user}; it is shown only this once.",
+                issued.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: &AppConfig, demo: bool) -> Result<()> {
+    let services = startup::services(config, startup::open_database(config)?)?;
+    if demo {
+        demo::load(&services)?;
+        eprintln!(
+            "demo data loaded; every demo user's password is {}",
+            demo::DEMO_PASSWORD
+        );
+    } else {
+        bootstrap_admin(&services)?;
+    }
+    let system = actix_web::rt::System::new();
+    system.block_on(async {
+        let app = startup::Application::build(config, services)?;
+        tracing::info!(bind = %config.server.bind, port = app.port(), "accountd serving");
+        eprintln!("accountd listening on {}", config.server.bind);
+        app.run_until_stopped().await.context("serving")
+    })
+}
+
+/// An empty database gets one system administrator, whose generated password is printed once.
+fn bootstrap_admin<S: Store>(services: &Services<S>) -> Result<()> {
+    let count = services.store().read(|repo| repo.count_users())?;
+    if count > 0 {
+        return Ok(());
+    }
+    let password = generated_password();
+    let user = NewUser {
+        uuid: uuid::Uuid::new_v4(),
+        username: Username::parse("admin")?,
+        role: Role::System,
+        profile: NewProfile {
+            profile: Profile::named(
+                Name::parse_for("first_name", "System")?,
+                Name::parse_for("last_name", "Administrator")?,
+            ),
+            department: None,
+        },
+        enabled: true,
+        state: AccountState::Approved,
+        account_type: AccountType::Internal,
+    };
+    services.create_user(
+        Actor::Operator,
+        &user,
+        &Password::new(password.clone())?,
+        &RequestContext::default(),
+    )?;
+    println!("Created the system administrator 'admin' with password: {password}");
+    println!("It is shown only this once; change it with `accountd user passwd admin`.");
+    Ok(())
+}
+
+/// 24 characters from a 64-symbol alphabet (144 bits), with each character class present.
+fn generated_password() -> String {
+    use accountd_domain::ports::Random;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.!@#%+";
+    loop {
+        let mut bytes = [0u8; 24];
+        accountd_service::random::OsRandom.fill(&mut bytes);
+        let candidate: String = bytes
+            .iter()
+            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+            .collect();
+        let classes = [
+            candidate.chars().any(|c| c.is_ascii_uppercase()),
+            candidate.chars().any(|c| c.is_ascii_lowercase()),
+            candidate.chars().any(|c| c.is_ascii_digit()),
+            candidate.chars().any(|c| !c.is_ascii_alphanumeric()),
+        ];
+        if classes.iter().all(|&c| c) {
+            return candidate;
+        }
+    }
+}
+
+fn read_password(from_stdin: bool) -> Result<Password> {
+    let text = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    };
+    Ok(Password::new(text)?)
+}
+
+/// A use-case error for the console, with every broken rule or invalid field spelled out.
+fn explain(err: ServiceError) -> anyhow::Error {
+    let lines: Vec<String> = match &err {
+        ServiceError::Policy { violations, .. } => violations.iter().map(|v| format!("  - {}", v.message)).collect(),
+        ServiceError::Invalid(values) => values.iter().map(|v| format!("  - {v}")).collect(),
+        _ => Vec::new(),
+    };
+    if lines.is_empty() {
+        anyhow::Error::new(err)
+    } else {
+        anyhow::anyhow!("{err}:\n{}", lines.join("\n"))
+    }
+}
+
+fn user_command<S: Store>(services: &Services<S>, cmd: UserCommand) -> Result<()> {
+    let ctx = RequestContext::default();
+    match cmd {
+        UserCommand::Add {
+            username,
+            level,
+            tenant,
+            group,
+            user_id,
+            department,
+            first_name,
+            last_name,
+            email,
+            password_stdin,
+        } => {
+            let level = UserLevel::from_u8(level)?;
+            let username = Username::parse(username)?;
+            let tenant = tenant.map(TenantId::parse).transpose()?;
+            let group = group.map(GroupId::parse).transpose()?;
+            let member = |tenant: Option<TenantId>, group: Option<GroupId>| -> Result<GroupMember> {
+                Ok(GroupMember {
+                    tenant: tenant.context("--tenant is required for this level")?,
+                    group: group.context("--group is required for this level")?,
+                    user: UserId::parse(user_id.clone().unwrap_or_else(|| username.to_string()))?,
+                })
+            };
+            let role = match level {
+                UserLevel::System => Role::System,
+                UserLevel::TenantAdmin => Role::TenantAdmin {
+                    tenant: tenant.context("--tenant is required for level 12")?,
+                },
+                UserLevel::GroupAdmin => Role::GroupAdmin {
+                    member: member(tenant, group)?,
+                },
+                UserLevel::DepartmentAdmin => Role::DepartmentAdmin {
+                    member: member(tenant, group)?,
+                    department: DepartmentName::parse(department.context("--department is required for level 4")?)?,
+                },
+                UserLevel::EndUser => Role::EndUser {
+                    member: member(tenant, group)?,
+                },
+            };
+            let mut profile = Profile::named(
+                Name::parse_for("first_name", first_name)?,
+                Name::parse_for("last_name", last_name)?,
+            );
+            profile.email = email.map(|e| EmailAddress::parse_for("email", e)).transpose()?;
+            let new = NewUser {
+                uuid: uuid::Uuid::new_v4(),
+                username,
+                role,
+                profile: NewProfile {
+                    profile,
+                    department: None,
+                },
+                enabled: true,
+                state: AccountState::Approved,
+                account_type: AccountType::Internal,
+            };
+            let password = read_password(password_stdin)?;
+            let user = services
+                .create_user(Actor::Operator, &new, &password, &ctx)
+                .map_err(explain)?;
+            println!("created user {} (key {})", user.username, user.key);
+            Ok(())
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let username = Username::parse(username)?;
+            let user = services
+                .store()
+                .read(|repo| repo.user_by_username(&username))?
+                .with_context(|| format!("no user {username}"))?;
+            let password = read_password(password_stdin)?;
+            services
+                .change_password(Actor::Operator, user.key, None, &password, &ctx)
+                .map_err(explain)?;
+            println!("password of {username} changed; their sessions have ended");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_have_every_class_and_differ() {
+        let a = generated_password();
+        let b = generated_password();
+        assert_eq!(a.len(), 24);
+        assert_ne!(a, b);
+        assert!(a.chars().any(|c| c.is_ascii_digit()) && a.chars().any(|c| !c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn cli_parses_the_documented_commands() {
+        assert!(Cli::try_parse_from(["accountd"]).unwrap().command.is_none());
+        assert!(matches!(
+            Cli::try_parse_from(["accountd", "serve", "--demo"]).unwrap().command,
+            Some(Command::Serve { demo: true })
+        ));
+        assert!(Cli::try_parse_from(["accountd", "user", "passwd", "bob", "--password-stdin"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["accountd", "user", "passwd", "bob", "secret"]).is_err(),
+            "no password on argv"
+        );
+    }
+}

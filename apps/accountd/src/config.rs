@@ -1,0 +1,252 @@
+//! accountd's configuration: defaults < file (`--config FILE`, TOML) < environment.
+//!
+//! Environment variables are `ACCOUNTD__SECTION__KEY` (`ACCOUNTD__SERVER__BIND`,
+//! `ACCOUNTD__DATABASE__URL`, `ACCOUNTD__APIO__VALIDATE_PASSWORD_LOCALLY`,
+//! `ACCOUNTD__APIO__MINIMUM_PASSWORD_RULES__END_USER__PASSWORD_MIN_LENGTH`). Keys of the `apio`
+//! section keep the seeds' UPPER_CASE names, every other key is lower case, whatever the case of the
+//! variable. Unknown keys are refused at start, with their name.
+
+use accountd_http::HttpConfig;
+use accountd_policy::hashing::HashParams;
+use accountd_policy::settings::{ApioSettings, PasswordBaseline};
+use accountd_service::ServiceConfig;
+use accountd_service::config::{BasicAuthConfig, SessionConfig, ThrottleConfig};
+use accountd_service::sso::SsoConfig;
+use accountd_upstream::HttpUpstreamConfig;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const ENV_PREFIX: &str = "ACCOUNTD__";
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+    pub upstream: UpstreamConfig,
+    pub apio: ApioSettings,
+    pub password: PasswordBaseline,
+    pub hashing: HashParams,
+    pub sessions: SessionConfig,
+    pub throttle: ThrottleConfig,
+    pub basic_auth: BasicAuthConfig,
+    pub sso: SsoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            workers: 0,
+            shutdown_timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://accountd.db` (the embedded default) or `postgres://user@host/db`.
+    pub url: String,
+    /// Pooled connections (0: two per core, at least 4).
+    pub pool_size: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://accountd.db".into(),
+            pool_size: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive (`RUST_LOG` overrides it).
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which Application Server adapter to use.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    pub kind: UpstreamKind,
+    pub http: HttpUpstreamConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// No Application Server: only login modes that keep everything local are allowed.
+    #[default]
+    Disabled,
+    /// The HTTP/JSON contract of docs/upstream.md.
+    Http,
+}
+
+impl AppConfig {
+    /// Loads defaults, then `file` (when given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`AppConfig::load`], with the environment given (for tests).
+    pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+        }
+        for (name, value) in env {
+            if let Some(key) = env_key(&name) {
+                builder = builder.set_override(key, value).context("reading the environment")?;
+            }
+        }
+        let cfg = builder.build().context("reading the configuration")?;
+        let app: AppConfig = cfg.try_deserialize().context("invalid configuration")?;
+        Ok(app)
+    }
+
+    pub fn service_config(&self) -> ServiceConfig {
+        ServiceConfig {
+            apio: self.apio.clone(),
+            password: self.password,
+            hashing: self.hashing,
+            sessions: self.sessions.clone(),
+            throttle: self.throttle.clone(),
+            basic_auth: self.basic_auth.clone(),
+            sso: self.sso.clone(),
+        }
+    }
+}
+
+/// `ACCOUNTD__APIO__MINIMUM_PASSWORD_RULES__END_USER__PASSWORD_MIN_LENGTH` →
+/// `apio.MINIMUM_PASSWORD_RULES.END_USER.PASSWORD_MIN_LENGTH`; `ACCOUNTD__SERVER__BIND` → `server.bind`.
+fn env_key(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    let mut parts = rest.split("__");
+    let section = parts.next()?.to_ascii_lowercase();
+    if section.is_empty() {
+        return None;
+    }
+    let upper = section == "apio";
+    let mut key = section;
+    for part in parts {
+        key.push('.');
+        key.push_str(&if upper {
+            part.to_ascii_uppercase()
+        } else {
+            part.to_ascii_lowercase()
+        });
+    }
+    Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accountd_policy::mode::LoginMode;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn env_keys_map_to_config_paths() {
+        assert_eq!(env_key("ACCOUNTD__SERVER__BIND").as_deref(), Some("server.bind"));
+        assert_eq!(
+            env_key("ACCOUNTD__apio__validate_password_locally").as_deref(),
+            Some("apio.VALIDATE_PASSWORD_LOCALLY")
+        );
+        assert_eq!(env_key("OTHER__SERVER__BIND"), None);
+        assert_eq!(env_key("ACCOUNTD__"), None);
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accountd.toml");
+        std::fs::write(
+            &file,
+            "[server]\nbind = \"127.0.0.1:9000\"\n[apio]\nLOGIN_MODE = \"DJANGO_ONLY\"\nVALIDATE_PASSWORD_LOCAL_RULE = true\n\
+             [apio.MINIMUM_PASSWORD_RULES.END_USER]\nPASSWORD_MIN_LENGTH = 10\n",
+        )
+        .unwrap();
+        let cfg = AppConfig::load_from(
+            Some(&file),
+            env(&[
+                ("ACCOUNTD__DATABASE__URL", "postgres://postgres@127.0.0.1/test"),
+                ("ACCOUNTD__APIO__VALIDATE_PASSWORD_LOCAL_RULE", "false"),
+                (
+                    "ACCOUNTD__APIO__MINIMUM_PASSWORD_RULES__END_USER__PASSWORD_MIN_DIGITS",
+                    "3",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.server.bind, "127.0.0.1:9000", "file over default");
+        assert_eq!(
+            cfg.database.url, "postgres://postgres@127.0.0.1/test",
+            "environment over default"
+        );
+        assert_eq!(cfg.apio.login_mode, LoginMode::DjangoOnly);
+        assert!(!cfg.apio.validate_password_local_rule, "environment over file");
+        assert_eq!(cfg.apio.minimum_password_rules.end_user.min_length, 10);
+        assert_eq!(cfg.apio.minimum_password_rules.end_user.min_digits, 3);
+        assert_eq!(
+            cfg.apio.minimum_password_rules.end_user.min_uppercase, 1,
+            "seed default kept"
+        );
+        assert!(cfg.apio.delete_user_devices, "seed default");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = AppConfig::load_from(None, env(&[("ACCOUNTD__SERVER__BINDD", "x")])).unwrap_err();
+        assert!(format!("{err:#}").contains("bindd"), "{err:#}");
+        let err = AppConfig::load_from(None, env(&[("ACCOUNTD__APIO__VALIDATE_PASSWORD", "true")])).unwrap_err();
+        assert!(format!("{err:#}").contains("VALIDATE_PASSWORD"), "{err:#}");
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = AppConfig::load_from(None, Vec::new()).unwrap();
+        assert_eq!(cfg.server.bind, "127.0.0.1:8080");
+        assert_eq!(cfg.database.url, "sqlite://accountd.db");
+        assert_eq!(cfg.upstream.kind, UpstreamKind::Disabled);
+    }
+}

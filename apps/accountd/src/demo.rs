@@ -1,0 +1,185 @@
+//! Demo data mirroring the seeds, loaded idempotently by `accountd serve --demo`:
+//! - tenant `Pie`, group `PieGroup`, group admin `PieGroupAdmin1@sip.netaxis.be` (John Doe, seed 000);
+//! - tenant `ApioSpTest`, group `ApioGrpTest`, departments `test_department_parent_1` >
+//!   `test_department_initial`, end user `foouser` with seed 001's profile, device `DP_ApioUserTest` and
+//!   line port `LP_ApioUserTest@sip.netaxis.be`;
+//! - tenant `AcmeCorp`, group `AcmeGroup`, the Axway-style user `jbloggs` of seed 003;
+//! - system administrator `admin`.
+//!
+//! Every demo user has the password [`DEMO_PASSWORD`].
+
+use accountd_domain::endpoint::{AccessDeviceEndpoint, Device, DeviceLevel, DeviceOwner, DeviceRef, Endpoint};
+use accountd_domain::ids::{DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, Username};
+use accountd_domain::level::{GroupMember, Role};
+use accountd_domain::ports::Store;
+use accountd_domain::records::NewDepartment;
+use accountd_domain::secret::Password;
+use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
+use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile};
+use accountd_service::profile::Actor;
+use accountd_service::{RequestContext, ServiceError, Services};
+use anyhow::{Context, Result};
+
+pub const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
+
+fn member(tenant: &str, group: &str, user: &str) -> Result<GroupMember> {
+    Ok(GroupMember {
+        tenant: TenantId::parse(tenant)?,
+        group: GroupId::parse(group)?,
+        user: UserId::parse(user)?,
+    })
+}
+
+fn name(value: &str) -> Result<Name> {
+    Ok(Name::parse_for("name", value)?)
+}
+
+fn text(value: &str) -> Result<Text> {
+    Ok(Text::parse_for("text", value)?)
+}
+
+fn new_user(username: &str, role: Role, profile: Profile, department: Option<DepartmentKey>) -> Result<NewUser> {
+    Ok(NewUser {
+        // A stable id per username, so the demo users keep their UUIDs across databases.
+        uuid: uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("accountd-demo:{username}").as_bytes(),
+        ),
+        username: Username::parse(username)?,
+        role,
+        profile: NewProfile { profile, department },
+        enabled: true,
+        state: AccountState::Approved,
+        account_type: AccountType::Internal,
+    })
+}
+
+/// Creates what is missing of the demo data; leaves what exists as it is.
+pub fn load<S: Store>(services: &Services<S>) -> Result<()> {
+    let store = services.store();
+    let ctx = RequestContext::default();
+    let password = Password::new(DEMO_PASSWORD)?;
+
+    let pie = TenantId::parse("Pie")?;
+    let pie_group = GroupId::parse("PieGroup")?;
+    let apio = TenantId::parse("ApioSpTest")?;
+    let apio_group = GroupId::parse("ApioGrpTest")?;
+    let acme = TenantId::parse("AcmeCorp")?;
+    let acme_group = GroupId::parse("AcmeGroup")?;
+    let parent = DepartmentKey {
+        tenant: apio.clone(),
+        group: Some(apio_group.clone()),
+        name: DepartmentName::parse("test_department_parent_1")?,
+    };
+    let initial = DepartmentKey {
+        name: DepartmentName::parse("test_department_initial")?,
+        ..parent.clone()
+    };
+    let device = Device {
+        owner: DeviceOwner::Group {
+            tenant: apio.clone(),
+            group: apio_group.clone(),
+        },
+        name: DeviceName::parse("DP_ApioUserTest")?,
+    };
+    store
+        .write(|repo| {
+            repo.ensure_tenant(&pie, &text("Pie")?)?;
+            repo.ensure_group(&pie, &pie_group, &text("PieGroup")?)?;
+            repo.ensure_tenant(&apio, &text("ApioSpTest")?)?;
+            repo.ensure_group(&apio, &apio_group, &text("ApioGrpTest")?)?;
+            repo.ensure_tenant(&acme, &text("Acme Corp")?)?;
+            repo.ensure_group(&acme, &acme_group, &text("AcmeGroup")?)?;
+            repo.ensure_department(&NewDepartment {
+                key: parent.clone(),
+                parent: None,
+            })?;
+            repo.ensure_department(&NewDepartment {
+                key: initial.clone(),
+                parent: Some(parent.name.clone()),
+            })?;
+            repo.ensure_device(&device)?;
+            Ok::<_, anyhow::Error>(())
+        })
+        .context("creating the demo tenants, groups, departments and device")?;
+
+    let mut john = Profile::named(name("John")?, name("Doe")?);
+    john.email = Some(EmailAddress::parse_for("emailAddress", "john.doe@netaxis.be")?);
+
+    let mut foouser = Profile::named(name("Test")?, name("Test")?);
+    foouser.cli_first_name = text("Test")?;
+    foouser.cli_last_name = text("Test")?;
+    foouser.extension = Extension::parse_for("extension", "4000")?;
+    foouser.language = Some(Language::parse_for("language", "English")?);
+    foouser.email = Some(EmailAddress::parse_for("emailAddress", "test_mail@test.netaxis.be")?);
+    foouser.network_class_of_service = text("9")?;
+    foouser.time_zone = Some(TimeZoneName::parse_for("timeZone", "Europe/Brussels")?);
+
+    let mut jbloggs = Profile::named(name("New")?, name("User")?);
+    jbloggs.email = Some(EmailAddress::parse_for("email", "jbloggs@acmecorp.com")?);
+    jbloggs.phone_number = PhoneNumber::parse_for("phone", "+353 (1) 6742000")?;
+    jbloggs.mobile = PhoneNumber::parse_for("mobile", "+353 (89) 6742087")?;
+    jbloggs.description = text("Created by admin")?;
+    jbloggs.image = text("resources/photo.jpg")?;
+
+    let users = [
+        new_user(
+            "admin",
+            Role::System,
+            Profile::named(name("System")?, name("Administrator")?),
+            None,
+        )?,
+        new_user(
+            "PieGroupAdmin1@sip.netaxis.be",
+            Role::GroupAdmin {
+                member: member("Pie", "PieGroup", "PieGroupAdmin1@sip.netaxis.be")?,
+            },
+            john,
+            None,
+        )?,
+        new_user(
+            "foouser",
+            Role::EndUser {
+                member: member("ApioSpTest", "ApioGrpTest", "foouser")?,
+            },
+            foouser,
+            Some(initial.clone()),
+        )?,
+        new_user(
+            "jbloggs",
+            Role::EndUser {
+                member: member("AcmeCorp", "AcmeGroup", "jbloggs")?,
+            },
+            jbloggs,
+            None,
+        )?,
+    ];
+    for user in &users {
+        match services.create_user(Actor::Operator, user, &password, &ctx) {
+            Ok(_) | Err(ServiceError::Conflict(_)) => {}
+            Err(err) => return Err(err).with_context(|| format!("creating demo user {}", user.username)),
+        }
+    }
+
+    let endpoint = Endpoint::AccessDevice(AccessDeviceEndpoint {
+        device: DeviceRef {
+            name: device.name.clone(),
+            level: DeviceLevel::Group,
+        },
+        line_port: LinePort::parse("LP_ApioUserTest@sip.netaxis.be")?,
+        line_number: Some(0),
+        contacts: vec![],
+    });
+    store
+        .write(|repo| {
+            let foouser = repo
+                .user_by_username(&Username::parse("foouser")?)?
+                .context("the demo user foouser is missing")?;
+            if repo.endpoint(foouser.key)?.is_none() {
+                repo.set_endpoint(foouser.key, Some(&endpoint))?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .context("giving foouser its endpoint")?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! The accountd server: configuration, wiring, demo data and the operator commands. `main.rs` is a
+//! thin CLI over this library, which the integration tests use too.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,138 @@
+//! Wiring: opens the database, picks the Application Server adapter, builds the use cases, and
+//! serves them. [`Application::build`] binds first (port 0 picks a free one), so tests start the
+//! real server exactly as production does and ask it for its [`Application::port`].
+
+use crate::config::{AppConfig, UpstreamKind};
+use accountd_domain::ports::{ApplicationServer, Store, SystemClock};
+use accountd_http::{AppState, context};
+use accountd_policy::mode::{Authenticator, Operation, dispatch};
+use accountd_service::Services;
+use accountd_service::hasher::Hasher;
+use accountd_service::random::OsRandom;
+use accountd_storage::{Database, PoolOptions};
+use accountd_upstream::{DisabledUpstream, HttpUpstream};
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::{Context, Result, bail};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens (and migrates) the configured database.
+pub fn open_database(config: &AppConfig) -> Result<Database> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+    let size = if config.database.pool_size == 0 {
+        (cores * 2).max(4)
+    } else {
+        config.database.pool_size
+    };
+    let options = PoolOptions {
+        max_size: size,
+        ..PoolOptions::default()
+    };
+    Database::open(&config.database.url, &options).with_context(|| {
+        // The URL may carry a password: name only the scheme.
+        let scheme = config.database.url.split(':').next().unwrap_or("?");
+        format!("opening the {scheme} database")
+    })
+}
+
+/// The Application Server adapter, refusing a login mode that needs one when none is configured.
+pub fn upstream(config: &AppConfig) -> Result<Arc<dyn ApplicationServer>> {
+    let mode = config.apio.login_mode;
+    let sso_flag = config.apio.update_profile_to_bs_db_sso;
+    let needs_upstream = [
+        Operation::Login,
+        Operation::ProfileChange,
+        Operation::PasswordChange,
+        Operation::PinChange,
+    ]
+    .into_iter()
+    .map(|op| dispatch(mode, op, sso_flag))
+    .any(|d| d.write_upstream || d.authenticate == Authenticator::ApplicationServer);
+    match config.upstream.kind {
+        UpstreamKind::Disabled if needs_upstream => bail!(
+            "LOGIN_MODE {} sends logins or changes to the Application Server, but none is configured: \
+             set [upstream] kind = \"http\" and its base_url",
+            mode.as_str()
+        ),
+        UpstreamKind::Disabled => Ok(Arc::new(DisabledUpstream)),
+        UpstreamKind::Http => Ok(Arc::new(
+            HttpUpstream::new(config.upstream.http.clone()).context("configuring the Application Server client")?,
+        )),
+    }
+}
+
+/// The use cases over `store`, configured from `config`.
+pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
+    let mode = config.apio.login_mode;
+    if dispatch(mode, Operation::Login, false).authenticate == Authenticator::IdentityProvider
+        && config.sso.public_key.is_none()
+    {
+        bail!(
+            "LOGIN_MODE {} needs the identity provider's key: set [sso] public_key",
+            mode.as_str()
+        );
+    }
+    Services::new(
+        store,
+        upstream(config)?,
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        Hasher::sized_to_cores(config.hashing),
+        config.service_config(),
+    )
+    .context("configuring SSO")
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `config.server.bind` and prepares the server around `services`.
+    pub fn build<S: Store>(config: &AppConfig, services: Services<S>) -> Result<Self> {
+        let listener =
+            TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            services: Arc::new(services),
+            config: config.http.clone(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::from_fn(context::request_id))
+                .configure(accountd_http::configure(state.clone()))
+        })
+        .shutdown_timeout(config.server.shutdown_timeout_seconds)
+        .client_request_timeout(Duration::from_secs(10));
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (in-flight requests get the shutdown timeout to finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

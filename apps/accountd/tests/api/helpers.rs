@@ -1,0 +1,183 @@
+//! `spawn_app`: the real server on 127.0.0.1:0 over a fresh SQLite file with the demo data, a manual
+//! clock and an in-memory Application Server, plus request helpers.
+
+use accountd::config::AppConfig;
+use accountd::{demo, startup};
+use accountd_domain::ports::{Clock, ManualClock, SystemClock};
+use accountd_policy::mode::LoginMode;
+use accountd_service::Services;
+use accountd_service::hasher::Hasher;
+use accountd_service::random::OsRandom;
+use accountd_storage::{Database, PoolOptions};
+use accountd_upstream::InMemoryUpstream;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
+pub const GROUP_ADMIN: &str = "PieGroupAdmin1@sip.netaxis.be";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub clock: Arc<ManualClock>,
+    pub upstream: Arc<InMemoryUpstream>,
+    pub db: Database,
+    pub handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server without waiting; the runtime goes with the test.
+        let handle = self.handle.clone();
+        drop(handle.stop(false));
+    }
+}
+
+/// Options of one test server.
+pub struct Spawn {
+    pub mode: LoginMode,
+    pub configure: Box<dyn FnOnce(&mut AppConfig)>,
+}
+
+impl Default for Spawn {
+    fn default() -> Self {
+        Self {
+            mode: LoginMode::LocalLoginShared,
+            configure: Box::new(|_| {}),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Spawn::default()).await
+}
+
+pub async fn spawn_with(options: Spawn) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = AppConfig::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.server.workers = 2;
+    config.database.url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+    config.apio.login_mode = options.mode;
+    (options.configure)(&mut config);
+
+    let db = Database::open(&config.database.url, &PoolOptions::default()).expect("database");
+    let clock = Arc::new(ManualClock::at(SystemClock.now()));
+    let upstream = Arc::new(InMemoryUpstream::new());
+    for user in ["admin", GROUP_ADMIN, "foouser", "jbloggs"] {
+        upstream.add_user(user, DEMO_PASSWORD);
+    }
+    let services = Services::new(
+        db.clone(),
+        upstream.clone(),
+        clock.clone(),
+        Arc::new(OsRandom),
+        Hasher::new(config.hashing, 2),
+        config.service_config(),
+    )
+    .expect("services");
+    demo::load(&services).expect("demo data");
+    upstream.clear_calls();
+    let app = startup::Application::build(&config, services).expect("server");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = Client::builder().cookie_store(true).build().expect("client");
+    TestApp {
+        address,
+        client,
+        clock,
+        upstream,
+        db,
+        handle,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A client without cookies (a second browser).
+    pub fn fresh_client(&self) -> Client {
+        Client::builder().cookie_store(true).build().expect("client")
+    }
+
+    pub async fn login_with(&self, client: &Client, username: &str, password: &str) -> Response {
+        client
+            .post(self.url("/api/v1/login/"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.login_with(&self.client, username, password).await
+    }
+
+    /// Logs in and returns the XSRF token to echo.
+    pub async fn login_ok(&self, client: &Client, username: &str) -> String {
+        let response = self.login_with(client, username, DEMO_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        cookie(&response, "XSRF-TOKEN").expect("XSRF-TOKEN cookie")
+    }
+
+    pub async fn get_info(&self, client: &Client) -> Response {
+        client
+            .get(self.url("/api/v1/session/user_login_info/"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn put_info(&self, client: &Client, xsrf: Option<&str>, body: &Value) -> Response {
+        let mut request = client.put(self.url("/api/v1/session/user_login_info/")).json(body);
+        if let Some(x) = xsrf {
+            request = request.header("X-XSRF-TOKEN", x);
+        }
+        request.send().await.expect("request")
+    }
+}
+
+/// The value of a cookie set by `response`.
+pub fn cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .cookies()
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// Every `Set-Cookie` header of `response` for `name`, as sent.
+pub fn set_cookie_header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// Reads a problem+json body, checking its media type.
+pub async fn problem(response: Response) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "problem media type");
+    let body: Value = response.json().await.expect("problem body");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("urn:accountd:problem:")),
+        "{body}"
+    );
+    assert!(body["details"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    body
+}

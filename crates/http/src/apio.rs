@@ -1,0 +1,266 @@
+//! The APIO dialect: login and logout, and the session's login info (seed 000), with its deprecated
+//! alias. Field names and casing follow the seed exactly (`first_name` beside `emailAddress`).
+
+use crate::AppState;
+use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
+use crate::context::{Ctx, blocking};
+use crate::error::{ApiError, Collect};
+use accountd_domain::ports::Store;
+use accountd_domain::principal::Ids;
+use accountd_domain::secret::Password;
+use accountd_domain::text::{EmailAddress, Name};
+use accountd_domain::user::{ProfileChange, User};
+use accountd_service::profile::Actor;
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+pub const LOGIN: &str = "/api/v1/login/";
+pub const LOGOUT: &str = "/api/v1/logout/";
+pub const USER_LOGIN_INFO: &str = "/api/v1/session/user_login_info/";
+pub const LOGIN_INFO_DEPRECATED: &str = "/api/v1/session/login_info/";
+
+/// Every path this module serves (for 405 versus 404).
+pub const PATHS: &[&str] = &[LOGIN, LOGOUT, USER_LOGIN_INFO, LOGIN_INFO_DEPRECATED];
+
+pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
+    cfg.route(LOGIN, web::post().to(login::<S>))
+        .route(LOGOUT, web::post().to(logout::<S>))
+        .route(USER_LOGIN_INFO, web::get().to(get_login_info::<S>))
+        .route(USER_LOGIN_INFO, web::put().to(put_login_info::<S>))
+        .route(LOGIN_INFO_DEPRECATED, web::get().to(get_login_info_deprecated::<S>))
+        .route(LOGIN_INFO_DEPRECATED, web::put().to(put_login_info_deprecated::<S>));
+}
+
+/// `POST /api/v1/login/` body: a username and password, or (SSO_LOGIN_DEDICATED) the identity
+/// provider's signed token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    /// Deprecated by APIO; accepted and ignored.
+    #[serde(default)]
+    pub provide_basic_profile: Option<bool>,
+}
+
+/// Seed 000's `profile`: the optional members appear only when relevant.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoginProfile {
+    pub user_level: u8,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(rename = "emailAddress", skip_serializing_if = "Option::is_none", default)]
+    pub email_address: Option<String>,
+    /// Only in the login answer ("never provided as it is not a login" elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub is_first_login: Option<bool>,
+}
+
+/// Seed 000's body: `ids`, `profile`, `username`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoginInfo {
+    pub ids: Ids,
+    pub profile: LoginProfile,
+    pub username: String,
+}
+
+impl LoginInfo {
+    pub fn of(user: &User, is_first_login: Option<bool>) -> Self {
+        LoginInfo {
+            ids: Ids::of(&user.role),
+            profile: LoginProfile {
+                user_level: user.level().as_u8(),
+                first_name: user.profile.first_name.to_string(),
+                last_name: user.profile.last_name.to_string(),
+                email_address: user.profile.email.as_ref().map(ToString::to_string),
+                is_first_login,
+            },
+            username: user.username.to_string(),
+        }
+    }
+}
+
+/// `PUT user_login_info` body: the profile's changeable members, promoted to the root.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInfoUpdate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `""` clears the address.
+    #[serde(rename = "emailAddress")]
+    pub email_address: Option<String>,
+}
+
+impl LoginInfoUpdate {
+    /// The domain change, or every invalid value at once.
+    fn into_change(self) -> Result<ProfileChange, ApiError> {
+        let mut invalid = Collect::default();
+        let first_name = self
+            .first_name
+            .and_then(|v| invalid.take(Name::parse_for("first_name", v)));
+        let last_name = self
+            .last_name
+            .and_then(|v| invalid.take(Name::parse_for("last_name", v)));
+        let email = self.email_address.and_then(|v| {
+            if v.is_empty() {
+                Some(None)
+            } else {
+                invalid.take(EmailAddress::parse_for("emailAddress", v)).map(Some)
+            }
+        });
+        invalid.finish()?;
+        Ok(ProfileChange {
+            first_name,
+            last_name,
+            email,
+            ..ProfileChange::default()
+        })
+    }
+}
+
+fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_seconds: i64) -> [Cookie<'a>; 2] {
+    let session = Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(CookieDuration::seconds(max_age_seconds))
+        .finish();
+    // Readable by the page's script, which echoes it in X-XSRF-TOKEN.
+    let xsrf = Cookie::build(XSRF_COOKIE, xsrf)
+        .path("/")
+        .http_only(false)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(CookieDuration::seconds(max_age_seconds))
+        .finish();
+    [session, xsrf]
+}
+
+async fn login<S: Store>(
+    state: web::Data<AppState<S>>,
+    Ctx(ctx): Ctx,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let services = state.services.clone();
+    let outcome = match (body.username, body.password, body.token) {
+        (Some(username), Some(password), None) => {
+            let password = Password::new(password).map_err(|e| ApiError::invalid(vec![e]))?;
+            blocking(move || services.login(&username, &password, &ctx)).await?
+        }
+        (None, None, Some(token)) => blocking(move || services.login_sso(&token, &ctx)).await?,
+        _ => {
+            return Err(ApiError::BadRequest {
+                details: "Give either username and password, or token.".into(),
+                errors: vec![],
+            });
+        }
+    };
+    let max_age = state.services.config().sessions.absolute_timeout_seconds;
+    let [session, xsrf] = session_cookies(
+        outcome.session_token,
+        outcome.xsrf_token,
+        state.config.secure_cookies,
+        max_age,
+    );
+    Ok(HttpResponse::Ok()
+        .cookie(session)
+        .cookie(xsrf)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(LoginInfo::of(&outcome.user, Some(outcome.is_first_login))))
+}
+
+async fn logout<S: Store>(
+    state: web::Data<AppState<S>>,
+    caller: Caller<S>,
+    Ctx(ctx): Ctx,
+) -> Result<HttpResponse, ApiError> {
+    let services = state.services.clone();
+    blocking(move || services.logout(&caller.principal, &ctx)).await?;
+    let mut gone = session_cookies(String::new(), String::new(), state.config.secure_cookies, 0);
+    let mut response = HttpResponse::Ok();
+    for cookie in &mut gone {
+        cookie.make_removal();
+        response.cookie(cookie.clone());
+    }
+    Ok(response.json(serde_json::json!({})))
+}
+
+fn deprecated(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::HeaderName::from_static("deprecation"),
+        header::HeaderValue::from_static("true"),
+    );
+    headers.insert(
+        header::LINK,
+        header::HeaderValue::from_static("</api/v1/session/user_login_info/>; rel=\"successor-version\""),
+    );
+    response
+}
+
+async fn get_login_info<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(LoginInfo::of(&caller.principal.user, None)))
+}
+
+async fn put_login_info<S: Store>(
+    state: web::Data<AppState<S>>,
+    caller: Caller<S>,
+    Ctx(ctx): Ctx,
+    body: web::Json<LoginInfoUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let change = body.into_inner().into_change()?;
+    let services = state.services.clone();
+    let principal = caller.principal;
+    let updated =
+        blocking(move || services.update_profile(Actor::Caller(&principal), principal.user.key, None, &change, &ctx))
+            .await?;
+    Ok(HttpResponse::Ok().json(LoginInfo::of(&updated, None)))
+}
+
+async fn get_login_info_deprecated<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
+    get_login_info(caller).await.map(deprecated)
+}
+
+async fn put_login_info_deprecated<S: Store>(
+    state: web::Data<AppState<S>>,
+    caller: Caller<S>,
+    ctx: Ctx,
+    body: web::Json<LoginInfoUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    put_login_info(state, caller, ctx, body).await.map(deprecated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_reports_every_invalid_field() {
+        let update = LoginInfoUpdate {
+            first_name: Some(" ".into()),
+            last_name: Some("Doe".into()),
+            email_address: Some("not-an-address".into()),
+        };
+        let Err(ApiError::Service(accountd_service::ServiceError::Invalid(errors))) = update.into_change() else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["first_name", "emailAddress"]);
+    }
+
+    #[test]
+    fn empty_email_clears() {
+        let change = LoginInfoUpdate {
+            email_address: Some(String::new()),
+            ..Default::default()
+        }
+        .into_change()
+        .unwrap();
+        assert_eq!(change.email, Some(None));
+    }
+}

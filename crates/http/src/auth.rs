@@ -1,0 +1,132 @@
+//! The authentication extractor: `Authorization: Basic`, `Bearer` (API tokens), `SoTicket`
+//! (a session id), or the `sessionid` cookie. With the cookie, an unsafe method (anything but GET,
+//! HEAD, OPTIONS) also needs `X-XSRF-TOKEN` equal to the `XSRF-TOKEN` cookie and bound to the
+//! session (double submit, keyed to the session id): else 403 before any database work.
+
+use crate::AppState;
+use crate::context::{blocking, context_of};
+use crate::error::ApiError;
+use accountd_domain::ports::Store;
+use accountd_domain::principal::{AuthMethod, Principal};
+use accountd_domain::secret::Password;
+use accountd_policy::tokens::constant_time_eq;
+use accountd_service::ServiceError;
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+pub const SESSION_COOKIE: &str = "sessionid";
+pub const XSRF_COOKIE: &str = "XSRF-TOKEN";
+pub const XSRF_HEADER: &str = "x-xsrf-token";
+
+/// The credentials a request carries, read from its headers.
+#[derive(Debug)]
+enum Credentials {
+    Basic {
+        username: String,
+        password: String,
+    },
+    Bearer(String),
+    SoTicket(String),
+    /// `xsrf`: the `X-XSRF-TOKEN` header when it equals the `XSRF-TOKEN` cookie.
+    Cookie {
+        session: String,
+        safe: bool,
+        xsrf: Option<String>,
+    },
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn read_credentials(req: &HttpRequest) -> Result<Credentials, ServiceError> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| ServiceError::Unauthenticated)?;
+        let (scheme, rest) = value.split_once(' ').ok_or(ServiceError::Unauthenticated)?;
+        let rest = rest.trim();
+        return match scheme.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(rest)
+                    .map_err(|_| ServiceError::Unauthenticated)?;
+                let text = String::from_utf8(decoded).map_err(|_| ServiceError::Unauthenticated)?;
+                let (username, password) = text.split_once(':').ok_or(ServiceError::Unauthenticated)?;
+                Ok(Credentials::Basic {
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                })
+            }
+            "bearer" => Ok(Credentials::Bearer(rest.to_owned())),
+            "soticket" => Ok(Credentials::SoTicket(rest.to_owned())),
+            _ => Err(ServiceError::Unauthenticated),
+        };
+    }
+    let session = req
+        .cookie(SESSION_COOKIE)
+        .ok_or(ServiceError::Unauthenticated)?
+        .value()
+        .to_owned();
+    let safe = is_safe(req.method());
+    let header = req
+        .headers()
+        .get(XSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let cookie = req
+        .cookie(XSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let xsrf =
+        (!header.is_empty() && constant_time_eq(header.as_bytes(), cookie.as_bytes())).then(|| header.to_owned());
+    Ok(Credentials::Cookie { session, safe, xsrf })
+}
+
+/// The authenticated caller of a request; handlers take it as an argument.
+#[derive(Debug)]
+pub struct Caller<S> {
+    pub principal: Principal,
+    _store: PhantomData<fn() -> S>,
+}
+
+impl<S: Store> FromRequest for Caller<S> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState<S>>>().cloned();
+        let credentials = read_credentials(req);
+        let ctx = context_of(req);
+        Box::pin(async move {
+            let state = state.ok_or(ApiError::Busy)?;
+            let services = state.services.clone();
+            let principal = match credentials? {
+                Credentials::Cookie { session, safe, xsrf } => {
+                    // The token must be the one bound to this session, not just any matching pair.
+                    let bound = services.xsrf_token_for(&session).ok_or(ServiceError::Unauthenticated)?;
+                    let xsrf_ok = xsrf.is_some_and(|x| constant_time_eq(x.as_bytes(), bound.as_bytes()));
+                    if !safe && !xsrf_ok {
+                        return Err(ApiError::Xsrf);
+                    }
+                    blocking(move || services.authenticate_session(&session, AuthMethod::Session)).await?
+                }
+                Credentials::SoTicket(token) => {
+                    blocking(move || services.authenticate_session(&token, AuthMethod::SoTicket)).await?
+                }
+                Credentials::Bearer(token) => blocking(move || services.authenticate_bearer(&token)).await?,
+                Credentials::Basic { username, password } => {
+                    let password = Password::new(password).map_err(|_| ServiceError::BadCredentials)?;
+                    blocking(move || services.authenticate_basic(&username, &password, &ctx)).await?
+                }
+            };
+            Ok(Caller {
+                principal,
+                _store: PhantomData,
+            })
+        })
+    }
+}

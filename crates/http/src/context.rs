@@ -1,0 +1,113 @@
+//! Per-request plumbing: the request id (taken from `X-Request-Id` when sane, else generated) with a
+//! tracing span around the request, the client address, and running a use case on the blocking pool
+//! inside that span.
+
+use crate::error::ApiError;
+use accountd_domain::records::ClientInfo;
+use accountd_service::{RequestContext, ServiceError};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use std::future::{Ready, ready};
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of one request, on every log line of it and in the `X-Request-Id` response header.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Middleware: assigns the request id, opens the request's span, echoes the id in the response.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "done"));
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// Whether the client address is read from `X-Forwarded-For`/`Forwarded` (behind a trusted proxy)
+/// or from the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddressSource {
+    pub trust_forwarded_for: bool,
+}
+
+/// Extracts the [`RequestContext`] of a request.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub RequestContext);
+
+pub(crate) fn context_of(req: &HttpRequest) -> RequestContext {
+    let trust = req
+        .app_data::<ClientAddressSource>()
+        .is_some_and(|s| s.trust_forwarded_for);
+    let address = if trust {
+        req.connection_info().realip_remote_addr().map(str::to_owned)
+    } else {
+        req.peer_addr().map(|a| a.ip().to_string())
+    };
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    RequestContext {
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        client: ClientInfo { address, user_agent },
+    }
+}
+
+impl FromRequest for Ctx {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Ctx(context_of(req))))
+    }
+}
+
+/// Runs a use case on the blocking pool, inside the current span.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ServiceError> + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    match web::block(move || span.in_scope(f)).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(_) => Err(ApiError::Busy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_bounded_and_plain() {
+        assert!(acceptable_request_id("3f2c-11aa_b.c:d"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id("a b"));
+        assert!(!acceptable_request_id("a\r\nSet-Cookie: x"));
+        assert!(!acceptable_request_id(&"a".repeat(129)));
+    }
+}

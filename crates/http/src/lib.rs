@@ -1,0 +1,161 @@
+//! accountd's HTTP layer on actix-web: the APIO, SuperOffice and Axway dialects as projections of the
+//! one domain model, authentication, and problem+json errors.
+//!
+//! [`configure`] mounts every route for a given store; production and tests call the same function
+//! (the server binary in `apps/accountd`, the integration tests with a temporary database).
+
+pub mod apio;
+pub mod auth;
+pub mod context;
+pub mod error;
+
+use accountd_domain::ports::Store;
+use accountd_service::Services;
+use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use error::{ApiError, FieldError};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// HTTP settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Mark cookies `Secure` (serve over HTTPS, or behind a proxy that does).
+    pub secure_cookies: bool,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Read the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            max_body_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState<S: Store> {
+    pub services: Arc<Services<S>>,
+    pub config: HttpConfig,
+}
+
+impl<S: Store> std::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match err {
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("The body must be JSON (Content-Type: application/json).".into())
+        }
+        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        JsonPayloadError::Deserialize(e) => {
+            let field = unknown_or_missing_field(&e.to_string());
+            ApiError::BadRequest {
+                details: format!("The JSON body is not valid for this operation: {e}."),
+                errors: field
+                    .map(|f| {
+                        vec![FieldError {
+                            field: f,
+                            code: "invalid_json".into(),
+                            message: e.to_string(),
+                        }]
+                    })
+                    .unwrap_or_default(),
+            }
+        }
+        other => ApiError::BadRequest {
+            details: format!("The body could not be read: {other}."),
+            errors: vec![],
+        },
+    };
+    api.into()
+}
+
+/// serde_json names the offending field in "unknown field `x`" and "missing field `x`".
+fn unknown_or_missing_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match err {
+        UrlencodedError::ContentType => ApiError::UnsupportedMediaType(
+            "The body must be a form (Content-Type: application/x-www-form-urlencoded).".into(),
+        ),
+        UrlencodedError::Overflow { limit, .. } => ApiError::PayloadTooLarge { limit },
+        other => ApiError::BadRequest {
+            details: format!("The form body is not valid: {other}."),
+            errors: vec![],
+        },
+    };
+    api.into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest {
+        details: format!("The query string is not valid: {err}."),
+        errors: vec![],
+    }
+    .into()
+}
+
+async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // A known path with another method is 405; anything else 404.
+    let known = apio::PATHS.iter().any(|p| req.path() == *p);
+    let status = if known {
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+    } else {
+        actix_web::http::StatusCode::NOT_FOUND
+    };
+    Err(ApiError::NoRoute { status })
+}
+
+/// Mounts every route of accountd, with its body limits and error handlers.
+pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let limit = state.config.max_body_bytes;
+        let address_source = context::ClientAddressSource {
+            trust_forwarded_for: state.config.trust_forwarded_for,
+        };
+        cfg.app_data(state)
+            .app_data(address_source)
+            .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
+            .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(web::PayloadConfig::default().limit(limit));
+        apio::routes::<S>(cfg);
+        cfg.default_service(web::to(no_route));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_field_serde_complains_about() {
+        assert_eq!(
+            unknown_or_missing_field("unknown field `nickname`, expected one of `first_name`").as_deref(),
+            Some("nickname")
+        );
+        assert_eq!(
+            unknown_or_missing_field("missing field `password` at line 1").as_deref(),
+            Some("password")
+        );
+        assert_eq!(unknown_or_missing_field("expected value at line 1 column 2"), None);
+    }
+}

@@ -1,0 +1,463 @@
+//! Authentication: password login under the login mode, sessions (idle and absolute timeouts),
+//! HTTP Basic with a verification cache, API tokens, logout, and brute-force throttling.
+
+use crate::basic_cache::{credentials_key, fingerprint};
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::ids::Username;
+use accountd_domain::ports::{Repository, Store, UpstreamError};
+use accountd_domain::principal::{AuthMethod, Principal};
+use accountd_domain::records::{AuditAction, AuditOutcome, NewApiToken, NewSession, PasswordRecord};
+use accountd_domain::secret::{Password, TokenDigest};
+use accountd_domain::text::Text;
+use accountd_domain::user::{Timestamp, User};
+use accountd_policy::mode::{Authenticator, Operation, dispatch};
+use accountd_policy::tokens;
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub user: User,
+    /// Seed 000's `is_first_login`: the password was set by an administrator (or at creation) and
+    /// the user has not changed it yet.
+    pub is_first_login: bool,
+    /// The new session id, for the `sessionid` cookie. A secret: never log it.
+    pub session_token: String,
+    /// The XSRF token bound to this session, for the `XSRF-TOKEN` cookie.
+    pub xsrf_token: String,
+    pub expires_at: Timestamp,
+}
+
+/// A new API token; `token` is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub id: i64,
+    pub token: String,
+}
+
+fn account_key(username: &str) -> String {
+    format!("account:{username}")
+}
+
+fn address_key(address: &str) -> String {
+    format!("address:{address}")
+}
+
+impl<S: Store> Services<S> {
+    /// The XSRF token that belongs to a session token (`None` for a malformed token).
+    pub fn xsrf_token_for(&self, session_token: &str) -> Option<String> {
+        tokens::decode_token(session_token).map(|bytes| tokens::xsrf_token(&bytes, &self.secret_key))
+    }
+
+    /// Refuses with 429 when the account or the client address is over its failure threshold, before
+    /// any argon2 work is spent.
+    pub(crate) fn check_throttle(&self, account: &str, ctx: &RequestContext) -> ServiceResult<()> {
+        let cfg = &self.config.throttle;
+        let now = self.clock.now();
+        let mut keys = vec![(account_key(account), cfg.max_failures_per_account)];
+        if let Some(address) = &ctx.client.address {
+            keys.push((address_key(address), cfg.max_failures_per_address));
+        }
+        let retry_after = self.store.read(|repo| {
+            let mut retry_after = 0i64;
+            for (key, max) in &keys {
+                if let Some(state) = repo.throttle_state(key)? {
+                    let window_end = state.window_started_at.plus_seconds(cfg.window_seconds);
+                    if state.failures >= *max && window_end > now {
+                        retry_after = retry_after.max(window_end.seconds_since(now).max(1));
+                    }
+                }
+            }
+            Ok::<_, ServiceError>(retry_after)
+        })?;
+        if retry_after > 0 {
+            tracing::warn!(retry_after, "attempt refused by throttling");
+            return Err(ServiceError::Throttled {
+                retry_after_seconds: u64::try_from(retry_after).unwrap_or(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts one failure for the account and the client address.
+    pub(crate) fn count_failure(
+        &self,
+        repo: &mut dyn Repository,
+        account: &str,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let window = self.config.throttle.window_seconds;
+        repo.throttle_hit(&account_key(account), now, window)?;
+        if let Some(address) = &ctx.client.address {
+            repo.throttle_hit(&address_key(address), now, window)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a password for `username` where the login mode says, at the same cost whether or not
+    /// the user exists. Returns the user and their local password record.
+    fn verify_credentials(
+        &self,
+        username: &str,
+        password: &Password,
+        basic: bool,
+    ) -> ServiceResult<(User, Option<PasswordRecord>)> {
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::Login,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let Ok(name) = Username::parse(username) else {
+            // No such user can exist; spend the same time anyway.
+            self.hasher.verify_dummy(password.expose());
+            return Err(ServiceError::BadCredentials);
+        };
+        let found = self.store.read(|repo| repo.user_with_password(&name))?;
+        let now = self.clock.now();
+        match how.authenticate {
+            Authenticator::Local => {
+                let Some((user, Some(record))) = found else {
+                    self.hasher.verify_dummy(password.expose());
+                    return Err(ServiceError::BadCredentials);
+                };
+                if basic && self.config.basic_auth.cache_seconds > 0 {
+                    let key = credentials_key(&self.secret_key, username, password.expose());
+                    let fp = fingerprint(record.hash.as_str());
+                    if self.basic_cache.hit(&key, user.key, &fp, now) {
+                        return self.admit(user, Some(record));
+                    }
+                    let verified = self.hasher.verify(&record.hash, password.expose())?;
+                    if !verified.matches {
+                        return Err(ServiceError::BadCredentials);
+                    }
+                    let expires = now.plus_seconds(self.config.basic_auth.cache_seconds);
+                    self.basic_cache.remember(key, user.key, fp, expires, now);
+                    return self.admit(user, Some(record));
+                }
+                let verified = self.hasher.verify(&record.hash, password.expose())?;
+                if !verified.matches {
+                    return Err(ServiceError::BadCredentials);
+                }
+                if verified.needs_rehash && user.may_sign_in() {
+                    self.upgrade_hash(&user, password);
+                }
+                self.admit(user, Some(record))
+            }
+            Authenticator::ApplicationServer => {
+                match self.upstream.authenticate(&name, password) {
+                    Ok(()) => {}
+                    Err(UpstreamError::Unauthorized) => return Err(ServiceError::BadCredentials),
+                    Err(other) => return Err(ServiceError::Upstream(other)),
+                }
+                match found {
+                    Some((user, record)) => self.admit(user, record),
+                    None => Err(ServiceError::BadCredentials),
+                }
+            }
+            Authenticator::IdentityProvider => {
+                // SSO_LOGIN_DEDICATED: users prove who they are with the identity provider's token.
+                self.hasher.verify_dummy(password.expose());
+                Err(ServiceError::BadCredentials)
+            }
+        }
+    }
+
+    fn admit(&self, user: User, record: Option<PasswordRecord>) -> ServiceResult<(User, Option<PasswordRecord>)> {
+        if user.may_sign_in() {
+            Ok((user, record))
+        } else {
+            Err(ServiceError::BadCredentials)
+        }
+    }
+
+    /// Re-hashes a correct password whose stored hash uses older parameters or another algorithm.
+    fn upgrade_hash(&self, user: &User, password: &Password) {
+        let result = self
+            .hasher
+            .hash(password.expose(), self.random.as_ref())
+            .map_err(ServiceError::from)
+            .and_then(|hash| {
+                self.store
+                    .write(|repo| repo.rehash_password(user.key, &hash).map_err(ServiceError::from))
+            });
+        if let Err(err) = result {
+            tracing::warn!(error = %err, user = %user.key, "could not upgrade a password hash");
+        }
+    }
+
+    /// `POST /api/v1/login/`: checks the credentials where the login mode says and opens a session.
+    #[tracing::instrument(skip_all)]
+    pub fn login(&self, username: &str, password: &Password, ctx: &RequestContext) -> ServiceResult<LoginOutcome> {
+        self.check_throttle(username, ctx)?;
+        match self.verify_credentials(username, password, false) {
+            Ok((user, record)) => self.open_session(user, record, AuthMethod::Session, ctx),
+            Err(ServiceError::BadCredentials) => {
+                let event = self.failed_login_event(username, ctx);
+                self.store.write(|repo| {
+                    self.count_failure(repo, username, ctx)?;
+                    repo.record_audit(&event)?;
+                    Ok::<_, ServiceError>(())
+                })?;
+                Err(ServiceError::BadCredentials)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn open_session(
+        &self,
+        user: User,
+        record: Option<PasswordRecord>,
+        auth: AuthMethod,
+        ctx: &RequestContext,
+    ) -> ServiceResult<LoginOutcome> {
+        let mut secret = [0u8; tokens::TOKEN_BYTES];
+        self.random.fill(&mut secret);
+        let now = self.clock.now();
+        let expires_at = now.plus_seconds(self.config.sessions.absolute_timeout_seconds);
+        let session = NewSession {
+            digest: tokens::token_digest(&secret),
+            user: user.key,
+            auth,
+            created_at: now,
+            expires_at,
+            client: ctx.client.clone(),
+        };
+        let principal = Principal {
+            user: user.clone(),
+            auth,
+            session: Some(session.digest),
+        };
+        let event = self.audit_event(
+            Some(&principal),
+            Some(user.key),
+            AuditAction::Login,
+            vec![],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            repo.throttle_clear(&account_key(user.username.as_str()))?;
+            repo.create_session(&session)?;
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(())
+        })?;
+        tracing::info!(user = %user.key, session = %session.digest.log_label(), "login");
+        Ok(LoginOutcome {
+            is_first_login: record.is_some_and(|r| r.first_login),
+            session_token: tokens::encode_token(&secret),
+            xsrf_token: tokens::xsrf_token(&secret, &self.secret_key),
+            expires_at,
+            user,
+        })
+    }
+
+    /// The caller behind a session token (`sessionid` cookie, or `SoTicket`). Ends the session when it
+    /// is past its idle or absolute timeout.
+    pub fn authenticate_session(&self, token: &str, method: AuthMethod) -> ServiceResult<Principal> {
+        let bytes = tokens::decode_token(token).ok_or(ServiceError::Unauthenticated)?;
+        let digest = tokens::token_digest(&bytes);
+        let (session, user) = self
+            .store
+            .read(|repo| repo.session_with_user(&digest))?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let now = self.clock.now();
+        let idle_end = session
+            .last_seen_at
+            .plus_seconds(self.config.sessions.idle_timeout_seconds);
+        if now >= session.expires_at || now >= idle_end || !user.may_sign_in() {
+            self.store.write(|repo| repo.delete_session(&digest))?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        if now.seconds_since(session.last_seen_at) >= self.config.sessions.touch_interval_seconds
+            && let Err(err) = self.store.write(|repo| repo.touch_session(&digest, now))
+        {
+            tracing::warn!(error = %err, "could not record session activity");
+        }
+        Ok(Principal {
+            user,
+            auth: method,
+            session: Some(digest),
+        })
+    }
+
+    /// The caller behind `Authorization: Basic`: a login attempt on every request, throttled like
+    /// one, but verified by argon2 only once per cache period.
+    pub fn authenticate_basic(
+        &self,
+        username: &str,
+        password: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<Principal> {
+        self.check_throttle(username, ctx)?;
+        match self.verify_credentials(username, password, true) {
+            Ok((user, _)) => Ok(Principal {
+                user,
+                auth: AuthMethod::Basic,
+                session: None,
+            }),
+            Err(ServiceError::BadCredentials) => {
+                let event = self.failed_login_event(username, ctx);
+                self.store.write(|repo| {
+                    self.count_failure(repo, username, ctx)?;
+                    repo.record_audit(&event)?;
+                    Ok::<_, ServiceError>(())
+                })?;
+                Err(ServiceError::BadCredentials)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The user an identity-provider token vouches for, when the login mode authenticates with the
+    /// identity provider (SSO_LOGIN_DEDICATED) and a key is configured.
+    fn sso_user(&self, token: &str) -> ServiceResult<User> {
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::Login,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let verifier = match (&self.sso, how.authenticate) {
+            (Some(v), Authenticator::IdentityProvider) => v,
+            _ => return Err(ServiceError::Unauthenticated),
+        };
+        let username = verifier.verify(token, self.clock.now()).map_err(|err| {
+            tracing::info!(error = %err, "SSO token refused");
+            ServiceError::BadCredentials
+        })?;
+        let user = self
+            .store
+            .read(|repo| repo.user_by_username(&username))?
+            .ok_or(ServiceError::BadCredentials)?;
+        self.admit(user, None).map(|(user, _)| user)
+    }
+
+    /// `POST /api/v1/login/` with an identity-provider token (SSO_LOGIN_DEDICATED): opens a session.
+    pub fn login_sso(&self, token: &str, ctx: &RequestContext) -> ServiceResult<LoginOutcome> {
+        self.check_throttle("sso", ctx)?;
+        match self.sso_user(token) {
+            Ok(user) => self.open_session(user, None, AuthMethod::Sso, ctx),
+            Err(ServiceError::BadCredentials | ServiceError::Unauthenticated) => {
+                let event = self.failed_login_event("sso", ctx);
+                self.store.write(|repo| {
+                    self.count_failure(repo, "sso", ctx)?;
+                    repo.record_audit(&event)?;
+                    Ok::<_, ServiceError>(())
+                })?;
+                Err(ServiceError::BadCredentials)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The caller behind `Authorization: Bearer`: an identity-provider JWT in SSO_LOGIN_DEDICATED
+    /// mode, else an API token.
+    pub fn authenticate_bearer(&self, token: &str) -> ServiceResult<Principal> {
+        if self.sso.is_some() && crate::sso::SsoVerifier::looks_like_jwt(token) {
+            let user = self.sso_user(token).map_err(|_| ServiceError::Unauthenticated)?;
+            return Ok(Principal {
+                user,
+                auth: AuthMethod::Sso,
+                session: None,
+            });
+        }
+        self.authenticate_api_token(token)
+    }
+
+    /// The caller behind `Authorization: Bearer <API token>`.
+    pub fn authenticate_api_token(&self, token: &str) -> ServiceResult<Principal> {
+        let bytes = tokens::decode_token(token).ok_or(ServiceError::Unauthenticated)?;
+        let digest = tokens::token_digest(&bytes);
+        let (api_token, user) = self
+            .store
+            .read(|repo| repo.api_token_with_user(&digest))?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let now = self.clock.now();
+        if api_token.expires_at.is_some_and(|end| now >= end) || !user.may_sign_in() {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let stale = api_token
+            .last_used_at
+            .is_none_or(|t| now.seconds_since(t) >= self.config.sessions.touch_interval_seconds);
+        if stale && let Err(err) = self.store.write(|repo| repo.touch_api_token(api_token.id, now)) {
+            tracing::warn!(error = %err, "could not record API token use");
+        }
+        Ok(Principal {
+            user,
+            auth: AuthMethod::ApiToken,
+            session: None,
+        })
+    }
+
+    /// `POST /api/v1/logout/`: ends the caller's session (a no-op for other authentication methods).
+    pub fn logout(&self, principal: &Principal, ctx: &RequestContext) -> ServiceResult<()> {
+        let event = self.audit_event(
+            Some(principal),
+            Some(principal.user.key),
+            AuditAction::Logout,
+            vec![],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            if let Some(digest) = &principal.session {
+                repo.delete_session(digest)?;
+            }
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(())
+        })
+    }
+
+    /// Issues an API token for `user` (the `accountd token create` command).
+    pub fn create_api_token(
+        &self,
+        user: &Username,
+        name: &str,
+        lifetime_seconds: Option<i64>,
+        ctx: &RequestContext,
+    ) -> ServiceResult<IssuedToken> {
+        let name = Text::parse_for("name", name)?;
+        let mut secret = [0u8; tokens::TOKEN_BYTES];
+        self.random.fill(&mut secret);
+        let now = self.clock.now();
+        let digest: TokenDigest = tokens::token_digest(&secret);
+        let stored = self.store.write(|repo| {
+            let owner = repo.user_by_username(user)?.ok_or(ServiceError::NotFound("user"))?;
+            let token = repo.create_api_token(&NewApiToken {
+                digest,
+                user: owner.key,
+                name,
+                created_at: now,
+                expires_at: lifetime_seconds.map(|s| now.plus_seconds(s)),
+            })?;
+            let event = self.audit_event(
+                None,
+                Some(owner.key),
+                AuditAction::TokenCreate,
+                vec![],
+                AuditOutcome::Success,
+                ctx,
+            );
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(token)
+        })?;
+        Ok(IssuedToken {
+            id: stored.id,
+            token: tokens::encode_token(&secret),
+        })
+    }
+
+    fn failed_login_event(&self, username: &str, ctx: &RequestContext) -> accountd_domain::records::AuditEvent {
+        accountd_domain::records::AuditEvent {
+            at: self.clock.now(),
+            actor: None,
+            // The name as given, cut short: it is not a secret but may be anything.
+            actor_name: Some(username.chars().take(161).collect()),
+            subject: None,
+            action: AuditAction::Login,
+            fields: vec![],
+            outcome: AuditOutcome::Denied,
+            request_id: ctx.request_id.clone(),
+        }
+    }
+}

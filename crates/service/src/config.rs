@@ -1,0 +1,86 @@
+//! The service's settings: the APIO settings of the seeds, accountd's own password floor, argon2
+//! parameters, session lifetimes and throttling. Every field has a default; unknown keys are refused.
+
+use accountd_policy::hashing::HashParams;
+use accountd_policy::settings::{ApioSettings, PasswordBaseline};
+use serde::{Deserialize, Serialize};
+
+/// Everything the use cases are configured with.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// The APIO settings, under their seed names (`VALIDATE_PASSWORD_LOCALLY`, …, `LOGIN_MODE`).
+    pub apio: ApioSettings,
+    /// accountd's own password floor, applied on top of the APIO rules.
+    pub password: PasswordBaseline,
+    /// argon2id parameters for new hashes.
+    pub hashing: HashParams,
+    pub sessions: SessionConfig,
+    pub throttle: ThrottleConfig,
+    pub basic_auth: BasicAuthConfig,
+    /// The identity provider of SSO_LOGIN_DEDICATED.
+    pub sso: crate::sso::SsoConfig,
+}
+
+/// Session lifetimes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused this long ends.
+    pub idle_timeout_seconds: i64,
+    /// A session ends this long after login, whatever the activity.
+    pub absolute_timeout_seconds: i64,
+    /// `last_seen` is written at most this often per session (a GET is then a pure read).
+    pub touch_interval_seconds: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_seconds: 30 * 60,
+            absolute_timeout_seconds: 12 * 3600,
+            touch_interval_seconds: 60,
+        }
+    }
+}
+
+/// Brute-force throttling of failed logins and wrong old passwords/PINs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Failures per account within the window before attempts are refused with 429.
+    pub max_failures_per_account: u32,
+    /// Failures per client address within the window before attempts are refused with 429.
+    pub max_failures_per_address: u32,
+    /// Length of the counting window; a refused client may try again when it ends.
+    pub window_seconds: i64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: 10,
+            max_failures_per_address: 100,
+            window_seconds: 15 * 60,
+        }
+    }
+}
+
+/// The cache that spares an argon2 verification on every `Authorization: Basic` request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicAuthConfig {
+    /// How long a successful verification is remembered (0 disables the cache).
+    pub cache_seconds: i64,
+    /// Most entries kept.
+    pub cache_entries: usize,
+}
+
+impl Default for BasicAuthConfig {
+    fn default() -> Self {
+        Self {
+            cache_seconds: 60,
+            cache_entries: 10_000,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The one error type of the use cases. Each variant is a distinct answer a client can act on; the
+//! HTTP layer maps them to status codes in one table (`accountd-http`'s `ApiError`).
+
+use accountd_domain::InvalidValue;
+use accountd_domain::ports::{StoreError, UpstreamError};
+use accountd_policy::Violation;
+
+/// Why a use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No valid credentials, session or token (401).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong username or password, unknown user or disabled account: one answer for all (401).
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// Authenticated, but not allowed to do this (403). The reason is safe to show.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The old password or PIN given to authorise a change is wrong (403, counted by throttling).
+    #[error("the {0} is not correct")]
+    WrongSecret(&'static str),
+    /// The thing addressed does not exist (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Values that fail validation, every one of them (400).
+    #[error("invalid input")]
+    Invalid(Vec<InvalidValue>),
+    /// A password or PIN that breaks the policy, every rule it breaks (400).
+    #[error("the {field} does not meet the policy")]
+    Policy {
+        field: &'static str,
+        violations: Vec<Violation>,
+    },
+    /// A unique value is taken (409).
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// `If-Match` did not match the current version (412).
+    #[error("the resource changed since it was read")]
+    PreconditionFailed,
+    /// `If-Match` is required and missing (428).
+    #[error("If-Match is required")]
+    PreconditionRequired,
+    /// Too many failures: try again after this many seconds (429).
+    #[error("too many attempts")]
+    Throttled { retry_after_seconds: u64 },
+    /// The Application Server refused or failed (502, or 504 on a timeout).
+    #[error(transparent)]
+    Upstream(UpstreamError),
+    /// The store failed (503 when unavailable, else 500: a bug or corrupt data).
+    #[error(transparent)]
+    Store(StoreError),
+    /// Hashing failed (a bug or a corrupt stored hash: 500).
+    #[error("hashing failed: {0}")]
+    Hashing(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::VersionMismatch => ServiceError::PreconditionFailed,
+            StoreError::Conflict(field) => ServiceError::Conflict(field),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+impl From<UpstreamError> for ServiceError {
+    fn from(err: UpstreamError) -> Self {
+        ServiceError::Upstream(err)
+    }
+}
+
+impl From<InvalidValue> for ServiceError {
+    fn from(err: InvalidValue) -> Self {
+        ServiceError::Invalid(vec![err])
+    }
+}
+
+impl From<accountd_policy::hashing::HashError> for ServiceError {
+    fn from(err: accountd_policy::hashing::HashError) -> Self {
+        ServiceError::Hashing(err.to_string())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

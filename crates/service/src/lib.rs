@@ -1,0 +1,129 @@
+//! accountd's use cases: login and sessions, reading and changing the caller's profile, password and
+//! PIN changes, under the login mode, the access scopes and the password/PIN policy.
+//!
+//! Everything here is synchronous and runs on a blocking thread: the store and the Application
+//! Server are ports ([`accountd_domain::ports`]), the clock and randomness are parameters, argon2 is
+//! bounded by [`hasher::Hasher`]. A change that goes to both the local store and the Application
+//! Server happens inside one store transaction that commits only after the Application Server
+//! accepted it.
+
+pub mod auth;
+mod basic_cache;
+pub mod config;
+pub mod error;
+pub mod hasher;
+pub mod profile;
+pub mod random;
+pub mod sso;
+
+pub use config::ServiceConfig;
+pub use error::{ServiceError, ServiceResult};
+
+use accountd_domain::ids::UserKey;
+use accountd_domain::ports::{ApplicationServer, Clock, Random, Store};
+use accountd_domain::principal::Principal;
+use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, ClientInfo};
+use basic_cache::BasicCache;
+use hasher::Hasher;
+use std::sync::Arc;
+
+/// What a request brings beside its body: for audit events and throttling.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    pub client: ClientInfo,
+}
+
+/// The use cases over one store, one Application Server, a clock and a source of randomness.
+pub struct Services<S: Store> {
+    store: S,
+    upstream: Arc<dyn ApplicationServer>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    hasher: Hasher,
+    config: ServiceConfig,
+    basic_cache: BasicCache,
+    sso: Option<sso::SsoVerifier>,
+    /// Key of the XSRF tokens (HMAC of the session id) and the Basic-auth cache; per process.
+    secret_key: [u8; 32],
+}
+
+impl<S: Store> std::fmt::Debug for Services<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Services<S> {
+    pub fn new(
+        store: S,
+        upstream: Arc<dyn ApplicationServer>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        hasher: Hasher,
+        config: ServiceConfig,
+    ) -> Result<Self, sso::SsoError> {
+        let mut secret_key = [0u8; 32];
+        random.fill(&mut secret_key);
+        let basic_cache = BasicCache::new(config.basic_auth.cache_entries);
+        let sso = sso::SsoVerifier::from_config(&config.sso)?;
+        Ok(Self {
+            store,
+            upstream,
+            clock,
+            random,
+            hasher,
+            config,
+            basic_cache,
+            sso,
+            secret_key,
+        })
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Records an audit event in a transaction of its own (for refusals and failures, whose own
+    /// transaction rolled back). Failing to record is logged, not raised.
+    fn audit_apart(&self, event: AuditEvent) {
+        if let Err(err) = self.store.write(|repo| repo.record_audit(&event)) {
+            tracing::error!(error = %err, action = event.action.as_str(), "could not record an audit event");
+        }
+    }
+
+    fn audit_event(
+        &self,
+        actor: Option<&Principal>,
+        subject: Option<UserKey>,
+        action: AuditAction,
+        fields: Vec<String>,
+        outcome: AuditOutcome,
+        ctx: &RequestContext,
+    ) -> AuditEvent {
+        AuditEvent {
+            at: self.clock.now(),
+            actor: actor.map(|p| p.user.key),
+            actor_name: actor.map(|p| p.user.username.to_string()),
+            subject,
+            action,
+            fields,
+            outcome,
+            request_id: ctx.request_id.clone(),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Reading and changing users: profiles, passwords and account creation, under the access scopes and
+//! the login mode. A change that the login mode sends to the Application Server too is made inside
+//! the store transaction and committed only after the Application Server accepted it.
+
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::ids::UserKey;
+use accountd_domain::level::UserLevel;
+use accountd_domain::ports::{Repository, Store};
+use accountd_domain::principal::Principal;
+use accountd_domain::records::{AuditAction, AuditOutcome};
+use accountd_domain::rules::PasswordRules;
+use accountd_domain::secret::Password;
+use accountd_domain::user::{NewUser, ProfileChange, User, Version};
+use accountd_policy::access::{self, Action, Decision};
+use accountd_policy::mode::{Operation, dispatch};
+use accountd_policy::password;
+
+/// Who asks for a change: a caller of the API, or the operator at the console (`accountd user …`).
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Caller(&'a Principal),
+    Operator,
+}
+
+impl<'a> Actor<'a> {
+    fn principal(self) -> Option<&'a Principal> {
+        match self {
+            Actor::Caller(p) => Some(p),
+            Actor::Operator => None,
+        }
+    }
+}
+
+fn require(decision: Decision) -> ServiceResult<()> {
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Deny(reason) => Err(ServiceError::Forbidden(reason.as_str())),
+    }
+}
+
+impl<S: Store> Services<S> {
+    fn authorize(&self, actor: Actor<'_>, action: Action, target: &User) -> ServiceResult<()> {
+        match actor {
+            Actor::Operator => Ok(()),
+            Actor::Caller(p) => require(access::authorize(&p.user, action, target)),
+        }
+    }
+
+    /// Changes the profile of `target`, all or nothing across the local store and (when the login mode
+    /// says so) the Application Server. A user changing themself may change only the fields
+    /// [`access::self_editable`] allows. With `expected`, the change applies only to that version.
+    #[tracing::instrument(skip_all, fields(target = %target))]
+    pub fn update_profile(
+        &self,
+        actor: Actor<'_>,
+        target: UserKey,
+        expected: Option<Version>,
+        change: &ProfileChange,
+        ctx: &RequestContext,
+    ) -> ServiceResult<User> {
+        let fields: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::ProfileChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let now = self.clock.now();
+        let result = self.store.write(|repo| {
+            let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
+            self.authorize(actor, Action::UpdateProfile, &current)?;
+            if let Some(p) = actor.principal()
+                && p.user.key == current.key
+                && p.user.level() != UserLevel::System
+                && let Some(field) = change.fields().into_iter().find(|f| !access::self_editable(*f))
+            {
+                tracing::debug!(field = field.wire_name(), "self-change of a protected field refused");
+                return Err(ServiceError::Forbidden(
+                    "a user may not change this field about themself",
+                ));
+            }
+            if change.is_empty() {
+                return match expected {
+                    Some(v) if v != current.version => Err(ServiceError::PreconditionFailed),
+                    _ => Ok(current),
+                };
+            }
+            let updated = repo.update_profile(target, expected, change, now)?;
+            if how.write_upstream {
+                self.upstream.update_profile(&updated, change)?;
+            }
+            let event = self.audit_event(
+                actor.principal(),
+                Some(target),
+                AuditAction::ProfileUpdate,
+                fields.clone(),
+                AuditOutcome::Success,
+                ctx,
+            );
+            repo.record_audit(&event)?;
+            Ok(updated)
+        });
+        self.audit_refusal(&result, actor, Some(target), AuditAction::ProfileUpdate, fields, ctx);
+        result
+    }
+
+    /// Records a refused or failed change in a transaction of its own (the change's rolled back).
+    pub(crate) fn audit_refusal<T>(
+        &self,
+        result: &ServiceResult<T>,
+        actor: Actor<'_>,
+        subject: Option<UserKey>,
+        action: AuditAction,
+        fields: Vec<String>,
+        ctx: &RequestContext,
+    ) {
+        let outcome = match result {
+            Ok(_) => return,
+            Err(ServiceError::Upstream(_) | ServiceError::Store(_) | ServiceError::Hashing(_)) => AuditOutcome::Failed,
+            Err(_) => AuditOutcome::Denied,
+        };
+        self.audit_apart(self.audit_event(actor.principal(), subject, action, fields, outcome, ctx));
+    }
+
+    /// The password rules in force for a user of `level` (APIO settings, the Application Server's
+    /// rules when `VALIDATE_PASSWORD_LOCALLY`, accountd's baseline).
+    pub fn password_rules_for(&self, level: UserLevel) -> ServiceResult<PasswordRules> {
+        let upstream = if self.config.apio.validate_password_locally {
+            self.upstream.password_rules(level)?
+        } else {
+            None
+        };
+        Ok(password::effective_password_rules(
+            &self.config.apio,
+            &self.config.password,
+            level,
+            upstream.as_ref(),
+        ))
+    }
+
+    /// Changes a password. A user changing their own must give the right `old` one (a wrong one is
+    /// counted by throttling and answered 403); an administrator in scope (or the operator) may set
+    /// it without. Every policy violation is reported at once. Ends the user's other sessions.
+    #[tracing::instrument(skip_all, fields(target = %target))]
+    pub fn change_password(
+        &self,
+        actor: Actor<'_>,
+        target: UserKey,
+        old: Option<&Password>,
+        new: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        let fields = vec!["password".to_owned()];
+        let result = self.change_password_inner(actor, target, old, new, ctx);
+        self.audit_refusal(&result, actor, Some(target), AuditAction::PasswordChange, fields, ctx);
+        result
+    }
+
+    fn change_password_inner(
+        &self,
+        actor: Actor<'_>,
+        target: UserKey,
+        old: Option<&Password>,
+        new: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        let (user, record) = self.store.read(|repo| {
+            let user = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
+            let record = repo.password(target)?;
+            Ok::<_, ServiceError>((user, record))
+        })?;
+        let is_self = actor.principal().is_some_and(|p| p.user.key == user.key);
+        if is_self {
+            self.authorize(actor, Action::ChangeOwnPassword, &user)?;
+            let old = old.ok_or(ServiceError::Invalid(vec![accountd_domain::InvalidValue::new(
+                "oldPassword",
+                accountd_domain::Problem::Empty,
+            )]))?;
+            self.check_throttle(user.username.as_str(), ctx)?;
+            let matches = match &record {
+                Some(r) => self.hasher.verify(&r.hash, old.expose())?.matches,
+                None => {
+                    self.hasher.verify_dummy(old.expose());
+                    false
+                }
+            };
+            if !matches {
+                self.store
+                    .write(|repo| self.count_failure(repo, user.username.as_str(), ctx))?;
+                return Err(ServiceError::WrongSecret("old password"));
+            }
+        } else {
+            self.authorize(actor, Action::ResetPassword, &user)?;
+        }
+
+        let rules = self.password_rules_for(user.level())?;
+        let mut violations = password::check_password(&rules, new, &user.username);
+        if violations.is_empty() && self.reuses_password(&user, record.as_ref().map(|r| &r.hash), &rules, new)? {
+            violations.push(password::reused_password(rules.history));
+        }
+        if !violations.is_empty() {
+            return Err(ServiceError::Policy {
+                field: "newPassword",
+                violations,
+            });
+        }
+
+        let hash = self.hasher.hash(new.expose(), self.random.as_ref())?;
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::PasswordChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let keep_session = if is_self {
+            actor.principal().and_then(|p| p.session)
+        } else {
+            None
+        };
+        let now = self.clock.now();
+        self.store.write(|repo: &mut dyn Repository| {
+            // An administrator (or the operator) sets a password the user must change at next login.
+            repo.set_password(user.key, &hash, !is_self, rules.history, now)?;
+            repo.delete_user_sessions(user.key, keep_session.as_ref())?;
+            if how.write_upstream {
+                self.upstream.set_password(&user, new)?;
+            }
+            let event = self.audit_event(
+                actor.principal(),
+                Some(user.key),
+                AuditAction::PasswordChange,
+                vec!["password".to_owned()],
+                AuditOutcome::Success,
+                ctx,
+            );
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(())
+        })?;
+        self.basic_cache.forget_user(user.key);
+        Ok(())
+    }
+
+    /// Whether `new` equals the current password or one of the last `rules.history` ones.
+    fn reuses_password(
+        &self,
+        user: &User,
+        current: Option<&accountd_domain::secret::SecretHash>,
+        rules: &PasswordRules,
+        new: &Password,
+    ) -> ServiceResult<bool> {
+        let history = self.store.read(|repo| repo.password_history(user.key, rules.history))?;
+        for hash in current.into_iter().chain(history.iter()) {
+            if self.hasher.verify(hash, new.expose())?.matches {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Creates a user with an initial password (which they must change at first login, unless the
+    /// operator creates it). The password must meet the policy for the user's level.
+    pub fn create_user(
+        &self,
+        actor: Actor<'_>,
+        new: &NewUser,
+        initial_password: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<User> {
+        if let Actor::Caller(p) = actor
+            && !access::may_create(&p.user, &new.role, None)
+        {
+            return Err(ServiceError::Forbidden("outside the caller's scope"));
+        }
+        let rules = self.password_rules_for(new.role.level())?;
+        let violations = password::check_password(&rules, initial_password, &new.username);
+        if !violations.is_empty() {
+            return Err(ServiceError::Policy {
+                field: "password",
+                violations,
+            });
+        }
+        let hash = self.hasher.hash(initial_password.expose(), self.random.as_ref())?;
+        let now = self.clock.now();
+        let first_login = matches!(actor, Actor::Caller(_));
+        self.store.write(|repo| {
+            let user = repo.create_user(new, now)?;
+            repo.set_password(user.key, &hash, first_login, rules.history, now)?;
+            let event = self.audit_event(
+                actor.principal(),
+                Some(user.key),
+                AuditAction::UserCreate,
+                vec![],
+                AuditOutcome::Success,
+                ctx,
+            );
+            repo.record_audit(&event)?;
+            Ok(user)
+        })
+    }
+}
