@@ -1,10 +1,10 @@
 //! The APIO dialect: login and logout, and the session's login info (seed 000), with its deprecated
 //! alias. Field names and casing follow the seed exactly (`first_name` beside `emailAddress`).
 
-use crate::AppState;
 use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
 use crate::error::{ApiError, Collect};
+use crate::{AppState, resource};
 use accountd_domain::ports::Store;
 use accountd_domain::principal::Ids;
 use accountd_domain::secret::Password;
@@ -21,16 +21,19 @@ pub const LOGOUT: &str = "/api/v1/logout/";
 pub const USER_LOGIN_INFO: &str = "/api/v1/session/user_login_info/";
 pub const LOGIN_INFO_DEPRECATED: &str = "/api/v1/session/login_info/";
 
-/// Every path this module serves (for 405 versus 404).
-pub const PATHS: &[&str] = &[LOGIN, LOGOUT, USER_LOGIN_INFO, LOGIN_INFO_DEPRECATED];
-
 pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
-    cfg.route(LOGIN, web::post().to(login::<S>))
-        .route(LOGOUT, web::post().to(logout::<S>))
-        .route(USER_LOGIN_INFO, web::get().to(get_login_info::<S>))
-        .route(USER_LOGIN_INFO, web::put().to(put_login_info::<S>))
-        .route(LOGIN_INFO_DEPRECATED, web::get().to(get_login_info_deprecated::<S>))
-        .route(LOGIN_INFO_DEPRECATED, web::put().to(put_login_info_deprecated::<S>));
+    cfg.service(resource(LOGIN).route(web::post().to(login::<S>)))
+        .service(resource(LOGOUT).route(web::post().to(logout::<S>)))
+        .service(
+            resource(USER_LOGIN_INFO)
+                .route(web::get().to(get_login_info::<S>))
+                .route(web::put().to(put_login_info::<S>)),
+        )
+        .service(
+            resource(LOGIN_INFO_DEPRECATED)
+                .route(web::get().to(get_login_info_deprecated::<S>))
+                .route(web::put().to(put_login_info_deprecated::<S>)),
+        );
 }
 
 /// `POST /api/v1/login/` body: a username and password, or (SSO_LOGIN_DEDICATED) the identity

@@ -113,15 +113,21 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     .into()
 }
 
-async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    // A known path with another method is 405; anything else 404.
-    let known = apio::PATHS.iter().any(|p| req.path() == *p);
-    let status = if known {
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED
-    } else {
-        actix_web::http::StatusCode::NOT_FOUND
-    };
-    Err(ApiError::NoRoute { status })
+async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute {
+        status: actix_web::http::StatusCode::NOT_FOUND,
+    })
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute {
+        status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+    })
+}
+
+/// A resource whose methods are added by the caller; any other method is a 405 problem.
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// Mounts every route of accountd, with its body limits and error handlers.
