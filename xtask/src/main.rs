@@ -1,8 +1,16 @@
 //! accountd's project commands, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order: formatting, clippy with `-D warnings`, the inner crates'
-//!   dependency direction, and every test of the workspace. `.ci/run` and the README call it.
+//!   dependency direction, every test of the workspace, then schemathesis against a demo server
+//!   (xtask/src/schemathesis.rs). `.ci/run` and the README call it.
 //! - `deps`: only the dependency-direction check.
+//! - `openapi`: rewrite the committed docs/openapi.json from the code.
+//! - `schemathesis`: only the schemathesis step of `ci`.
+//! - `bench`: the benchmarks of docs/performance.md (release build, wrk, one table); not part of
+//!   `ci` (it takes minutes and its numbers depend on the machine).
+
+mod bench;
+mod schemathesis;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -20,8 +28,13 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("deps") => check_dependency_direction(),
+        Some("bench") => bench::bench(&args[1..]),
+        Some("openapi") => schemathesis::openapi(),
+        Some("schemathesis") => schemathesis::schemathesis(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|deps>");
+            eprintln!(
+                "usage: cargo xtask <ci|deps|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]>"
+            );
             bail!("unknown or missing command")
         }
     }
@@ -47,6 +60,7 @@ fn ci() -> Result<()> {
     step("tests", || {
         run("cargo", &["test", "--workspace", "--all-targets", "--no-fail-fast"])
     })?;
+    step("schemathesis", schemathesis::schemathesis)?;
     eprintln!("xtask ci: all green in {:.0?}", started.elapsed());
     Ok(())
 }

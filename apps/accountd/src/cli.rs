@@ -1,8 +1,9 @@
-//! The command line: `serve` (the default), `migrate`, `user add`, `user passwd`, `token create`.
+//! The command line: `serve` (the default), `migrate`, `user add`, `user passwd`, `token create`,
+//! `import`, `export`.
 //! Passwords are read from a prompt or standard input, never from the command line.
 
 use crate::config::AppConfig;
-use crate::{demo, startup, telemetry};
+use crate::{demo, import, startup, telemetry};
 use accountd_domain::ids::{DepartmentName, GroupId, TenantId, UserId, Username};
 use accountd_domain::level::{GroupMember, Role, UserLevel};
 use accountd_domain::ports::Store;
@@ -14,7 +15,8 @@ use accountd_service::{RequestContext, ServiceError, Services};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +48,25 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// `cargo xtask bench`'s helpers (generated users, argon2 timing): see populate.rs.
+    #[command(subcommand, hide = true)]
+    Bench(crate::populate::BenchCommand),
+    /// Create tenants, groups, departments, devices and users from a CSV or JSON file
+    /// (docs/import.md); what exists is left as it is.
+    Import {
+        file: PathBuf,
+        /// The file's format (default: from its extension).
+        #[arg(long, value_enum)]
+        format: Option<import::Format>,
+    },
+    /// Write every tenant, group, department, device and user in the import format (password
+    /// hashes, never passwords).
+    Export {
+        file: PathBuf,
+        /// The file's format (default: from its extension).
+        #[arg(long, value_enum)]
+        format: Option<import::Format>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +124,7 @@ pub fn main() -> Result<()> {
     telemetry::init(&config.log);
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => serve(&config, demo),
+        Command::Bench(cmd) => crate::populate::run(&config, cmd),
         Command::Migrate => {
             startup::open_database(&config)?;
             println!("migrations applied");
@@ -112,6 +134,8 @@ pub fn main() -> Result<()> {
             let services = startup::services(&config, startup::open_database(&config)?)?;
             user_command(&services, cmd)
         }
+        Command::Import { file, format } => import_command(&config, &file, format),
+        Command::Export { file, format } => export_command(&config, &file, format),
         Command::Token(TokenCommand::Create {
             username,
             name,
@@ -139,7 +163,8 @@ fn serve(config: &AppConfig, demo: bool) -> Result<()> {
     let services = startup::services(config, startup::open_database(config)?)?;
     if demo {
         demo::load(&services)?;
-        eprintln!(
+        // Standard output, like the generated admin password: standard error is the log.
+        println!(
             "demo data loaded; every demo user's password is {}",
             demo::DEMO_PASSWORD
         );
@@ -150,9 +175,49 @@ fn serve(config: &AppConfig, demo: bool) -> Result<()> {
     system.block_on(async {
         let app = startup::Application::build(config, services)?;
         tracing::info!(bind = %config.server.bind, port = app.port(), "accountd serving");
-        eprintln!("accountd listening on {}", config.server.bind);
+        let host = config
+            .server
+            .bind
+            .rsplit_once(':')
+            .map_or(config.server.bind.as_str(), |(host, _)| host);
+        eprintln!("accountd listening on {host}:{}", app.port());
         app.run_until_stopped().await.context("serving")
     })
+}
+
+fn import_command(config: &AppConfig, file: &Path, format: Option<import::Format>) -> Result<()> {
+    let format = import::Format::of(file, format)?;
+    let rows = import::read_file(file, format)?;
+    let services = startup::services(config, startup::open_database(config)?)?;
+    let started = Instant::now();
+    let bar = import::progress_bar(rows.len() as u64);
+    let report = import::import(&services, rows, &bar)?;
+    bar.finish_and_clear();
+    for failure in &report.failed {
+        eprintln!("{failure}");
+    }
+    println!("{}", report.summary());
+    println!("imported {} in {:.1?}", file.display(), started.elapsed());
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "{} record(s) of {} were refused (listed above)",
+            report.failed.len(),
+            file.display()
+        )
+    }
+}
+
+fn export_command(config: &AppConfig, file: &Path, format: Option<import::Format>) -> Result<()> {
+    let format = import::Format::of(file, format)?;
+    let services = startup::services(config, startup::open_database(config)?)?;
+    let bar = import::progress_bar(0);
+    let records = import::export(&services, &bar)?;
+    bar.finish_and_clear();
+    import::write_file(file, format, &records)?;
+    println!("exported {} records to {}", records.len(), file.display());
+    Ok(())
 }
 
 /// An empty database gets one system administrator, whose generated password is printed once.

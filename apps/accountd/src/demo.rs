@@ -3,24 +3,29 @@
 //! - tenant `ApioSpTest`, group `ApioGrpTest`, departments `test_department_parent_1` >
 //!   `test_department_initial`, end user `foouser` with seed 001's profile, device `DP_ApioUserTest` and
 //!   line port `LP_ApioUserTest@sip.netaxis.be`;
-//! - tenant `AcmeCorp`, group `AcmeGroup`, the Axway-style user `jbloggs` of seed 003;
+//! - tenant `AcmeCorp` with one licence (`Portal`), groups `AcmeGroup` and `AcmeSupport`, the
+//!   Axway-style user `jbloggs` of seed 003 (secondary group `AcmeSupport`);
 //! - system administrator `admin`.
 //!
-//! Every demo user has the password [`DEMO_PASSWORD`].
+//! Every demo user has the password [`DEMO_PASSWORD`]; foouser's PIN is [`DEMO_PIN`] (seed 001's
+//! `oldPinCode`) with seed 001's settings (`expirationDays` 3600).
 
 use accountd_domain::endpoint::{AccessDeviceEndpoint, Device, DeviceLevel, DeviceOwner, DeviceRef, Endpoint};
 use accountd_domain::ids::{DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, Username};
 use accountd_domain::level::{GroupMember, Role};
+use accountd_domain::pincode::PinSettings;
 use accountd_domain::ports::Store;
-use accountd_domain::records::NewDepartment;
+use accountd_domain::records::{License, NewDepartment};
 use accountd_domain::secret::Password;
 use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
-use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile};
+use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile, Timestamp};
 use accountd_service::profile::Actor;
 use accountd_service::{RequestContext, ServiceError, Services};
 use anyhow::{Context, Result};
 
 pub const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
+/// foouser's PIN: seed 001's `oldPinCode`.
+pub const DEMO_PIN: &str = "987654";
 
 fn member(tenant: &str, group: &str, user: &str) -> Result<GroupMember> {
     Ok(GroupMember {
@@ -161,6 +166,8 @@ pub fn load<S: Store>(services: &Services<S>) -> Result<()> {
         }
     }
 
+    let pin_hash = services.hasher().hash(DEMO_PIN, &accountd_service::random::OsRandom)?;
+    let pin_settings = PinSettings::new(false, 3600, false)?;
     let endpoint = Endpoint::AccessDevice(AccessDeviceEndpoint {
         device: DeviceRef {
             name: device.name.clone(),
@@ -178,8 +185,48 @@ pub fn load<S: Store>(services: &Services<S>) -> Result<()> {
             if repo.endpoint(foouser.key)?.is_none() {
                 repo.set_endpoint(foouser.key, Some(&endpoint))?;
             }
+            if repo.pin(foouser.key)?.is_none() {
+                // Seed 001's old PIN, set as the operator would (below the PIN rules' radar).
+                repo.set_pin(foouser.key, Some(&pin_hash), &pin_settings, 3, foouser.created_at)?;
+            }
             Ok::<_, anyhow::Error>(())
         })
         .context("giving foouser its endpoint")?;
+
+    // What the SuperOffice dialect shows of jbloggs beside the profile: a licence of AcmeCorp and a
+    // secondary group. Set only when missing, so an operator's changes stay.
+    let support = GroupId::parse("AcmeSupport")?;
+    let portal = License {
+        module_id: 1,
+        name: text("Portal")?,
+        description: text("Self-service portal access")?,
+        owner_name: text("accountd")?,
+        owner_description: text("accountd demo licences")?,
+        version: text("1.3")?,
+        license_type: text("SiteLicense")?,
+        license_number: 915,
+        extra_flags: 0,
+        extra_info: text("")?,
+        sort_order: 1,
+        hidden: false,
+        unrestricted: true,
+        // 2030-01-01T00:00:00Z
+        expires_at: Some(Timestamp::from_millis(1_893_456_000_000)),
+    };
+    store
+        .write(|repo| {
+            let group = repo.ensure_group(&acme, &support, &text("AcmeSupport")?)?;
+            if repo.tenant_licenses(&acme)?.is_empty() {
+                repo.set_tenant_licenses(&acme, std::slice::from_ref(&portal))?;
+            }
+            let jbloggs = repo
+                .user_by_username(&Username::parse("jbloggs")?)?
+                .context("the demo user jbloggs is missing")?;
+            if repo.secondary_groups(jbloggs.key)?.is_empty() {
+                repo.set_secondary_groups(jbloggs.key, &[group.key])?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .context("giving AcmeCorp its licence and jbloggs a secondary group")?;
     Ok(())
 }

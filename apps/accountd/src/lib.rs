@@ -4,5 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod import;
+pub mod populate;
 pub mod startup;
 pub mod telemetry;

@@ -84,6 +84,24 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
     .context("configuring SSO")
 }
 
+/// Every ten minutes, deletes the sessions past their timeouts (on the blocking pool). Must be called
+/// inside the server's runtime.
+fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
+        loop {
+            interval.tick().await;
+            let services = services.clone();
+            match web::block(move || services.purge_expired_sessions()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(sessions = n, "expired sessions purged"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "could not purge expired sessions"),
+                Err(_) => return,
+            }
+        }
+    });
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
@@ -104,9 +122,12 @@ impl Application {
         let listener =
             TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
         let port = listener.local_addr()?.port();
+        let services = Arc::new(services);
+        spawn_session_purge(services.clone());
         let state = web::Data::new(AppState {
-            services: Arc::new(services),
+            services,
             config: config.http.clone(),
+            metrics: accountd_http::ops::Metrics::new(),
         });
         let mut server = HttpServer::new(move || {
             App::new()

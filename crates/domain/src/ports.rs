@@ -235,6 +235,21 @@ pub trait ThrottleStore {
     fn throttle_clear(&mut self, key: &str) -> StoreResult<()>;
 }
 
+/// Whole-database listings, for operators' tools (`accountd export`), not for request paths: each
+/// reads a whole table (users a page at a time).
+pub trait InventoryStore {
+    /// Every tenant, by key.
+    fn list_tenants(&mut self) -> StoreResult<Vec<Tenant>>;
+    /// Every group, by key.
+    fn list_groups(&mut self) -> StoreResult<Vec<Group>>;
+    /// Every department, parents before their children.
+    fn list_departments(&mut self) -> StoreResult<Vec<Department>>;
+    /// Every device, by key.
+    fn list_devices(&mut self) -> StoreResult<Vec<Device>>;
+    /// Every user (in a group or not), by key.
+    fn list_users(&mut self, page: PageRequest) -> StoreResult<Page<User>>;
+}
+
 /// The audit log: append and read back.
 pub trait AuditLog {
     fn record_audit(&mut self, event: &AuditEvent) -> StoreResult<()>;
@@ -254,6 +269,7 @@ pub trait Repository:
     + ApiTokenStore
     + ThrottleStore
     + AuditLog
+    + InventoryStore
 {
 }
 
@@ -268,6 +284,7 @@ impl<T> Repository for T where
         + ApiTokenStore
         + ThrottleStore
         + AuditLog
+        + InventoryStore
 {
 }
 
@@ -284,6 +301,28 @@ pub trait Store: Send + Sync + 'static {
     fn write<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>;
+
+    /// Readiness: the store can be reached and its schema is the one this build expects
+    /// (`/readyz`). `Unavailable` with the reason otherwise. Blocking, like every store call.
+    fn check_ready(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// How the store's connection pool is used now (a metric), when it has one. Never blocks.
+    fn pool_use(&self) -> Option<PoolUse> {
+        None
+    }
+}
+
+/// A connection pool's use at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolUse {
+    /// Connections open (idle or lent out).
+    pub connections: u32,
+    /// Open connections nobody is using.
+    pub idle: u32,
+    /// Most connections the pool opens.
+    pub max_size: u32,
 }
 
 /// Why the Application Server refused or failed.

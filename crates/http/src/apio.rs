@@ -15,6 +15,7 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub const LOGIN: &str = "/api/v1/login/";
 pub const LOGOUT: &str = "/api/v1/logout/";
@@ -38,7 +39,7 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
 
 /// `POST /api/v1/login/` body: a username and password, or (SSO_LOGIN_DEDICATED) the identity
 /// provider's signed token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub username: Option<String>,
@@ -50,7 +51,7 @@ pub struct LoginBody {
 }
 
 /// Seed 000's `profile`: the optional members appear only when relevant.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct LoginProfile {
     pub user_level: u8,
     pub first_name: String,
@@ -63,8 +64,9 @@ pub struct LoginProfile {
 }
 
 /// Seed 000's body: `ids`, `profile`, `username`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct LoginInfo {
+    #[schema(value_type = crate::openapi::IdsSchema)]
     pub ids: Ids,
     pub profile: LoginProfile,
     pub username: String,
@@ -87,7 +89,7 @@ impl LoginInfo {
 }
 
 /// `PUT user_login_info` body: the profile's changeable members, promoted to the root.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginInfoUpdate {
     pub first_name: Option<String>,
@@ -143,7 +145,19 @@ fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_second
     [session, xsrf]
 }
 
-async fn login<S: Store>(
+#[utoipa::path(post, path = "/api/v1/login/", tag = "apio", operation_id = "apio_login",
+    summary = "Log in with a username and password, or an identity provider's token",
+    description = "Sets the `sessionid` (HttpOnly) and `XSRF-TOKEN` cookies. Give `username` and `password`, or `token` alone.",
+    request_body(content = LoginBody, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 200, description = "Logged in; the session's login info", body = LoginInfo),
+        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong username or password", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account disabled or not allowed to log in", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn login<S: Store>(
     state: web::Data<AppState<S>>,
     Ctx(ctx): Ctx,
     body: web::Json<LoginBody>,
@@ -177,7 +191,13 @@ async fn login<S: Store>(
         .json(LoginInfo::of(&outcome.user, Some(outcome.is_first_login))))
 }
 
-async fn logout<S: Store>(
+#[utoipa::path(post, path = "/api/v1/logout/", tag = "apio", operation_id = "apio_logout",
+    summary = "End the caller's session and clear its cookies",
+    responses(
+        (status = 200, description = "Logged out", body = crate::openapi::Empty),
+        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn logout<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
@@ -206,11 +226,26 @@ fn deprecated(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
-async fn get_login_info<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/api/v1/session/user_login_info/", tag = "apio", operation_id = "apio_get_user_login_info",
+    summary = "The caller's login info",
+    responses(
+        (status = 200, description = "The caller's ids, profile and username", body = LoginInfo),
+        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_login_info<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(LoginInfo::of(&caller.principal.user, None)))
 }
 
-async fn put_login_info<S: Store>(
+#[utoipa::path(put, path = "/api/v1/session/user_login_info/", tag = "apio", operation_id = "apio_put_user_login_info",
+    summary = "Change the caller's first name, last name or email address",
+    request_body(content = LoginInfoUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated login info", body = LoginInfo),
+        (status = 400, description = "Invalid value", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed (or missing X-XSRF-TOKEN with a session cookie)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn put_login_info<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
@@ -225,11 +260,26 @@ async fn put_login_info<S: Store>(
     Ok(HttpResponse::Ok().json(LoginInfo::of(&updated, None)))
 }
 
-async fn get_login_info_deprecated<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/api/v1/session/login_info/", tag = "apio", operation_id = "apio_get_login_info_deprecated",
+    summary = "Deprecated alias of GET /api/v1/session/user_login_info/", 
+    responses(
+        (status = 200, description = "The caller's login info (with `Deprecation: true`)", body = LoginInfo),
+        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_login_info_deprecated<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
     get_login_info(caller).await.map(deprecated)
 }
 
-async fn put_login_info_deprecated<S: Store>(
+#[utoipa::path(put, path = "/api/v1/session/login_info/", tag = "apio", operation_id = "apio_put_login_info_deprecated",
+    summary = "Deprecated alias of PUT /api/v1/session/user_login_info/",
+    request_body(content = LoginInfoUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated login info (with `Deprecation: true`)", body = LoginInfo),
+        (status = 400, description = "Invalid value", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn put_login_info_deprecated<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     ctx: Ctx,

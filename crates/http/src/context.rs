@@ -1,8 +1,9 @@
 //! Per-request plumbing: the request id (taken from `X-Request-Id` when sane, else generated) with a
-//! tracing span around the request, the client address, and running a use case on the blocking pool
-//! inside that span.
+//! tracing span around the request, the access log and request metrics, the client address, and
+//! running a use case on the blocking pool inside that span.
 
 use crate::error::ApiError;
+use crate::ops::Metrics;
 use accountd_domain::records::ClientInfo;
 use accountd_service::{RequestContext, ServiceError};
 use actix_web::body::MessageBody;
@@ -11,6 +12,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use std::future::{Ready, ready};
+use std::time::Instant;
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -23,11 +25,20 @@ fn acceptable_request_id(value: &str) -> bool {
     (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-/// Middleware: assigns the request id, opens the request's span, echoes the id in the response.
+/// Middleware: assigns the request id, opens the request's span, echoes the id in the response,
+/// and when the request is answered writes its access-log line and counts it in the server's
+/// [`Metrics`] (when the app has them).
+///
+/// The access line (target `accountd::access`, level info) holds the method, the route **pattern**,
+/// the status and the latency, inside the request's span (so with its `request_id`). It never holds
+/// the query string, a header, a cookie or a body: those may carry credentials.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let id = req
         .headers()
         .get(&REQUEST_ID)
@@ -38,7 +49,22 @@ pub async fn request_id(
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let mut response = next.call(req).instrument(span.clone()).await?;
-    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "done"));
+    let elapsed = started.elapsed();
+    let status = response.status();
+    let route = response.request().match_pattern();
+    span.in_scope(|| {
+        tracing::info!(
+            target: "accountd::access",
+            method = %method,
+            route = route.as_deref().unwrap_or(crate::ops::UNMATCHED),
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, route.as_deref(), status, elapsed);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

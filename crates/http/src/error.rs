@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// One field's problem, in `errors[]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: String,
@@ -86,10 +86,12 @@ pub enum ApiError {
     },
     /// The blocking pool is shut down or overloaded (503).
     Busy,
+    /// `/readyz`: the store is unreachable or its migrations are pending (503).
+    NotReady,
 }
 
 /// The `application/problem+json` body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -217,6 +219,11 @@ impl ApiError {
             }
             ApiError::NoRoute { .. } => ("no-route", "Not found", "No resource at this path.".into()),
             ApiError::Busy => ("unavailable", "Service unavailable", "The server is shutting down or overloaded.".into()),
+            ApiError::NotReady => (
+                "not-ready",
+                "Not ready",
+                "The database is unreachable or its migrations are pending.".into(),
+            ),
         }
     }
 
@@ -268,7 +275,7 @@ impl ResponseError for ApiError {
             ApiError::Xsrf => StatusCode::FORBIDDEN,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::NoRoute { status } => *status,
-            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy | ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -293,7 +300,9 @@ impl ResponseError for ApiError {
             ApiError::Service(ServiceError::Throttled { retry_after_seconds }) => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }
-            ApiError::Service(ServiceError::Store(StoreError::Unavailable(_))) | ApiError::Busy => {
+            ApiError::Service(ServiceError::Store(StoreError::Unavailable(_)))
+            | ApiError::Busy
+            | ApiError::NotReady => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}

@@ -5,9 +5,15 @@
 //! (the server binary in `apps/accountd`, the integration tests with a temporary database).
 
 pub mod apio;
+pub mod apio_users;
 pub mod auth;
+pub mod axway;
 pub mod context;
 pub mod error;
+pub mod negotiate;
+pub mod openapi;
+pub mod ops;
+pub mod superoffice;
 
 use accountd_domain::ports::Store;
 use accountd_service::Services;
@@ -27,6 +33,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Read the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// The SuperOffice dialect's settings (`[http.superoffice]`).
+    pub superoffice: superoffice::SuperOfficeConfig,
 }
 
 impl Default for HttpConfig {
@@ -35,6 +43,7 @@ impl Default for HttpConfig {
             secure_cookies: false,
             max_body_bytes: 64 * 1024,
             trust_forwarded_for: false,
+            superoffice: superoffice::SuperOfficeConfig::default(),
         }
     }
 }
@@ -43,6 +52,19 @@ impl Default for HttpConfig {
 pub struct AppState<S: Store> {
     pub services: Arc<Services<S>>,
     pub config: HttpConfig,
+    /// This server's request metrics (`/metrics`), shared by its workers.
+    pub metrics: ops::Metrics,
+}
+
+impl<S: Store> AppState<S> {
+    /// The state of one server, with fresh metrics.
+    pub fn new(services: Arc<Services<S>>, config: HttpConfig) -> Self {
+        Self {
+            services,
+            config,
+            metrics: ops::Metrics::new(),
+        }
+    }
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -119,10 +141,18 @@ async fn no_route() -> Result<HttpResponse, ApiError> {
     })
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NoRoute {
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::NoRoute {
         status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-    })
+    });
+    // RFC 9110: a 405 lists the methods the resource supports.
+    if let Some(allow) = req.match_pattern().and_then(|p| openapi::allowed_methods(&p)) {
+        response.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+    }
+    response
 }
 
 /// A resource whose methods are added by the caller; any other method is a 405 problem.
@@ -137,13 +167,20 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         let address_source = context::ClientAddressSource {
             trust_forwarded_for: state.config.trust_forwarded_for,
         };
+        let metrics = web::Data::new(state.metrics.clone());
         cfg.app_data(state)
+            .app_data(metrics)
             .app_data(address_source)
             .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
             .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PayloadConfig::default().limit(limit));
         apio::routes::<S>(cfg);
+        superoffice::routes::<S>(cfg);
+        axway::routes::<S>(cfg);
+        apio_users::routes::<S>(cfg);
+        ops::routes::<S>(cfg);
+        openapi::routes(cfg);
         cfg.default_service(web::to(no_route));
     }
 }

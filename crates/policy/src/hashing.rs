@@ -16,8 +16,8 @@
 //! draws randomness or panics on bad input: a malformed hash is an error.
 
 use accountd_domain::secret::SecretHash;
-use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, PasswordHasher, Version};
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Version};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -120,14 +120,70 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+/// argon2's working memory (`memory_kib` KiB per hash), kept between hashes: a caller that hashes
+/// through one `HashMemory` per concurrent hash (the service keeps one per permit) allocates it
+/// once, so memory stays at `permits × memory cost` for good. Allocating 19 MiB per hash instead
+/// lets glibc's allocator keep the freed blocks in one arena per thread and fragment them: the
+/// server's resident memory grew by gigabytes under password changes (docs/performance.md).
+///
+/// It grows to the configured parameters' size at most; a stored hash that asks for more (an
+/// imported one) gets memory of its own for that verification.
+#[derive(Default)]
+pub struct HashMemory(Vec<argon2::Block>);
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashMemory({} KiB)", self.0.len())
+    }
+}
+
+impl HashMemory {
+    /// Runs `f` on at least `needed` blocks: these, grown up to `keep` blocks, or a temporary
+    /// buffer above that.
+    fn with<T>(&mut self, needed: usize, keep: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+        if needed > keep {
+            return f(&mut vec![argon2::Block::default(); needed]);
+        }
+        if self.0.len() < needed {
+            self.0.resize(needed, argon2::Block::default());
+        }
+        f(&mut self.0[..needed])
+    }
+}
+
 /// Hashes `secret` with argon2id and `params`, salted with `salt` (drawn by the caller).
 pub fn hash_secret(secret: &str, params: &HashParams, salt: &[u8; SALT_LEN]) -> Result<SecretHash, HashError> {
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.argon2_params()?);
+    hash_secret_with(&mut HashMemory::default(), secret, params, salt)
+}
+
+/// [`hash_secret`] in reused working memory.
+pub fn hash_secret_with(
+    memory: &mut HashMemory,
+    secret: &str,
+    params: &HashParams,
+    salt: &[u8; SALT_LEN],
+) -> Result<SecretHash, HashError> {
+    let argon2_params = params.argon2_params()?;
+    let blocks = argon2_params.block_count();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params.clone());
+    let mut output = [0u8; OUTPUT_LEN];
+    memory
+        .with(blocks, blocks, |m| {
+            argon2.hash_password_into_with_memory(secret.as_bytes(), salt, &mut output, m)
+        })
+        .map_err(|e| HashError::InvalidParams(e.to_string()))?;
     let salt = SaltString::encode_b64(salt).map_err(|e| HashError::InvalidParams(e.to_string()))?;
-    let phc = argon2
-        .hash_password(secret.as_bytes(), &salt)
-        .map_err(|e| HashError::InvalidParams(e.to_string()))?
-        .to_string();
+    let output = argon2::password_hash::Output::new(&output).map_err(|e| HashError::InvalidParams(e.to_string()))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: (&argon2_params)
+            .try_into()
+            .map_err(|e: argon2::password_hash::Error| HashError::InvalidParams(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    }
+    .to_string();
     SecretHash::new(phc).map_err(|_| HashError::Malformed)
 }
 
@@ -135,9 +191,20 @@ pub fn hash_secret(secret: &str, params: &HashParams, salt: &[u8; SALT_LEN]) -> 
 /// `pbkdf2_sha256$…` (see the module documentation). `params` are the current parameters, to say
 /// whether the hash should be upgraded.
 pub fn verify_secret(hash: &SecretHash, secret: &str, params: &HashParams) -> Result<Verified, HashError> {
+    verify_secret_with(&mut HashMemory::default(), hash, secret, params)
+}
+
+/// [`verify_secret`] in reused working memory.
+pub fn verify_secret_with(
+    memory: &mut HashMemory,
+    hash: &SecretHash,
+    secret: &str,
+    params: &HashParams,
+) -> Result<Verified, HashError> {
     let stored = hash.as_str();
+    let keep = params.argon2_params().map(|p| p.block_count()).unwrap_or(0);
     if let Some(phc) = stored.strip_prefix("argon2").filter(|rest| rest.starts_with("$argon2")) {
-        let matches = verify_phc(phc, secret)?.matches;
+        let matches = verify_phc(memory, keep, phc, secret)?.matches;
         Ok(Verified {
             matches,
             needs_rehash: true,
@@ -148,7 +215,7 @@ pub fn verify_secret(hash: &SecretHash, secret: &str, params: &HashParams) -> Re
             needs_rehash: true,
         })
     } else if stored.starts_with("$argon2") {
-        let checked = verify_phc(stored, secret)?;
+        let checked = verify_phc(memory, keep, stored, secret)?;
         Ok(Verified {
             matches: checked.matches,
             needs_rehash: !checked.is_current(params),
@@ -163,6 +230,55 @@ pub fn verify_secret(hash: &SecretHash, secret: &str, params: &HashParams) -> Re
             .unwrap_or("an unknown scheme");
         Err(HashError::Unsupported(format!("{scheme} hashes are not supported")))
     }
+}
+
+/// Checks, without verifying anything (so without argon2's cost), that a stored hash is one
+/// [`verify_secret`] can verify: a well-formed argon2 PHC string (ours or Django's `argon2$…`) within
+/// our cost limits, or a well-formed Django `pbkdf2_sha256$…`. For hashes imported from elsewhere.
+pub fn check_stored_hash(hash: &SecretHash) -> Result<(), HashError> {
+    let stored = hash.as_str();
+    let phc = if let Some(phc) = stored.strip_prefix("argon2").filter(|rest| rest.starts_with("$argon2")) {
+        phc
+    } else if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
+        // The same parsing as verifying, over an empty secret: one PBKDF2 round trip at most.
+        let mut parts = rest.split('$');
+        let (Some(iterations), Some(salt), Some(encoded), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(HashError::Malformed);
+        };
+        let iterations: u32 = iterations.parse().map_err(|_| HashError::Malformed)?;
+        if iterations == 0 || salt.is_empty() {
+            return Err(HashError::Malformed);
+        }
+        if iterations > MAX_PBKDF2_ITERATIONS {
+            return Err(HashError::Unsupported(format!(
+                "more than {MAX_PBKDF2_ITERATIONS} PBKDF2 iterations"
+            )));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| HashError::Malformed)?;
+        return if decoded.len() == 32 {
+            Ok(())
+        } else {
+            Err(HashError::Malformed)
+        };
+    } else if stored.starts_with("$argon2") {
+        stored
+    } else {
+        return verify_secret(hash, "", &HashParams::default()).map(|_| ());
+    };
+    let parsed = PasswordHash::new(phc).map_err(|_| HashError::Malformed)?;
+    Algorithm::try_from(parsed.algorithm).map_err(|_| HashError::Malformed)?;
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err(HashError::Malformed);
+    }
+    if let Some(v) = parsed.version {
+        Version::try_from(v).map_err(|_| HashError::Malformed)?;
+    }
+    let param = |name: &str| parsed.params.get_decimal(name).ok_or(HashError::Malformed);
+    check_cost(param("m")?, param("t")?, param("p")?).map_err(HashError::Unsupported)
 }
 
 /// Hash schemes we recognise but don't verify (Django's other hashers, crypt-style bcrypt).
@@ -220,7 +336,9 @@ impl PhcCheck {
     }
 }
 
-fn verify_phc(phc: &str, secret: &str) -> Result<PhcCheck, HashError> {
+/// Verifies a PHC string as `Argon2::verify_password` does (the same parameters, salt, output
+/// length and constant-time comparison), in `memory` (kept up to `keep` blocks).
+fn verify_phc(memory: &mut HashMemory, keep: usize, phc: &str, secret: &str) -> Result<PhcCheck, HashError> {
     let mut parsed = PasswordHash::new(phc).map_err(|_| HashError::Malformed)?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|_| HashError::Malformed)?;
     let output_len = match (&parsed.salt, &parsed.hash) {
@@ -236,11 +354,26 @@ fn verify_phc(phc: &str, secret: &str) -> Result<PhcCheck, HashError> {
         Some(v) => Version::try_from(v).map_err(|_| HashError::Malformed)?,
     };
     parsed.version = Some(version.into());
-    let matches = match Argon2::default().verify_password(secret.as_bytes(), &parsed) {
-        Ok(()) => true,
-        Err(argon2::password_hash::Error::Password) => false,
-        Err(_) => return Err(HashError::Malformed),
+    let argon2_params = argon2::Params::try_from(&parsed).map_err(|_| HashError::Malformed)?;
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(HashError::Malformed);
     };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(|_| HashError::Malformed)?;
+    let mut output = [0u8; argon2::password_hash::Output::MAX_LENGTH];
+    let output = output.get_mut(..expected.len()).ok_or(HashError::Malformed)?;
+    let blocks = argon2_params.block_count();
+    memory
+        .with(blocks, keep, |m| {
+            Argon2::new(algorithm, version, argon2_params).hash_password_into_with_memory(
+                secret.as_bytes(),
+                salt,
+                output,
+                m,
+            )
+        })
+        .map_err(|_| HashError::Malformed)?;
+    let matches = crate::tokens::constant_time_eq(output, expected.as_bytes());
     Ok(PhcCheck {
         matches,
         algorithm,
@@ -313,6 +446,34 @@ fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::PasswordHasher;
+
+    #[test]
+    fn reused_memory_gives_the_argon2_crates_own_hashes_and_stays_bounded() {
+        let mut memory = HashMemory::default();
+        for (i, secret) in ["1357", "Demo-Passw0rd!", ""].into_iter().enumerate() {
+            let salt = [i as u8 + 1; SALT_LEN];
+            let ours = hash_secret_with(&mut memory, secret, &SMALL, &salt).unwrap();
+            let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, SMALL.argon2_params().unwrap())
+                .hash_password(secret.as_bytes(), &SaltString::encode_b64(&salt).unwrap())
+                .unwrap()
+                .to_string();
+            assert_eq!(ours.as_str(), theirs);
+            assert!(verify_secret_with(&mut memory, &ours, secret, &SMALL).unwrap().matches);
+            assert!(!verify_secret_with(&mut memory, &ours, "wrong", &SMALL).unwrap().matches);
+        }
+        let kept = SMALL.argon2_params().unwrap().block_count();
+        assert_eq!(memory.0.len(), kept);
+        // A stored hash that needs more memory than configured verifies in memory of its own.
+        let bigger = HashParams {
+            memory_kib: SMALL.memory_kib * 2,
+            ..SMALL
+        };
+        let hash = hash_secret("x", &bigger, &[9; SALT_LEN]).unwrap();
+        let v = verify_secret_with(&mut memory, &hash, "x", &SMALL).unwrap();
+        assert!(v.matches && v.needs_rehash);
+        assert_eq!(memory.0.len(), kept, "the kept memory did not grow");
+    }
 
     /// Cheap parameters for tests (argon2 allows m ≥ 8 per lane).
     const SMALL: HashParams = HashParams {
@@ -464,6 +625,40 @@ mod tests {
                 needs_rehash: true
             }
         );
+    }
+
+    #[test]
+    fn stored_hashes_are_checked_without_verifying() {
+        let ours = hash_secret("x", &SMALL, &[7; SALT_LEN]).unwrap();
+        assert_eq!(check_stored_hash(&ours), Ok(()));
+        assert_eq!(check_stored_hash(&h(&format!("argon2{}", ours.as_str()))), Ok(()));
+        assert_eq!(
+            check_stored_hash(&h(
+                "pbkdf2_sha256$1000$seasalt2024abcd$WHiW/J4oczM83YnkR6temR2srZHjVNeIqZPnRQpQUw4="
+            )),
+            Ok(())
+        );
+        for bad in [
+            "pbkdf2_sha256$1000$salt",
+            "pbkdf2_sha256$x$salt$WHiW/J4oczM83YnkR6temR2srZHjVNeIqZPnRQpQUw4=",
+            "pbkdf2_sha256$1000$salt$c2hvcnQ=",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ",
+            "argon2$argon2id$nonsense",
+        ] {
+            assert_eq!(check_stored_hash(&h(bad)), Err(HashError::Malformed), "{bad}");
+        }
+        for unsupported in ["bcrypt$2b$12$abc", "Demo-Passw0rd!"] {
+            assert!(
+                matches!(check_stored_hash(&h(unsupported)), Err(HashError::Unsupported(_))),
+                "{unsupported}"
+            );
+        }
+        assert!(matches!(
+            check_stored_hash(&h(
+                "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+            )),
+            Err(HashError::Unsupported(_))
+        ));
     }
 
     #[test]

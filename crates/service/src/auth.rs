@@ -34,6 +34,12 @@ pub struct IssuedToken {
     pub token: String,
 }
 
+/// The HMAC key of XSRF tokens: a fixed domain-separation label, not a server secret, so every
+/// instance (and every restart) derives the same token from a session id. The token's strength is
+/// the session id's: 256 random bits the client keeps in an HttpOnly cookie and the store keeps
+/// only the SHA-256 of, so neither script nor a database reader can compute the token.
+const XSRF_KEY: &[u8] = b"accountd XSRF token v1";
+
 fn account_key(username: &str) -> String {
     format!("account:{username}")
 }
@@ -45,7 +51,7 @@ fn address_key(address: &str) -> String {
 impl<S: Store> Services<S> {
     /// The XSRF token that belongs to a session token (`None` for a malformed token).
     pub fn xsrf_token_for(&self, session_token: &str) -> Option<String> {
-        tokens::decode_token(session_token).map(|bytes| tokens::xsrf_token(&bytes, &self.secret_key))
+        tokens::decode_token(session_token).map(|bytes| tokens::xsrf_token(&bytes, XSRF_KEY))
     }
 
     /// Refuses with 429 when the account or the client address is over its failure threshold, before
@@ -191,15 +197,7 @@ impl<S: Store> Services<S> {
         self.check_throttle(username, ctx)?;
         match self.verify_credentials(username, password, false) {
             Ok((user, record)) => self.open_session(user, record, AuthMethod::Session, ctx),
-            Err(ServiceError::BadCredentials) => {
-                let event = self.failed_login_event(username, ctx);
-                self.store.write(|repo| {
-                    self.count_failure(repo, username, ctx)?;
-                    repo.record_audit(&event)?;
-                    Ok::<_, ServiceError>(())
-                })?;
-                Err(ServiceError::BadCredentials)
-            }
+            Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
         }
     }
@@ -246,7 +244,7 @@ impl<S: Store> Services<S> {
         Ok(LoginOutcome {
             is_first_login: record.is_some_and(|r| r.first_login),
             session_token: tokens::encode_token(&secret),
-            xsrf_token: tokens::xsrf_token(&secret, &self.secret_key),
+            xsrf_token: tokens::xsrf_token(&secret, XSRF_KEY),
             expires_at,
             user,
         })
@@ -281,6 +279,14 @@ impl<S: Store> Services<S> {
         })
     }
 
+    /// Deletes sessions past their absolute or idle timeout (abandoned ones are never presented
+    /// again, so they would stay otherwise). Returns how many went.
+    pub fn purge_expired_sessions(&self) -> ServiceResult<u64> {
+        let now = self.clock.now();
+        let idle_before = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
+        Ok(self.store.write(|repo| repo.purge_sessions(now, idle_before))?)
+    }
+
     /// The caller behind `Authorization: Basic`: a login attempt on every request, throttled like
     /// one, but verified by argon2 only once per cache period.
     pub fn authenticate_basic(
@@ -296,15 +302,7 @@ impl<S: Store> Services<S> {
                 auth: AuthMethod::Basic,
                 session: None,
             }),
-            Err(ServiceError::BadCredentials) => {
-                let event = self.failed_login_event(username, ctx);
-                self.store.write(|repo| {
-                    self.count_failure(repo, username, ctx)?;
-                    repo.record_audit(&event)?;
-                    Ok::<_, ServiceError>(())
-                })?;
-                Err(ServiceError::BadCredentials)
-            }
+            Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
         }
     }
@@ -337,15 +335,7 @@ impl<S: Store> Services<S> {
         self.check_throttle("sso", ctx)?;
         match self.sso_user(token) {
             Ok(user) => self.open_session(user, None, AuthMethod::Sso, ctx),
-            Err(ServiceError::BadCredentials | ServiceError::Unauthenticated) => {
-                let event = self.failed_login_event("sso", ctx);
-                self.store.write(|repo| {
-                    self.count_failure(repo, "sso", ctx)?;
-                    repo.record_audit(&event)?;
-                    Ok::<_, ServiceError>(())
-                })?;
-                Err(ServiceError::BadCredentials)
-            }
+            Err(ServiceError::BadCredentials | ServiceError::Unauthenticated) => Err(self.failed_login("sso", ctx)),
             Err(other) => Err(other),
         }
     }
@@ -447,6 +437,18 @@ impl<S: Store> Services<S> {
         })
     }
 
+    /// Counts a failed login for throttling and audits it; answers the one generic refusal (or the
+    /// store's error, if that failed).
+    fn failed_login(&self, username: &str, ctx: &RequestContext) -> ServiceError {
+        let event = self.failed_login_event(username, ctx);
+        let recorded = self.store.write(|repo| {
+            self.count_failure(repo, username, ctx)?;
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(())
+        });
+        recorded.err().unwrap_or(ServiceError::BadCredentials)
+    }
+
     fn failed_login_event(&self, username: &str, ctx: &RequestContext) -> accountd_domain::records::AuditEvent {
         accountd_domain::records::AuditEvent {
             at: self.clock.now(),
@@ -459,5 +461,44 @@ impl<S: Store> Services<S> {
             outcome: AuditOutcome::Denied,
             request_id: ctx.request_id.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServiceConfig;
+    use crate::hasher::Hasher;
+    use crate::random::OsRandom;
+    use accountd_domain::ports::SystemClock;
+    use accountd_policy::hashing::HashParams;
+    use accountd_storage::testing::TestDatabase;
+    use accountd_upstream::DisabledUpstream;
+    use std::sync::Arc;
+
+    #[test]
+    fn every_instance_derives_the_same_xsrf_token_for_a_session() {
+        let db = TestDatabase::sqlite();
+        let instance = || {
+            Services::new(
+                db.database().clone(),
+                Arc::new(DisabledUpstream),
+                Arc::new(SystemClock),
+                Arc::new(OsRandom),
+                Hasher::new(HashParams::default(), 1),
+                ServiceConfig::default(),
+            )
+            .unwrap()
+        };
+        let (a, b) = (instance(), instance());
+        let session = tokens::encode_token(&[9; 32]);
+        let token = a.xsrf_token_for(&session).unwrap();
+        assert_eq!(b.xsrf_token_for(&session).as_deref(), Some(token.as_str()));
+        assert_ne!(
+            a.xsrf_token_for(&tokens::encode_token(&[8; 32])),
+            Some(token),
+            "bound to the session"
+        );
+        assert_eq!(a.xsrf_token_for("not a session id"), None);
     }
 }

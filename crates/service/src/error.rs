@@ -60,6 +60,7 @@ impl From<StoreError> for ServiceError {
         match err {
             StoreError::VersionMismatch => ServiceError::PreconditionFailed,
             StoreError::Conflict(field) => ServiceError::Conflict(field),
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
             other => ServiceError::Store(other),
         }
     }

@@ -1,11 +1,14 @@
 //! argon2id off the request path and bounded: at most `permits` hashes run at once (sized to the
 //! cores by default), so a burst of logins or password changes neither starves other work nor
-//! allocates more than `permits × memory cost`. Callers already run on a blocking thread.
+//! allocates more than `permits × memory cost`. Each permit carries its argon2 working memory,
+//! allocated once and reused, so that bound holds for the process's resident memory too (a fresh
+//! allocation per hash fragments glibc's per-thread arenas: docs/performance.md). Callers already
+//! run on a blocking thread.
 
 use crate::random::Random;
 use accountd_domain::secret::SecretHash;
-use accountd_policy::hashing::{self, HashError, HashParams, Verified};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use accountd_policy::hashing::{self, HashError, HashMemory, HashParams, Verified};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// A counting semaphore for blocking threads.
@@ -14,6 +17,8 @@ struct Permits {
     free: Mutex<usize>,
     available: Condvar,
     waiting: AtomicUsize,
+    /// The working memory of the permits not in use (at most one per permit, made on first use).
+    memory: Mutex<Vec<HashMemory>>,
 }
 
 impl Permits {
@@ -28,16 +33,31 @@ impl Permits {
         }
         *free -= 1;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        PermitGuard { permits: self }
+        drop(free);
+        let _ = rustix::process::setpriority_process(None, 10);
+        let memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop()
+            .unwrap_or_default();
+        PermitGuard { permits: self, memory }
     }
 }
 
 struct PermitGuard<'a> {
     permits: &'a Permits,
+    memory: HashMemory,
 }
 
 impl Drop for PermitGuard<'_> {
     fn drop(&mut self) {
+        self.permits
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(std::mem::take(&mut self.memory));
+        let _ = rustix::process::setpriority_process(None, 0);
         let mut free = self
             .permits
             .free
@@ -55,6 +75,9 @@ pub struct Hasher {
     permits: Arc<Permits>,
     size: usize,
     dummy: SecretHash,
+    /// Verifications run so far (real and dummy), shared by every clone: a metric, and how tests
+    /// prove that a cache spared one.
+    verifications: Arc<AtomicU64>,
 }
 
 impl Hasher {
@@ -68,8 +91,10 @@ impl Hasher {
                 free: Mutex::new(size),
                 available: Condvar::new(),
                 waiting: AtomicUsize::new(0),
+                memory: Mutex::new(Vec::new()),
             }),
             size,
+            verifications: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -94,22 +119,69 @@ impl Hasher {
         self.size
     }
 
+    /// How many permits are taken now: hashes running (a metric).
+    pub fn in_use(&self) -> usize {
+        let free = *self
+            .permits
+            .free
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.size.saturating_sub(free)
+    }
+
+    /// How many verifications (real and dummy) this hasher and its clones have run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
     pub fn hash(&self, secret: &str, random: &dyn Random) -> Result<SecretHash, HashError> {
         let mut salt = [0u8; 16];
         random.fill(&mut salt);
-        let _permit = self.permits.acquire();
-        hashing::hash_secret(secret, &self.params, &salt)
+        let mut permit = self.permits.acquire();
+        hashing::hash_secret_with(&mut permit.memory, secret, &self.params, &salt)
     }
 
     pub fn verify(&self, hash: &SecretHash, secret: &str) -> Result<Verified, HashError> {
-        let _permit = self.permits.acquire();
-        hashing::verify_secret(hash, secret, &self.params)
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let mut permit = self.permits.acquire();
+        hashing::verify_secret_with(&mut permit.memory, hash, secret, &self.params)
     }
 
     /// Spends the cost of one verification without a user, so an unknown username answers as
     /// slowly as a wrong password.
     pub fn verify_dummy(&self, secret: &str) {
-        let _permit = self.permits.acquire();
-        let _ = hashing::verify_secret(&self.dummy, secret, &self.params);
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let mut permit = self.permits.acquire();
+        let _ = hashing::verify_secret_with(&mut permit.memory, &self.dummy, secret, &self.params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::OsRandom;
+
+    #[test]
+    fn working_memory_is_one_per_permit_and_reused() {
+        let params = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let hasher = Hasher::new(params, 2);
+        let hash = hasher.hash("secret", &OsRandom).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    for _ in 0..5 {
+                        assert!(hasher.verify(&hash, "secret").unwrap().matches);
+                        assert!(!hasher.verify(&hash, "other").unwrap().matches);
+                    }
+                });
+            }
+        });
+        let kept = hasher.permits.memory.lock().unwrap();
+        assert!((1..=2).contains(&kept.len()), "{} memories for 2 permits", kept.len());
+        assert_eq!(*hasher.permits.free.lock().unwrap(), 2);
     }
 }

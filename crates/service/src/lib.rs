@@ -10,11 +10,14 @@
 pub mod auth;
 mod basic_cache;
 pub mod config;
+pub mod dialects;
 pub mod error;
 pub mod hasher;
+pub mod pincode;
 pub mod profile;
 pub mod random;
 pub mod sso;
+pub mod users;
 
 pub use config::ServiceConfig;
 pub use error::{ServiceError, ServiceResult};
@@ -44,7 +47,8 @@ pub struct Services<S: Store> {
     config: ServiceConfig,
     basic_cache: BasicCache,
     sso: Option<sso::SsoVerifier>,
-    /// Key of the XSRF tokens (HMAC of the session id) and the Basic-auth cache; per process.
+    /// Key of the Basic-auth cache; per process (the cache is too). XSRF tokens use none of it:
+    /// every instance must agree on them (see `auth::XSRF_KEY`).
     secret_key: [u8; 32],
 }
 
@@ -96,6 +100,11 @@ impl<S: Store> Services<S> {
 
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
+    }
+
+    /// Forgets the user's remembered Basic verifications (after a password change or a delete).
+    pub(crate) fn forget_basic(&self, user: UserKey) {
+        self.basic_cache.forget_user(user);
     }
 
     /// Records an audit event in a transaction of its own (for refusals and failures, whose own

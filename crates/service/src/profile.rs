@@ -23,7 +23,7 @@ pub enum Actor<'a> {
 }
 
 impl<'a> Actor<'a> {
-    fn principal(self) -> Option<&'a Principal> {
+    pub(crate) fn principal(self) -> Option<&'a Principal> {
         match self {
             Actor::Caller(p) => Some(p),
             Actor::Operator => None,
@@ -31,7 +31,16 @@ impl<'a> Actor<'a> {
     }
 }
 
-fn require(decision: Decision) -> ServiceResult<()> {
+/// A password change checked and hashed, ready to be stored.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedPassword {
+    hash: accountd_domain::secret::SecretHash,
+    first_login: bool,
+    keep_history: u8,
+    keep_session: Option<accountd_domain::secret::TokenDigest>,
+}
+
+pub(crate) fn require(decision: Decision) -> ServiceResult<()> {
     match decision {
         Decision::Allow => Ok(()),
         Decision::Deny(reason) => Err(ServiceError::Forbidden(reason.as_str())),
@@ -39,7 +48,7 @@ fn require(decision: Decision) -> ServiceResult<()> {
 }
 
 impl<S: Store> Services<S> {
-    fn authorize(&self, actor: Actor<'_>, action: Action, target: &User) -> ServiceResult<()> {
+    pub(crate) fn authorize(&self, actor: Actor<'_>, action: Action, target: &User) -> ServiceResult<()> {
         match actor {
             Actor::Operator => Ok(()),
             Actor::Caller(p) => require(access::authorize(&p.user, action, target)),
@@ -163,14 +172,32 @@ impl<S: Store> Services<S> {
         new: &Password,
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
-        let (user, record) = self.store.read(|repo| {
-            let user = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
-            let record = repo.password(target)?;
-            Ok::<_, ServiceError>((user, record))
-        })?;
+        let user = self
+            .store
+            .read(|repo| repo.user_by_key(target))?
+            .ok_or(ServiceError::NotFound("user"))?;
+        let prepared = self.prepare_password(actor, &user, old, new, ctx)?;
+        self.store
+            .write(|repo| self.apply_password(repo, actor, &user, &prepared, new, ctx))?;
+        self.forget_basic(user.key);
+        Ok(())
+    }
+
+    /// Everything a password change needs before its transaction: authorization, the old password
+    /// (for one's own; a wrong one is counted by throttling), the policy with every violation, the
+    /// history, and the new hash.
+    pub(crate) fn prepare_password(
+        &self,
+        actor: Actor<'_>,
+        user: &User,
+        old: Option<&Password>,
+        new: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<PreparedPassword> {
+        let record = self.store.read(|repo| repo.password(user.key))?;
         let is_self = actor.principal().is_some_and(|p| p.user.key == user.key);
         if is_self {
-            self.authorize(actor, Action::ChangeOwnPassword, &user)?;
+            self.authorize(actor, Action::ChangeOwnPassword, user)?;
             let old = old.ok_or(ServiceError::Invalid(vec![accountd_domain::InvalidValue::new(
                 "oldPassword",
                 accountd_domain::Problem::Empty,
@@ -189,12 +216,12 @@ impl<S: Store> Services<S> {
                 return Err(ServiceError::WrongSecret("old password"));
             }
         } else {
-            self.authorize(actor, Action::ResetPassword, &user)?;
+            self.authorize(actor, Action::ResetPassword, user)?;
         }
 
         let rules = self.password_rules_for(user.level())?;
         let mut violations = password::check_password(&rules, new, &user.username);
-        if violations.is_empty() && self.reuses_password(&user, record.as_ref().map(|r| &r.hash), &rules, new)? {
+        if violations.is_empty() && self.reuses_password(user, record.as_ref().map(|r| &r.hash), &rules, new)? {
             violations.push(password::reused_password(rules.history));
         }
         if !violations.is_empty() {
@@ -203,38 +230,56 @@ impl<S: Store> Services<S> {
                 violations,
             });
         }
+        Ok(PreparedPassword {
+            hash: self.hasher.hash(new.expose(), self.random.as_ref())?,
+            // An administrator (or the operator) sets a password the user must change at next login.
+            first_login: !is_self,
+            keep_history: rules.history,
+            keep_session: if is_self {
+                actor.principal().and_then(|p| p.session)
+            } else {
+                None
+            },
+        })
+    }
 
-        let hash = self.hasher.hash(new.expose(), self.random.as_ref())?;
+    /// Stores a prepared password change inside the caller's transaction: the hash, the end of the
+    /// user's other sessions, the Application Server (when the login mode says), the audit event.
+    pub(crate) fn apply_password(
+        &self,
+        repo: &mut dyn Repository,
+        actor: Actor<'_>,
+        user: &User,
+        prepared: &PreparedPassword,
+        new: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
         let how = dispatch(
             self.config.apio.login_mode,
             Operation::PasswordChange,
             self.config.apio.update_profile_to_bs_db_sso,
         );
-        let keep_session = if is_self {
-            actor.principal().and_then(|p| p.session)
-        } else {
-            None
-        };
         let now = self.clock.now();
-        self.store.write(|repo: &mut dyn Repository| {
-            // An administrator (or the operator) sets a password the user must change at next login.
-            repo.set_password(user.key, &hash, !is_self, rules.history, now)?;
-            repo.delete_user_sessions(user.key, keep_session.as_ref())?;
-            if how.write_upstream {
-                self.upstream.set_password(&user, new)?;
-            }
-            let event = self.audit_event(
-                actor.principal(),
-                Some(user.key),
-                AuditAction::PasswordChange,
-                vec!["password".to_owned()],
-                AuditOutcome::Success,
-                ctx,
-            );
-            repo.record_audit(&event)?;
-            Ok::<_, ServiceError>(())
-        })?;
-        self.basic_cache.forget_user(user.key);
+        repo.set_password(
+            user.key,
+            &prepared.hash,
+            prepared.first_login,
+            prepared.keep_history,
+            now,
+        )?;
+        repo.delete_user_sessions(user.key, prepared.keep_session.as_ref())?;
+        if how.write_upstream {
+            self.upstream.set_password(user, new)?;
+        }
+        let event = self.audit_event(
+            actor.principal(),
+            Some(user.key),
+            AuditAction::PasswordChange,
+            vec!["password".to_owned()],
+            AuditOutcome::Success,
+            ctx,
+        );
+        repo.record_audit(&event)?;
         Ok(())
     }
 
@@ -270,7 +315,10 @@ impl<S: Store> Services<S> {
             return Err(ServiceError::Forbidden("outside the caller's scope"));
         }
         let rules = self.password_rules_for(new.role.level())?;
-        let violations = password::check_password(&rules, initial_password, &new.username);
+        let mut violations = password::check_password(&rules, initial_password, &new.username);
+        for v in &mut violations {
+            v.field = "password";
+        }
         if !violations.is_empty() {
             return Err(ServiceError::Policy {
                 field: "password",

@@ -128,8 +128,13 @@ pub(crate) fn build_pool(manager: Manager, opts: &PoolOptions) -> Result<r2d2::P
     let pragmas = SqlitePragmas {
         busy_timeout: opts.sqlite_busy_timeout,
     };
+    // r2d2 runs `SELECT 1` on every checkout by default: a PostgreSQL connection may have been cut,
+    // but a SQLite file connection can't be, so on SQLite that would be a second statement (and
+    // WAL read lock) on every request for nothing (docs/performance.md).
+    let test_on_check_out = manager.backend == Backend::Postgres;
     r2d2::Pool::builder()
         .max_size(opts.max_size.max(1))
+        .test_on_check_out(test_on_check_out)
         .min_idle(Some(0))
         .connection_timeout(opts.connection_timeout)
         .connection_customizer(Box::new(pragmas))

@@ -9,7 +9,7 @@
 use crate::connection::{self, Backend, DbConn, Manager, SqlitePragmas, per_backend};
 use crate::error::{StorageError, db_error, pool_error};
 use crate::repo::Repo;
-use accountd_domain::ports::{Repository, Store, StoreError};
+use accountd_domain::ports::{PoolUse, Repository, Store, StoreError};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -98,6 +98,16 @@ impl Database {
             Err(StorageError::PendingMigrations)
         } else {
             Ok(())
+        }
+    }
+
+    /// How the pool is used now: open connections, idle ones, the most it opens (a metric).
+    pub fn pool_state(&self) -> PoolUse {
+        let state = self.pool.state();
+        PoolUse {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
         }
     }
 
@@ -213,6 +223,17 @@ impl Store for Database {
                 f(&mut repo)
             },
         )
+    }
+
+    fn check_ready(&self) -> Result<(), StoreError> {
+        self.ping().map_err(|e| match e {
+            StorageError::Store(err) => err,
+            other => StoreError::Unavailable(other.to_string()),
+        })
+    }
+
+    fn pool_use(&self) -> Option<PoolUse> {
+        Some(self.pool_state())
     }
 }
 

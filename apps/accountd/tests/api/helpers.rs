@@ -3,10 +3,17 @@
 
 use accountd::config::AppConfig;
 use accountd::{demo, startup};
+use accountd_domain::ids::{GroupId, TenantId, UserId, Username};
+use accountd_domain::level::{GroupMember, Role};
 use accountd_domain::ports::{Clock, ManualClock, SystemClock};
+use accountd_domain::secret::Password;
+use accountd_domain::text::Name;
+use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile, User};
 use accountd_policy::mode::LoginMode;
+use accountd_service::RequestContext;
 use accountd_service::Services;
 use accountd_service::hasher::Hasher;
+use accountd_service::profile::Actor;
 use accountd_service::random::OsRandom;
 use accountd_storage::{Database, PoolOptions};
 use accountd_upstream::InMemoryUpstream;
@@ -18,9 +25,12 @@ pub const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
 pub const GROUP_ADMIN: &str = "PieGroupAdmin1@sip.netaxis.be";
 
 pub struct TestApp {
+    pub config: AppConfig,
     pub address: String,
     pub client: Client,
     pub clock: Arc<ManualClock>,
+    /// The server's hasher (clones share its counters: `hasher.verifications()`).
+    pub hasher: Hasher,
     pub upstream: Arc<InMemoryUpstream>,
     pub db: Database,
     pub handle: actix_web::dev::ServerHandle,
@@ -69,12 +79,13 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
     for user in ["admin", GROUP_ADMIN, "foouser", "jbloggs"] {
         upstream.add_user(user, DEMO_PASSWORD);
     }
+    let hasher = Hasher::new(config.hashing, 2);
     let services = Services::new(
         db.clone(),
         upstream.clone(),
         clock.clone(),
         Arc::new(OsRandom),
-        Hasher::new(config.hashing, 2),
+        hasher.clone(),
         config.service_config(),
     )
     .expect("services");
@@ -86,9 +97,11 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
     actix_web::rt::spawn(app.run_until_stopped());
     let client = Client::builder().cookie_store(true).build().expect("client");
     TestApp {
+        config,
         address,
         client,
         clock,
+        hasher,
         upstream,
         db,
         handle,
@@ -97,6 +110,47 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
 }
 
 impl TestApp {
+    /// Use cases over the same database, clock and Application Server, to set up data as the
+    /// operator would.
+    pub fn operator(&self) -> Services<Database> {
+        Services::new(
+            self.db.clone(),
+            self.upstream.clone(),
+            self.clock.clone(),
+            Arc::new(OsRandom),
+            Hasher::new(self.config.hashing, 2),
+            self.config.service_config(),
+        )
+        .expect("services")
+    }
+
+    /// Creates a user as the operator (password [`DEMO_PASSWORD`], not a first login).
+    pub fn add_user(&self, username: &str, role: Role, department: Option<DepartmentKey>) -> User {
+        let user = NewUser {
+            uuid: uuid::Uuid::new_v4(),
+            username: Username::parse(username).unwrap(),
+            role,
+            profile: NewProfile {
+                profile: Profile::named(
+                    Name::parse_for("f", "First").unwrap(),
+                    Name::parse_for("l", "Last").unwrap(),
+                ),
+                department,
+            },
+            enabled: true,
+            state: AccountState::Approved,
+            account_type: AccountType::Internal,
+        };
+        self.operator()
+            .create_user(
+                Actor::Operator,
+                &user,
+                &Password::new(DEMO_PASSWORD).unwrap(),
+                &RequestContext::default(),
+            )
+            .expect("user created")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -180,4 +234,17 @@ pub async fn problem(response: Response) -> Value {
     );
     assert!(body["details"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
     body
+}
+
+pub fn member(tenant: &str, group: &str, user: &str) -> GroupMember {
+    GroupMember {
+        tenant: TenantId::parse(tenant).unwrap(),
+        group: GroupId::parse(group).unwrap(),
+        user: UserId::parse(user).unwrap(),
+    }
+}
+
+/// `/api/v1/tenants/{t}/groups/{g}/users/{u}/`.
+pub fn user_path(tenant: &str, group: &str, user: &str) -> String {
+    format!("/api/v1/tenants/{tenant}/groups/{group}/users/{user}/")
 }

@@ -1,6 +1,13 @@
 //! The server's integration tests: one binary, each test with its own server and database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authz;
+mod axway;
+mod cross_dialect;
 mod helpers;
+mod import;
 mod login_modes;
+mod ops;
+mod profile;
 mod session;
+mod superoffice;

@@ -480,3 +480,28 @@ async fn request_ids_are_echoed() {
         .unwrap();
     assert_eq!(generated.headers()["x-request-id"].len(), 36);
 }
+
+#[actix_web::test]
+async fn abandoned_sessions_are_purged() {
+    use accountd_domain::ports::Store;
+    let app = spawn_app().await;
+    app.login_ok(&app.client, GROUP_ADMIN).await;
+    let other = app.fresh_client();
+    app.login_ok(&other, GROUP_ADMIN).await;
+    let admin = app
+        .db
+        .read(|r| r.user_by_username(&accountd_domain::ids::Username::parse(GROUP_ADMIN).unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.db.read(|r| r.user_sessions(admin.key)).unwrap().len(), 2);
+    assert_eq!(
+        app.operator().purge_expired_sessions().unwrap(),
+        0,
+        "nothing is idle yet"
+    );
+    app.clock.advance_seconds(20 * 60);
+    assert_eq!(app.get_info(&other).await.status(), StatusCode::OK, "one stays active");
+    app.clock.advance_seconds(11 * 60);
+    assert_eq!(app.operator().purge_expired_sessions().unwrap(), 1, "the idle one goes");
+    assert_eq!(app.db.read(|r| r.user_sessions(admin.key)).unwrap().len(), 1);
+}

@@ -15,7 +15,7 @@ use accountd_domain::text::Text;
 use accountd_domain::user::{Department, DepartmentKey, Timestamp};
 use diesel::prelude::*;
 
-fn to_tenant(key: i64, id: String, name: String) -> StoreResult<Tenant> {
+pub(super) fn to_tenant(key: i64, id: String, name: String) -> StoreResult<Tenant> {
     let bad = |e: accountd_domain::InvalidValue| corrupt("tenant", key, e);
     Ok(Tenant {
         key,
@@ -24,7 +24,7 @@ fn to_tenant(key: i64, id: String, name: String) -> StoreResult<Tenant> {
     })
 }
 
-fn to_group(key: i64, tenant: String, id: String, name: String) -> StoreResult<Group> {
+pub(super) fn to_group(key: i64, tenant: String, id: String, name: String) -> StoreResult<Group> {
     let bad = |e: accountd_domain::InvalidValue| corrupt("group", key, e);
     Ok(Group {
         key,
@@ -35,7 +35,7 @@ fn to_group(key: i64, tenant: String, id: String, name: String) -> StoreResult<G
 }
 
 /// A department by key from its stored path.
-fn to_department(key: DepartmentKey, row_key: i64, path: &str) -> StoreResult<Department> {
+pub(super) fn to_department(key: DepartmentKey, row_key: i64, path: &str) -> StoreResult<Department> {
     let mut names = parse_path(row_key, path)?;
     if names.pop().as_ref() != Some(&key.name) {
         return Err(corrupt("department", row_key, "path does not end with the name"));

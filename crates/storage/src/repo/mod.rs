@@ -11,6 +11,7 @@ mod audit;
 mod credentials;
 mod devices;
 mod directory;
+mod inventory;
 mod pins;
 mod sessions;
 mod throttle;

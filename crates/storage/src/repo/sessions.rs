@@ -70,13 +70,19 @@ impl SessionStore for Repo<'_> {
     }
 
     fn session_with_user(&mut self, digest: &TokenDigest) -> StoreResult<Option<(Session, User)>> {
-        let row: Option<(SessionRow, UserJoinRow)> =
-            user_joins!(sessions::table.inner_join(users::table.on(users::key.eq(sessions::user_key))))
-                .filter(sessions::digest.eq(digest.as_bytes().as_slice()))
-                .select((SessionRow::as_select(), user_columns!()))
-                .first(self.conn)
-                .optional()
-                .store()?;
+        // The path of every request with a session, so it runs on the backend's own connection
+        // (`per_backend!`): diesel then prepares it once per connection and reuses it, where
+        // `MultiBackend` would build its SQL three times per call. No `LIMIT ?` (`digest` is unique):
+        // a bound limit makes SQLite ≥ 3.53 re-prepare the statement on every execution.
+        // docs/performance.md has the measurements.
+        let row: Option<(SessionRow, UserJoinRow)> = per_backend!(&mut *self.conn, |c| user_joins!(
+            sessions::table.inner_join(users::table.on(users::key.eq(sessions::user_key)))
+        )
+        .filter(sessions::digest.eq(digest.as_bytes().as_slice()))
+        .select((SessionRow::as_select(), user_columns!()))
+        .get_result(c)
+        .optional())
+        .store()?;
         row.map(|(session, user)| Ok((to_session(session)?, to_user(user)?)))
             .transpose()
     }

@@ -52,14 +52,16 @@ impl ThrottleStore for Repo<'_> {
     }
 
     fn throttle_state(&mut self, key: &str) -> StoreResult<Option<ThrottleState>> {
-        throttle::table
+        // On every login and Basic request: on the backend's own connection (prepared once) and
+        // without `LIMIT ?` (re-prepared on every bind); see sessions.rs and docs/performance.md.
+        per_backend!(&mut *self.conn, |c| throttle::table
             .find(key)
             .select((throttle::failures, throttle::window_started_at))
-            .first::<(i64, i64)>(self.conn)
-            .optional()
-            .store()?
-            .map(|(failures, started)| to_state(key, failures, started))
-            .transpose()
+            .get_result::<(i64, i64)>(c)
+            .optional())
+        .store()?
+        .map(|(failures, started)| to_state(key, failures, started))
+        .transpose()
     }
 
     fn throttle_clear(&mut self, key: &str) -> StoreResult<()> {

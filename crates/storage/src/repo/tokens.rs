@@ -60,13 +60,16 @@ impl ApiTokenStore for Repo<'_> {
     }
 
     fn api_token_with_user(&mut self, digest: &TokenDigest) -> StoreResult<Option<(ApiToken, User)>> {
-        let row: Option<(TokenRow, UserJoinRow)> =
-            user_joins!(api_tokens::table.inner_join(users::table.on(users::key.eq(api_tokens::user_key))))
-                .filter(api_tokens::digest.eq(digest.as_bytes().as_slice()))
-                .select((TokenRow::as_select(), user_columns!()))
-                .first(self.conn)
-                .optional()
-                .store()?;
+        // On every Bearer request: on the backend's own connection (prepared once) and without
+        // `LIMIT ?` (`digest` is unique); see sessions.rs and docs/performance.md.
+        let row: Option<(TokenRow, UserJoinRow)> = per_backend!(&mut *self.conn, |c| user_joins!(
+            api_tokens::table.inner_join(users::table.on(users::key.eq(api_tokens::user_key)))
+        )
+        .filter(api_tokens::digest.eq(digest.as_bytes().as_slice()))
+        .select((TokenRow::as_select(), user_columns!()))
+        .get_result(c)
+        .optional())
+        .store()?;
         row.map(|(token, user)| Ok((to_token(token)?, to_user(user)?)))
             .transpose()
     }

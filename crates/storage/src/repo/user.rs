@@ -498,7 +498,9 @@ impl UserStore for Repo<'_> {
         // The password columns come first: diesel can't load a nested tuple of a `SelectBy` in
         // front of more columns.
         type Row = (Option<String>, Option<i64>, Option<bool>, UserJoinRow);
-        let row: Option<Row> = user_joins!(users::table)
+        // On every login and Basic request: on the backend's own connection (prepared once) and
+        // without `LIMIT ?` (`username` is unique); see sessions.rs and docs/performance.md.
+        let row: Option<Row> = crate::connection::per_backend!(&mut *self.conn, |c| user_joins!(users::table)
             .left_join(passwords::table.on(passwords::user_key.eq(users::key)))
             .filter(users::username.eq(username.as_str()))
             .select((
@@ -507,9 +509,9 @@ impl UserStore for Repo<'_> {
                 passwords::first_login.nullable(),
                 user_columns!(),
             ))
-            .first(self.conn)
-            .optional()
-            .store()?;
+            .get_result(c)
+            .optional())
+        .store()?;
         let Some((hash, changed_at, first_login, user)) = row else {
             return Ok(None);
         };

@@ -1,0 +1,189 @@
+//! One user, three dialects: a name, an e-mail address and a password changed through each dialect
+//! that can change them (APIO `PUT user_login_info`, Axway `PUT currentuser` and `changepassword`)
+//! are read back through the other two (SuperOffice is read-only: it reads, and signs in with Basic).
+
+use crate::axway::{change_password, get_user_ok, put_user};
+use crate::helpers::*;
+use crate::superoffice::{PRINCIPAL, principal_basic};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// What each dialect shows of one person.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    first: String,
+    last: String,
+    full: String,
+    email: Option<String>,
+}
+
+/// jbloggs through APIO (a fresh session, which also proves `password` logs in there).
+async fn through_apio(app: &TestApp, password: &str) -> Seen {
+    let client = app.fresh_client();
+    let login = app.login_with(&client, "jbloggs", password).await;
+    assert_eq!(login.status(), StatusCode::OK, "APIO login with {password}");
+    let body: Value = app.get_info(&client).await.json().await.unwrap();
+    let profile = &body["profile"];
+    let first = profile["first_name"].as_str().unwrap().to_owned();
+    let last = profile["last_name"].as_str().unwrap().to_owned();
+    Seen {
+        full: format!("{first} {last}"),
+        first,
+        last,
+        email: profile["emailAddress"].as_str().map(str::to_owned),
+    }
+}
+
+/// jbloggs through Axway (Basic).
+async fn through_axway(app: &TestApp, password: &str) -> Seen {
+    let body = get_user_ok(app, "jbloggs", password).await;
+    let full = body["name"].as_str().unwrap().to_owned();
+    let last = body["surname"].as_str().unwrap().to_owned();
+    let first = full
+        .strip_suffix(&last)
+        .and_then(|f| f.strip_suffix(' '))
+        .expect("the full name ends with the surname")
+        .to_owned();
+    Seen {
+        first,
+        last,
+        full,
+        email: body["email"].as_str().map(str::to_owned),
+    }
+}
+
+/// What SuperOffice shows (Basic): the full name and the address ("" when none).
+async fn through_superoffice(app: &TestApp, password: &str) -> (String, String) {
+    let response = principal_basic(app, "jbloggs", password).await;
+    assert_eq!(response.status(), StatusCode::OK, "SuperOffice Basic with {password}");
+    let body: Value = response.json().await.unwrap();
+    (
+        body["FullName"].as_str().unwrap().to_owned(),
+        body["EMailAddress"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The three dialects agree, on `expected`.
+async fn assert_everywhere(app: &TestApp, password: &str, expected: &Seen) {
+    assert_eq!(&through_apio(app, password).await, expected, "APIO");
+    assert_eq!(&through_axway(app, password).await, expected, "Axway");
+    let (full, email) = through_superoffice(app, password).await;
+    assert_eq!(full, expected.full, "SuperOffice FullName");
+    assert_eq!(
+        Some(email).filter(|e| !e.is_empty()),
+        expected.email,
+        "SuperOffice EMailAddress"
+    );
+}
+
+fn seen(first: &str, last: &str, email: Option<&str>) -> Seen {
+    Seen {
+        first: first.into(),
+        last: last.into(),
+        full: format!("{first} {last}"),
+        email: email.map(str::to_owned),
+    }
+}
+
+#[actix_web::test]
+async fn names_and_addresses_changed_in_one_dialect_are_seen_in_the_others() {
+    let app = spawn_app().await;
+    assert_everywhere(&app, DEMO_PASSWORD, &seen("New", "User", Some("jbloggs@acmecorp.com"))).await;
+
+    // Through APIO.
+    let client = app.fresh_client();
+    let xsrf = app.login_ok(&client, "jbloggs").await;
+    let response = app
+        .put_info(
+            &client,
+            Some(&xsrf),
+            &json!({"first_name": "Joe", "last_name": "Bloggs", "emailAddress": "joe@acmecorp.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_everywhere(&app, DEMO_PASSWORD, &seen("Joe", "Bloggs", Some("joe@acmecorp.com"))).await;
+
+    // Through Axway: the GET body with a new name, surname and address.
+    let mut body = get_user_ok(&app, "jbloggs", DEMO_PASSWORD).await;
+    body["name"] = json!("Jane Q. Roe");
+    body["surname"] = json!("Roe");
+    body["email"] = json!("jane.roe@acmecorp.com");
+    let response = put_user(&app, "jbloggs", DEMO_PASSWORD, &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_everywhere(
+        &app,
+        DEMO_PASSWORD,
+        &seen("Jane Q.", "Roe", Some("jane.roe@acmecorp.com")),
+    )
+    .await;
+
+    // Removing the address through APIO, then setting it again through Axway.
+    let response = app.put_info(&client, Some(&xsrf), &json!({"emailAddress": ""})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_everywhere(&app, DEMO_PASSWORD, &seen("Jane Q.", "Roe", None)).await;
+    let response = put_user(&app, "jbloggs", DEMO_PASSWORD, &json!({"email": "back@acmecorp.com"})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_everywhere(&app, DEMO_PASSWORD, &seen("Jane Q.", "Roe", Some("back@acmecorp.com"))).await;
+}
+
+#[actix_web::test]
+async fn a_password_changed_through_axway_signs_in_everywhere() {
+    let app = spawn_app().await;
+    let first = "Fresh-Passw0rd!7";
+    let changed = change_password(
+        &app,
+        "jbloggs",
+        DEMO_PASSWORD,
+        &[("oldPassword", DEMO_PASSWORD), ("newPassword", first)],
+    )
+    .await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    let expected = seen("New", "User", Some("jbloggs@acmecorp.com"));
+    assert_everywhere(&app, first, &expected).await;
+    // The old one works nowhere.
+    assert_eq!(
+        app.login_with(&app.fresh_client(), "jbloggs", DEMO_PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        principal_basic(&app, "jbloggs", DEMO_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Again, this time from a session opened through APIO (with its XSRF token), and the name
+    // change through Axway and password change are seen by SuperOffice through a SoTicket.
+    let client = app.fresh_client();
+    let login = app.login_with(&client, "jbloggs", first).await;
+    let xsrf = cookie(&login, "XSRF-TOKEN").unwrap();
+    let second = "Second-Passw0rd!8";
+    let changed = client
+        .post(app.url(crate::axway::CHANGE_PASSWORD))
+        .header("X-XSRF-TOKEN", &xsrf)
+        .form(&[("oldPassword", first), ("newPassword", second)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    let session_id = cookie(&login, "sessionid").unwrap();
+    let ticket: Value = app
+        .fresh_client()
+        .get(app.url(PRINCIPAL))
+        .header("Authorization", format!("SoTicket {session_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ticket["UserName"], "jbloggs",
+        "the caller's own session survives its change"
+    );
+    assert_everywhere(&app, second, &expected).await;
+    assert_eq!(
+        principal_basic(&app, "jbloggs", first).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -1,0 +1,783 @@
+//! Operability, proven on the real binary run as child processes (`CARGO_BIN_EXE_accountd`): its
+//! log holds none of the secrets a realistic session used; SIGTERM lets the in-flight request
+//! finish; two instances on one PostgreSQL schema share sessions, logouts, password changes and
+//! throttling; `import`/`export` from the command line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use accountd_domain::ids::Username;
+use accountd_domain::ports::Store;
+use accountd_storage::testing::{TestSchema, postgres_unavailable};
+use accountd_storage::{Database, PoolOptions};
+use base64::Engine as _;
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
+const GROUP_ADMIN: &str = "PieGroupAdmin1@sip.netaxis.be";
+const USER_LOGIN_INFO: &str = "/api/v1/session/user_login_info/";
+const FOOUSER: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/";
+const FOOPIN: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/pincode/";
+
+/// Generous bound for a child to start (argon2 for the demo users) or to stop.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_accountd"));
+    // Only what each test sets: no configuration from the environment the tests run in.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ACCOUNTD__") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// `accountd serve` as a child process, its standard error captured whole.
+struct Server {
+    child: Child,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = binary();
+        command
+            .arg("serve")
+            .args(args)
+            .env("ACCOUNTD__SERVER__BIND", "127.0.0.1:0")
+            .env("ACCOUNTD__SERVER__WORKERS", "2")
+            .env("ACCOUNTD__DATABASE__URL", database_url)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start accountd");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (ready, listening) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line
+                    .strip_prefix("accountd listening on 127.0.0.1:")
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+                {
+                    let _ = ready.send(port);
+                }
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let port = match listening.recv_timeout(PATIENCE) {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("accountd did not start:\n{}", stderr.lock().unwrap());
+            }
+        };
+        let server = Server {
+            child,
+            port,
+            stderr,
+            reader: Some(reader),
+        };
+        server.wait_until_serving();
+        server
+    }
+
+    /// Until `/healthz` answers 200: the server loop runs (and handles SIGTERM from then on; the
+    /// "listening" line comes a moment before).
+    fn wait_until_serving(&self) {
+        use std::io::{Read, Write};
+        let started = Instant::now();
+        loop {
+            let answer = std::net::TcpStream::connect(("127.0.0.1", self.port)).and_then(|mut stream| {
+                stream.write_all(b"GET /healthz HTTP/1.0\r\n\r\n")?;
+                let mut text = String::new();
+                stream.read_to_string(&mut text)?;
+                Ok(text)
+            });
+            if answer.is_ok_and(|text| text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200")) {
+                return;
+            }
+            assert!(started.elapsed() < PATIENCE, "accountd does not answer /healthz");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end (within [`PATIENCE`]) and returns its status and whole log.
+    fn wait(mut self) -> (ExitStatus, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < PATIENCE, "accountd did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let log = self.stderr.lock().unwrap().clone();
+        (status, log)
+    }
+
+    /// Stops the server with SIGTERM; it must exit 0. Returns its whole log.
+    fn stop(self) -> String {
+        self.sigterm();
+        let (status, log) = self.wait();
+        assert!(status.success(), "accountd exited with {status}:\n{log}");
+        log
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("accountd.db").display())
+}
+
+/// A client that keeps no cookies (each test passes them explicitly, as two browsers would) and
+/// no idle connections (so a stopping server has none to close).
+fn client() -> Client {
+    Client::builder().pool_max_idle_per_host(0).build().unwrap()
+}
+
+fn cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .cookies()
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// A logged-in browser: its session id and XSRF token.
+#[derive(Debug, Clone)]
+struct Session {
+    id: String,
+    xsrf: String,
+}
+
+impl Session {
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("sessionid={}; XSRF-TOKEN={}", self.id, self.xsrf)).unwrap(),
+        );
+        headers.insert("x-xsrf-token", HeaderValue::from_str(&self.xsrf).unwrap());
+        headers
+    }
+}
+
+async fn login(client: &Client, server: &Server, username: &str, password: &str) -> Response {
+    client
+        .post(server.url("/api/v1/login/"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn session(client: &Client, server: &Server, username: &str, password: &str) -> Session {
+    let response = login(client, server, username, password).await;
+    assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+    Session {
+        id: cookie(&response, "sessionid").unwrap(),
+        xsrf: cookie(&response, "XSRF-TOKEN").unwrap(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Logs
+
+/// Every string inside a JSON value (keys too), but the `skip` members' values.
+fn strings<'a>(value: &'a Value, skip: &[&str], out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, skip, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k);
+                if !skip.contains(&k.as_str()) {
+                    strings(v, skip, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_log_holds_no_secret_of_a_realistic_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = Server::start(
+        &url,
+        &["--demo"],
+        &[("ACCOUNTD__LOG__FORMAT", "json"), ("ACCOUNTD__LOG__FILTER", "debug")],
+    );
+    // An API token, made by the operator command against the running server's database.
+    let token_out = binary()
+        .args(["token", "create", "foouser", "--name", "logscan"])
+        .env("ACCOUNTD__DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(token_out.status.success(), "{token_out:?}");
+    let api_token = String::from_utf8(token_out.stdout).unwrap().trim().to_owned();
+    assert_eq!(api_token.len(), 43);
+
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let wrong_password = format!("Wrong-Passw0rd-{suffix}");
+    let new_password = format!("Changed-Passw0rd-{suffix}!");
+    let query_secret = format!("QuerySecret{suffix}");
+    let new_pin = "49175208";
+    let wrong_pin = "31415926";
+    let c = client();
+    let mut sent: Vec<(String, u16)> = Vec::new();
+    let mut n = 0;
+    // Every request carries its own X-Request-Id, and must leave an access line under it.
+    let mut rid = |status: StatusCode, sent: &mut Vec<(String, u16)>| {
+        n += 1;
+        let id = format!("logscan-{suffix}-{n}");
+        sent.push((id.clone(), status.as_u16()));
+        id
+    };
+    macro_rules! expect {
+        ($request:expr, $status:expr) => {{
+            let id = rid($status, &mut sent);
+            let response = $request.header("x-request-id", &id).send().await.unwrap();
+            assert_eq!(response.status(), $status, "request {id}");
+            response
+        }};
+    }
+
+    // A cookie session: login, read, change, with XSRF.
+    let r = expect!(
+        c.post(server.url("/api/v1/login/"))
+            .json(&json!({"username": GROUP_ADMIN, "password": DEMO_PASSWORD})),
+        StatusCode::OK
+    );
+    let admin = Session {
+        id: cookie(&r, "sessionid").unwrap(),
+        xsrf: cookie(&r, "XSRF-TOKEN").unwrap(),
+    };
+    expect!(
+        c.get(server.url(USER_LOGIN_INFO)).headers(admin.headers()),
+        StatusCode::OK
+    );
+    expect!(
+        c.put(server.url(USER_LOGIN_INFO))
+            .headers(admin.headers())
+            .json(&json!({"first_name": "Logged", "last_name": "Scan"})),
+        StatusCode::OK
+    );
+    expect!(
+        c.get(format!(
+            "{}?password={query_secret}&token={query_secret}",
+            server.url(USER_LOGIN_INFO)
+        ))
+        .headers(admin.headers()),
+        StatusCode::OK
+    );
+    // Basic and Bearer.
+    expect!(
+        c.get(server.url(USER_LOGIN_INFO))
+            .basic_auth("foouser", Some(DEMO_PASSWORD)),
+        StatusCode::OK
+    );
+    expect!(c.get(server.url(FOOUSER)).bearer_auth(&api_token), StatusCode::OK);
+    // Failed logins: a wrong password, an unknown user, bad Basic credentials.
+    for _ in 0..3 {
+        expect!(
+            c.post(server.url("/api/v1/login/"))
+                .json(&json!({"username": "foouser", "password": wrong_password})),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    expect!(
+        c.post(server.url("/api/v1/login/"))
+            .json(&json!({"username": format!("nobody-{suffix}"), "password": wrong_password})),
+        StatusCode::UNAUTHORIZED
+    );
+    expect!(
+        c.get(server.url(USER_LOGIN_INFO))
+            .basic_auth(GROUP_ADMIN, Some(&wrong_password)),
+        StatusCode::UNAUTHORIZED
+    );
+    // foouser changes their PIN (a wrong old one first) and their password.
+    let r = expect!(
+        c.post(server.url("/api/v1/login/"))
+            .json(&json!({"username": "foouser", "password": DEMO_PASSWORD})),
+        StatusCode::OK
+    );
+    let foo = Session {
+        id: cookie(&r, "sessionid").unwrap(),
+        xsrf: cookie(&r, "XSRF-TOKEN").unwrap(),
+    };
+    expect!(
+        c.put(server.url(FOOPIN))
+            .headers(foo.headers())
+            .json(&json!({"pinCode": new_pin, "oldPinCode": wrong_pin})),
+        StatusCode::FORBIDDEN
+    );
+    expect!(
+        c.put(server.url(FOOPIN))
+            .headers(foo.headers())
+            .json(&json!({"pinCode": new_pin, "oldPinCode": "987654"})),
+        StatusCode::OK
+    );
+    expect!(
+        c.put(server.url(FOOUSER))
+            .headers(foo.headers())
+            .json(&json!({"oldPassword": wrong_password, "newPassword": new_password})),
+        StatusCode::FORBIDDEN
+    );
+    expect!(
+        c.put(server.url(FOOUSER))
+            .headers(foo.headers())
+            .json(&json!({"oldPassword": DEMO_PASSWORD, "newPassword": new_password})),
+        StatusCode::OK
+    );
+    let r = expect!(
+        c.post(server.url("/api/v1/login/"))
+            .json(&json!({"username": "foouser", "password": new_password})),
+        StatusCode::OK
+    );
+    let foo_again = cookie(&r, "sessionid").unwrap();
+    expect!(
+        c.post(server.url("/api/v1/logout/")).headers(admin.headers()),
+        StatusCode::OK
+    );
+    let log = server.stop();
+
+    // The secrets: what was sent, what was handed out, and what the database keeps.
+    let db = Database::open(&url, &PoolOptions::default()).unwrap();
+    let mut hashes = Vec::new();
+    for name in ["admin", GROUP_ADMIN, "foouser", "jbloggs"] {
+        db.read(|repo| {
+            let user = repo.user_by_username(&Username::parse(name).unwrap())?.unwrap();
+            hashes.push(repo.password(user.key)?.unwrap().hash.as_str().to_owned());
+            for old in repo.password_history(user.key, 10)? {
+                hashes.push(old.as_str().to_owned());
+            }
+            if let Some(pin) = repo.pin(user.key)? {
+                hashes.extend(pin.hash.map(|h| h.as_str().to_owned()));
+                for old in repo.pin_history(user.key, 10)? {
+                    hashes.push(old.as_str().to_owned());
+                }
+            }
+            Ok::<_, accountd_domain::ports::StoreError>(())
+        })
+        .unwrap();
+    }
+    assert!(
+        hashes.len() >= 7,
+        "4 passwords, a history entry, 2 PINs: {}",
+        hashes.len()
+    );
+    let basic =
+        |user: &str, password: &str| base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut secrets: Vec<String> = vec![
+        DEMO_PASSWORD.into(),
+        wrong_password.clone(),
+        new_password.clone(),
+        query_secret.clone(),
+        api_token.clone(),
+        admin.id.clone(),
+        admin.xsrf.clone(),
+        foo.id.clone(),
+        foo.xsrf.clone(),
+        foo_again,
+        basic("foouser", DEMO_PASSWORD),
+        basic(GROUP_ADMIN, &wrong_password),
+    ];
+    for hash in &hashes {
+        secrets.push(hash.clone());
+        // The digest alone (after the last '$') is a leak too.
+        secrets.push(hash.rsplit('$').next().unwrap().to_owned());
+    }
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret is in the log: {secret}");
+    }
+    // PINs are digits: look for them in the text of every log record, not in numbers (latencies),
+    // the timestamp or the random request ids, where a short digit string can occur by chance.
+    let mut records = 0;
+    for line in log.lines().filter(|l| l.starts_with('{')) {
+        let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        records += 1;
+        let mut texts = Vec::new();
+        strings(&record, &["timestamp", "request_id"], &mut texts);
+        for text in texts {
+            for pin in [new_pin, wrong_pin, "987654"] {
+                assert!(!text.contains(pin), "a PIN is in the log: {line}");
+            }
+        }
+    }
+    assert!(records > sent.len(), "the log was captured as JSON ({records} records)");
+
+    // And the log is the real one: an access line per request, with its id, route pattern and
+    // status, and no query string.
+    let access: Vec<Value> = log
+        .lines()
+        .filter(|l| l.contains("\"accountd::access\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (id, status) in &sent {
+        let line = access
+            .iter()
+            .find(|a| a["span"]["request_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no access line for {id}:\n{log}"));
+        assert_eq!(line["status"], *status, "{line}");
+        assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+        assert!(line["route"].as_str().is_some_and(|r| r.starts_with('/')), "{line}");
+    }
+    assert!(
+        access
+            .iter()
+            .any(|a| a["route"] == "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{user_id}/pincode/"),
+        "route patterns, not paths"
+    );
+    assert!(!log.contains("QuerySecret"), "no query string");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Graceful shutdown
+
+#[tokio::test]
+async fn sigterm_lets_the_in_flight_request_finish_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // First run: the demo data, hashed with the default (fast) parameters; an idle server stops
+    // at once and cleanly.
+    let first = Server::start(&url, &["--demo"], &[]);
+    first.stop();
+
+    // Second run with much costlier argon2 parameters: a login verifies the stored hash, finds it
+    // outdated, and re-hashes the password with the new cost (seconds) before opening the
+    // session. SIGTERM arrives while that runs.
+    let slow = [
+        ("ACCOUNTD__HASHING__MEMORY_KIB", "65536"),
+        ("ACCOUNTD__HASHING__ITERATIONS", "60"),
+    ];
+    let server = Server::start(&url, &[], &slow);
+    let login_client = client();
+    let login_url = server.url("/api/v1/login/");
+    let in_flight = tokio::spawn(async move {
+        let response = login_client
+            .post(login_url)
+            .json(&json!({"username": GROUP_ADMIN, "password": DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let session = cookie(&response, "sessionid");
+        (status, session)
+    });
+    // Wait until the server is hashing (an argon2 permit is taken), then SIGTERM.
+    let probe = client();
+    let started = Instant::now();
+    loop {
+        let metrics = probe
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics
+            .lines()
+            .any(|l| l.starts_with("accountd_argon2_in_use ") && !l.ends_with(" 0"))
+        {
+            break;
+        }
+        assert!(!in_flight.is_finished(), "the login ended before it was seen hashing");
+        assert!(started.elapsed() < PATIENCE, "the login never started hashing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(probe);
+    server.sigterm();
+    let (status, session) = in_flight.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "the in-flight login completed");
+    assert!(session.is_some(), "with its session");
+    let (exit, log) = tokio::task::spawn_blocking(move || server.wait()).await.unwrap();
+    assert!(exit.success(), "exit status {exit}:\n{log}");
+    assert!(log.contains("SIGTERM") || log.contains("shutdown"), "{log}");
+
+    // Nothing was lost: the re-hash with the new cost and the session are in the database.
+    let db = Database::open(&url, &PoolOptions::default()).unwrap();
+    db.read(|repo| {
+        let (user, record) = repo
+            .user_with_password(&Username::parse(GROUP_ADMIN).unwrap())?
+            .unwrap();
+        let hash = record.unwrap().hash;
+        assert!(hash.as_str().contains("m=65536,t=60,p=1"), "re-hashed");
+        assert_eq!(repo.user_sessions(user.key)?.len(), 1, "the session was stored");
+        Ok::<_, accountd_domain::ports::StoreError>(())
+    })
+    .unwrap();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Two instances on one PostgreSQL schema
+
+#[tokio::test]
+async fn two_instances_share_sessions_logouts_password_changes_and_throttling() {
+    let schema = match TestSchema::create() {
+        Ok(schema) => schema,
+        Err(reason) => return postgres_unavailable(reason).unwrap_or(()),
+    };
+    let a = Server::start(schema.url(), &["--demo"], &[]);
+    let b = Server::start(schema.url(), &[], &[]);
+    let c = client();
+    let info = |server: &Server, s: &Session| c.get(server.url(USER_LOGIN_INFO)).headers(s.headers()).send();
+
+    // A session made on A is valid on B, for reads and (XSRF included) for changes.
+    let s1 = session(&c, &a, "foouser", DEMO_PASSWORD).await;
+    let on_b = info(&b, &s1).await.unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK);
+    assert_eq!(on_b.json::<Value>().await.unwrap()["username"], "foouser");
+    let put = c
+        .put(b.url(USER_LOGIN_INFO))
+        .headers(s1.headers())
+        .json(&json!({"first_name": "Scaled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK, "XSRF token of A accepted by B");
+    let on_a: Value = info(&a, &s1).await.unwrap().json().await.unwrap();
+    assert_eq!(on_a["profile"]["first_name"], "Scaled", "B's write seen by A");
+
+    // A logout on B is seen by A.
+    let out = c
+        .post(b.url("/api/v1/logout/"))
+        .headers(s1.headers())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(info(&a, &s1).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // A password change on A ends the user's other sessions on B, and B's Basic cache too.
+    let on_b_session = session(&c, &b, "foouser", DEMO_PASSWORD).await;
+    let basic_ok = c
+        .get(b.url(USER_LOGIN_INFO))
+        .basic_auth("foouser", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic_ok.status(), StatusCode::OK, "B remembers this Basic verification");
+    let changer = session(&c, &a, "foouser", DEMO_PASSWORD).await;
+    let new_password = "Scaled-Out-Passw0rd!";
+    let change = c
+        .put(a.url(FOOUSER))
+        .headers(changer.headers())
+        .json(&json!({"oldPassword": DEMO_PASSWORD, "newPassword": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.status(), StatusCode::OK);
+    assert_eq!(
+        info(&b, &on_b_session).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the session on B ended"
+    );
+    assert_eq!(
+        info(&b, &changer).await.unwrap().status(),
+        StatusCode::OK,
+        "the changer's stays"
+    );
+    let old_basic = c
+        .get(b.url(USER_LOGIN_INFO))
+        .basic_auth("foouser", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old_basic.status(),
+        StatusCode::UNAUTHORIZED,
+        "B's Basic cache is not fooled"
+    );
+    assert_eq!(login(&c, &b, "foouser", new_password).await.status(), StatusCode::OK);
+
+    // Throttling counts are shared: ten failures on A, the eleventh attempt on B is refused.
+    for attempt in 1..=10 {
+        let r = login(&c, &a, "jbloggs", "Not-The-Passw0rd!").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let eleventh = login(&c, &b, "jbloggs", DEMO_PASSWORD).await;
+    assert_eq!(
+        eleventh.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password"
+    );
+    assert!(eleventh.headers().contains_key("retry-after"));
+    let metrics = c.get(b.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("accountd_throttled_attempts_total{route=\"/api/v1/login/\"} 1"),
+        "{metrics}"
+    );
+    a.stop();
+    b.stop();
+}
+
+// ------------------------------------------------------------------------------------------------
+// import / export
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/examples")
+        .join(name)
+}
+
+fn run(args: &[&str], url: &str) -> (bool, String, String) {
+    let out = binary()
+        .args(args)
+        .env("ACCOUNTD__DATABASE__URL", url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn import_and_export_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let csv = example("import.csv");
+    let csv = csv.to_str().unwrap();
+    let (ok, out, err) = run(&["import", csv], &url);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("total:       11 created, 0 unchanged, 0 failed"), "{out}");
+    assert!(out.contains("users:       4 created"), "{out}");
+    assert!(
+        !err.contains("records ("),
+        "no progress bar when standard error is not a terminal: {err}"
+    );
+
+    let (ok, out, _) = run(&["import", csv], &url);
+    assert!(ok);
+    assert!(
+        out.contains("total:       0 created, 11 unchanged, 0 failed"),
+        "idempotent: {out}"
+    );
+
+    let json = dir.path().join("export.json");
+    let (ok, out, err) = run(&["export", json.to_str().unwrap()], &url);
+    assert!(ok, "{out}{err}");
+    let exported = std::fs::read_to_string(&json).unwrap();
+    assert!(!exported.contains("Initial-Passw0rd!"), "never a plaintext password");
+    let records: Vec<Value> = serde_json::from_str(&exported).unwrap();
+    assert_eq!(records.len(), 11);
+    assert!(records.iter().all(|r| r.get("password").is_none()));
+    let hank = records.iter().find(|r| r["username"] == "hank@globex.example").unwrap();
+    assert!(
+        hank["password_hash"].as_str().unwrap().starts_with("pbkdf2_sha256$"),
+        "as imported"
+    );
+
+    // The export imports into an empty database, as CSV too (--format overrides the extension).
+    let other = tempfile::tempdir().unwrap();
+    let other_url = sqlite_url(other.path());
+    let as_csv = dir.path().join("export.txt");
+    let (ok, _, _) = run(&["export", as_csv.to_str().unwrap(), "--format", "csv"], &url);
+    assert!(ok);
+    let (ok, out, err) = run(&["import", as_csv.to_str().unwrap(), "--format", "csv"], &other_url);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("total:       11 created"), "{out}");
+
+    // Bad records are named by line with their reason; the good ones are kept; the exit status
+    // says something was refused.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "kind,tenant,group,username,level,first_name,last_name,email,password\n\
+         user,Globex,Sales,ok@globex.example,0,Ok,User,,Some-Passw0rd!\n\
+         user,Globex,Sales,bad@globex.example,0,Bad,User,not-an-address,Some-Passw0rd!\n\
+         group,Nowhere,Lost,,,,,,\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["import", bad.to_str().unwrap()], &url);
+    assert!(!ok);
+    assert!(err.contains("line 3: user: "), "{err}");
+    assert!(err.contains("email"), "{err}");
+    assert!(err.contains("line 4: group: no such tenant"), "{err}");
+    assert!(!err.contains("Some-Passw0rd!"), "no password in a report");
+    assert!(out.contains("users:       1 created, 0 unchanged, 1 failed"), "{out}");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Documentation
+
+fn leaf_keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_keys(v, &key, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[test]
+fn configuration_reference_lists_every_key() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md")).unwrap();
+    let defaults = serde_json::to_value(accountd::config::AppConfig::default()).unwrap();
+    let mut keys = Vec::new();
+    leaf_keys(&defaults, "", &mut keys);
+    assert!(keys.len() > 40, "{keys:?}");
+    for key in &keys {
+        assert!(doc.contains(&format!("`{key}`")), "docs/configuration.md lacks `{key}`");
+        let env = format!("ACCOUNTD__{}", key.replace('.', "__").to_uppercase());
+        assert!(doc.contains(&format!("`{env}`")), "docs/configuration.md lacks `{env}`");
+    }
+    // Its "complete file" is a valid configuration, and is the defaults.
+    let start = doc.find("## A complete file with every default").unwrap();
+    let block = &doc[start..];
+    let toml = &block[block.find("```toml\n").unwrap() + 8..];
+    let toml = &toml[..toml.find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accountd.toml");
+    std::fs::write(&file, toml).unwrap();
+    let loaded = accountd::config::AppConfig::load_from(Some(&file), Vec::new()).unwrap();
+    assert_eq!(serde_json::to_value(loaded).unwrap(), defaults);
+}

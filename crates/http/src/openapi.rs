@@ -1,0 +1,372 @@
+//! The OpenAPI 3.1 document of the three dialects, generated from the handlers' `#[utoipa::path]`
+//! annotations and the bodies' `ToSchema` derives, served at `GET /openapi.json`, with an
+//! interactive page at `GET /docs` (embedded in the binary: it loads no script from anywhere).
+//!
+//! `docs/openapi.json` is the committed copy; a test fails when it is stale
+//! (`cargo xtask openapi` rewrites it).
+
+use crate::apio_users::{CreateBody, ProfileBody, UpdateBody};
+use crate::error::Problem;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+pub const OPENAPI_JSON: &str = "/openapi.json";
+pub const DOCS: &str = "/docs";
+
+/// Seed 000's `ids`: only the ids the caller's level has.
+#[derive(Debug, ToSchema)]
+#[schema(as = Ids)]
+#[allow(dead_code)]
+pub struct IdsSchema {
+    tenant_id: Option<String>,
+    group_id: Option<String>,
+    user_id: Option<String>,
+}
+
+/// An empty JSON object.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "accountd",
+        description = "Accounts, sessions and profiles in three dialects: APIO (`/api/v1/…`), \
+                       SuperOffice (`/api/v1/User/currentPrincipal`) and Axway (`/api/portal/v1.3/…`). \
+                       Errors are `application/problem+json`.",
+        license(name = "see the repository"),
+    ),
+    paths(
+        crate::apio::login,
+        crate::apio::logout,
+        crate::apio::get_login_info,
+        crate::apio::put_login_info,
+        crate::apio::get_login_info_deprecated,
+        crate::apio::put_login_info_deprecated,
+        crate::apio_users::list,
+        crate::apio_users::create,
+        crate::apio_users::get,
+        crate::apio_users::put,
+        crate::apio_users::delete,
+        crate::apio_users::get_pin,
+        crate::apio_users::put_pin,
+        crate::superoffice::current_principal,
+        crate::axway::get_current_user,
+        crate::axway::put_current_user,
+        crate::axway::change_password,
+    ),
+    components(schemas(Problem, crate::error::FieldError)),
+    tags(
+        (name = "apio", description = "The APIO dialect: login, session, users of a group, PIN codes"),
+        (name = "superoffice", description = "The SuperOffice dialect: the current principal"),
+        (name = "axway", description = "The Axway portal dialect: the current user, password change"),
+    ),
+    modifiers(&Common),
+)]
+struct ApiDoc;
+
+/// The document, as served and committed.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// What every operation shares: the security schemes, the problem responses no handler lists.
+struct Common;
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Problem::schema())).build(),
+        )
+        .build()
+        .into()
+}
+
+impl Modify for Common {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let schemes = [
+            (
+                "session",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                    "sessionid",
+                    "The session cookie set by POST /api/v1/login/. Unsafe methods (POST, PUT, DELETE) must also \
+                     send the `XSRF-TOKEN` cookie's value in the `X-XSRF-TOKEN` header (403 otherwise).",
+                ))),
+            ),
+            ("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic))),
+            ("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer))),
+            (
+                "soTicket",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    "Authorization",
+                    "`SoTicket <ticket>` (the SuperOffice dialect's session ticket).",
+                ))),
+            ),
+        ];
+        for (name, scheme) in schemes {
+            components.security_schemes.insert(name.to_owned(), scheme);
+        }
+        openapi.security = Some(vec![
+            SecurityRequirement::new("session", Vec::<String>::new()),
+            SecurityRequirement::new("basic", Vec::<String>::new()),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("soTicket", Vec::<String>::new()),
+        ]);
+        for item in openapi.paths.paths.values_mut() {
+            // DELETE's options may come in the query string instead: its body is optional.
+            if let Some(body) = item.delete.as_mut().and_then(|op| op.request_body.as_mut()) {
+                body.required = Some(utoipa::openapi::Required::False);
+            }
+            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                constrain_path_ids(op);
+                add_common_responses(op);
+            }
+        }
+    }
+}
+
+/// The ids of paths (`tenant_id`, …) accept what the domain's identifiers do.
+fn constrain_path_ids(op: &mut Operation) {
+    for param in op.parameters.iter_mut().flatten() {
+        if param.parameter_in == ParameterIn::Path
+            && param.name.ends_with("_id")
+            && let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut()
+        {
+            object.pattern = Some(crate::apio_users::IDENTIFIER.to_owned());
+        }
+    }
+}
+
+fn add_common_responses(op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    if op.request_body.is_some() {
+        responses
+            .entry("413".into())
+            .or_insert_with(|| problem_response("The body is larger than the configured limit"));
+        responses
+            .entry("415".into())
+            .or_insert_with(|| problem_response("The body's Content-Type is not the documented one"));
+    }
+    responses
+        .entry("503".into())
+        .or_insert_with(|| problem_response("Shutting down, overloaded, or the database is unavailable"));
+    responses
+        .entry("default".into())
+        .or_insert_with(|| problem_response("Any other error"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bodies that flatten `ProfileBody`: one object with every member, as the server reads them.
+
+fn string() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).into()
+}
+
+fn nullable_string() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .into()
+}
+
+/// `ProfileBody`'s object with `extra` members added, `required` ones required, nothing else allowed.
+fn profile_with(description: &str, extra: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> RefOr<Schema> {
+    let mut object = match ProfileBody::schema() {
+        RefOr::T(Schema::Object(object)) => object,
+        _ => Object::new(),
+    };
+    for (name, schema) in extra {
+        object.properties.insert(name.to_owned(), schema);
+    }
+    object.required = required.iter().map(|r| (*r).to_owned()).collect();
+    object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    object.description = Some(description.to_owned());
+    RefOr::T(Schema::Object(object))
+}
+
+impl PartialSchema for UpdateBody {
+    fn schema() -> RefOr<Schema> {
+        profile_with(
+            "Seed 001's PUT: the profile members (`null` or `\"\"` clears an optional one), and a password change \
+             (`newPassword`, with `oldPassword` when changing one's own).",
+            vec![("oldPassword", nullable_string()), ("newPassword", nullable_string())],
+            &[],
+        )
+    }
+}
+
+impl ToSchema for UpdateBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ProfileBody as ToSchema>::schemas(schemas);
+    }
+}
+
+impl PartialSchema for CreateBody {
+    fn schema() -> RefOr<Schema> {
+        let level = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .enum_values(Some([Some(0), Some(4), Some(8), None]))
+            .description(Some(
+                "0 end user (default), 4 department admin (with administeredDepartment), 8 group admin",
+            ))
+            .into();
+        profile_with(
+            "A new user of the group: its id, password, names and the optional profile members.",
+            vec![
+                ("userId", string()),
+                ("username", nullable_string()),
+                ("password", string()),
+                ("userLevel", level),
+                ("administeredDepartment", nullable_string()),
+            ],
+            &["userId", "password", "firstName", "lastName"],
+        )
+    }
+}
+
+impl ToSchema for CreateBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ProfileBody as ToSchema>::schemas(schemas);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+/// The `Allow` header of a 405 on a route `pattern` (with or without its trailing slash): the
+/// methods the document gives it.
+pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
+    static ALLOWED: LazyLock<BTreeMap<String, &'static str>> = LazyLock::new(|| {
+        let mut map = BTreeMap::new();
+        for (path, item) in document().paths.paths {
+            let methods: Vec<&str> = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, has)| has.then_some(m))
+            .collect();
+            let methods: &'static str = Box::leak(methods.join(", ").into_boxed_str());
+            map.insert(path.trim_end_matches('/').to_owned(), methods);
+        }
+        map.insert(OPENAPI_JSON.to_owned(), "GET");
+        map.insert(DOCS.to_owned(), "GET");
+        map
+    });
+    ALLOWED.get(pattern.trim_end_matches('/')).copied()
+}
+
+/// The document as pretty JSON, as committed in `docs/openapi.json`.
+pub fn pretty_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(pretty_json())
+}
+
+const DOCS_PAGE: &str = include_str!("openapi_docs.html");
+
+async fn docs_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        ))
+        .body(DOCS_PAGE)
+}
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::resource(OPENAPI_JSON).route(web::get().to(openapi_json)))
+        .service(crate::resource(DOCS).route(web::get().to(docs_page)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn committed() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json")
+    }
+
+    /// `ACCOUNTD_WRITE_OPENAPI=1` (what `cargo xtask openapi` sets) rewrites the committed copy.
+    #[test]
+    fn committed_document_is_current() {
+        let current = pretty_json();
+        if std::env::var_os("ACCOUNTD_WRITE_OPENAPI").is_some() {
+            std::fs::write(committed(), &current).unwrap();
+            return;
+        }
+        let on_disk = std::fs::read_to_string(committed()).unwrap_or_default();
+        assert!(
+            on_disk == current,
+            "docs/openapi.json is stale: run `cargo xtask openapi` to refresh it"
+        );
+    }
+
+    #[test]
+    fn is_openapi_3_1_with_every_dialect() {
+        let json: serde_json::Value = serde_json::from_str(&pretty_json()).unwrap();
+        assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = json["paths"].as_object().unwrap();
+        for path in [
+            crate::apio::LOGIN,
+            crate::apio::LOGOUT,
+            crate::apio::USER_LOGIN_INFO,
+            crate::apio::LOGIN_INFO_DEPRECATED,
+            crate::apio_users::USERS,
+            crate::apio_users::USER,
+            crate::apio_users::PINCODE,
+            crate::superoffice::CURRENT_PRINCIPAL,
+            crate::axway::CURRENT_USER,
+            crate::axway::CHANGE_PASSWORD,
+        ] {
+            assert!(paths.contains_key(path), "{path} is not documented");
+        }
+    }
+
+    #[test]
+    fn flattened_bodies_list_every_member() {
+        let json: serde_json::Value = serde_json::from_str(&pretty_json()).unwrap();
+        let schemas = &json["components"]["schemas"];
+        for (name, member) in [
+            ("UpdateBody", "firstName"),
+            ("UpdateBody", "newPassword"),
+            ("CreateBody", "userId"),
+            ("CreateBody", "accessDeviceEndpoint"),
+        ] {
+            assert!(
+                schemas[name]["properties"].get(member).is_some(),
+                "{name} lacks {member}"
+            );
+            assert_eq!(schemas[name]["additionalProperties"], false);
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Seed 001's PIN code resource. The PIN is stored only as an argon2id hash and never returned; its
+//! settings (`loginDisabled`, `expirationDays`, `doesNotExpire`) are. A user changing their own PIN
+//! gives the old one (when one is set), like passwords; administrators in scope set it without, and
+//! only they change the settings. New PINs are checked by the PIN rules when
+//! `VALIDATE_PINCODE_LOCALLY` is on (the Application Server's rules for the level, else accountd's).
+
+use crate::profile::Actor;
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::level::GroupMember;
+use accountd_domain::pincode::PinSettings;
+use accountd_domain::ports::Store;
+use accountd_domain::principal::Principal;
+use accountd_domain::records::{AuditAction, AuditOutcome};
+use accountd_domain::rules::PinRules;
+use accountd_domain::secret::{PinCode, SecretHash};
+use accountd_domain::user::User;
+use accountd_domain::{InvalidValue, Problem};
+use accountd_policy::access::Action;
+use accountd_policy::mode::{Operation, dispatch};
+use accountd_policy::pin::{self, PinContext};
+use accountd_policy::settings::default_pin_rules;
+
+/// Seed 001's pincode PUT.
+#[derive(Debug, Clone, Default)]
+pub struct PinUpdate {
+    pub pin: Option<PinCode>,
+    pub old_pin: Option<PinCode>,
+    pub login_disabled: Option<bool>,
+    pub expiration_days: Option<i64>,
+    pub does_not_expire: Option<bool>,
+}
+
+impl PinUpdate {
+    fn fields(&self) -> Vec<String> {
+        [
+            ("pinCode", self.pin.is_some()),
+            ("loginDisabled", self.login_disabled.is_some()),
+            ("expirationDays", self.expiration_days.is_some()),
+            ("doesNotExpire", self.does_not_expire.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+}
+
+impl<S: Store> Services<S> {
+    /// The PIN rules for `user` (`None` when `VALIDATE_PINCODE_LOCALLY` is off).
+    pub fn pin_rules_for(&self, user: &User) -> ServiceResult<Option<PinRules>> {
+        let upstream = if self.config.apio.validate_pincode_locally {
+            self.upstream.pin_rules(user.level())?
+        } else {
+            None
+        };
+        Ok(pin::effective_pin_rules(&self.config.apio, upstream.as_ref()))
+    }
+
+    /// `GET …/pincode/`: the settings (defaults when none were ever set).
+    pub fn get_pin(&self, actor: &Principal, member: &GroupMember) -> ServiceResult<PinSettings> {
+        let user = self.addressed_user(actor, member, Action::Read)?;
+        Ok(self
+            .store
+            .read(|repo| repo.pin(user.key))?
+            .map(|r| r.settings)
+            .unwrap_or_default())
+    }
+
+    /// `PUT …/pincode/`.
+    #[tracing::instrument(skip_all, fields(user = %member.user))]
+    pub fn update_pin(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        update: &PinUpdate,
+        ctx: &RequestContext,
+    ) -> ServiceResult<PinSettings> {
+        let mut subject = None;
+        let result = self.update_pin_inner(actor, member, update, ctx, &mut subject);
+        self.audit_refusal(
+            &result,
+            Actor::Caller(actor),
+            subject,
+            AuditAction::PinChange,
+            update.fields(),
+            ctx,
+        );
+        result
+    }
+
+    fn update_pin_inner(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        update: &PinUpdate,
+        ctx: &RequestContext,
+        subject: &mut Option<accountd_domain::ids::UserKey>,
+    ) -> ServiceResult<PinSettings> {
+        let is_self = actor.user.role.member() == Some(member);
+        let action = if is_self {
+            Action::ChangeOwnPin
+        } else {
+            Action::ResetPin
+        };
+        let user = self.addressed_user(actor, member, action)?;
+        *subject = Some(user.key);
+        let current = self.store.read(|repo| repo.pin(user.key))?;
+        let current_settings = current.as_ref().map(|r| r.settings).unwrap_or_default();
+        let current_hash = current.as_ref().and_then(|r| r.hash.clone());
+
+        let settings = PinSettings::new(
+            update.login_disabled.unwrap_or(current_settings.login_disabled),
+            update
+                .expiration_days
+                .unwrap_or(i64::from(current_settings.expiration_days())),
+            update.does_not_expire.unwrap_or(current_settings.does_not_expire),
+        )?;
+        if is_self && settings != current_settings && !matches!(actor.user.role, accountd_domain::level::Role::System) {
+            return Err(ServiceError::Forbidden("only an administrator changes PIN settings"));
+        }
+
+        if is_self && let Some(hash) = &current_hash {
+            self.check_old_pin(&user, hash, update.old_pin.as_ref(), ctx)?;
+        }
+
+        let rules = self.pin_rules_for(&user)?;
+        let new_hash = match &update.pin {
+            Some(new) => {
+                if let Some(rules) = &rules {
+                    self.check_new_pin(&user, rules, new, current_hash.as_ref())?;
+                }
+                Some(self.hasher.hash(new.expose(), self.random.as_ref())?)
+            }
+            None => None,
+        };
+        let keep_history = rules.as_ref().map_or(default_pin_rules().history, |r| r.history);
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::PinChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let now = self.clock.now();
+        self.store.write(|repo| {
+            repo.set_pin(user.key, new_hash.as_ref(), &settings, keep_history, now)?;
+            if how.write_upstream {
+                self.upstream.set_pin(&user, update.pin.as_ref(), &settings)?;
+            }
+            let event = self.audit_event(
+                Some(actor),
+                Some(user.key),
+                AuditAction::PinChange,
+                update.fields(),
+                AuditOutcome::Success,
+                ctx,
+            );
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(())
+        })?;
+        Ok(settings)
+    }
+
+    /// The old PIN, required to change one's own: a wrong one counts for throttling and for the PIN's
+    /// failure count, and answers 403.
+    fn check_old_pin(
+        &self,
+        user: &User,
+        hash: &SecretHash,
+        old: Option<&PinCode>,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        let old = old.ok_or(ServiceError::Invalid(vec![InvalidValue::new(
+            "oldPinCode",
+            Problem::Empty,
+        )]))?;
+        self.check_throttle(user.username.as_str(), ctx)?;
+        if self.hasher.verify(hash, old.expose())?.matches {
+            return Ok(());
+        }
+        self.store.write(|repo| {
+            self.count_failure(repo, user.username.as_str(), ctx)?;
+            repo.record_pin_failure(user.key)?;
+            Ok::<_, ServiceError>(())
+        })?;
+        Err(ServiceError::WrongSecret("old PIN"))
+    }
+
+    /// Every rule the new PIN breaks, including reuse of recent PINs and the reverse of the current.
+    fn check_new_pin(
+        &self,
+        user: &User,
+        rules: &PinRules,
+        new: &PinCode,
+        current: Option<&SecretHash>,
+    ) -> ServiceResult<()> {
+        let ctx = PinContext {
+            extension: Some(user.profile.extension.as_str()),
+            phone_number: Some(user.profile.phone_number.as_str()),
+        };
+        let mut violations = pin::check_pin(rules, new, &ctx);
+        if violations.is_empty() {
+            let history = self.store.read(|repo| repo.pin_history(user.key, rules.history))?;
+            for hash in current.into_iter().chain(history.iter()) {
+                if self.hasher.verify(hash, new.expose())?.matches {
+                    violations.push(pin::reused_pin(rules.history));
+                    break;
+                }
+            }
+            if rules.forbid_reversed_old
+                && let Some(hash) = current
+                && self.hasher.verify(hash, pin::reversed(new).expose())?.matches
+            {
+                violations.push(pin::reversed_old_pin());
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Policy {
+                field: "pinCode",
+                violations,
+            })
+        }
+    }
+}

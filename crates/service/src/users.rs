@@ -1,0 +1,344 @@
+//! Seed 001's user resource: read, update (profile, endpoint and password in one all-or-nothing
+//! change), delete, plus creating and listing a group's users.
+//!
+//! Access is decided the same way on every route: a caller who may not administer the addressed
+//! place (tenant/group, or the user there) gets 403 whether or not the user exists; inside their scope
+//! a missing user is 404 (DELETE: 200, as the seed says deleting a missing user is no error).
+
+use crate::profile::{Actor, PreparedPassword, require};
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::endpoint::Endpoint;
+use accountd_domain::ids::{GroupId, TenantId, UserKey};
+use accountd_domain::level::{GroupMember, Role};
+use accountd_domain::ports::{DeleteOptions, DeleteOutcome, Page, PageRequest, Store};
+use accountd_domain::principal::Principal;
+use accountd_domain::records::{AuditAction, AuditOutcome};
+use accountd_domain::secret::Password;
+use accountd_domain::user::{NewUser, ProfileChange, User, Version};
+use accountd_domain::{InvalidValue, Problem};
+use accountd_policy::access::{self, Action};
+use accountd_policy::mode::{Operation, dispatch};
+
+/// A user with their main endpoint: seed 001's representation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetails {
+    pub user: User,
+    pub endpoint: Option<Endpoint>,
+}
+
+/// A password change carried by a profile update (`oldPassword`, `newPassword`).
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub old: Option<Password>,
+    pub new: Password,
+}
+
+/// Seed 001's PUT: any of the profile, the main endpoint (`Some(None)` removes it) and the password.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub profile: ProfileChange,
+    pub endpoint: Option<Option<Endpoint>>,
+    pub password: Option<PasswordChange>,
+}
+
+impl UserUpdate {
+    /// Wire names of what this update touches (for audit events), never values.
+    pub fn fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self.profile.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+        if self.endpoint.is_some() {
+            fields.push("endpoint".into());
+        }
+        if self.password.is_some() {
+            fields.push("password".into());
+        }
+        fields
+    }
+}
+
+/// Turns a missing department or device named in the request into a 400 naming the field.
+fn input_reference(err: ServiceError) -> ServiceError {
+    match err {
+        ServiceError::NotFound(what @ ("department" | "device")) => {
+            ServiceError::Invalid(vec![InvalidValue::new(what, Problem::Format("an existing one"))])
+        }
+        other => other,
+    }
+}
+
+impl<S: Store> Services<S> {
+    /// 403 unless `actor` may administer the group, or the caller is the addressed user themself.
+    fn require_group_scope(&self, actor: &Principal, member: &GroupMember) -> ServiceResult<()> {
+        let own_path = actor.user.role.member() == Some(member);
+        if own_path || access::may_manage_group(&actor.user.role, &member.tenant, &member.group) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden("outside the caller's scope"))
+        }
+    }
+
+    /// The user at `member`, if `actor` may take `action` on them.
+    pub(crate) fn addressed_user(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        action: Action,
+    ) -> ServiceResult<User> {
+        self.require_group_scope(actor, member)?;
+        let user = self
+            .store
+            .read(|repo| repo.user_by_path(member))?
+            .ok_or(ServiceError::NotFound("user"))?;
+        require(access::authorize(&actor.user, action, &user))?;
+        Ok(user)
+    }
+
+    fn details(&self, user: User) -> ServiceResult<UserDetails> {
+        let endpoint = self.store.read(|repo| repo.endpoint(user.key))?;
+        Ok(UserDetails { user, endpoint })
+    }
+
+    /// `GET …/users/{user_id}/`.
+    pub fn get_user(&self, actor: &Principal, member: &GroupMember) -> ServiceResult<UserDetails> {
+        let user = self.addressed_user(actor, member, Action::Read)?;
+        self.details(user)
+    }
+
+    /// `PUT …/users/{user_id}/`: a partial update of what it carries, all or nothing. A user changing
+    /// themself may change only the self-editable fields and not their endpoint; a password change
+    /// follows [`Services::change_password`]'s rules. With `expected` (If-Match), only that version.
+    #[tracing::instrument(skip_all, fields(user = %member.user))]
+    pub fn update_user(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        expected: Option<Version>,
+        update: &UserUpdate,
+        ctx: &RequestContext,
+    ) -> ServiceResult<UserDetails> {
+        let fields = update.fields();
+        let mut subject = None;
+        let result = self.update_user_inner(actor, member, expected, update, ctx, &mut subject);
+        self.audit_refusal(
+            &result,
+            Actor::Caller(actor),
+            subject,
+            AuditAction::ProfileUpdate,
+            fields,
+            ctx,
+        );
+        result
+    }
+
+    fn update_user_inner(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        expected: Option<Version>,
+        update: &UserUpdate,
+        ctx: &RequestContext,
+        subject: &mut Option<UserKey>,
+    ) -> ServiceResult<UserDetails> {
+        if expected.is_none() && self.config.apio.require_if_match {
+            return Err(ServiceError::PreconditionRequired);
+        }
+        let target = self.addressed_user(actor, member, Action::UpdateProfile)?;
+        *subject = Some(target.key);
+        let is_self = actor.user.key == target.key;
+        if !access::forbidden_fields(&actor.user, &target, &update.profile.fields()).is_empty()
+            || (is_self && update.endpoint.is_some() && !matches!(actor.user.role, Role::System))
+        {
+            return Err(ServiceError::Forbidden(
+                "a user may not change this field about themself",
+            ));
+        }
+        if expected.is_some_and(|v| v != target.version) {
+            // Fail before any argon2 work; the transaction checks again.
+            return Err(ServiceError::PreconditionFailed);
+        }
+        let actor_ref = Actor::Caller(actor);
+        let prepared: Option<(PreparedPassword, &Password)> = match &update.password {
+            Some(change) => Some((
+                self.prepare_password(actor_ref, &target, change.old.as_ref(), &change.new, ctx)?,
+                &change.new,
+            )),
+            None => None,
+        };
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::ProfileChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let now = self.clock.now();
+        let fields: Vec<String> = update
+            .profile
+            .fields()
+            .iter()
+            .map(|f| f.wire_name().to_owned())
+            .collect();
+        let details = self
+            .store
+            .write(|repo| {
+                let user = repo.update_profile(target.key, expected, &update.profile, now)?;
+                if let Some(endpoint) = &update.endpoint {
+                    repo.set_endpoint(user.key, endpoint.as_ref())?;
+                }
+                if how.write_upstream && !update.profile.is_empty() {
+                    self.upstream.update_profile(&user, &update.profile)?;
+                }
+                if !fields.is_empty() || update.endpoint.is_some() {
+                    let mut touched = fields.clone();
+                    if update.endpoint.is_some() {
+                        touched.push("endpoint".into());
+                    }
+                    let event = self.audit_event(
+                        Some(actor),
+                        Some(user.key),
+                        AuditAction::ProfileUpdate,
+                        touched,
+                        AuditOutcome::Success,
+                        ctx,
+                    );
+                    repo.record_audit(&event)?;
+                }
+                if let Some((prepared, new)) = &prepared {
+                    self.apply_password(repo, actor_ref, &user, prepared, new, ctx)?;
+                }
+                let endpoint = repo.endpoint(user.key)?;
+                Ok(UserDetails { user, endpoint })
+            })
+            .map_err(input_reference)?;
+        if prepared.is_some() {
+            self.forget_basic(target.key);
+        }
+        Ok(details)
+    }
+
+    /// `DELETE …/users/{user_id}/`: deletes the user and, with `delete_devices`, the devices they
+    /// own; 200 with an empty report for a user that is not there (in scope).
+    #[tracing::instrument(skip_all, fields(user = %member.user))]
+    pub fn delete_user(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        expected: Option<Version>,
+        options: &DeleteOptions,
+        ctx: &RequestContext,
+    ) -> ServiceResult<DeleteOutcome> {
+        if expected.is_none() && self.config.apio.require_if_match {
+            return Err(ServiceError::PreconditionRequired);
+        }
+        self.require_group_scope(actor, member)?;
+        let Some(target) = self.store.read(|repo| repo.user_by_path(member))? else {
+            return Ok(DeleteOutcome::default());
+        };
+        let result = require(access::authorize(&actor.user, Action::Delete, &target)).and_then(|()| {
+            let how = dispatch(
+                self.config.apio.login_mode,
+                Operation::DeleteUser,
+                self.config.apio.update_profile_to_bs_db_sso,
+            );
+            self.store.write(|repo| {
+                let outcome = repo.delete_user(member, expected, options)?;
+                if how.write_upstream && outcome.existed {
+                    self.upstream.delete_user(&target, options.delete_devices)?;
+                }
+                let event = self.audit_event(
+                    Some(actor),
+                    Some(target.key),
+                    AuditAction::UserDelete,
+                    vec![],
+                    AuditOutcome::Success,
+                    ctx,
+                );
+                repo.record_audit(&event)?;
+                Ok::<_, ServiceError>(outcome)
+            })
+        });
+        self.audit_refusal(
+            &result,
+            Actor::Caller(actor),
+            Some(target.key),
+            AuditAction::UserDelete,
+            vec![],
+            ctx,
+        );
+        if result.is_ok() {
+            self.forget_basic(target.key);
+        }
+        result
+    }
+
+    /// `POST /api/v1/tenants/{t}/groups/{g}/users/`: creates a user of this group.
+    pub fn create_group_user(
+        &self,
+        actor: &Principal,
+        new: &NewUser,
+        endpoint: Option<&Endpoint>,
+        password: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<UserDetails> {
+        let member = new.role.member().ok_or(ServiceError::Invalid(vec![InvalidValue::new(
+            "userLevel",
+            Problem::Format("a level of a group: 0, 4 or 8"),
+        )]))?;
+        if !access::may_manage_group(&actor.user.role, &member.tenant, &member.group) {
+            return Err(ServiceError::Forbidden("outside the caller's scope"));
+        }
+        let department = match &new.profile.department {
+            Some(key) => Some(
+                self.store
+                    .read(|repo| repo.department(key))?
+                    .ok_or(ServiceError::Invalid(vec![InvalidValue::new(
+                        "department",
+                        Problem::Format("an existing department of this group"),
+                    )]))?,
+            ),
+            None => None,
+        };
+        if !access::may_create(&actor.user, &new.role, department.as_ref()) {
+            return Err(ServiceError::Forbidden("outside the caller's scope"));
+        }
+        let user = self
+            .create_user(Actor::Caller(actor), new, password, ctx)
+            .map_err(input_reference)?;
+        if let Some(endpoint) = endpoint {
+            // A bad endpoint leaves no half-made user behind.
+            let set = self
+                .store
+                .write(|repo| repo.set_endpoint(user.key, Some(endpoint)).map_err(ServiceError::from));
+            if let Err(err) = set {
+                let cleanup = self
+                    .store
+                    .write(|repo| repo.delete_user(member, None, &DeleteOptions::default()));
+                if let Err(cleanup_err) = cleanup {
+                    tracing::error!(error = %cleanup_err, "could not remove a user whose endpoint failed");
+                }
+                return Err(input_reference(err));
+            }
+        }
+        self.details(user)
+    }
+
+    /// `GET /api/v1/tenants/{t}/groups/{g}/users/`: a page of the group's users that the caller may
+    /// see (a department admin sees their departments' users).
+    pub fn list_group_users(
+        &self,
+        actor: &Principal,
+        tenant: &TenantId,
+        group: &GroupId,
+        page: PageRequest,
+    ) -> ServiceResult<Page<User>> {
+        if !access::may_manage_group(&actor.user.role, tenant, group) {
+            return Err(ServiceError::Forbidden("outside the caller's scope"));
+        }
+        let exists = self.store.read(|repo| repo.group(tenant, group))?.is_some();
+        if !exists {
+            return Err(ServiceError::NotFound("group"));
+        }
+        let mut listed = self.store.read(|repo| repo.list_group_users(tenant, group, page))?;
+        listed
+            .items
+            .retain(|u| u.key == actor.user.key || access::in_scope(&actor.user, u));
+        Ok(listed)
+    }
+}
