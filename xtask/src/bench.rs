@@ -382,7 +382,7 @@ pub fn bench(args: &[String]) -> Result<()> {
     let report = json!({
         "date": date,
         "machine": {
-            "cores": cores,
+            "cores": cores as u64,
             "cpu": cpu,
             "shared_with_load_generator": true,
         },
@@ -468,12 +468,10 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
 /// Makes sure `wrk` runs; installs Debian's package when it is missing. Returns its version line.
 fn ensure_wrk() -> Result<String> {
     let version = || {
+        // "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer" → "wrk debian/4.1.0-3+b2"
         Command::new("wrk").arg("--version").output().ok().map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("wrk")
-                .to_owned()
+            let text = String::from_utf8_lossy(&o.stdout);
+            text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
         })
     };
     if let Some(v) = version() {

@@ -126,6 +126,7 @@ impl Modify for Common {
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("soTicket", Vec::<String>::new()),
         ]);
+        add_trailing_slash_aliases(openapi);
         for item in openapi.paths.paths.values_mut() {
             // DELETE's options may come in the query string instead: its body is optional.
             if let Some(body) = item.delete.as_mut().and_then(|op| op.request_body.as_mut()) {
@@ -139,6 +140,34 @@ impl Modify for Common {
                 add_common_responses(op);
             }
         }
+    }
+}
+
+/// The Axway paths answer with and without their trailing slash (clients vary): both are listed, the
+/// alias's operations suffixed `_alias`.
+fn add_trailing_slash_aliases(openapi: &mut utoipa::openapi::OpenApi) {
+    let aliases = [
+        (
+            crate::axway::CURRENT_USER.to_owned(),
+            crate::axway::CURRENT_USER.trim_end_matches('/').to_owned(),
+        ),
+        (
+            crate::axway::CHANGE_PASSWORD.to_owned(),
+            format!("{}/", crate::axway::CHANGE_PASSWORD),
+        ),
+    ];
+    for (canonical, alias) in aliases {
+        let Some(mut item) = openapi.paths.paths.get(&canonical).cloned() else {
+            continue;
+        };
+        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            op.operation_id = op.operation_id.take().map(|id| format!("{id}_alias"));
+            op.summary = Some(format!("Alias of {canonical}"));
+        }
+        openapi.paths.paths.insert(alias, item);
     }
 }
 

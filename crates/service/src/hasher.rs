@@ -3,12 +3,14 @@
 //! allocates more than `permits × memory cost`. Each permit carries its argon2 working memory,
 //! allocated once and reused, so that bound holds for the process's resident memory too (a fresh
 //! allocation per hash fragments glibc's per-thread arenas: docs/performance.md). Callers already
-//! run on a blocking thread.
+//! run on a blocking thread. On Linux that thread hashes at a lower priority (niceness
+//! [`HASHING_NICENESS`]): requests waiting for a core go first, so a burst of password changes
+//! slows itself down rather than every GET.
 
 use crate::random::Random;
 use accountd_domain::secret::SecretHash;
 use accountd_policy::hashing::{self, HashError, HashMemory, HashParams, Verified};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// A counting semaphore for blocking threads.
@@ -34,20 +36,75 @@ impl Permits {
         *free -= 1;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         drop(free);
-        let _ = rustix::process::setpriority_process(None, 10);
+        let priority = LowerPriority::new();
         let memory = self
             .memory
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop()
             .unwrap_or_default();
-        PermitGuard { permits: self, memory }
+        PermitGuard {
+            permits: self,
+            memory,
+            _priority: priority,
+        }
+    }
+}
+
+/// The niceness a thread hashes at (0 is the default, 19 the lowest priority).
+pub const HASHING_NICENESS: i32 = 10;
+
+/// Set when the process could not raise a thread's priority back (no `CAP_SYS_NICE`, and
+/// `RLIMIT_NICE` too low): from then on hashing runs at the thread's own priority, so that no
+/// blocking thread is left at the lower one for the rest of its work.
+static CANNOT_RESTORE: AtomicBool = AtomicBool::new(false);
+
+/// Lowers the calling thread's priority to [`HASHING_NICENESS`] until dropped (Linux, where the
+/// niceness is per thread; elsewhere nothing).
+struct LowerPriority {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    restore: Option<i32>,
+}
+
+impl LowerPriority {
+    #[cfg(target_os = "linux")]
+    fn new() -> Self {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let restore = (!CANNOT_RESTORE.load(Ordering::Relaxed))
+            .then(|| getpriority_process(None).ok())
+            .flatten()
+            .filter(|&now| now < HASHING_NICENESS)
+            .filter(|_| setpriority_process(None, HASHING_NICENESS).is_ok());
+        Self { restore }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> Self {
+        let _ = &CANNOT_RESTORE;
+        Self { restore: None }
+    }
+}
+
+impl Drop for LowerPriority {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(previous) = self.restore
+            && rustix::process::setpriority_process(None, previous).is_err()
+            && !CANNOT_RESTORE.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "cannot raise a thread's priority back after hashing (CAP_SYS_NICE or RLIMIT_NICE): \
+                 hashing now runs at normal priority"
+            );
+        }
     }
 }
 
 struct PermitGuard<'a> {
     permits: &'a Permits,
     memory: HashMemory,
+    /// Dropped after the fields above: the permit is returned while the thread is still low.
+    _priority: LowerPriority,
 }
 
 impl Drop for PermitGuard<'_> {
@@ -57,7 +114,6 @@ impl Drop for PermitGuard<'_> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(std::mem::take(&mut self.memory));
-        let _ = rustix::process::setpriority_process(None, 0);
         let mut free = self
             .permits
             .free
@@ -183,5 +239,21 @@ mod tests {
         let kept = hasher.permits.memory.lock().unwrap();
         assert!((1..=2).contains(&kept.len()), "{} memories for 2 permits", kept.len());
         assert_eq!(*hasher.permits.free.lock().unwrap(), 2);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_hashes_at_lower_priority_and_gets_its_own_back() {
+        use rustix::process::getpriority_process;
+        let before = getpriority_process(None).unwrap();
+        let during = {
+            let _low = LowerPriority::new();
+            getpriority_process(None).unwrap()
+        };
+        let after = getpriority_process(None).unwrap();
+        assert_eq!(during, HASHING_NICENESS.max(before));
+        if !CANNOT_RESTORE.load(Ordering::Relaxed) {
+            assert_eq!(after, before);
+        }
     }
 }

@@ -14,7 +14,8 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -47,6 +48,55 @@ impl Default for PoolOptions {
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// SQLite: this process's writers queue here before `BEGIN IMMEDIATE` (see [`WriteGate`]).
+    writers: Arc<WriteGate>,
+}
+
+/// SQLite lets one connection write at a time, and a connection that finds the write lock taken
+/// sleeps in its busy handler (1, 2, 5, 10, … 100 ms) and tries again: with a few concurrent
+/// writers one can lose that race for a second (p99 of `PUT user_login_info` under 8 writers was
+/// ~1 s, docs/performance.md). The writers of this process therefore take turns here first, woken
+/// as soon as the previous one ends, and find the lock free. Writers of other processes on the
+/// same file still meet the busy timeout. A writer that has waited `timeout` goes on regardless,
+/// as it would without the gate (so a mistaken nested write fails with "busy", never hangs).
+#[derive(Debug, Default)]
+struct WriteGate {
+    busy: Mutex<bool>,
+    released: Condvar,
+}
+
+impl WriteGate {
+    fn enter(&self, timeout: Duration) -> WriteTurn<'_> {
+        let deadline = Instant::now() + timeout;
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return WriteTurn { gate: None };
+            }
+            busy = self
+                .released
+                .wait_timeout(busy, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *busy = true;
+        WriteTurn { gate: Some(self) }
+    }
+}
+
+/// A writer's turn: ends on drop.
+struct WriteTurn<'a> {
+    gate: Option<&'a WriteGate>,
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        if let Some(gate) = self.gate {
+            *gate.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+            gate.released.notify_one();
+        }
+    }
 }
 
 impl fmt::Debug for Database {
@@ -82,7 +132,11 @@ impl Database {
         run_migrations(&mut first)?;
         drop(first);
         let pool = connection::build_pool(manager, opts).map_err(|e| StorageError::Connect(e.to_string()))?;
-        Ok(Database { pool, backend })
+        Ok(Database {
+            pool,
+            backend,
+            writers: Arc::new(WriteGate::default()),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -214,6 +268,8 @@ impl Store for Database {
     where
         E: From<StoreError>,
     {
+        // The turn first, then the connection: a writer waiting for its turn holds no connection.
+        let _turn = (self.backend == Backend::Sqlite).then(|| self.writers.enter(self.pool.connection_timeout()));
         let mut conn = self.connection()?;
         connection::write_transaction(
             &mut conn,
@@ -240,6 +296,31 @@ impl Store for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writers_take_turns_and_a_stuck_turn_times_out() {
+        let gate = Arc::new(WriteGate::default());
+        let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let turn = gate.enter(Duration::from_secs(10));
+                        assert!(turn.gate.is_some());
+                        assert_eq!(inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0);
+                        inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        let held = gate.enter(Duration::from_secs(1));
+        let started = Instant::now();
+        let late = gate.enter(Duration::from_millis(50));
+        assert!(late.gate.is_none(), "went on without a turn");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        drop(held);
+        assert!(gate.enter(Duration::ZERO).gate.is_some());
+    }
 
     #[test]
     fn urls_name_their_backend() {
