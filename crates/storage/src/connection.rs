@@ -108,10 +108,24 @@ impl SqlitePragmas {
     pub fn apply(&self, conn: &mut DbConn) -> QueryResult<()> {
         if let DbConn::Sqlite(c) = conn {
             let ms = self.busy_timeout.as_millis().min(i32::MAX as u128);
-            c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {ms}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA synchronous = FULL;"
-            ))?;
+            c.batch_execute(&format!("PRAGMA busy_timeout = {ms};"))?;
+            // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+            // locked" at once instead of calling the busy handler when another connection holds one
+            // (several processes opening a new database together): retry within the busy timeout.
+            let deadline = std::time::Instant::now() + self.busy_timeout;
+            loop {
+                match c.batch_execute("PRAGMA journal_mode = WAL;") {
+                    Ok(()) => break,
+                    Err(diesel::result::Error::DatabaseError(_, info))
+                        if (info.message().contains("locked") || info.message().contains("busy"))
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            c.batch_execute("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
         }
         Ok(())
     }
