@@ -160,13 +160,32 @@ pub fn load<S: Store>(services: &Services<S>) -> Result<()> {
         )?,
     ];
     for user in &users {
+        // An existing user is left as it is, without the argon2 work of creating it again.
+        if store.read(|repo| repo.user_by_username(&user.username))?.is_some() {
+            continue;
+        }
         match services.create_user(Actor::Operator, user, &password, &ctx) {
             Ok(_) | Err(ServiceError::Conflict(_)) => {}
             Err(err) => return Err(err).with_context(|| format!("creating demo user {}", user.username)),
         }
     }
 
-    let pin_hash = services.hasher().hash(DEMO_PIN, &accountd_service::random::OsRandom)?;
+    let foouser_name = Username::parse("foouser")?;
+    let has_pin = store
+        .read(|repo| {
+            let user = repo.user_by_username(&foouser_name)?;
+            Ok::<_, anyhow::Error>(match user {
+                Some(user) => repo.pin(user.key)?.is_some(),
+                None => false,
+            })
+        })
+        .context("reading foouser's PIN")?;
+    // Hashed only when it is to be set: a restart with the demo data in place does no argon2 work.
+    let pin_hash = if has_pin {
+        None
+    } else {
+        Some(services.hasher().hash(DEMO_PIN, &accountd_service::random::OsRandom)?)
+    };
     let pin_settings = PinSettings::new(false, 3600, false)?;
     let endpoint = Endpoint::AccessDevice(AccessDeviceEndpoint {
         device: DeviceRef {
@@ -180,14 +199,16 @@ pub fn load<S: Store>(services: &Services<S>) -> Result<()> {
     store
         .write(|repo| {
             let foouser = repo
-                .user_by_username(&Username::parse("foouser")?)?
+                .user_by_username(&foouser_name)?
                 .context("the demo user foouser is missing")?;
             if repo.endpoint(foouser.key)?.is_none() {
                 repo.set_endpoint(foouser.key, Some(&endpoint))?;
             }
-            if repo.pin(foouser.key)?.is_none() {
+            if let Some(pin_hash) = &pin_hash
+                && repo.pin(foouser.key)?.is_none()
+            {
                 // Seed 001's old PIN, set as the operator would (below the PIN rules' radar).
-                repo.set_pin(foouser.key, Some(&pin_hash), &pin_settings, 3, foouser.created_at)?;
+                repo.set_pin(foouser.key, Some(pin_hash), &pin_settings, 3, foouser.created_at)?;
             }
             Ok::<_, anyhow::Error>(())
         })
