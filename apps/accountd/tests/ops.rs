@@ -259,6 +259,8 @@ async fn the_log_holds_no_secret_of_a_realistic_session() {
     let new_password = format!("Changed-Passw0rd-{suffix}!");
     let query_secret = format!("QuerySecret{suffix}");
     let new_pin = "49175208";
+    let candidate_password = format!("Candidate-Passw0rd-{suffix}?");
+    let candidate_pin = "60381729";
     let wrong_pin = "31415926";
     let c = client();
     let mut sent: Vec<(String, u16)> = Vec::new();
@@ -354,6 +356,25 @@ async fn the_log_holds_no_secret_of_a_realistic_session() {
             .json(&json!({"pinCode": new_pin, "oldPinCode": "987654"})),
         StatusCode::OK
     );
+    // The account page's live checks: candidates are judged, never logged.
+    expect!(
+        c.post(server.url("/api/v1/session/password_policy/"))
+            .headers(foo.headers())
+            .json(&json!({"newPassword": candidate_password})),
+        StatusCode::OK
+    );
+    expect!(
+        c.post(server.url("/api/v1/session/password_policy/"))
+            .headers(foo.headers())
+            .json(&json!({"newPassword": candidate_password, "oldPassword": wrong_password})),
+        StatusCode::FORBIDDEN
+    );
+    expect!(
+        c.post(server.url("/api/v1/session/pincode_policy/"))
+            .headers(foo.headers())
+            .json(&json!({"pinCode": candidate_pin, "oldPinCode": new_pin})),
+        StatusCode::OK
+    );
     expect!(
         c.put(server.url(FOOUSER))
             .headers(foo.headers())
@@ -410,6 +431,8 @@ async fn the_log_holds_no_secret_of_a_realistic_session() {
         wrong_password.clone(),
         new_password.clone(),
         query_secret.clone(),
+        candidate_password.clone(),
+        candidate_pin.into(),
         api_token.clone(),
         admin.id.clone(),
         admin.xsrf.clone(),

@@ -202,7 +202,7 @@ impl From<PinSettings> for PinView {
 // Input
 
 /// `null` and absent differ: `Some(None)` is an explicit `null` (clear), `None` absent (keep).
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

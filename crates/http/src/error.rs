@@ -78,6 +78,8 @@ pub enum ApiError {
     },
     /// The request lacks a valid XSRF token (403).
     Xsrf,
+    /// Profile members the caller may not change about themself (403), by wire name.
+    ReadOnly(Vec<String>),
     /// The client accepts no representation the operation has (406).
     NotAcceptable,
     /// No route (404) or no such method on it (405).
@@ -209,6 +211,14 @@ impl ApiError {
                 "Requests that change something with a session cookie need the X-XSRF-TOKEN header equal to the XSRF-TOKEN cookie."
                     .into(),
             ),
+            ApiError::ReadOnly(fields) => (
+                "read-only",
+                "Read-only member",
+                format!(
+                    "Only an administrator changes: {}.",
+                    fields.join(", ")
+                ),
+            ),
             ApiError::NotAcceptable => (
                 "not-acceptable",
                 "Not acceptable",
@@ -234,6 +244,14 @@ impl ApiError {
                 violations.iter().map(FieldError::from).collect()
             }
             ApiError::BadRequest { errors, .. } => errors.clone(),
+            ApiError::ReadOnly(fields) => fields
+                .iter()
+                .map(|field| FieldError {
+                    field: field.clone(),
+                    code: "read_only".into(),
+                    message: format!("{field} is assigned by an administrator"),
+                })
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -272,7 +290,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Xsrf => StatusCode::FORBIDDEN,
+            ApiError::Xsrf | ApiError::ReadOnly(_) => StatusCode::FORBIDDEN,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::NoRoute { status } => *status,
             ApiError::Busy | ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@
 //! [`configure`] mounts every route for a given store; production and tests call the same function
 //! (the server binary in `apps/accountd`, the integration tests with a temporary database).
 
+pub mod account;
 pub mod apio;
 pub mod apio_users;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod negotiate;
 pub mod openapi;
 pub mod ops;
+pub mod selfservice;
 pub mod superoffice;
 
 use accountd_domain::ports::Store;
@@ -179,8 +181,10 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         superoffice::routes::<S>(cfg);
         axway::routes::<S>(cfg);
         apio_users::routes::<S>(cfg);
+        selfservice::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
+        account::routes(cfg);
         cfg.default_service(web::to(no_route));
     }
 }

@@ -63,12 +63,22 @@ pub struct Empty {}
         crate::axway::get_current_user,
         crate::axway::put_current_user,
         crate::axway::change_password,
+        crate::selfservice::get_profile,
+        crate::selfservice::put_profile,
+        crate::selfservice::get_password_policy,
+        crate::selfservice::check_password,
+        crate::selfservice::get_pincode_policy,
+        crate::selfservice::check_pincode,
+        crate::selfservice::list_sessions,
+        crate::selfservice::end_other_sessions,
+        crate::selfservice::end_session,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(
         (name = "apio", description = "The APIO dialect: login, session, users of a group, PIN codes"),
         (name = "superoffice", description = "The SuperOffice dialect: the current principal"),
         (name = "axway", description = "The Axway portal dialect: the current user, password change"),
+        (name = "account", description = "accountd's own self-service API (the account page at /account/): profile, password and PIN policy, sessions"),
     ),
     modifiers(&Common),
 )]
@@ -298,6 +308,9 @@ pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
         }
         map.insert(OPENAPI_JSON.to_owned(), "GET");
         map.insert(DOCS.to_owned(), "GET");
+        for page in ["/account", "/account/account.js", "/account/account.css"] {
+            map.insert(page.to_owned(), "GET");
+        }
         map
     });
     ALLOWED.get(pattern.trim_end_matches('/')).copied()

@@ -54,6 +54,9 @@ pub struct ThrottleConfig {
     pub max_failures_per_address: u32,
     /// Length of the counting window; a refused client may try again when it ends.
     pub window_seconds: i64,
+    /// Password and PIN candidate checks (the account page's live feedback) per account within the
+    /// window before they are refused with 429.
+    pub max_checks_per_account: u32,
 }
 
 impl Default for ThrottleConfig {
@@ -62,6 +65,7 @@ impl Default for ThrottleConfig {
             max_failures_per_account: 10,
             max_failures_per_address: 100,
             window_seconds: 15 * 60,
+            max_checks_per_account: 300,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod hasher;
 pub mod pincode;
 pub mod profile;
 pub mod random;
+pub mod selfservice;
 pub mod sso;
 pub mod users;
 

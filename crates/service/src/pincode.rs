@@ -17,7 +17,7 @@ use accountd_domain::user::User;
 use accountd_domain::{InvalidValue, Problem};
 use accountd_policy::access::Action;
 use accountd_policy::mode::{Operation, dispatch};
-use accountd_policy::pin::{self, PinContext};
+use accountd_policy::pin;
 use accountd_policy::settings::default_pin_rules;
 
 /// Seed 001's pincode PUT.
@@ -161,7 +161,7 @@ impl<S: Store> Services<S> {
 
     /// The old PIN, required to change one's own: a wrong one counts for throttling and for the PIN's
     /// failure count, and answers 403.
-    fn check_old_pin(
+    pub(crate) fn check_old_pin(
         &self,
         user: &User,
         hash: &SecretHash,
@@ -192,32 +192,13 @@ impl<S: Store> Services<S> {
         new: &PinCode,
         current: Option<&SecretHash>,
     ) -> ServiceResult<()> {
-        let ctx = PinContext {
-            extension: Some(user.profile.extension.as_str()),
-            phone_number: Some(user.profile.phone_number.as_str()),
-        };
-        let mut violations = pin::check_pin(rules, new, &ctx);
-        if violations.is_empty() {
-            let history = self.store.read(|repo| repo.pin_history(user.key, rules.history))?;
-            for hash in current.into_iter().chain(history.iter()) {
-                if self.hasher.verify(hash, new.expose())?.matches {
-                    violations.push(pin::reused_pin(rules.history));
-                    break;
-                }
-            }
-            if rules.forbid_reversed_old
-                && let Some(hash) = current
-                && self.hasher.verify(hash, pin::reversed(new).expose())?.matches
-            {
-                violations.push(pin::reversed_old_pin());
-            }
-        }
-        if violations.is_empty() {
+        let verdict = self.pin_verdict(user, rules, new, Some(current))?;
+        if verdict.is_valid() {
             Ok(())
         } else {
             Err(ServiceError::Policy {
                 field: "pinCode",
-                violations,
+                violations: verdict.violations,
             })
         }
     }

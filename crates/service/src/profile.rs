@@ -220,14 +220,11 @@ impl<S: Store> Services<S> {
         }
 
         let rules = self.password_rules_for(user.level())?;
-        let mut violations = password::check_password(&rules, new, &user.username);
-        if violations.is_empty() && self.reuses_password(user, record.as_ref().map(|r| &r.hash), &rules, new)? {
-            violations.push(password::reused_password(rules.history));
-        }
-        if !violations.is_empty() {
+        let verdict = self.password_verdict(user, &rules, Some(record.as_ref().map(|r| &r.hash)), new)?;
+        if !verdict.is_valid() {
             return Err(ServiceError::Policy {
                 field: "newPassword",
-                violations,
+                violations: verdict.violations,
             });
         }
         Ok(PreparedPassword {
@@ -284,7 +281,7 @@ impl<S: Store> Services<S> {
     }
 
     /// Whether `new` equals the current password or one of the last `rules.history` ones.
-    fn reuses_password(
+    pub(crate) fn reuses_password(
         &self,
         user: &User,
         current: Option<&accountd_domain::secret::SecretHash>,

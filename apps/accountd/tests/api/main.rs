@@ -1,6 +1,7 @@
 //! The server's integration tests: one binary, each test with its own server and database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod authz;
 mod axway;
 mod cross_dialect;

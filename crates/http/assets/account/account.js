@@ -1,0 +1,745 @@
+// Self-service account page: sign in, profile, password, PIN, sessions, sign out.
+// Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
+'use strict';
+
+(() => {
+  const API = {
+    login: '/api/v1/login/',
+    logout: '/api/v1/logout/',
+    profile: '/api/v1/session/profile/',
+    passwordPolicy: '/api/v1/session/password_policy/',
+    pinPolicy: '/api/v1/session/pincode_policy/',
+    sessions: '/api/v1/session/sessions/',
+    changePassword: '/api/portal/v1.3/currentuser/changepassword',
+  };
+  const PROFILE_FIELDS = ['firstName', 'lastName', 'emailAddress', 'phoneNumber', 'mobile', 'language', 'timeZone'];
+  const LANG_KEY = 'accountd.lang';
+  const $ = (id) => document.getElementById(id);
+
+  // createElement with properties (className, textContent, dataset…) and children: never innerHTML.
+  function h(tag, props = {}, ...children) {
+    const el = document.createElement(tag);
+    const { dataset, ...rest } = props;
+    Object.assign(el, rest);
+    Object.assign(el.dataset, dataset || {});
+    el.append(...children);
+    return el;
+  }
+
+  const state = {
+    lang: 'en',
+    profileLang: null, // from the last profile seen: kept when the session ends
+    profile: null,
+    pwPolicy: null, // {rules, checks}
+    pinPolicy: null, // {applies, resource, hasPin, rules, checks}
+    sessions: [],
+  };
+
+  // ---------------------------------------------------------------- translations
+
+  const I18N = {
+    en: {
+      title: 'Your account', langSwitch: 'Display language', langAuto: 'Automatic', loading: 'Loading…',
+      signinTitle: 'Sign in', username: 'Username', password: 'Password', signinSubmit: 'Sign in',
+      signedInAs: 'Signed in as', signout: 'Sign out',
+      profileTitle: 'Profile', firstName: 'First name', lastName: 'Last name', emailAddress: 'Email address',
+      phoneNumber: 'Phone number', mobile: 'Mobile', language: 'Language', timeZone: 'Time zone',
+      readonlyHint: 'Managed by your administrator.', save: 'Save',
+      passwordTitle: 'Change password', passwordOld: 'Current password', passwordNew: 'New password',
+      rulesTitle: 'Requirements:', passwordConfirm: 'Confirm new password', passwordSubmit: 'Change password',
+      pinTitle: 'Change PIN', pinOld: 'Current PIN', pinNew: 'New PIN', pinRulesTitle: 'Requirements:',
+      pinSubmit: 'Change PIN', sessionsTitle: 'Where you are signed in', endOthers: 'Sign out all other sessions',
+      // Messages built by the script.
+      signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
+      accountDisabled: 'This account cannot sign in.',
+      sessionExpired: 'Your session has ended. Please sign in again.',
+      throttled: (p) => `Too many attempts. Try again in ${p.s} ${p.s === 1 ? 'second' : 'seconds'}.`,
+      throttledSoon: 'Too many attempts. Try again later.',
+      network: 'The server cannot be reached. Check your connection and try again.',
+      serverError: 'Something went wrong (error {status}). Try again.', saving: 'Saving…', saved: 'Saved',
+      fixErrors: 'Please correct the fields marked in red.', notEditable: 'You cannot change this field.',
+      required: 'Required.', mismatch: 'The passwords do not match.',
+      passwordChanged: 'Your password has been changed. Your other sessions were signed out.',
+      wrongPassword: 'The current password is wrong.', notChanged: 'Nothing was changed.',
+      pinChanged: 'Your PIN has been changed.', wrongPin: 'The current PIN is wrong.',
+      thisSession: 'This session', otherSession: 'Other session',
+      created: 'Signed in', lastSeen: 'Last seen', client: 'Browser', address: 'Address',
+      unknown: 'Unknown', endSession: 'Sign out', endSessionLabel: 'Sign out the session started {when}',
+      sessionEnded: 'The session was signed out.', sessionGone: 'That session had already ended.',
+      endedOthers: (p) => (p.n === 0 ? 'There were no other sessions.'
+        : `${p.n} other ${p.n === 1 ? 'session was' : 'sessions were'} signed out.`),
+      ruleMet: '(met)', ruleNotMet: '(not met)', ruleUnchecked: '',
+      codes: {
+        empty: () => 'Must not be empty.',
+        too_long: (n) => n && `Must be at most ${n} characters.`,
+        too_short: (n) => n && `Must be at least ${n} characters.`,
+        control_character: () => 'Must not contain control characters.',
+        surrounding_whitespace: () => 'Must not start or end with a space.',
+        path_separator: () => 'Must not contain "/" or "\\".',
+      },
+    },
+    fr: {
+      title: 'Votre compte', langSwitch: "Langue d'affichage", langAuto: 'Automatique', loading: 'Chargement…',
+      signinTitle: 'Connexion', username: "Nom d'utilisateur", password: 'Mot de passe', signinSubmit: 'Se connecter',
+      signedInAs: 'Connecté en tant que', signout: 'Se déconnecter',
+      profileTitle: 'Profil', firstName: 'Prénom', lastName: 'Nom', emailAddress: 'Adresse e-mail',
+      phoneNumber: 'Numéro de téléphone', mobile: 'Mobile', language: 'Langue', timeZone: 'Fuseau horaire',
+      readonlyHint: 'Géré par votre administrateur.', save: 'Enregistrer',
+      passwordTitle: 'Changer le mot de passe', passwordOld: 'Mot de passe actuel', passwordNew: 'Nouveau mot de passe',
+      rulesTitle: 'Exigences :', passwordConfirm: 'Confirmer le nouveau mot de passe',
+      passwordSubmit: 'Changer le mot de passe',
+      pinTitle: 'Changer le code PIN', pinOld: 'Code PIN actuel', pinNew: 'Nouveau code PIN', pinRulesTitle: 'Exigences :',
+      pinSubmit: 'Changer le code PIN',
+      sessionsTitle: 'Où vous êtes connecté', endOthers: 'Déconnecter toutes les autres sessions',
+      signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
+      badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
+      accountDisabled: 'Ce compte ne peut pas se connecter.',
+      sessionExpired: 'Votre session a pris fin. Veuillez vous reconnecter.',
+      throttled: (p) => `Trop de tentatives. Réessayez dans ${p.s} ${p.s <= 1 ? 'seconde' : 'secondes'}.`,
+      throttledSoon: 'Trop de tentatives. Réessayez plus tard.',
+      network: 'Le serveur est injoignable. Vérifiez votre connexion et réessayez.',
+      serverError: "Une erreur s'est produite (erreur {status}). Réessayez.",
+      saving: 'Enregistrement…', saved: 'Enregistré', fixErrors: 'Veuillez corriger les champs signalés en rouge.',
+      notEditable: 'Vous ne pouvez pas modifier ce champ.', required: 'Obligatoire.',
+      mismatch: 'Les mots de passe ne correspondent pas.',
+      passwordChanged: 'Votre mot de passe a été changé. Vos autres sessions ont été déconnectées.',
+      wrongPassword: 'Le mot de passe actuel est incorrect.', notChanged: "Rien n'a été modifié.",
+      pinChanged: 'Votre code PIN a été changé.', wrongPin: 'Le code PIN actuel est incorrect.',
+      thisSession: 'Cette session', otherSession: 'Autre session',
+      created: 'Connexion', lastSeen: 'Dernière activité', client: 'Navigateur', address: 'Adresse',
+      unknown: 'Inconnu', endSession: 'Déconnecter', endSessionLabel: 'Déconnecter la session ouverte le {when}',
+      sessionEnded: 'La session a été déconnectée.', sessionGone: 'Cette session avait déjà pris fin.',
+      endedOthers: (p) => (p.n === 0 ? "Il n'y avait aucune autre session."
+        : (p.n === 1 ? '1 autre session a été déconnectée.' : `${p.n} autres sessions ont été déconnectées.`)),
+      ruleMet: '(respectée)', ruleNotMet: '(non respectée)', ruleUnchecked: '',
+      codes: {
+        empty: () => 'Ne doit pas être vide.',
+        too_long: (n) => (n ? `Doit comporter au plus ${n} caractères.` : 'Trop long.'),
+        too_short: (n) => (n ? `Doit comporter au moins ${n} caractères.` : 'Trop court.'),
+        control_character: () => 'Ne doit pas contenir de caractères de contrôle.',
+        surrounding_whitespace: () => "Ne doit pas commencer ni finir par une espace.",
+        path_separator: () => 'Ne doit pas contenir « / » ni « \\ ».',
+        invalid_format: () => 'Format non valide.',
+        out_of_range: () => 'Valeur hors des limites autorisées.',
+        conflict: () => 'Valeurs incompatibles.',
+      },
+    },
+  };
+
+  // Which number of the policy's `rules` each rule code is about.
+  const RULE_KEYS = {
+    password_too_short: 'minLength', password_too_long: 'maxLength',
+    password_min_uppercase: 'minUppercase', password_min_lowercase: 'minLowercase',
+    password_min_digits: 'minDigits', password_min_special: 'minSpecial', password_reused: 'history',
+    pin_too_short: 'minLength', pin_too_long: 'maxLength', pin_repeated_digits: 'maxRepeatedDigits',
+    pin_ascending_run: 'maxAscendingRun', pin_descending_run: 'maxDescendingRun', pin_reused: 'history',
+  };
+
+  // An example of a run one longer than allowed: "1234" (or "4321").
+  function runExample(n, descending) {
+    const len = n + 1;
+    if (!(len >= 2 && len <= 10)) return '';
+    let run = len === 10 ? '0123456789' : '123456789'.slice(0, len);
+    if (descending) run = [...run].reverse().join('');
+    return run;
+  }
+
+  // Rule texts; `n` is the rule's number (undefined when unknown: return null to use the server's text).
+  const RULE_TEXT = {
+    en: {
+      password_too_short: (n) => n && `At least ${n} ${n === 1 ? 'character' : 'characters'}`,
+      password_too_long: (n) => n && `At most ${n} characters`,
+      password_min_uppercase: (n) => n && `At least ${n} uppercase ${n === 1 ? 'letter' : 'letters'}`,
+      password_min_lowercase: (n) => n && `At least ${n} lowercase ${n === 1 ? 'letter' : 'letters'}`,
+      password_min_digits: (n) => n && `At least ${n} ${n === 1 ? 'digit' : 'digits'}`,
+      password_min_special: (n) => n && `At least ${n} special ${n === 1 ? 'character' : 'characters'} (not a letter or digit)`,
+      password_contains_username: () => 'Does not contain your username',
+      password_common: () => 'Is not a common or easily guessed password',
+      password_reused: (n) => (n ? `Differs from your current password and the ${n} previous ${n === 1 ? 'one' : 'ones'}`
+        : 'Differs from your current password'),
+      pin_too_short: (n) => n && `At least ${n} ${n === 1 ? 'digit' : 'digits'}`,
+      pin_too_long: (n) => n && `At most ${n} ${n === 1 ? 'digit' : 'digits'}`,
+      pin_repeated_digits: (n) => n && `The same digit at most ${n} ${n === 1 ? 'time' : 'times'} in a row`,
+      pin_ascending_run: (n) => n && `At most ${n} ascending ${n === 1 ? 'digit' : 'digits'} in a row`
+        + (runExample(n) ? ` (not ${runExample(n)})` : ''),
+      pin_descending_run: (n) => n && `At most ${n} descending ${n === 1 ? 'digit' : 'digits'} in a row`
+        + (runExample(n, true) ? ` (not ${runExample(n, true)})` : ''),
+      pin_repeated_pattern: () => 'Is not one group of digits repeated (such as 1212 or 123123)',
+      pin_contains_user_number: () => 'Does not contain your extension or phone number',
+      pin_contains_reversed_user_number: () => 'Does not contain your extension or phone number reversed',
+      pin_reused: (n) => (n ? `Differs from your current PIN and the ${n} previous ${n === 1 ? 'one' : 'ones'}`
+        : 'Differs from your current PIN'),
+      pin_reversed_old: () => 'Is not your current PIN reversed',
+    },
+    fr: {
+      password_too_short: (n) => n && `Au moins ${n} ${n <= 1 ? 'caractère' : 'caractères'}`,
+      password_too_long: (n) => n && `Au plus ${n} caractères`,
+      password_min_uppercase: (n) => n && `Au moins ${n} ${n <= 1 ? 'majuscule' : 'majuscules'}`,
+      password_min_lowercase: (n) => n && `Au moins ${n} ${n <= 1 ? 'minuscule' : 'minuscules'}`,
+      password_min_digits: (n) => n && `Au moins ${n} ${n <= 1 ? 'chiffre' : 'chiffres'}`,
+      password_min_special: (n) => n && `Au moins ${n} ${n <= 1 ? 'caractère spécial' : 'caractères spéciaux'} (ni lettre ni chiffre)`,
+      password_contains_username: () => "Ne contient pas votre nom d'utilisateur",
+      password_common: () => "N'est pas un mot de passe courant ou facile à deviner",
+      password_reused: (n) => (n ? `Diffère du mot de passe actuel et ${n === 1 ? 'du précédent' : `des ${n} précédents`}`
+        : 'Diffère du mot de passe actuel'),
+      pin_too_short: (n) => n && `Au moins ${n} ${n <= 1 ? 'chiffre' : 'chiffres'}`,
+      pin_too_long: (n) => n && `Au plus ${n} ${n <= 1 ? 'chiffre' : 'chiffres'}`,
+      pin_repeated_digits: (n) => n && `Le même chiffre au plus ${n} fois de suite`,
+      pin_ascending_run: (n) => n && `Au plus ${n} ${n <= 1 ? 'chiffre croissant' : 'chiffres croissants'} consécutifs`
+        + (runExample(n) ? ` (pas ${runExample(n)})` : ''),
+      pin_descending_run: (n) => n && `Au plus ${n} ${n <= 1 ? 'chiffre décroissant' : 'chiffres décroissants'} consécutifs`
+        + (runExample(n, true) ? ` (pas ${runExample(n, true)})` : ''),
+      pin_repeated_pattern: () => "N'est pas un même groupe de chiffres répété (comme 1212 ou 123123)",
+      pin_contains_user_number: () => 'Ne contient pas votre numéro de poste ou de téléphone',
+      pin_contains_reversed_user_number: () => "Ne contient pas votre numéro de poste ou de téléphone à l'envers",
+      pin_reused: (n) => (n ? `Diffère du code PIN actuel et ${n === 1 ? 'du précédent' : `des ${n} précédents`}`
+        : 'Diffère du code PIN actuel'),
+      pin_reversed_old: () => "N'est pas le code PIN actuel à l'envers",
+    },
+  };
+
+  function t(key, params = {}) {
+    const v = I18N[state.lang][key] ?? I18N.en[key] ?? key;
+    if (typeof v === 'function') return v(params);
+    return v.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ''));
+  }
+
+  const capitalize = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : '');
+  const firstNumber = (s) => { const m = /\d+/.exec(s || ''); return m ? Number(m[0]) : undefined; };
+
+  // The text of a rule (policy check or field error) in the page language: from its code and the
+  // policy's numbers (or the number in the server's message), else the server's own message.
+  function ruleText(code, rules, message) {
+    const fn = RULE_TEXT[state.lang][code];
+    if (fn) {
+      const key = RULE_KEYS[code];
+      const n = key ? (rules && typeof rules[key] === 'number' ? rules[key] : firstNumber(message)) : undefined;
+      const text = fn(n);
+      if (text) return text;
+    }
+    const generic = I18N[state.lang].codes[code];
+    const text = generic && generic(firstNumber(message));
+    return text || capitalize(message || '') || code;
+  }
+
+  // "English", "en-GB", "Français", "fr" -> 'en' / 'fr'; anything else -> null.
+  function langFromName(name) {
+    const s = String(name || '').trim().toLowerCase();
+    if (s === 'english' || /^en\b|^en[-_]/.test(s)) return 'en';
+    if (s === 'french' || s === 'français' || s === 'francais' || /^fr\b|^fr[-_]/.test(s)) return 'fr';
+    return null;
+  }
+
+  let memoryLang = ''; // the switcher's choice when localStorage is unavailable
+  function storedLang() {
+    try { return localStorage.getItem(LANG_KEY) || ''; } catch (_) { return memoryLang; }
+  }
+
+  function pickLang() {
+    const override = storedLang();
+    if (I18N[override]) return override;
+    if (state.profile) state.profileLang = langFromName(state.profile.language);
+    if (state.profileLang) return state.profileLang;
+    for (const l of navigator.languages || [navigator.language]) {
+      const code = langFromName(l);
+      if (code) return code;
+    }
+    return 'en';
+  }
+
+  // Choose the language and translate everything on screen.
+  function applyLang() {
+    state.lang = pickLang();
+    document.documentElement.lang = state.lang;
+    document.title = t('title');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    $('lang-select').value = storedLang();
+    renderRules('password');
+    renderRules('pin');
+    renderSessions();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  function xsrfToken() {
+    for (const part of document.cookie.split(';')) {
+      const i = part.indexOf('=');
+      if (i > 0 && part.slice(0, i).trim() === 'XSRF-TOKEN') {
+        try { return decodeURIComponent(part.slice(i + 1).trim()); } catch (_) { return part.slice(i + 1).trim(); }
+      }
+    }
+    return '';
+  }
+
+  // fetch wrapper: JSON or form body, XSRF header on unsafe methods, parsed body. A 401 sends the
+  // page back to the sign-in form (unless opts.keep401, for the login itself).
+  async function api(method, url, body, opts = {}) {
+    const headers = { Accept: 'application/json' };
+    let payload;
+    if (body instanceof URLSearchParams) {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      payload = body.toString();
+    } else if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    if (method !== 'GET') {
+      const token = xsrfToken();
+      if (token) headers['X-XSRF-TOKEN'] = token;
+    }
+    let res;
+    try {
+      res = await fetch(url, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
+    } catch (_) {
+      return { ok: false, status: 0, data: null };
+    }
+    let data = null;
+    try {
+      const text = await res.text();
+      if (text) data = JSON.parse(text);
+    } catch (_) { /* not JSON */ }
+    const result = { ok: res.ok, status: res.status, data, retryAfter: res.headers.get('Retry-After') };
+    if (res.status === 401 && !opts.keep401) showSignedOut(true);
+    return result;
+  }
+
+  function retrySeconds(value) {
+    const n = Number.parseInt(value, 10);
+    if (Number.isFinite(n)) return Math.max(n, 0);
+    const date = Date.parse(value || '');
+    return Number.isFinite(date) ? Math.max(Math.ceil((date - Date.now()) / 1000), 0) : null;
+  }
+
+  // A one-line message for a failed request.
+  function problemText(r) {
+    if (r.status === 0) return t('network');
+    if (r.status === 429) {
+      const s = retrySeconds(r.retryAfter);
+      return s === null ? t('throttledSoon') : t('throttled', { s });
+    }
+    const d = r.data || {};
+    return (state.lang === 'en' && (d.detail || d.title)) || t('serverError', { status: r.status });
+  }
+
+  // ---------------------------------------------------------------- form helpers
+
+  function setStatus(id, text, kind) {
+    const el = $(id);
+    el.textContent = text || '';
+    el.classList.toggle('ok', kind === 'ok');
+    el.classList.toggle('bad', kind === 'bad');
+  }
+
+  function fieldError(inputId, message) {
+    const el = $(`${inputId}-error`);
+    el.textContent = el.textContent ? `${el.textContent} ${message}` : message;
+    $(inputId).setAttribute('aria-invalid', 'true');
+  }
+
+  function clearErrors(form) {
+    for (const input of form.querySelectorAll('input')) {
+      input.removeAttribute('aria-invalid');
+      const el = $(`${input.id}-error`);
+      if (el) el.textContent = '';
+    }
+  }
+
+  function focusFirstInvalid(form) {
+    const input = form.querySelector('input[aria-invalid="true"]');
+    if (input) input.focus();
+  }
+
+  // Show a problem+json answer: each errors[] entry next to its field (fieldMap: JSON field ->
+  // input id), the rest in the status line.
+  function showProblem(r, form, fieldMap, statusId, rules) {
+    const errors = (r.data && Array.isArray(r.data.errors)) ? r.data.errors : [];
+    const loose = [];
+    let placed = 0;
+    for (const err of errors) {
+      const inputId = fieldMap[err.field];
+      const text = r.status === 403 && !err.code ? t('notEditable') : ruleText(err.code, rules, err.message);
+      if (inputId) { fieldError(inputId, text); placed++; } else loose.push(text);
+    }
+    if (r.status === 429 || r.status === 0 || (!placed && !loose.length)) setStatus(statusId, problemText(r), 'bad');
+    else setStatus(statusId, [placed ? t('fixErrors') : '', ...loose].filter(Boolean).join(' '), 'bad');
+    focusFirstInvalid(form);
+  }
+
+  async function busy(button, work) {
+    button.disabled = true;
+    try { return await work(); } finally { button.disabled = false; }
+  }
+
+  // ---------------------------------------------------------------- views
+
+  function showSignedOut(expired) {
+    const wasSignedIn = document.body.dataset.state === 'signed-in';
+    if (passwordChecker) passwordChecker.cancel();
+    if (pinChecker) pinChecker.cancel();
+    state.profile = null;
+    state.pwPolicy = null;
+    state.pinPolicy = null;
+    state.sessions = [];
+    for (const id of ['profile-form', 'password-form', 'pin-form']) { $(id).reset(); clearErrors($(id)); }
+    for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status']) setStatus(id, '');
+    $('signin-password').value = '';
+    $('account').hidden = true;
+    $('loading').hidden = true;
+    $('signin').hidden = false;
+    applyLang();
+    $('signin-error').textContent = expired && wasSignedIn ? t('sessionExpired') : '';
+    document.body.dataset.state = 'signed-out';
+  }
+
+  function renderProfile(p) {
+    $('whoami').textContent = p.username || '';
+    const editable = Array.isArray(p.editable) ? p.editable : [];
+    for (const f of PROFILE_FIELDS) {
+      const input = $(`profile-${f}`);
+      const canEdit = editable.includes(f);
+      input.value = p[f] ?? '';
+      input.readOnly = !canEdit;
+      $(`profile-${f}-hint`).hidden = canEdit;
+      input.setAttribute('aria-describedby', canEdit ? `profile-${f}-error` : `profile-${f}-hint profile-${f}-error`);
+    }
+  }
+
+  // The policy rule lists: one li per check, keeping each li's data-state across re-renders.
+  function renderRules(kind) {
+    const ul = $(`${kind}-rules`);
+    const policy = kind === 'password' ? state.pwPolicy : state.pinPolicy;
+    const checks = (policy && policy.checks) || [];
+    const previous = {};
+    for (const li of ul.children) previous[li.dataset.code] = li.dataset.state;
+    ul.replaceChildren(...checks.map((c) => {
+      const li = h('li', { dataset: { code: c.code } }, h('span', { textContent: ruleText(c.code, policy.rules, c.message) }),
+        ' ', h('span', { className: 'visually-hidden' })); // the state, for screen readers
+      setRuleState(li, previous[c.code] || 'pending');
+      return li;
+    }));
+    $(`${kind}-rules-title`).hidden = checks.length === 0;
+  }
+
+  function setRuleState(li, value) {
+    li.dataset.state = value;
+    const note = li.lastElementChild;
+    if (note) note.textContent = t({ pass: 'ruleMet', fail: 'ruleNotMet' }[value] || 'ruleUnchecked');
+  }
+
+  function resetRules(kind) {
+    for (const li of $(`${kind}-rules`).children) setRuleState(li, 'pending');
+  }
+
+  // Apply a policy verdict {checks:[{code,message,passed}]} to the rule list.
+  function applyVerdict(kind, verdict) {
+    const policy = kind === 'password' ? state.pwPolicy : state.pinPolicy;
+    const checks = (verdict && verdict.checks) || [];
+    if (policy && checks.some((c) => !policy.checks.some((p) => p.code === c.code))) {
+      policy.checks = checks.map(({ code, message }) => ({ code, message })); // a rule we did not know of
+      renderRules(kind);
+    }
+    for (const c of checks) {
+      const li = [...$(`${kind}-rules`).children].find((el) => el.dataset.code === c.code);
+      if (li) setRuleState(li, c.passed === true ? 'pass' : c.passed === false ? 'fail' : 'pending');
+    }
+  }
+
+  function renderPin() {
+    const p = state.pinPolicy;
+    const applies = !!(p && p.applies && p.resource);
+    $('pin-section').hidden = !applies;
+    const hasPin = applies && !!p.hasPin;
+    $('pin-old-field').hidden = !hasPin;
+    $('pin-old').hidden = !hasPin;
+    $('pin-old').disabled = !hasPin;
+    renderRules('pin');
+  }
+
+  function formatDate(iso) {
+    if (!iso) return t('unknown');
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    try {
+      return new Intl.DateTimeFormat(state.lang, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+    } catch (_) {
+      return d.toLocaleString();
+    }
+  }
+
+  function renderSessions() {
+    const ul = $('sessions-list');
+    ul.replaceChildren(...state.sessions.map((s) => {
+      const client = s.client || {};
+      const time = (iso) => (iso ? h('time', { dateTime: iso, textContent: formatDate(iso) }) : t('unknown'));
+      const dl = h('dl');
+      for (const [label, value] of [['created', time(s.createdAt)], ['lastSeen', time(s.lastSeenAt)],
+        ['client', client.userAgent || t('unknown')], ['address', client.address || t('unknown')]]) {
+        dl.append(h('dt', { textContent: t(label) }), h('dd', {}, value));
+      }
+      const li = h('li', { dataset: { sessionId: String(s.id), current: String(!!s.current) } },
+        h('div', { className: 'session-info' },
+          h('p', { className: 'session-title', textContent: t(s.current ? 'thisSession' : 'otherSession') }), dl));
+      if (!s.current) {
+        const button = h('button', { type: 'button', className: 'session-end', textContent: t('endSession') });
+        button.setAttribute('aria-label', t('endSessionLabel', { when: formatDate(s.createdAt) }));
+        button.addEventListener('click', () => endSession(s.id, button));
+        li.append(button);
+      }
+      return li;
+    }));
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  async function loadSessions() {
+    const r = await api('GET', API.sessions);
+    if (r.ok) {
+      state.sessions = (r.data && r.data.sessions) || [];
+      renderSessions();
+    } else if (r.status !== 401) {
+      setStatus('sessions-status', problemText(r), 'bad');
+    }
+    return r;
+  }
+
+  async function loadPinPolicy() {
+    const r = await api('GET', API.pinPolicy);
+    state.pinPolicy = r.ok && r.data ? { ...r.data, checks: r.data.checks || [] } : null;
+    renderPin();
+    return r;
+  }
+
+  // Signed in: fetch everything else, render, then (and only then) flag the body as signed-in.
+  async function enterSignedIn(profile) {
+    document.body.dataset.state = 'loading';
+    state.profile = profile;
+    const [pw, pin, sessions] = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(), loadSessions()]);
+    if ([pw, pin, sessions].some((r) => r.status === 401)) return; // already back on the sign-in form
+    state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
+    renderProfile(profile);
+    renderPin();
+    applyLang();
+    $('signin').hidden = true;
+    $('loading').hidden = true;
+    $('account').hidden = false;
+    document.body.dataset.state = 'signed-in';
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  async function signIn(event) {
+    event.preventDefault();
+    const username = $('signin-username').value.trim();
+    const password = $('signin-password').value;
+    const error = $('signin-error');
+    error.textContent = '';
+    if (!username || !password) {
+      error.textContent = t('signinMissing');
+      return;
+    }
+    await busy($('signin-submit'), async () => {
+      const r = await api('POST', API.login, { username, password }, { keep401: true });
+      if (!r.ok) {
+        error.textContent = r.status === 401 ? t('badCredentials')
+          : r.status === 403 ? t('accountDisabled') : problemText(r);
+        $('signin-password').focus();
+        return;
+      }
+      const p = await api('GET', API.profile);
+      if (p.ok) {
+        $('signin-password').value = '';
+        await enterSignedIn(p.data);
+        $('whoami').focus();
+      } else if (p.status !== 401) {
+        error.textContent = problemText(p);
+      }
+    });
+  }
+
+  async function signOut() {
+    await busy($('signout'), async () => {
+      const r = await api('POST', API.logout, {});
+      if (r.status !== 401) showSignedOut(false);
+      $('signin-username').focus();
+    });
+  }
+
+  async function saveProfile(event) {
+    event.preventDefault();
+    const form = $('profile-form');
+    clearErrors(form);
+    const editable = (state.profile && state.profile.editable) || [];
+    const body = {};
+    for (const f of PROFILE_FIELDS) if (editable.includes(f)) body[f] = $(`profile-${f}`).value.trim();
+    setStatus('profile-status', t('saving'));
+    await busy($('profile-submit'), async () => {
+      const r = await api('PUT', API.profile, body);
+      if (r.ok && r.data) {
+        state.profile = r.data;
+        renderProfile(r.data);
+        applyLang(); // the language may have changed
+        setStatus('profile-status', t('saved'), 'ok');
+      } else if (r.status !== 401) {
+        const map = Object.fromEntries(PROFILE_FIELDS.map((f) => [f, `profile-${f}`]));
+        showProblem(r, form, map, 'profile-status', null);
+      }
+    });
+  }
+
+  function checkConfirm() {
+    const confirm = $('password-confirm');
+    $('password-confirm-error').textContent = '';
+    confirm.removeAttribute('aria-invalid');
+    if (confirm.value && confirm.value !== $('password-new').value) fieldError('password-confirm', t('mismatch'));
+  }
+
+  async function changePassword(event) {
+    event.preventDefault();
+    const form = $('password-form');
+    clearErrors(form);
+    setStatus('password-status', '');
+    const oldPassword = $('password-old').value;
+    const newPassword = $('password-new').value;
+    if (!oldPassword) fieldError('password-old', t('required'));
+    if (!newPassword) fieldError('password-new', t('required'));
+    if (newPassword !== $('password-confirm').value) fieldError('password-confirm', t('mismatch'));
+    if (form.querySelector('[aria-invalid="true"]')) return focusFirstInvalid(form);
+    await busy($('password-submit'), async () => {
+      const r = await api('POST', API.changePassword, new URLSearchParams({ oldPassword, newPassword }));
+      if (r.ok) {
+        form.reset();
+        passwordChecker.cancel();
+        resetRules('password');
+        setStatus('password-status', t('passwordChanged'), 'ok');
+        await loadSessions();
+      } else if (r.status === 403) {
+        fieldError('password-old', t('wrongPassword'));
+        setStatus('password-status', t('notChanged'), 'bad');
+        $('password-old').focus();
+      } else if (r.status !== 401) {
+        const rules = state.pwPolicy && state.pwPolicy.rules;
+        showProblem(r, form, { oldPassword: 'password-old', newPassword: 'password-new' }, 'password-status', rules);
+      }
+    });
+  }
+
+  async function changePin(event) {
+    event.preventDefault();
+    const form = $('pin-form');
+    const policy = state.pinPolicy;
+    if (!policy || !policy.resource) return;
+    clearErrors(form);
+    setStatus('pin-status', '');
+    const pinCode = $('pin-new').value.trim();
+    const oldPinCode = $('pin-old').value.trim();
+    if (policy.hasPin && !oldPinCode) fieldError('pin-old', t('required'));
+    if (!pinCode) fieldError('pin-new', t('required'));
+    if (form.querySelector('[aria-invalid="true"]')) return focusFirstInvalid(form);
+    const body = policy.hasPin ? { pinCode, oldPinCode } : { pinCode };
+    await busy($('pin-submit'), async () => {
+      const r = await api('PUT', policy.resource, body);
+      if (r.ok) {
+        form.reset();
+        pinChecker.cancel();
+        resetRules('pin');
+        await loadPinPolicy(); // a PIN is now set: the current PIN becomes required
+        setStatus('pin-status', t('pinChanged'), 'ok');
+      } else if (r.status === 403) {
+        fieldError('pin-old', t('wrongPin'));
+        setStatus('pin-status', t('notChanged'), 'bad');
+        if (!$('pin-old').hidden) $('pin-old').focus();
+      } else if (r.status !== 401) {
+        showProblem(r, form, { pinCode: 'pin-new', oldPinCode: 'pin-old' }, 'pin-status', policy.rules);
+      }
+    });
+  }
+
+  async function endSession(id, button) {
+    await busy(button, async () => {
+      const r = await api('DELETE', `${API.sessions}${encodeURIComponent(id)}/`);
+      if (r.status === 401) return;
+      if (r.ok) setStatus('sessions-status', t('sessionEnded'), 'ok');
+      else setStatus('sessions-status', r.status === 404 ? t('sessionGone') : problemText(r), 'bad');
+      await loadSessions();
+      $('sessions-end-others').focus();
+    });
+  }
+
+  async function endOtherSessions() {
+    await busy($('sessions-end-others'), async () => {
+      const r = await api('DELETE', API.sessions);
+      if (r.status === 401) return;
+      if (r.ok) setStatus('sessions-status', t('endedOthers', { n: Number((r.data && r.data.ended) || 0) }), 'ok');
+      else setStatus('sessions-status', problemText(r), 'bad');
+      await loadSessions();
+    });
+  }
+
+  // Live policy feedback: ~300 ms after typing stops, ask the server about the candidate.
+  // Answers to older candidates are dropped.
+  function liveChecker(kind, url, field, statusId) {
+    let timer = null;
+    let seq = 0;
+    const input = $(`${kind}-new`);
+    const cancel = () => { clearTimeout(timer); seq++; };
+    input.addEventListener('input', () => {
+      cancel();
+      const value = input.value;
+      if (!value) { resetRules(kind); return; }
+      timer = setTimeout(async () => {
+        const mine = ++seq;
+        const r = await api('POST', url, { [field]: value });
+        if (mine !== seq) return;
+        if (r.ok) applyVerdict(kind, r.data);
+        else if (r.status === 429) setStatus(statusId, problemText(r), 'bad');
+      }, 300);
+    });
+    return { cancel };
+  }
+
+  // ---------------------------------------------------------------- start
+
+  function fillTimeZones() {
+    if (typeof Intl.supportedValuesOf !== 'function') return;
+    let zones = [];
+    try { zones = Intl.supportedValuesOf('timeZone'); } catch (_) { return; }
+    const list = $('profile-timeZone-list');
+    list.replaceChildren(...zones.map((z) => h('option', { value: z })));
+  }
+
+  let passwordChecker;
+  let pinChecker;
+
+  async function start() {
+    fillTimeZones();
+    $('signin-form').addEventListener('submit', signIn);
+    $('signout').addEventListener('click', signOut);
+    $('profile-form').addEventListener('submit', saveProfile);
+    $('password-form').addEventListener('submit', changePassword);
+    $('pin-form').addEventListener('submit', changePin);
+    $('sessions-end-others').addEventListener('click', endOtherSessions);
+    $('password-new').addEventListener('input', checkConfirm);
+    $('password-confirm').addEventListener('input', checkConfirm);
+    passwordChecker = liveChecker('password', API.passwordPolicy, 'newPassword', 'password-status');
+    pinChecker = liveChecker('pin', API.pinPolicy, 'pinCode', 'pin-status');
+    $('lang-select').addEventListener('change', (e) => {
+      try {
+        if (e.target.value) localStorage.setItem(LANG_KEY, e.target.value);
+        else localStorage.removeItem(LANG_KEY);
+      } catch (_) { memoryLang = e.target.value; } // storage unavailable: remember for this page only
+      applyLang();
+    });
+    $('whoami').tabIndex = -1; // focus target after signing in
+    applyLang();
+
+    const r = await api('GET', API.profile);
+    if (r.ok && r.data) {
+      await enterSignedIn(r.data);
+    } else if (r.status !== 401) {
+      showSignedOut(false);
+      $('signin-error').textContent = problemText(r);
+    }
+  }
+
+  start();
+})();

@@ -1,0 +1,83 @@
+//! The self-service account page at `/account/`: one HTML page, its stylesheet and script, embedded
+//! in the binary (no CDN, no build step). It runs on the session cookie and the XSRF scheme of the
+//! APIO login, and calls the self-service API ([`crate::selfservice`]), the Axway password change
+//! and seed 001's PIN resource. Served under a strict Content-Security-Policy: no inline script or
+//! style, nothing from another origin, no framing.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+pub const PAGE: &str = "/account/";
+
+const INDEX_HTML: &str = include_str!("../assets/account/index.html");
+const ACCOUNT_JS: &str = include_str!("../assets/account/account.js");
+const ACCOUNT_CSS: &str = include_str!("../assets/account/account.css");
+
+/// The page's policy: its own script, style and API only.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::resource(PAGE).route(web::get().to(index)))
+        .service(crate::resource("/account/account.js").route(web::get().to(script)))
+        .service(crate::resource("/account/account.css").route(web::get().to(style)))
+        .service(crate::resource("/account").route(web::get().to(redirect)));
+}
+
+/// An asset with the page's security headers. `no-cache`: revalidated each time, so a new server
+/// version's page and script are never mixed.
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        .body(body)
+}
+
+async fn index() -> HttpResponse {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", ACCOUNT_JS)
+}
+
+async fn style() -> HttpResponse {
+    asset("text/css; charset=utf-8", ACCOUNT_CSS)
+}
+
+async fn redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, PAGE))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let lower = INDEX_HTML.to_ascii_lowercase();
+        assert!(!lower.contains("<script>"), "inline <script>");
+        assert!(!lower.contains("style=\""), "inline style attribute");
+        assert!(!lower.contains("<style"), "<style> element");
+        assert!(
+            !lower.contains(" onclick=") && !lower.contains(" onload="),
+            "inline handler"
+        );
+        assert!(
+            !lower.contains("http://") && !lower.contains("https://"),
+            "another origin"
+        );
+        assert!(
+            !ACCOUNT_JS.contains(".innerHTML"),
+            "account.js writes server data as text only"
+        );
+        assert!(!ACCOUNT_JS.contains("eval("), "account.js uses no eval");
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+    }
+}

@@ -1,0 +1,375 @@
+//! The self-service account page's use cases: the caller's effective password and PIN policy,
+//! checking a candidate against it without storing anything, and the caller's own sessions.
+//!
+//! A candidate check is an oracle: with the history rule it would tell whether a guess is the
+//! current password. So the history rules are checked only when the caller also gives the current
+//! secret, verified exactly as at login (throttled, a wrong one counted as a failure and answered
+//! 403); without it they are reported as not checked (`passed: None`). Every check also counts
+//! against [`crate::config::ThrottleConfig::max_checks_per_account`], so the live feedback cannot be
+//! used to spend the server's CPU without bound. Candidates are never logged: nothing here is
+//! instrumented with its arguments.
+
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::level::GroupMember;
+use accountd_domain::ports::Store;
+use accountd_domain::principal::Principal;
+use accountd_domain::records::{AuditAction, AuditOutcome, Session};
+use accountd_domain::rules::{PasswordRules, PinRules};
+use accountd_domain::secret::{Password, PinCode, SecretHash};
+use accountd_domain::user::User;
+use accountd_policy::password;
+use accountd_policy::pin::{self, PinContext};
+use accountd_policy::violation::{RuleOutcome, Violation, fields};
+
+/// One rule of a policy as the account page shows it: its stable code, the requirement in English,
+/// and, for a candidate, whether it passed (`None`: not checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub code: &'static str,
+    pub message: String,
+    pub passed: Option<bool>,
+}
+
+impl From<&RuleOutcome> for Check {
+    fn from(outcome: &RuleOutcome) -> Self {
+        Self {
+            code: outcome.code,
+            message: outcome.message.clone(),
+            passed: Some(outcome.passed),
+        }
+    }
+}
+
+impl Check {
+    fn of(violation: Violation, passed: Option<bool>) -> Self {
+        Self {
+            code: violation.code,
+            message: violation.message,
+            passed,
+        }
+    }
+}
+
+/// A candidate judged against every rule: each rule's outcome, and the violations (empty: valid).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verdict {
+    pub checks: Vec<Check>,
+    pub violations: Vec<Violation>,
+}
+
+impl Verdict {
+    fn of(outcomes: &[RuleOutcome], field: &'static str) -> Self {
+        Self {
+            checks: outcomes.iter().map(Check::from).collect(),
+            violations: outcomes.iter().filter_map(|o| o.violation(field)).collect(),
+        }
+    }
+
+    /// Whether the candidate breaks no rule that was checked.
+    pub fn is_valid(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Adds a rule that needs the stored hashes: checked (and maybe violated) when `broken` is
+    /// `Some`, else listed as not checked.
+    fn push_stored(&mut self, violation: Violation, broken: Option<bool>) {
+        if broken == Some(true) {
+            self.violations.push(violation.clone());
+        }
+        self.checks.push(Check::of(violation, broken.map(|b| !b)));
+    }
+
+    /// The rules alone, for a policy listing (`passed` is `None` throughout).
+    fn rules_only(mut self) -> Vec<Check> {
+        for check in &mut self.checks {
+            check.passed = None;
+        }
+        self.checks
+    }
+}
+
+/// The caller's password policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub rules: PasswordRules,
+    pub checks: Vec<Check>,
+}
+
+/// The caller's PIN policy. `member` is `None` for a user who has no PIN (not a group member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinPolicy {
+    pub member: Option<GroupMember>,
+    /// A PIN is set (changing it then needs the old one).
+    pub has_pin: bool,
+    /// `None` when PINs are not checked locally (`VALIDATE_PINCODE_LOCALLY` off).
+    pub rules: Option<PinRules>,
+    pub checks: Vec<Check>,
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnSession {
+    pub session: Session,
+    /// The session the request came with.
+    pub current: bool,
+}
+
+fn throttle_check_key(username: &str) -> String {
+    format!("check:{username}")
+}
+
+fn pin_context(user: &User) -> PinContext<'_> {
+    PinContext {
+        extension: Some(user.profile.extension.as_str()),
+        phone_number: Some(user.profile.phone_number.as_str()),
+    }
+}
+
+impl<S: Store> Services<S> {
+    /// The password rules in force for the caller, and the checks the page lists.
+    pub fn password_policy(&self, principal: &Principal) -> ServiceResult<PasswordPolicy> {
+        let user = &principal.user;
+        let rules = self.password_rules_for(user.level())?;
+        // The requirements do not depend on the candidate; any will do to list them.
+        let placeholder = Password::new("x".to_owned()).map_err(|e| ServiceError::Invalid(vec![e]))?;
+        let mut verdict = Verdict::of(
+            &password::evaluate_password(&rules, &placeholder, &user.username),
+            fields::NEW_PASSWORD,
+        );
+        verdict.push_stored(password::reused_password(rules.history), None);
+        Ok(PasswordPolicy {
+            checks: verdict.rules_only(),
+            rules,
+        })
+    }
+
+    /// Judges `candidate` as a new password of the caller, storing nothing. With `current` (verified
+    /// as at login), the history rule is checked too.
+    pub fn check_password_candidate(
+        &self,
+        principal: &Principal,
+        candidate: &Password,
+        current: Option<&Password>,
+        ctx: &RequestContext,
+    ) -> ServiceResult<Verdict> {
+        let user = &principal.user;
+        self.count_check(user)?;
+        let stored = match current {
+            Some(current) => Some(self.verify_current_password(user, current, ctx)?),
+            None => None,
+        };
+        let rules = self.password_rules_for(user.level())?;
+        self.password_verdict(user, &rules, stored.as_ref().map(|s| s.as_ref()), candidate)
+    }
+
+    /// Every rule `new` breaks as `user`'s next password. With `current` (`Some(hash)` or
+    /// `Some(None)` for a user with none), reuse of it and of the history is checked too.
+    pub(crate) fn password_verdict(
+        &self,
+        user: &User,
+        rules: &PasswordRules,
+        current: Option<Option<&SecretHash>>,
+        new: &Password,
+    ) -> ServiceResult<Verdict> {
+        let mut verdict = Verdict::of(
+            &password::evaluate_password(rules, new, &user.username),
+            fields::NEW_PASSWORD,
+        );
+        let reused = match current {
+            Some(current) if verdict.is_valid() => Some(self.reuses_password(user, current, rules, new)?),
+            _ => None,
+        };
+        verdict.push_stored(password::reused_password(rules.history), reused);
+        Ok(verdict)
+    }
+
+    /// The caller's current password hash, after checking `current` against it as a login would.
+    fn verify_current_password(
+        &self,
+        user: &User,
+        current: &Password,
+        ctx: &RequestContext,
+    ) -> ServiceResult<Option<SecretHash>> {
+        self.check_throttle(user.username.as_str(), ctx)?;
+        let record = self.store.read(|repo| repo.password(user.key))?;
+        let matches = match &record {
+            Some(r) => self.hasher.verify(&r.hash, current.expose())?.matches,
+            None => {
+                self.hasher.verify_dummy(current.expose());
+                false
+            }
+        };
+        if !matches {
+            self.store
+                .write(|repo| self.count_failure(repo, user.username.as_str(), ctx))?;
+            return Err(ServiceError::WrongSecret("current password"));
+        }
+        Ok(record.map(|r| r.hash))
+    }
+
+    /// The PIN rules in force for the caller.
+    pub fn pin_policy(&self, principal: &Principal) -> ServiceResult<PinPolicy> {
+        let user = &principal.user;
+        let Some(member) = user.role.member().cloned() else {
+            return Ok(PinPolicy {
+                member: None,
+                has_pin: false,
+                rules: None,
+                checks: Vec::new(),
+            });
+        };
+        let has_pin = self
+            .store
+            .read(|repo| repo.pin(user.key))?
+            .is_some_and(|r| r.hash.is_some());
+        let rules = self.pin_rules_for(user)?;
+        let checks = match &rules {
+            Some(rules) => {
+                let placeholder = PinCode::parse("0".to_owned()).map_err(|e| ServiceError::Invalid(vec![e]))?;
+                self.pin_verdict(user, rules, &placeholder, None)?.rules_only()
+            }
+            None => Vec::new(),
+        };
+        Ok(PinPolicy {
+            member: Some(member),
+            has_pin,
+            rules,
+            checks,
+        })
+    }
+
+    /// Judges `candidate` as the caller's new PIN, storing nothing. With `current` (verified as a
+    /// PIN change would: throttled, a wrong one counted), reuse and the reversed PIN are checked.
+    pub fn check_pin_candidate(
+        &self,
+        principal: &Principal,
+        candidate: &PinCode,
+        current: Option<&PinCode>,
+        ctx: &RequestContext,
+    ) -> ServiceResult<Verdict> {
+        let user = &principal.user;
+        if user.role.member().is_none() {
+            return Err(ServiceError::Forbidden("this account has no PIN code"));
+        }
+        self.count_check(user)?;
+        let stored = self.store.read(|repo| repo.pin(user.key))?.and_then(|r| r.hash);
+        let verified = match (current, &stored) {
+            (Some(current), Some(hash)) => {
+                self.check_old_pin(user, hash, Some(current), ctx)?;
+                Some(Some(hash))
+            }
+            // No PIN is set: there is nothing to prove and no history to leak.
+            (_, None) => Some(None),
+            (None, Some(_)) => None,
+        };
+        match self.pin_rules_for(user)? {
+            Some(rules) => self.pin_verdict(user, &rules, candidate, verified),
+            None => Ok(Verdict::default()),
+        }
+    }
+
+    /// Every rule `new` breaks as `user`'s next PIN; with `current` (the stored hash, or
+    /// `Some(None)` when there is none) reuse and the reversed current PIN too.
+    pub(crate) fn pin_verdict(
+        &self,
+        user: &User,
+        rules: &PinRules,
+        new: &PinCode,
+        current: Option<Option<&SecretHash>>,
+    ) -> ServiceResult<Verdict> {
+        let mut verdict = Verdict::of(&pin::evaluate_pin(rules, new, &pin_context(user)), fields::PIN_CODE);
+        let checked = current.filter(|_| verdict.is_valid());
+        let reused = match checked {
+            Some(current) => {
+                let history = self.store.read(|repo| repo.pin_history(user.key, rules.history))?;
+                let mut found = false;
+                for hash in current.into_iter().chain(history.iter()) {
+                    if self.hasher.verify(hash, new.expose())?.matches {
+                        found = true;
+                        break;
+                    }
+                }
+                Some(found)
+            }
+            None => None,
+        };
+        verdict.push_stored(pin::reused_pin(rules.history), reused);
+        if rules.forbid_reversed_old {
+            let reversed = match checked {
+                Some(Some(hash)) => Some(self.hasher.verify(hash, pin::reversed(new).expose())?.matches),
+                Some(None) => Some(false),
+                None => None,
+            };
+            verdict.push_stored(pin::reversed_old_pin(), reversed);
+        }
+        Ok(verdict)
+    }
+
+    /// Counts one candidate check of `user`; 429 past the configured number in the window.
+    fn count_check(&self, user: &User) -> ServiceResult<()> {
+        let cfg = &self.config.throttle;
+        let now = self.clock.now();
+        let key = throttle_check_key(user.username.as_str());
+        let state = self
+            .store
+            .write(|repo| repo.throttle_hit(&key, now, cfg.window_seconds))?;
+        if state.failures > cfg.max_checks_per_account {
+            let window_end = state.window_started_at.plus_seconds(cfg.window_seconds);
+            let retry_after = window_end.seconds_since(now).max(1);
+            tracing::warn!(retry_after, "policy check refused by throttling");
+            return Err(ServiceError::Throttled {
+                retry_after_seconds: u64::try_from(retry_after).unwrap_or(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// The caller's sessions, newest first, the current one marked.
+    pub fn own_sessions(&self, principal: &Principal) -> ServiceResult<Vec<OwnSession>> {
+        let sessions = self.store.read(|repo| repo.user_sessions(principal.user.key))?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| OwnSession {
+                current: principal.session.as_ref() == Some(&session.digest),
+                session,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions (the current one too, if asked); 404 when the caller has
+    /// no session `id`.
+    pub fn end_own_session(&self, principal: &Principal, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
+        let event = self.audit_event(
+            Some(principal),
+            Some(principal.user.key),
+            AuditAction::SessionRevoke,
+            vec![format!("session:{id}")],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            if !repo.delete_user_session(principal.user.key, id)? {
+                return Err(ServiceError::NotFound("session"));
+            }
+            repo.record_audit(&event)?;
+            Ok(())
+        })
+    }
+
+    /// Ends every session of the caller but the one the request came with; returns how many ended.
+    pub fn end_other_sessions(&self, principal: &Principal, ctx: &RequestContext) -> ServiceResult<u64> {
+        let event = self.audit_event(
+            Some(principal),
+            Some(principal.user.key),
+            AuditAction::SessionRevoke,
+            vec!["other_sessions".to_owned()],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            let ended = repo.delete_user_sessions(principal.user.key, principal.session.as_ref())?;
+            repo.record_audit(&event)?;
+            Ok(ended)
+        })
+    }
+}
