@@ -47,6 +47,7 @@ pub async fn request_id(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    let script = is_script_request(req.headers());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let mut response = next.call(req).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
@@ -68,7 +69,27 @@ pub async fn request_id(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    if script && status == actix_web::http::StatusCode::UNAUTHORIZED {
+        // A Basic challenge makes a browser open its own login prompt over the page that asked.
+        response.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(SCRIPT_CHALLENGE),
+        );
+    }
     Ok(response)
+}
+
+/// The 401 challenge for a script's request: no Basic (see [`is_script_request`]).
+pub const SCRIPT_CHALLENGE: &str = "Bearer realm=\"accountd\"";
+
+/// Whether a request comes from a page's script rather than from an API client or the browser's
+/// address bar: `Sec-Fetch-Mode` other than `navigate` (every current browser sends it), or
+/// `X-Requested-With: XMLHttpRequest` (what the account page sends, for older ones). A 401 to such
+/// a request challenges with Bearer only: with Basic, the browser would open its login prompt.
+pub fn is_script_request(headers: &actix_web::http::header::HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("sec-fetch-mode").is_some_and(|mode| !mode.eq_ignore_ascii_case("navigate"))
+        || header("x-requested-with").is_some_and(|v| v.eq_ignore_ascii_case("XMLHttpRequest"))
 }
 
 /// Whether the client address is read from `X-Forwarded-For`/`Forwarded` (behind a trusted proxy)
@@ -135,5 +156,26 @@ mod tests {
         assert!(!acceptable_request_id("a b"));
         assert!(!acceptable_request_id("a\r\nSet-Cookie: x"));
         assert!(!acceptable_request_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn script_requests_are_told_from_api_clients_and_navigation() {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(is_script_request(&headers(&[("sec-fetch-mode", "cors")])));
+        assert!(is_script_request(&headers(&[("sec-fetch-mode", "same-origin")])));
+        assert!(is_script_request(&headers(&[("x-requested-with", "XMLHttpRequest")])));
+        assert!(!is_script_request(&headers(&[])), "curl and API clients");
+        assert!(
+            !is_script_request(&headers(&[("sec-fetch-mode", "navigate")])),
+            "the address bar"
+        );
+        assert!(!is_script_request(&headers(&[("x-requested-with", "com.example.app")])));
     }
 }

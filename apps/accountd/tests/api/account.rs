@@ -629,3 +629,35 @@ async fn the_page_is_served_with_a_strict_content_security_policy() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "GET");
 }
+
+#[actix_web::test]
+async fn a_script_is_not_challenged_with_basic() {
+    let app = spawn_app().await;
+    let challenge = |response: &reqwest::Response| response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    // An API client is offered both schemes.
+    let response = app.fresh_client().get(app.url(PROFILE)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response).contains("Basic"));
+    // A page's fetch (and the account page's own hint): Bearer only, so no browser login prompt.
+    for (name, value) in [("Sec-Fetch-Mode", "cors"), ("X-Requested-With", "XMLHttpRequest")] {
+        let response = app
+            .fresh_client()
+            .get(app.url(PROFILE))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge(&response), "Bearer realm=\"accountd\"", "{name}");
+        let login = app
+            .fresh_client()
+            .post(app.url("/api/v1/login/"))
+            .header(name, value)
+            .json(&json!({"username": "foouser", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+        assert!(!challenge(&login).contains("Basic"), "{name}");
+    }
+}

@@ -274,7 +274,9 @@
   // fetch wrapper: JSON or form body, XSRF header on unsafe methods, parsed body. A 401 sends the
   // page back to the sign-in form (unless opts.keep401, for the login itself).
   async function api(method, url, body, opts = {}) {
-    const headers = { Accept: 'application/json' };
+    // X-Requested-With: the server then leaves Basic out of a 401's challenge, which would make
+    // the browser open its own login prompt (browsers with Sec-Fetch-Mode need no such hint).
+    const headers = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
     let payload;
     if (body instanceof URLSearchParams) {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
