@@ -1,7 +1,8 @@
 //! accountd's project commands, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order: formatting, clippy with `-D warnings`, the inner crates'
-//!   dependency direction, every test of the workspace, then schemathesis against a demo server
+//!   dependency direction, Chromium and chromedriver for the browser test (installed with apt-get
+//!   when missing), every test of the workspace, then schemathesis against a demo server
 //!   (xtask/src/schemathesis.rs). `.ci/run` and the README call it.
 //! - `deps`: only the dependency-direction check.
 //! - `openapi`: rewrite the committed docs/openapi.json from the code.
@@ -57,6 +58,7 @@ fn ci() -> Result<()> {
         )
     })?;
     step("dependency direction", check_dependency_direction)?;
+    step("browser", ensure_browser)?;
     step("tests", || {
         run("cargo", &["test", "--workspace", "--all-targets", "--no-fail-fast"])
     })?;
@@ -80,6 +82,41 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
         .with_context(|| format!("starting {program}"))?;
     if !status.success() {
         bail!("`{program} {}` exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The account page's browser test (apps/accountd/tests/e2e) drives Debian's Chromium through
+/// chromedriver: installed here when missing (CI runs as root).
+fn ensure_browser() -> Result<()> {
+    const TOOLS: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+    if TOOLS.iter().all(|tool| Path::new(tool).exists()) {
+        eprintln!("chromium and chromedriver are installed");
+        return Ok(());
+    }
+    let apt = |args: &[&str]| -> Result<()> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("starting apt-get")?;
+        if !status.success() {
+            bail!("`apt-get {}` exited with {status}", args.join(" "));
+        }
+        Ok(())
+    };
+    let install = [
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ];
+    apt(&["update"])
+        .and_then(|()| apt(&install))
+        .context("installing chromium and chromium-driver for the browser test")?;
+    if let Some(missing) = TOOLS.iter().find(|tool| !Path::new(tool).exists()) {
+        bail!("{missing} is still missing after installing chromium and chromium-driver");
     }
     Ok(())
 }

@@ -1,0 +1,354 @@
+//! The account page (/account/) end to end in headless Chromium: two independent browsers against
+//! one in-process server (tests/api's `spawn_app`), step by step. Needs /usr/bin/chromium and
+//! /usr/bin/chromedriver (`cargo xtask ci` installs them); without them the test is skipped, or
+//! fails under CI. A failing step leaves `target/e2e/<step>.png` and `.txt`; a passing run leaves
+//! the docs' screenshots in `target/e2e/screens/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+use anyhow::{Context, Result, bail, ensure};
+use browser::{Browser, Driver, Options, step, tools_available};
+use helpers::{DEMO_PASSWORD, TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const USER: &str = "foouser";
+const NEW_PASSWORD: &str = "Quartz-Lantern-93!x";
+const FIRST_NAME: &str = "Frieda";
+const LAST_NAME: &str = "Lindqvist";
+
+/// `[...]` of the ids of inputs, selects and textareas that no label names.
+const UNLABELLED: &str = "return [...document.querySelectorAll('input,select,textarea')]\
+    .filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id || e.name || e.outerHTML)";
+
+#[actix_web::test]
+async fn account_page_end_to_end() {
+    if !tools_available() {
+        return;
+    }
+    browser::clear_artefacts();
+    let app = spawn_app().await;
+    let page = app.url("/account/");
+    let driver = Driver::start().await.expect("chromedriver");
+    let a = Browser::start(&driver, "A", Options::default())
+        .await
+        .expect("browser A");
+
+    step("page headers", &a, async {
+        let response = app.fresh_client().get(&page).send().await?;
+        ensure!(
+            response.status() == StatusCode::OK,
+            "GET /account/: {}",
+            response.status()
+        );
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .context("no Content-Security-Policy header")?
+            .to_str()?
+            .to_owned();
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .with_context(|| format!("no script-src in {csp:?}"))?;
+        ensure!(
+            script_src.split_whitespace().any(|s| s == "'self'"),
+            "script-src without 'self': {csp:?}"
+        );
+        ensure!(!csp.contains("'unsafe-inline'"), "CSP allows 'unsafe-inline': {csp:?}");
+        Ok(())
+    })
+    .await;
+
+    step("sign in", &a, async {
+        a.goto(&page).await?;
+        a.wait_state("signed-out").await?;
+        expect_labelled(&a).await?;
+        a.save_screen("signin").await?;
+        sign_in(&a, USER, DEMO_PASSWORD).await?;
+        let whoami = a.text("#whoami").await?;
+        ensure!(whoami.contains(USER), "#whoami says {whoami:?}");
+        expect_labelled(&a).await
+    })
+    .await;
+
+    step("edit the profile", &a, async {
+        a.wait_js(
+            "the profile to load",
+            "const e = document.querySelector('#profile-firstName'); return !!e && e.value !== ''",
+            vec![],
+        )
+        .await?;
+        a.fill("#profile-firstName", FIRST_NAME).await?;
+        a.fill("#profile-lastName", LAST_NAME).await?;
+        a.click("#profile-submit").await?;
+        let status = wait_status(&a, "#profile-form", "#profile-status").await?;
+        ensure!(
+            status.to_lowercase().contains("saved"),
+            "#profile-status says {status:?}"
+        );
+        a.save_screen("profile").await?;
+
+        let info = json_as(&app, "/api/v1/session/user_login_info/", DEMO_PASSWORD).await?;
+        ensure!(
+            info["profile"]["first_name"] == FIRST_NAME && info["profile"]["last_name"] == LAST_NAME,
+            "APIO user_login_info: {info}"
+        );
+        let axway = json_as(&app, "/api/portal/v1.3/currentuser/", DEMO_PASSWORD).await?;
+        ensure!(
+            axway["name"] == format!("{FIRST_NAME} {LAST_NAME}") && axway["surname"] == LAST_NAME,
+            "Axway currentuser: {axway}"
+        );
+        Ok(())
+    })
+    .await;
+
+    step("an invalid email address", &a, async {
+        let email = a
+            .eval("return document.querySelector('#profile-emailAddress').value", vec![])
+            .await?;
+        a.fill("#profile-emailAddress", "not an address").await?;
+        a.click("#profile-submit").await?;
+        a.wait_js(
+            "an error on #profile-emailAddress",
+            "const i = document.querySelector('#profile-emailAddress'); \
+             const e = document.querySelector('#profile-emailAddress-error'); \
+             return i.getAttribute('aria-invalid') === 'true' && !!e && e.textContent.trim() !== ''",
+            vec![],
+        )
+        .await?;
+        let described = a.attr("#profile-emailAddress", "aria-describedby").await?;
+        ensure!(
+            described.is_some_and(|d| d.split_whitespace().any(|id| id == "profile-emailAddress-error")),
+            "#profile-emailAddress is not described by its error"
+        );
+        // Back to the stored address: the error goes away.
+        a.fill("#profile-emailAddress", email.as_str().unwrap_or_default())
+            .await?;
+        a.click("#profile-submit").await?;
+        a.wait_js(
+            "the error on #profile-emailAddress to clear",
+            "return document.querySelector('#profile-emailAddress').getAttribute('aria-invalid') !== 'true'",
+            vec![],
+        )
+        .await?;
+        Ok(())
+    })
+    .await;
+
+    let b = Browser::start(&driver, "B", Options::default())
+        .await
+        .expect("browser B");
+    step("second browser signs in", &b, async {
+        b.goto(&page).await?;
+        b.wait_state("signed-out").await?;
+        sign_in(&b, USER, DEMO_PASSWORD).await
+    })
+    .await;
+
+    step("live password rules", &a, async {
+        a.fill("#password-new", "abc").await?;
+        a.wait_js(
+            "li[data-code=password_too_short] to fail",
+            "const li = document.querySelector('#password-rules li[data-code=\"password_too_short\"]'); \
+             return !!li && li.dataset.state === 'fail'",
+            vec![],
+        )
+        .await?;
+        let failing = a.count("#password-rules li[data-state=\"fail\"]").await?;
+        ensure!(failing >= 2, "only {failing} rule(s) fail for \"abc\"");
+        a.scroll_to("#password-form", "start").await?;
+        a.save_screen("password-rules").await
+    })
+    .await;
+
+    step("change the password", &a, async {
+        a.fill("#password-old", DEMO_PASSWORD).await?;
+        a.fill("#password-new", NEW_PASSWORD).await?;
+        a.fill("#password-confirm", NEW_PASSWORD).await?;
+        a.wait_js(
+            "every password rule to pass",
+            "const lis = [...document.querySelectorAll('#password-rules li')]; \
+             return lis.length > 0 \
+                && lis.every(li => li.dataset.state === 'pass' \
+                    || (li.dataset.code === 'password_reused' && li.dataset.state === 'pending')) \
+                && lis.some(li => li.dataset.code === 'password_too_short' && li.dataset.state === 'pass')",
+            vec![],
+        )
+        .await?;
+        a.click("#password-submit").await?;
+        let status = wait_status(&a, "#password-form", "#password-status").await?;
+        eprintln!("#password-status: {status:?}");
+        // The new password works; the old one no longer does.
+        json_as(&app, "/api/v1/session/user_login_info/", NEW_PASSWORD).await?;
+        let old = basic(&app, "/api/v1/session/user_login_info/", DEMO_PASSWORD).await?;
+        ensure!(
+            old.status() == StatusCode::UNAUTHORIZED,
+            "the old password still works: {}",
+            old.status()
+        );
+        a.wait_state("signed-in").await
+    })
+    .await;
+
+    step("the other browser was signed out", &b, async {
+        b.reload().await?;
+        b.wait_state("signed-out").await?;
+        sign_in(&b, USER, NEW_PASSWORD).await
+    })
+    .await;
+
+    step("end the other sessions", &a, async {
+        a.reload().await?;
+        a.wait_state("signed-in").await?;
+        a.wait_js(
+            "2 sessions in #sessions-list",
+            "return document.querySelectorAll('#sessions-list li').length === 2",
+            vec![],
+        )
+        .await?;
+        let current = a.count("#sessions-list li[data-current=\"true\"]").await?;
+        ensure!(current == 1, "{current} sessions marked current");
+        a.scroll_to("#sessions-list", "center").await?;
+        a.save_screen("sessions").await?;
+        a.click("#sessions-end-others").await?;
+        a.wait_js(
+            "only the current session in #sessions-list",
+            "const lis = document.querySelectorAll('#sessions-list li'); \
+             return lis.length === 1 && lis[0].dataset.current === 'true'",
+            vec![],
+        )
+        .await?;
+        Ok(())
+    })
+    .await;
+
+    step("the other browser was signed out again", &b, async {
+        b.reload().await?;
+        b.wait_state("signed-out").await
+    })
+    .await;
+
+    step("phone width", &a, async {
+        a.set_viewport(390, 844).await?;
+        let fits = a
+            .wait_js(
+                "a 390 px wide viewport without horizontal scrolling",
+                "return window.innerWidth <= 400 \
+                    && [document.documentElement.scrollWidth <= window.innerWidth, \
+                        document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            fits[0] == json!(true),
+            "the page scrolls sideways at phone width: [fits, scrollWidth, innerWidth] = {fits}"
+        );
+        a.eval("window.scrollTo(0, 0)", vec![]).await?;
+        a.save_screen("phone").await?;
+        a.set_size(1280, 900).await
+    })
+    .await;
+
+    step("sign out", &a, async {
+        a.click("#signout").await?;
+        a.wait_state("signed-out").await?;
+        a.reload().await?;
+        a.wait_state("signed-out").await
+    })
+    .await;
+
+    let fr = Browser::start(&driver, "FR", Options { language: Some("fr") })
+        .await
+        .expect("French browser");
+    step("in French", &fr, async {
+        fr.goto(&page).await?;
+        fr.wait_state("signed-out").await?;
+        expect_lang(&fr, "fr").await?;
+        // jbloggs has no language in his profile: the browser's stays.
+        sign_in(&fr, "jbloggs", DEMO_PASSWORD).await?;
+        expect_lang(&fr, "fr").await?;
+        fr.save_screen("french").await
+    })
+    .await;
+
+    for browser in [a, b, fr] {
+        browser.close().await;
+    }
+    drop(driver);
+}
+
+/// Signs in through the form and waits for the signed-in page.
+async fn sign_in(browser: &Browser, username: &str, password: &str) -> Result<()> {
+    browser.wait_state("signed-out").await?;
+    browser.fill("#signin-username", username).await?;
+    browser.fill("#signin-password", password).await?;
+    browser.click("#signin-submit").await?;
+    if let Err(e) = browser.wait_state("signed-in").await {
+        let error = browser.text("#signin-error").await.unwrap_or_default();
+        bail!("{e:#}; #signin-error says {error:?}");
+    }
+    Ok(())
+}
+
+/// Waits for a non-empty `status` of `form` and checks that no field of the form has an error.
+async fn wait_status(browser: &Browser, form: &str, status: &str) -> Result<String> {
+    let text = browser
+        .wait_js(
+            &format!("{status} to say something"),
+            "const s = document.querySelector(arguments[0]); \
+             const t = s ? s.textContent.trim() : ''; \
+             return t !== '' && !/(\\u2026|\\.\\.\\.)$/.test(t) ? t : ''",
+            vec![json!(status)],
+        )
+        .await?;
+    let invalid = browser
+        .eval(
+            "return [...document.querySelectorAll(arguments[0] + ' [aria-invalid=\"true\"]')].map(e => e.id)",
+            vec![json!(form)],
+        )
+        .await?;
+    ensure!(
+        invalid == json!([]),
+        "{status} says {text} but fields are invalid: {invalid}"
+    );
+    Ok(text.as_str().unwrap_or_default().to_owned())
+}
+
+/// Every input, select and textarea has a label.
+async fn expect_labelled(browser: &Browser) -> Result<()> {
+    let unlabelled = browser.eval(UNLABELLED, vec![]).await?;
+    ensure!(unlabelled == json!([]), "fields without a label: {unlabelled}");
+    Ok(())
+}
+
+async fn expect_lang(browser: &Browser, lang: &str) -> Result<()> {
+    let actual = browser.attr("html", "lang").await?;
+    ensure!(
+        actual.as_deref() == Some(lang),
+        "html[lang] is {actual:?}, expected {lang:?}"
+    );
+    Ok(())
+}
+
+/// `GET path` as foouser with Basic authentication.
+async fn basic(app: &TestApp, path: &str, password: &str) -> Result<reqwest::Response> {
+    Ok(app
+        .fresh_client()
+        .get(app.url(path))
+        .basic_auth(USER, Some(password))
+        .send()
+        .await?)
+}
+
+/// `GET path` as foouser with Basic authentication, expecting 200 and JSON.
+async fn json_as(app: &TestApp, path: &str, password: &str) -> Result<Value> {
+    let response = basic(app, path, password).await?;
+    ensure!(response.status() == StatusCode::OK, "GET {path}: {}", response.status());
+    Ok(response.json().await?)
+}
