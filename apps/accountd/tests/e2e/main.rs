@@ -20,6 +20,7 @@ const USER: &str = "foouser";
 const NEW_PASSWORD: &str = "Quartz-Lantern-93!x";
 const FIRST_NAME: &str = "Frieda";
 const LAST_NAME: &str = "Lindqvist";
+const NEW_PIN: &str = "583920";
 
 /// `[...]` of the ids of inputs, selects and textareas that no label names.
 const UNLABELLED: &str = "return [...document.querySelectorAll('input,select,textarea')]\
@@ -196,10 +197,53 @@ async fn account_page_end_to_end() {
     })
     .await;
 
+    step("change the PIN", &a, async {
+        a.fill("#pin-new", "1111").await?;
+        a.wait_js(
+            "li[data-code=pin_repeated_digits] to fail",
+            "const li = document.querySelector('#pin-rules li[data-code=\"pin_repeated_digits\"]'); \
+             return !!li && li.dataset.state === 'fail'",
+            vec![],
+        )
+        .await?;
+        a.fill("#pin-old", "987654").await?;
+        a.fill("#pin-new", NEW_PIN).await?;
+        a.wait_js(
+            "no PIN rule to fail",
+            "const lis = [...document.querySelectorAll('#pin-rules li')]; \
+             return lis.length > 0 && !lis.some(li => li.dataset.state === 'fail') \
+                && lis.some(li => li.dataset.code === 'pin_too_short' && li.dataset.state === 'pass')",
+            vec![],
+        )
+        .await?;
+        a.click("#pin-submit").await?;
+        wait_status(&a, "#pin-form", "#pin-status").await?;
+        // The stored PIN is the new one: as the current PIN it verifies, and is refused for reuse.
+        let verdict = app
+            .fresh_client()
+            .post(app.url("/api/v1/session/pincode_policy/"))
+            .basic_auth(USER, Some(NEW_PASSWORD))
+            .json(&json!({"pinCode": NEW_PIN, "oldPinCode": NEW_PIN}))
+            .send()
+            .await?;
+        ensure!(
+            verdict.status() == StatusCode::OK,
+            "checking the new PIN: {}",
+            verdict.status()
+        );
+        let verdict: Value = verdict.json().await?;
+        ensure!(
+            verdict["errors"][0]["code"] == "pin_reused",
+            "the new PIN is not the stored one: {verdict}"
+        );
+        Ok(())
+    })
+    .await;
+
     step("the other browser was signed out", &b, async {
         b.reload().await?;
         b.wait_state("signed-out").await?;
-        sign_in(&b, USER, NEW_PASSWORD).await
+        sign_in_by_keyboard(&b, USER, NEW_PASSWORD).await
     })
     .await;
 
@@ -289,6 +333,22 @@ async fn sign_in(browser: &Browser, username: &str, password: &str) -> Result<()
     browser.fill("#signin-username", username).await?;
     browser.fill("#signin-password", password).await?;
     browser.click("#signin-submit").await?;
+    if let Err(e) = browser.wait_state("signed-in").await {
+        let error = browser.text("#signin-error").await.unwrap_or_default();
+        bail!("{e:#}; #signin-error says {error:?}");
+    }
+    Ok(())
+}
+
+/// Signs in by keyboard: once the username field has the focus, typing, Tab to the password and
+/// Enter must be enough (labels, tab order, submit on Enter).
+async fn sign_in_by_keyboard(browser: &Browser, username: &str, password: &str) -> Result<()> {
+    const TAB: &str = "\u{E004}";
+    const ENTER: &str = "\u{E007}";
+    browser.wait_state("signed-out").await?;
+    browser.find("#signin-username").await?.click().await?;
+    let keys = format!("{username}{TAB}{password}{ENTER}");
+    browser.client.active_element().await?.send_keys(&keys).await?;
     if let Err(e) = browser.wait_state("signed-in").await {
         let error = browser.text("#signin-error").await.unwrap_or_default();
         bail!("{e:#}; #signin-error says {error:?}");
