@@ -194,33 +194,21 @@ impl<S: Store> Services<S> {
         new: &Password,
         ctx: &RequestContext,
     ) -> ServiceResult<PreparedPassword> {
-        let record = self.store.read(|repo| repo.password(user.key))?;
         let is_self = actor.principal().is_some_and(|p| p.user.key == user.key);
-        if is_self {
+        let current = if is_self {
             self.authorize(actor, Action::ChangeOwnPassword, user)?;
             let old = old.ok_or(ServiceError::Invalid(vec![accountd_domain::InvalidValue::new(
                 "oldPassword",
                 accountd_domain::Problem::Empty,
             )]))?;
-            self.check_throttle(user.username.as_str(), ctx)?;
-            let matches = match &record {
-                Some(r) => self.hasher.verify(&r.hash, old.expose())?.matches,
-                None => {
-                    self.hasher.verify_dummy(old.expose());
-                    false
-                }
-            };
-            if !matches {
-                self.store
-                    .write(|repo| self.count_failure(repo, user.username.as_str(), ctx))?;
-                return Err(ServiceError::WrongSecret("old password"));
-            }
+            self.verify_current_password(user, old, ctx)?
         } else {
             self.authorize(actor, Action::ResetPassword, user)?;
-        }
+            self.store.read(|repo| repo.password(user.key))?.map(|r| r.hash)
+        };
 
         let rules = self.password_rules_for(user.level())?;
-        let verdict = self.password_verdict(user, &rules, Some(record.as_ref().map(|r| &r.hash)), new)?;
+        let verdict = self.password_verdict(user, &rules, Some(current.as_ref()), new)?;
         if !verdict.is_valid() {
             return Err(ServiceError::Policy {
                 field: "newPassword",

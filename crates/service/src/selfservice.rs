@@ -183,8 +183,9 @@ impl<S: Store> Services<S> {
         Ok(verdict)
     }
 
-    /// The caller's current password hash, after checking `current` against it as a login would.
-    fn verify_current_password(
+    /// The user's current password hash, after checking `current` against it as a login would:
+    /// refused while the account is throttled, a wrong one counted as a failure (403).
+    pub(crate) fn verify_current_password(
         &self,
         user: &User,
         current: &Password,
@@ -202,7 +203,7 @@ impl<S: Store> Services<S> {
         if !matches {
             self.store
                 .write(|repo| self.count_failure(repo, user.username.as_str(), ctx))?;
-            return Err(ServiceError::WrongSecret("current password"));
+            return Err(ServiceError::WrongSecret("old password"));
         }
         Ok(record.map(|r| r.hash))
     }

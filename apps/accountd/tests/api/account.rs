@@ -9,20 +9,35 @@ const PASSWORD_POLICY: &str = "/api/v1/session/password_policy/";
 const PINCODE_POLICY: &str = "/api/v1/session/pincode_policy/";
 const SESSIONS: &str = "/api/v1/session/sessions/";
 
-/// A request with the session cookie of `client` and, for unsafe methods, the XSRF header.
-async fn send(
-    app: &TestApp,
-    client: &Client,
-    xsrf: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = client.request(method, app.url(path)).header("X-XSRF-TOKEN", xsrf);
-    if let Some(body) = body {
-        request = request.json(&body);
+/// A signed-in browser: its cookie jar and the XSRF token it echoes on unsafe methods.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: Client,
+    xsrf: String,
+}
+
+impl<'a> Browser<'a> {
+    async fn sign_in(app: &'a TestApp, username: &str) -> Self {
+        let client = app.fresh_client();
+        let xsrf = app.login_ok(&client, username).await;
+        Self { app, client, xsrf }
     }
-    request.send().await.expect("request")
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.app.url(path))
+            .header("X-XSRF-TOKEN", &self.xsrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// `GET path`, expecting 200 and JSON.
+    async fn get(&self, path: &str) -> Value {
+        json_of(self.send(Method::GET, path, None).await).await
+    }
 }
 
 async fn json_of(response: reqwest::Response) -> Value {
@@ -43,9 +58,9 @@ fn codes(verdict: &Value, passed: Option<bool>) -> Vec<String> {
 #[actix_web::test]
 async fn profile_reads_and_changes_what_the_user_may_change() {
     let app = spawn_app().await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
+    let me = Browser::sign_in(&app, "foouser").await;
 
-    let profile = json_of(app.client.get(app.url(PROFILE)).send().await.unwrap()).await;
+    let profile = me.get(PROFILE).await;
     assert_eq!(profile["username"], "foouser");
     assert_eq!(profile["language"], "English");
     assert_eq!(profile["timeZone"], "Europe/Brussels");
@@ -63,10 +78,7 @@ async fn profile_reads_and_changes_what_the_user_may_change() {
 
     // Every member the page edits, the read-only one sent back unchanged.
     let changed = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
+        me.send(
             Method::PUT,
             PROFILE,
             Some(json!({
@@ -83,32 +95,15 @@ async fn profile_reads_and_changes_what_the_user_may_change() {
     assert_eq!(changed["timeZone"], "America/Montreal");
 
     // The other dialects see the change.
-    let apio = json_of(
-        app.client
-            .get(app.url("/api/v1/session/user_login_info/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let apio = me.get("/api/v1/session/user_login_info/").await;
     assert_eq!(apio["profile"]["first_name"], "Frieda");
     assert_eq!(apio["profile"]["emailAddress"], "frieda@example.com");
-    let axway = json_of(
-        app.client
-            .get(app.url("/api/portal/v1.3/currentuser"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let axway = me.get("/api/portal/v1.3/currentuser").await;
     assert_eq!(axway["mobile"], "+32 470 12 34 56");
 
     // `null` and "" clear the optional members.
     let cleared = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
+        me.send(
             Method::PUT,
             PROFILE,
             Some(json!({"language": null, "timeZone": "", "mobile": null})),
@@ -125,18 +120,16 @@ async fn profile_reads_and_changes_what_the_user_may_change() {
 #[actix_web::test]
 async fn profile_refusals_name_the_field_and_change_nothing() {
     let app = spawn_app().await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
-    let before = json_of(app.client.get(app.url(PROFILE)).send().await.unwrap()).await;
+    let me = Browser::sign_in(&app, "foouser").await;
+    let before = me.get(PROFILE).await;
 
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::PUT,
-        PROFILE,
-        Some(json!({"firstName": "Ok", "emailAddress": "not-an-address", "timeZone": "../etc"})),
-    )
-    .await;
+    let response = me
+        .send(
+            Method::PUT,
+            PROFILE,
+            Some(json!({"firstName": "Ok", "emailAddress": "not-an-address", "timeZone": "../etc"})),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body = problem(response).await;
     let fields: Vec<&str> = body["errors"]
@@ -147,34 +140,24 @@ async fn profile_refusals_name_the_field_and_change_nothing() {
         .collect();
     assert_eq!(fields, ["emailAddress", "timeZone"]);
 
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::PUT,
-        PROFILE,
-        Some(json!({"firstName": "Ok", "phoneNumber": "+32 2 555 00 00"})),
-    )
-    .await;
+    let response = me
+        .send(
+            Method::PUT,
+            PROFILE,
+            Some(json!({"firstName": "Ok", "phoneNumber": "+32 2 555 00 00"})),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = problem(response).await;
     assert_eq!(body["errors"][0]["field"], "phoneNumber");
     assert_eq!(body["errors"][0]["code"], "read_only");
 
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::PUT,
-        PROFILE,
-        Some(json!({"nickname": "x"})),
-    )
-    .await;
+    let response = me.send(Method::PUT, PROFILE, Some(json!({"nickname": "x"}))).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(problem(response).await["errors"][0]["field"], "nickname");
 
     // Without the XSRF header the cookie alone changes nothing.
-    let response = app
+    let response = me
         .client
         .put(app.url(PROFILE))
         .json(&json!({"firstName": "Forged"}))
@@ -183,7 +166,7 @@ async fn profile_refusals_name_the_field_and_change_nothing() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    let after = json_of(app.client.get(app.url(PROFILE)).send().await.unwrap()).await;
+    let after = me.get(PROFILE).await;
     assert_eq!(before, after);
     let anonymous = app.fresh_client().get(app.url(PROFILE)).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
@@ -192,19 +175,12 @@ async fn profile_refusals_name_the_field_and_change_nothing() {
 #[actix_web::test]
 async fn a_system_user_may_change_their_own_phone_number() {
     let app = spawn_app().await;
-    let xsrf = app.login_ok(&app.client, "admin").await;
-    let profile = json_of(app.client.get(app.url(PROFILE)).send().await.unwrap()).await;
+    let me = Browser::sign_in(&app, "admin").await;
+    let profile = me.get(PROFILE).await;
     assert!(profile["editable"].as_array().unwrap().contains(&json!("phoneNumber")));
     let changed = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
-            Method::PUT,
-            PROFILE,
-            Some(json!({"phoneNumber": "+32 2 555 00 00"})),
-        )
-        .await,
+        me.send(Method::PUT, PROFILE, Some(json!({"phoneNumber": "+32 2 555 00 00"})))
+            .await,
     )
     .await;
     assert_eq!(changed["phoneNumber"], "+32 2 555 00 00");
@@ -213,9 +189,9 @@ async fn a_system_user_may_change_their_own_phone_number() {
 #[actix_web::test]
 async fn password_policy_lists_the_effective_rules_and_judges_candidates() {
     let app = spawn_app().await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
+    let me = Browser::sign_in(&app, "foouser").await;
 
-    let policy = json_of(app.client.get(app.url(PASSWORD_POLICY)).send().await.unwrap()).await;
+    let policy = me.get(PASSWORD_POLICY).await;
     // An end user: accountd's baseline with MINIMUM_PASSWORD_RULES.END_USER on top.
     assert_eq!(policy["rules"]["minLength"], 8);
     assert_eq!(policy["rules"]["minSpecial"], 1);
@@ -230,15 +206,8 @@ async fn password_policy_lists_the_effective_rules_and_judges_candidates() {
     assert_eq!(listed.last(), Some(&"password_reused"));
 
     let weak = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
-            Method::POST,
-            PASSWORD_POLICY,
-            Some(json!({"newPassword": "foouser1"})),
-        )
-        .await,
+        me.send(Method::POST, PASSWORD_POLICY, Some(json!({"newPassword": "foouser1"})))
+            .await,
     )
     .await;
     assert_eq!(weak["valid"], false);
@@ -259,10 +228,7 @@ async fn password_policy_lists_the_effective_rules_and_judges_candidates() {
 
     // A good candidate without the current password: reuse stays unchecked.
     let good = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
+        me.send(
             Method::POST,
             PASSWORD_POLICY,
             Some(json!({"newPassword": DEMO_PASSWORD})),
@@ -275,10 +241,7 @@ async fn password_policy_lists_the_effective_rules_and_judges_candidates() {
 
     // With the current password, reuse is checked: the current one is refused.
     let reused = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
+        me.send(
             Method::POST,
             PASSWORD_POLICY,
             Some(json!({"newPassword": DEMO_PASSWORD, "oldPassword": DEMO_PASSWORD})),
@@ -301,28 +264,24 @@ async fn a_wrong_current_password_in_a_check_counts_like_a_failed_login() {
         ..Spawn::default()
     })
     .await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
+    let me = Browser::sign_in(&app, "foouser").await;
     for _ in 0..2 {
-        let response = send(
-            &app,
-            &app.client,
-            &xsrf,
-            Method::POST,
-            PASSWORD_POLICY,
-            Some(json!({"newPassword": "Quartz-Lantern-93!", "oldPassword": "wrong-guess"})),
-        )
-        .await;
+        let response = me
+            .send(
+                Method::POST,
+                PASSWORD_POLICY,
+                Some(json!({"newPassword": "Quartz-Lantern-93!", "oldPassword": "wrong-guess"})),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
     }
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::POST,
-        PASSWORD_POLICY,
-        Some(json!({"newPassword": "Quartz-Lantern-93!", "oldPassword": DEMO_PASSWORD})),
-    )
-    .await;
+    let response = me
+        .send(
+            Method::POST,
+            PASSWORD_POLICY,
+            Some(json!({"newPassword": "Quartz-Lantern-93!", "oldPassword": DEMO_PASSWORD})),
+        )
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::TOO_MANY_REQUESTS,
@@ -341,28 +300,16 @@ async fn candidate_checks_are_throttled_per_account() {
         ..Spawn::default()
     })
     .await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
+    let me = Browser::sign_in(&app, "foouser").await;
     for _ in 0..3 {
-        let response = send(
-            &app,
-            &app.client,
-            &xsrf,
-            Method::POST,
-            PASSWORD_POLICY,
-            Some(json!({"newPassword": "abc"})),
-        )
-        .await;
+        let response = me
+            .send(Method::POST, PASSWORD_POLICY, Some(json!({"newPassword": "abc"})))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::POST,
-        PINCODE_POLICY,
-        Some(json!({"pinCode": "1234"})),
-    )
-    .await;
+    let response = me
+        .send(Method::POST, PINCODE_POLICY, Some(json!({"pinCode": "1234"})))
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry > 0);
@@ -374,23 +321,17 @@ async fn candidate_checks_are_throttled_per_account() {
     );
     // The window ends.
     app.clock.advance_seconds(app.config.throttle.window_seconds + 1);
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::POST,
-        PASSWORD_POLICY,
-        Some(json!({"newPassword": "abc"})),
-    )
-    .await;
+    let response = me
+        .send(Method::POST, PASSWORD_POLICY, Some(json!({"newPassword": "abc"})))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[actix_web::test]
 async fn pincode_policy_for_a_group_member_and_for_an_administrator() {
     let app = spawn_app().await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
-    let policy = json_of(app.client.get(app.url(PINCODE_POLICY)).send().await.unwrap()).await;
+    let me = Browser::sign_in(&app, "foouser").await;
+    let policy = me.get(PINCODE_POLICY).await;
     assert_eq!(policy["applies"], true);
     assert_eq!(policy["hasPin"], true);
     assert_eq!(
@@ -400,15 +341,8 @@ async fn pincode_policy_for_a_group_member_and_for_an_administrator() {
     assert!(policy["rules"]["minLength"].as_u64().is_some());
 
     let weak = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
-            Method::POST,
-            PINCODE_POLICY,
-            Some(json!({"pinCode": "1111"})),
-        )
-        .await,
+        me.send(Method::POST, PINCODE_POLICY, Some(json!({"pinCode": "1111"})))
+            .await,
     )
     .await;
     assert_eq!(weak["valid"], false);
@@ -418,22 +352,17 @@ async fn pincode_policy_for_a_group_member_and_for_an_administrator() {
     );
 
     // Set a PIN, then check candidates with it: reuse and its reverse are refused.
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::PUT,
-        policy["resource"].as_str().unwrap(),
-        Some(json!({"pinCode": "583920", "oldPinCode": "987654"})),
-    )
-    .await;
+    let response = me
+        .send(
+            Method::PUT,
+            policy["resource"].as_str().unwrap(),
+            Some(json!({"pinCode": "583920", "oldPinCode": "987654"})),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     for (candidate, code) in [("583920", "pin_reused"), ("029385", "pin_reversed_old")] {
         let verdict = json_of(
-            send(
-                &app,
-                &app.client,
-                &xsrf,
+            me.send(
                 Method::POST,
                 PINCODE_POLICY,
                 Some(json!({"pinCode": candidate, "oldPinCode": "583920"})),
@@ -444,10 +373,7 @@ async fn pincode_policy_for_a_group_member_and_for_an_administrator() {
         assert_eq!(codes(&verdict, Some(false)), [code], "{verdict}");
     }
     let good = json_of(
-        send(
-            &app,
-            &app.client,
-            &xsrf,
+        me.send(
             Method::POST,
             PINCODE_POLICY,
             Some(json!({"pinCode": "716204", "oldPinCode": "583920"})),
@@ -461,57 +387,41 @@ async fn pincode_policy_for_a_group_member_and_for_an_administrator() {
         "every rule checked with the old PIN: {good}"
     );
 
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::POST,
-        PINCODE_POLICY,
-        Some(json!({"pinCode": "583920", "oldPinCode": "111111"})),
-    )
-    .await;
+    let response = me
+        .send(
+            Method::POST,
+            PINCODE_POLICY,
+            Some(json!({"pinCode": "583920", "oldPinCode": "111111"})),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::POST,
-        PINCODE_POLICY,
-        Some(json!({"pinCode": "12a4"})),
-    )
-    .await;
+    let response = me
+        .send(Method::POST, PINCODE_POLICY, Some(json!({"pinCode": "12a4"})))
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(problem(response).await["errors"][0]["field"], "pinCode");
 
-    let admin = app.fresh_client();
-    let admin_xsrf = app.login_ok(&admin, "admin").await;
-    let policy = json_of(admin.get(app.url(PINCODE_POLICY)).send().await.unwrap()).await;
+    let admin = Browser::sign_in(&app, "admin").await;
+    let policy = admin.get(PINCODE_POLICY).await;
     assert_eq!(policy["applies"], false);
     assert_eq!(policy["resource"], Value::Null);
-    let response = send(
-        &app,
-        &admin,
-        &admin_xsrf,
-        Method::POST,
-        PINCODE_POLICY,
-        Some(json!({"pinCode": "583920"})),
-    )
-    .await;
+    let response = admin
+        .send(Method::POST, PINCODE_POLICY, Some(json!({"pinCode": "583920"})))
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 #[actix_web::test]
 async fn sessions_are_listed_and_ended_one_or_all_others() {
     let app = spawn_app().await;
-    let xsrf = app.login_ok(&app.client, "foouser").await;
+    let me = Browser::sign_in(&app, "foouser").await;
     let second = app.fresh_client();
     app.login_ok(&second, "foouser").await;
     let third = app.fresh_client();
     app.login_ok(&third, "foouser").await;
-    let stranger = app.fresh_client();
-    let stranger_xsrf = app.login_ok(&stranger, "jbloggs").await;
+    let stranger = Browser::sign_in(&app, "jbloggs").await;
 
-    let list = json_of(app.client.get(app.url(SESSIONS)).send().await.unwrap()).await;
+    let list = me.get(SESSIONS).await;
     let sessions = list["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 3);
     let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
@@ -525,72 +435,46 @@ async fn sessions_are_listed_and_ended_one_or_all_others() {
         .collect();
 
     // Someone else cannot end foouser's session: it is not theirs (404, and it lives on).
-    let response = send(
-        &app,
-        &stranger,
-        &stranger_xsrf,
-        Method::DELETE,
-        &format!("{SESSIONS}{}/", others[0]),
-        None,
-    )
-    .await;
+    let response = stranger
+        .send(Method::DELETE, &format!("{SESSIONS}{}/", others[0]), None)
+        .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let alive = json_of(app.client.get(app.url(SESSIONS)).send().await.unwrap()).await;
+    let alive = me.get(SESSIONS).await;
     assert_eq!(alive["sessions"].as_array().unwrap().len(), 3);
 
     // One of them.
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::DELETE,
-        &format!("{SESSIONS}{}/", others[0]),
-        None,
-    )
-    .await;
+    let response = me
+        .send(Method::DELETE, &format!("{SESSIONS}{}/", others[0]), None)
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::DELETE,
-        &format!("{SESSIONS}{}/", others[0]),
-        None,
-    )
-    .await;
+    let response = me
+        .send(Method::DELETE, &format!("{SESSIONS}{}/", others[0]), None)
+        .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND, "already ended");
-    let response = send(
-        &app,
-        &app.client,
-        &xsrf,
-        Method::DELETE,
-        &format!("{SESSIONS}abc/"),
-        None,
-    )
-    .await;
+    let response = me.send(Method::DELETE, &format!("{SESSIONS}abc/"), None).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let list = json_of(app.client.get(app.url(SESSIONS)).send().await.unwrap()).await;
+    let list = me.get(SESSIONS).await;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 2);
 
     // All the others.
-    let ended = json_of(send(&app, &app.client, &xsrf, Method::DELETE, SESSIONS, None).await).await;
+    let ended = json_of(me.send(Method::DELETE, SESSIONS, None).await).await;
     assert_eq!(ended["ended"], 1);
     for client in [&second, &third] {
         assert_eq!(app.get_info(client).await.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
-        app.get_info(&app.client).await.status(),
+        app.get_info(&me.client).await.status(),
         StatusCode::OK,
         "the current one stays"
     );
     assert_eq!(
-        app.get_info(&stranger).await.status(),
+        app.get_info(&stranger.client).await.status(),
         StatusCode::OK,
         "other users keep theirs"
     );
 
     // Without the XSRF header nothing is ended.
-    let response = app.client.delete(app.url(SESSIONS)).send().await.unwrap();
+    let response = me.client.delete(app.url(SESSIONS)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
