@@ -259,9 +259,8 @@ impl<S: Store> Services<S> {
                 self.check_old_pin(user, hash, Some(current), ctx)?;
                 Some(Some(hash))
             }
-            // No PIN is set: there is nothing to prove and no history to leak.
-            (_, None) => Some(None),
-            (None, Some(_)) => None,
+            // Without a verified current PIN, reuse is not checked: the history is not an oracle.
+            (_, None) | (None, Some(_)) => None,
         };
         match self.pin_rules_for(user)? {
             Some(rules) => self.pin_verdict(user, &rules, candidate, verified),
@@ -325,11 +324,16 @@ impl<S: Store> Services<S> {
         Ok(())
     }
 
-    /// The caller's sessions, newest first, the current one marked.
+    /// The caller's active sessions, newest first, the current one marked. Sessions past their
+    /// absolute or idle timeout (which authenticate no more, and which the purge task has not
+    /// removed yet) are left out.
     pub fn own_sessions(&self, principal: &Principal) -> ServiceResult<Vec<OwnSession>> {
+        let now = self.clock.now();
+        let idle_since = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
         let sessions = self.store.read(|repo| repo.user_sessions(principal.user.key))?;
         Ok(sessions
             .into_iter()
+            .filter(|s| s.expires_at > now && s.last_seen_at > idle_since)
             .map(|session| OwnSession {
                 current: principal.session.as_ref() == Some(&session.digest),
                 session,

@@ -545,3 +545,60 @@ async fn a_script_is_not_challenged_with_basic() {
         assert!(!challenge(&login).contains("Basic"), "{name}");
     }
 }
+
+#[actix_web::test]
+async fn idle_sessions_are_not_listed() {
+    let app = spawn_app().await;
+    let idle = app.config.sessions.idle_timeout_seconds;
+    let me = Browser::sign_in(&app, "foouser").await;
+    let _abandoned = Browser::sign_in(&app, "foouser").await;
+    // Only `me` stays active; the other session passes its idle timeout.
+    app.clock.advance_seconds(idle / 2 + 1);
+    assert_eq!(me.get(SESSIONS).await["sessions"].as_array().unwrap().len(), 2);
+    app.clock.advance_seconds(idle / 2 + 1);
+    let list = me.get(SESSIONS).await;
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{list}");
+    assert_eq!(sessions[0]["current"], true);
+}
+
+#[actix_web::test]
+async fn checks_need_the_xsrf_header_and_a_wrong_current_pin_counts() {
+    let app = spawn_with(Spawn {
+        configure: Box::new(|c| c.throttle.max_failures_per_account = 2),
+        ..Spawn::default()
+    })
+    .await;
+    let me = Browser::sign_in(&app, "foouser").await;
+    for (path, body) in [
+        (PASSWORD_POLICY, json!({"newPassword": "Quartz-Lantern-93!"})),
+        (PINCODE_POLICY, json!({"pinCode": "583920"})),
+    ] {
+        let response = me.client.post(app.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} without X-XSRF-TOKEN");
+        assert_eq!(problem(response).await["type"], "urn:accountd:problem:xsrf");
+    }
+    for _ in 0..2 {
+        let response = me
+            .send(
+                Method::POST,
+                PINCODE_POLICY,
+                Some(json!({"pinCode": "583920", "oldPinCode": "111111"})),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(problem(response).await["type"], "urn:accountd:problem:wrong-secret");
+    }
+    let response = me
+        .send(
+            Method::POST,
+            PINCODE_POLICY,
+            Some(json!({"pinCode": "583920", "oldPinCode": "987654"})),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "wrong PINs count like failed logins"
+    );
+}
