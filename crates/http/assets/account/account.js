@@ -69,6 +69,8 @@
       endedOthers: (p) => (p.n === 0 ? 'There were no other sessions.'
         : `${p.n} other ${p.n === 1 ? 'session was' : 'sessions were'} signed out.`),
       ruleMet: '(met)', ruleNotMet: '(not met)', ruleUnchecked: '',
+      rulesSummary: (p) => (p.n === 0 ? 'All checked requirements are met.'
+        : `${p.n} ${p.n === 1 ? 'requirement is' : 'requirements are'} not met.`),
       codes: {
         empty: () => 'Must not be empty.',
         too_long: (n) => n && `Must be at most ${n} characters.`,
@@ -112,6 +114,8 @@
       endedOthers: (p) => (p.n === 0 ? "Il n'y avait aucune autre session."
         : (p.n === 1 ? '1 autre session a été déconnectée.' : `${p.n} autres sessions ont été déconnectées.`)),
       ruleMet: '(respectée)', ruleNotMet: '(non respectée)', ruleUnchecked: '',
+      rulesSummary: (p) => (p.n === 0 ? 'Toutes les exigences vérifiées sont respectées.'
+        : (p.n === 1 ? '1 exigence n\'est pas respectée.' : `${p.n} exigences ne sont pas respectées.`)),
       codes: {
         empty: () => 'Ne doit pas être vide.',
         too_long: (n) => (n ? `Doit comporter au plus ${n} caractères.` : 'Trop long.'),
@@ -367,6 +371,9 @@
     focusFirstInvalid(form);
   }
 
+  // A 403 for a wrong current password or PIN (not, say, a refused XSRF token).
+  const isWrongSecret = (r) => r.status === 403 && !!r.data && r.data.type === 'urn:accountd:problem:wrong-secret';
+
   async function busy(button, work) {
     button.disabled = true;
     try { return await work(); } finally { button.disabled = false; }
@@ -383,7 +390,7 @@
     state.pinPolicy = null;
     state.sessions = [];
     for (const id of ['profile-form', 'password-form', 'pin-form']) { $(id).reset(); clearErrors($(id)); }
-    for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status']) setStatus(id, '');
+    for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status', 'signout-status']) setStatus(id, '');
     $('signin-password').value = '';
     $('account').hidden = true;
     $('loading').hidden = true;
@@ -395,6 +402,7 @@
 
   function renderProfile(p) {
     $('whoami').textContent = p.username || '';
+    $('password-username').value = p.username || '';
     const editable = Array.isArray(p.editable) ? p.editable : [];
     for (const f of PROFILE_FIELDS) {
       const input = $(`profile-${f}`);
@@ -430,6 +438,7 @@
 
   function resetRules(kind) {
     for (const li of $(`${kind}-rules`).children) setRuleState(li, 'pending');
+    $(`${kind}-rules-summary`).textContent = '';
   }
 
   // Apply a policy verdict {checks:[{code,message,passed}]} to the rule list.
@@ -444,6 +453,8 @@
       const li = [...$(`${kind}-rules`).children].find((el) => el.dataset.code === c.code);
       if (li) setRuleState(li, c.passed === true ? 'pass' : c.passed === false ? 'fail' : 'pending');
     }
+    const failing = checks.filter((c) => c.passed === false).length;
+    $(`${kind}-rules-summary`).textContent = t('rulesSummary', { n: failing });
   }
 
   function renderPin() {
@@ -561,7 +572,10 @@
   async function signOut() {
     await busy($('signout'), async () => {
       const r = await api('POST', API.logout, {});
-      if (r.status !== 401) showSignedOut(false);
+      // Only a session the server has ended counts as signed out (a 401 has shown the form already);
+      // after anything else the session may still be alive, so say so and stay.
+      if (r.ok) showSignedOut(false);
+      else if (r.status !== 401) { setStatus('signout-status', problemText(r), 'bad'); return; }
       $('signin-username').focus();
     });
   }
@@ -614,7 +628,7 @@
         resetRules('password');
         setStatus('password-status', t('passwordChanged'), 'ok');
         await loadSessions();
-      } else if (r.status === 403) {
+      } else if (isWrongSecret(r)) {
         fieldError('password-old', t('wrongPassword'));
         setStatus('password-status', t('notChanged'), 'bad');
         $('password-old').focus();
@@ -646,7 +660,7 @@
         resetRules('pin');
         await loadPinPolicy(); // a PIN is now set: the current PIN becomes required
         setStatus('pin-status', t('pinChanged'), 'ok');
-      } else if (r.status === 403) {
+      } else if (isWrongSecret(r) && !$('pin-old').hidden) {
         fieldError('pin-old', t('wrongPin'));
         setStatus('pin-status', t('notChanged'), 'bad');
         if (!$('pin-old').hidden) $('pin-old').focus();
@@ -686,14 +700,31 @@
     const cancel = () => { clearTimeout(timer); seq++; };
     input.addEventListener('input', () => {
       cancel();
-      const value = input.value;
+      const value = kind === 'pin' ? input.value.trim() : input.value;
+      const errorEl = $(`${kind}-new-error`);
       if (!value) { resetRules(kind); return; }
       timer = setTimeout(async () => {
         const mine = ++seq;
         const r = await api('POST', url, { [field]: value });
-        if (mine !== seq) return;
-        if (r.ok) applyVerdict(kind, r.data);
-        else if (r.status === 429) setStatus(statusId, problemText(r), 'bad');
+        if (mine !== seq || r.status === 401) return;
+        if (r.ok) {
+          applyVerdict(kind, r.data);
+          if (errorEl.dataset.live) { errorEl.textContent = ''; delete errorEl.dataset.live; input.removeAttribute('aria-invalid'); }
+          if ($(statusId).dataset.live) { setStatus(statusId, ''); delete $(statusId).dataset.live; }
+          return;
+        }
+        // No verdict for this candidate: the marks of an earlier one must not stay on screen.
+        resetRules(kind);
+        const errors = (r.status === 400 && r.data && Array.isArray(r.data.errors)) ? r.data.errors : [];
+        if (errors.length) {
+          const rules = kind === 'password' ? state.pwPolicy && state.pwPolicy.rules : state.pinPolicy && state.pinPolicy.rules;
+          errorEl.textContent = errors.map((e) => ruleText(e.code, rules, e.message)).join(' ');
+          errorEl.dataset.live = '1';
+          input.setAttribute('aria-invalid', 'true');
+        } else {
+          setStatus(statusId, problemText(r), 'bad');
+          $(statusId).dataset.live = '1';
+        }
       }, 300);
     });
     return { cancel };
