@@ -168,6 +168,32 @@ async fn account_page_end_to_end() {
     })
     .await;
 
+    step("the server's verdict by the field", &a, async {
+        // Reuse is only checked by the change itself (the live checks leave it open).
+        a.fill("#password-old", DEMO_PASSWORD).await?;
+        a.fill("#password-new", DEMO_PASSWORD).await?;
+        a.fill("#password-confirm", DEMO_PASSWORD).await?;
+        a.click("#password-submit").await?;
+        let error = a
+            .wait_js(
+                "#password-new-error to name the refused rule",
+                "const e = document.getElementById('password-new-error'); \
+                 return e.textContent.trim() !== '' \
+                    && document.getElementById('password-new').getAttribute('aria-invalid') === 'true' \
+                    ? e.textContent.trim() : ''",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            error.as_str().is_some_and(|e| e.contains("previous")),
+            "#password-new-error says {error}"
+        );
+        // Nothing changed: the demo password still signs in.
+        json_as(&app, "/api/v1/session/user_login_info/", DEMO_PASSWORD).await?;
+        Ok(())
+    })
+    .await;
+
     step("change the password", &a, async {
         a.fill("#password-old", DEMO_PASSWORD).await?;
         a.fill("#password-new", NEW_PASSWORD).await?;
@@ -278,6 +304,30 @@ async fn account_page_end_to_end() {
     })
     .await;
 
+    step("sign out one other session", &a, async {
+        sign_in(&b, USER, NEW_PASSWORD).await?;
+        a.reload().await?;
+        a.wait_state("signed-in").await?;
+        a.wait_js(
+            "2 sessions in #sessions-list",
+            "return document.querySelectorAll('#sessions-list li').length === 2",
+            vec![],
+        )
+        .await?;
+        a.click("#sessions-list li[data-current=\"false\"] button.session-end")
+            .await?;
+        a.wait_js(
+            "only the current session in #sessions-list",
+            "const lis = document.querySelectorAll('#sessions-list li'); \
+             return lis.length === 1 && lis[0].dataset.current === 'true'",
+            vec![],
+        )
+        .await?;
+        b.reload().await?;
+        b.wait_state("signed-out").await
+    })
+    .await;
+
     step("phone width", &a, async {
         a.set_viewport(390, 844).await?;
         let fits = a
@@ -321,6 +371,22 @@ async fn account_page_end_to_end() {
     })
     .await;
 
+    for browser in [&a, &b, &fr] {
+        step("no script error or policy violation", browser, async {
+            let console = browser.console().await?;
+            let bad: Vec<&str> = console
+                .lines()
+                .filter(|line| {
+                    ["Uncaught", "Content Security Policy", "Trusted Type", "TrustedHTML"]
+                        .iter()
+                        .any(|needle| line.contains(needle))
+                })
+                .collect();
+            ensure!(bad.is_empty(), "browser {}'s console: {bad:#?}", browser.name);
+            Ok(())
+        })
+        .await;
+    }
     for browser in [a, b, fr] {
         browser.close().await;
     }
