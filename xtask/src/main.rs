@@ -87,15 +87,27 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
 }
 
 /// The account page's browser test (apps/accountd/tests/e2e) drives Debian's Chromium through
-/// chromedriver: installed here when missing (CI runs as root).
+/// chromedriver: installed here when missing, as root (CI) or through `sudo -n` (a developer's
+/// machine with passwordless sudo; otherwise the error says what to install).
 fn ensure_browser() -> Result<()> {
     const TOOLS: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
     if TOOLS.iter().all(|tool| Path::new(tool).exists()) {
         eprintln!("chromium and chromedriver are installed");
         return Ok(());
     }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
     let apt = |args: &[&str]| -> Result<()> {
-        let status = Command::new("apt-get")
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        let status = command
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
@@ -112,9 +124,10 @@ fn ensure_browser() -> Result<()> {
         "chromium",
         "chromium-driver",
     ];
-    apt(&["update"])
-        .and_then(|()| apt(&install))
-        .context("installing chromium and chromium-driver for the browser test")?;
+    apt(&["update"]).and_then(|()| apt(&install)).context(
+        "installing chromium and chromium-driver for the browser test \
+             (as root: `apt-get install chromium chromium-driver`)",
+    )?;
     if let Some(missing) = TOOLS.iter().find(|tool| !Path::new(tool).exists()) {
         bail!("{missing} is still missing after installing chromium and chromium-driver");
     }
