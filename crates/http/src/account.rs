@@ -5,7 +5,7 @@
 //! style, nothing from another origin, no framing.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 pub const PAGE: &str = "/account/";
 
@@ -28,29 +28,67 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::resource("/account").route(web::get().to(redirect)));
 }
 
-/// An asset with the page's security headers. `no-cache`: revalidated each time, so a new server
-/// version's page and script are never mixed.
-fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
+/// FNV-1a of an asset, at compile time: its ETag.
+const fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
+/// An asset with the page's security headers. `no-cache` with an ETag: the browser revalidates
+/// each time (a 304 without body when unchanged), so a new server version's page and script are
+/// never mixed.
+fn asset(req: &HttpRequest, content_type: &'static str, body: &'static str, hash: u64) -> HttpResponse {
+    let etag = format!("\"{hash:016x}\"");
+    let unchanged = not_modified(req, &etag);
+    let mut response = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "same-origin"))
-        .body(body)
+        .insert_header((header::REFERRER_POLICY, "same-origin"));
+    if unchanged {
+        response.finish()
+    } else {
+        response.body(body)
+    }
 }
 
-async fn index() -> HttpResponse {
-    asset("text/html; charset=utf-8", INDEX_HTML)
+async fn index(req: HttpRequest) -> HttpResponse {
+    const HASH: u64 = fingerprint(INDEX_HTML.as_bytes());
+    asset(&req, "text/html; charset=utf-8", INDEX_HTML, HASH)
 }
 
-async fn script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", ACCOUNT_JS)
+async fn script(req: HttpRequest) -> HttpResponse {
+    const HASH: u64 = fingerprint(ACCOUNT_JS.as_bytes());
+    asset(&req, "text/javascript; charset=utf-8", ACCOUNT_JS, HASH)
 }
 
-async fn style() -> HttpResponse {
-    asset("text/css; charset=utf-8", ACCOUNT_CSS)
+async fn style(req: HttpRequest) -> HttpResponse {
+    const HASH: u64 = fingerprint(ACCOUNT_CSS.as_bytes());
+    asset(&req, "text/css; charset=utf-8", ACCOUNT_CSS, HASH)
 }
 
 async fn redirect() -> HttpResponse {

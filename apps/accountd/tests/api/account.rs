@@ -1,6 +1,9 @@
 //! The account page's API (profile, password and PIN policy, sessions) and the page's own headers.
 
 use crate::helpers::*;
+use accountd_domain::ids::Username;
+use accountd_domain::ports::Store;
+use accountd_domain::records::AuditAction;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -476,6 +479,21 @@ async fn sessions_are_listed_and_ended_one_or_all_others() {
     // Without the XSRF header nothing is ended.
     let response = me.client.delete(app.url(SESSIONS)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Each ending is audited under the user, with the session it ended.
+    let foo = app
+        .db
+        .read(|r| r.user_by_username(&Username::parse("foouser").unwrap()))
+        .unwrap()
+        .unwrap();
+    let events = app.db.read(|r| r.recent_audit(Some(foo.key), 50)).unwrap();
+    let revoked: Vec<Vec<String>> = events
+        .iter()
+        .filter(|e| e.action == AuditAction::SessionRevoke)
+        .map(|e| e.fields.clone())
+        .collect();
+    assert!(revoked.contains(&vec![format!("session:{}", others[0])]), "{revoked:?}");
+    assert!(revoked.contains(&vec!["other_sessions".to_owned()]), "{revoked:?}");
 }
 
 #[actix_web::test]
@@ -493,6 +511,27 @@ async fn the_page_is_served_with_a_strict_content_security_policy() {
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let html = response.text().await.unwrap();
     assert!(html.contains(r#"<script src="account.js""#));
+    // Revalidation: the same ETag answers 304 without a body (and the same security headers).
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let response = app
+        .client
+        .get(app.url("/account/"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(response.headers()["etag"].to_str().unwrap(), etag);
+    assert!(response.headers().contains_key("content-security-policy"));
+    assert!(response.bytes().await.unwrap().is_empty());
+    let response = app
+        .client
+        .get(app.url("/account/"))
+        .header("If-None-Match", "\"0000000000000000\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "another version is sent whole");
 
     for (path, media) in [
         ("/account/account.js", "text/javascript; charset=utf-8"),
