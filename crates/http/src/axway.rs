@@ -370,13 +370,10 @@ pub(crate) async fn change_password<S: Store>(
     form: web::Form<ChangePasswordForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
-    let (old, new) = match (
+    let (old, new) = crate::error::both(
         password_field("oldPassword", form.old_password),
         password_field("newPassword", form.new_password),
-    ) {
-        (Ok(old), Ok(new)) => (old, new),
-        (old, new) => return Err(ApiError::invalid(old.err().into_iter().chain(new.err()).collect())),
-    };
+    )?;
     let services = state.services.clone();
     let principal = caller.principal;
     blocking(move || services.change_password(Actor::Caller(&principal), principal.user.key, Some(&old), &new, &ctx))

@@ -61,6 +61,14 @@ impl Collect {
     }
 }
 
+/// Both values, or every invalid one of the two.
+pub(crate) fn both<A, B>(a: Result<A, InvalidValue>, b: Result<B, InvalidValue>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => Err(ApiError::invalid(a.err().into_iter().chain(b.err()).collect())),
+    }
+}
+
 /// What went wrong, as answered to a client.
 #[derive(Debug)]
 pub enum ApiError {

@@ -6,7 +6,7 @@
 use crate::apio_users::nullable;
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
-use crate::error::{ApiError, Collect, FieldError};
+use crate::error::{ApiError, Collect, FieldError, both};
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
 use accountd_domain::rules::{PasswordRules, PinRules};
@@ -228,17 +228,6 @@ pub(crate) async fn put_profile<S: Store>(
 
 // ---------------------------------------------------------------------------------------------
 // Policies
-
-/// Both values, or every invalid one.
-fn both<A, B>(
-    a: Result<A, accountd_domain::InvalidValue>,
-    b: Result<B, accountd_domain::InvalidValue>,
-) -> Result<(A, B), ApiError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (a, b) => Err(ApiError::invalid(a.err().into_iter().chain(b.err()).collect())),
-    }
-}
 
 /// A rule of the policy: its stable code (as in `errors[].code`) and the requirement in English.
 #[derive(Debug, Serialize, ToSchema)]
