@@ -93,6 +93,11 @@ async fn account_page_end_to_end() {
             status.to_lowercase().contains("saved"),
             "#profile-status says {status:?}"
         );
+        // The keyboard user stays where they were, not thrown back to the top of the page.
+        let focused = a
+            .eval("return document.activeElement && document.activeElement.id", vec![])
+            .await?;
+        ensure!(focused == "profile-submit", "the focus went to {focused} after saving");
         a.save_screen("profile").await?;
 
         let info = json_as(&app, "/api/v1/session/user_login_info/", DEMO_PASSWORD).await?;

@@ -374,9 +374,17 @@
   // A 403 for a wrong current password or PIN (not, say, a refused XSRF token).
   const isWrongSecret = (r) => r.status === 403 && !!r.data && r.data.type === 'urn:accountd:problem:wrong-secret';
 
+  // Disables `button` while `work` runs. A disabled button loses the focus to <body>, which would
+  // send a keyboard user back to the top of the page: give it back unless `work` moved it on purpose.
   async function busy(button, work) {
     button.disabled = true;
-    try { return await work(); } finally { button.disabled = false; }
+    try {
+      return await work();
+    } finally {
+      button.disabled = false;
+      const lost = !document.activeElement || document.activeElement === document.body;
+      if (lost && !button.closest('[hidden]')) button.focus();
+    }
   }
 
   // ---------------------------------------------------------------- views
