@@ -289,6 +289,11 @@ async fn account_page_end_to_end() {
         .await?;
         let current = a.count("#sessions-list li[data-current=\"true\"]").await?;
         ensure!(current == 1, "{current} sessions marked current");
+        let list = a.text("#sessions-list").await?;
+        ensure!(
+            list.contains("Chrome") && list.contains("on Linux"),
+            "the sessions' browsers: {list:?}"
+        );
         a.scroll_to("#sessions-list", "center").await?;
         a.save_screen("sessions").await?;
         a.click("#sessions-end-others").await?;

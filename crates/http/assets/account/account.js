@@ -64,7 +64,7 @@
       pinChanged: 'Your PIN has been changed.', wrongPin: 'The current PIN is wrong.',
       thisSession: 'This session', otherSession: 'Other session',
       created: 'Signed in', lastSeen: 'Last seen', client: 'Browser', address: 'Address',
-      unknown: 'Unknown', endSession: 'Sign out', endSessionLabel: 'Sign out the session started {when}',
+      unknown: 'Unknown', agentOn: '{browser} on {system}', endSession: 'Sign out', endSessionLabel: 'Sign out the session started {when}',
       sessionEnded: 'The session was signed out.', sessionGone: 'That session had already ended.',
       endedOthers: (p) => (p.n === 0 ? 'There were no other sessions.'
         : `${p.n} other ${p.n === 1 ? 'session was' : 'sessions were'} signed out.`),
@@ -109,7 +109,7 @@
       pinChanged: 'Votre code PIN a été changé.', wrongPin: 'Le code PIN actuel est incorrect.',
       thisSession: 'Cette session', otherSession: 'Autre session',
       created: 'Connexion', lastSeen: 'Dernière activité', client: 'Navigateur', address: 'Adresse',
-      unknown: 'Inconnu', endSession: 'Déconnecter', endSessionLabel: 'Déconnecter la session ouverte le {when}',
+      unknown: 'Inconnu', agentOn: '{browser} sous {system}', endSession: 'Déconnecter', endSessionLabel: 'Déconnecter la session ouverte le {when}',
       sessionEnded: 'La session a été déconnectée.', sessionGone: 'Cette session avait déjà pris fin.',
       endedOthers: (p) => (p.n === 0 ? "Il n'y avait aucune autre session."
         : (p.n === 1 ? '1 autre session a été déconnectée.' : `${p.n} autres sessions ont été déconnectées.`)),
@@ -487,14 +487,30 @@
     }
   }
 
+  // "Chrome 156 on Linux" from a User-Agent, for people; the whole string stays in the title. The
+  // order matters: Edge and Opera also say Chrome, Chrome also says Safari.
+  function describeAgent(ua) {
+    if (!ua) return null;
+    const browsers = [[/Edg(?:e|A|iOS)?\/(\d+)/, 'Edge'], [/OPR\/(\d+)/, 'Opera'], [/Firefox\/(\d+)/, 'Firefox'],
+      [/(?:HeadlessChrome|Chromium|Chrome|CriOS)\/(\d+)/, 'Chrome'], [/Version\/(\d+)[.\d]* (?:Mobile\/\S+ )?Safari\//, 'Safari']];
+    const systems = [[/Android/, 'Android'], [/iPhone|iPad|iPod/, 'iOS'], [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'],
+      [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']];
+    const browser = browsers.map(([re, name]) => { const m = re.exec(ua); return m && `${name} ${m[1]}`; }).find(Boolean);
+    const system = (systems.find(([re]) => re.test(ua)) || [])[1];
+    if (!browser) return null;
+    return system ? t('agentOn', { browser, system }) : browser;
+  }
+
   function renderSessions() {
     const ul = $('sessions-list');
     ul.replaceChildren(...state.sessions.map((s) => {
       const client = s.client || {};
       const time = (iso) => (iso ? h('time', { dateTime: iso, textContent: formatDate(iso) }) : t('unknown'));
+      const agent = describeAgent(client.userAgent);
+      const browser = agent ? h('span', { textContent: agent, title: client.userAgent }) : (client.userAgent || t('unknown'));
       const dl = h('dl');
       for (const [label, value] of [['created', time(s.createdAt)], ['lastSeen', time(s.lastSeenAt)],
-        ['client', client.userAgent || t('unknown')], ['address', client.address || t('unknown')]]) {
+        ['client', browser], ['address', client.address || t('unknown')]]) {
         dl.append(h('dt', { textContent: t(label) }), h('dd', {}, value));
       }
       const li = h('li', { dataset: { sessionId: String(s.id), current: String(!!s.current) } },
