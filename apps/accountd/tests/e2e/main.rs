@@ -159,13 +159,7 @@ async fn account_page_end_to_end() {
 
     step("live password rules", &a, async {
         a.fill("#password-new", "abc").await?;
-        a.wait_js(
-            "li[data-code=password_too_short] to fail",
-            "const li = document.querySelector('#password-rules li[data-code=\"password_too_short\"]'); \
-             return !!li && li.dataset.state === 'fail'",
-            vec![],
-        )
-        .await?;
+        wait_rule(&a, "#password-rules", "password_too_short", "fail").await?;
         let failing = a.count("#password-rules li[data-state=\"fail\"]").await?;
         ensure!(failing >= 2, "only {failing} rule(s) fail for \"abc\"");
         a.scroll_to("#password-form", "start").await?;
@@ -230,13 +224,7 @@ async fn account_page_end_to_end() {
 
     step("change the PIN", &a, async {
         a.fill("#pin-new", "1111").await?;
-        a.wait_js(
-            "li[data-code=pin_repeated_digits] to fail",
-            "const li = document.querySelector('#pin-rules li[data-code=\"pin_repeated_digits\"]'); \
-             return !!li && li.dataset.state === 'fail'",
-            vec![],
-        )
-        .await?;
+        wait_rule(&a, "#pin-rules", "pin_repeated_digits", "fail").await?;
         a.fill("#pin-old", "987654").await?;
         a.fill("#pin-new", NEW_PIN).await?;
         a.wait_js(
@@ -281,12 +269,7 @@ async fn account_page_end_to_end() {
     step("end the other sessions", &a, async {
         a.reload().await?;
         a.wait_state("signed-in").await?;
-        a.wait_js(
-            "2 sessions in #sessions-list",
-            "return document.querySelectorAll('#sessions-list li').length === 2",
-            vec![],
-        )
-        .await?;
+        wait_sessions(&a, 2).await?;
         let current = a.count("#sessions-list li[data-current=\"true\"]").await?;
         ensure!(current == 1, "{current} sessions marked current");
         let list = a.text("#sessions-list").await?;
@@ -297,13 +280,7 @@ async fn account_page_end_to_end() {
         a.scroll_to("#sessions-list", "center").await?;
         a.save_screen("sessions").await?;
         a.click("#sessions-end-others").await?;
-        a.wait_js(
-            "only the current session in #sessions-list",
-            "const lis = document.querySelectorAll('#sessions-list li'); \
-             return lis.length === 1 && lis[0].dataset.current === 'true'",
-            vec![],
-        )
-        .await?;
+        wait_sessions(&a, 1).await?;
         Ok(())
     })
     .await;
@@ -318,21 +295,10 @@ async fn account_page_end_to_end() {
         sign_in(&b, USER, NEW_PASSWORD).await?;
         a.reload().await?;
         a.wait_state("signed-in").await?;
-        a.wait_js(
-            "2 sessions in #sessions-list",
-            "return document.querySelectorAll('#sessions-list li').length === 2",
-            vec![],
-        )
-        .await?;
+        wait_sessions(&a, 2).await?;
         a.click("#sessions-list li[data-current=\"false\"] button.session-end")
             .await?;
-        a.wait_js(
-            "only the current session in #sessions-list",
-            "const lis = document.querySelectorAll('#sessions-list li'); \
-             return lis.length === 1 && lis[0].dataset.current === 'true'",
-            vec![],
-        )
-        .await?;
+        wait_sessions(&a, 1).await?;
         b.reload().await?;
         b.wait_state("signed-out").await
     })
@@ -401,6 +367,32 @@ async fn account_page_end_to_end() {
         browser.close().await;
     }
     drop(driver);
+}
+
+/// Waits until the rule `code` of the list `rules` (`#password-rules`, `#pin-rules`) is in `state`.
+async fn wait_rule(browser: &Browser, rules: &str, code: &str, state: &str) -> Result<()> {
+    browser
+        .wait_js(
+            &format!("{rules} {code} to be {state}"),
+            "const li = document.querySelector(`${arguments[0]} li[data-code=\"${arguments[1]}\"]`); \
+             return !!li && li.dataset.state === arguments[2]",
+            vec![json!(rules), json!(code), json!(state)],
+        )
+        .await
+        .map(drop)
+}
+
+/// Waits until `#sessions-list` lists `n` sessions (the current one among them).
+async fn wait_sessions(browser: &Browser, n: usize) -> Result<()> {
+    browser
+        .wait_js(
+            &format!("{n} session(s) in #sessions-list"),
+            "const lis = [...document.querySelectorAll('#sessions-list li')]; \
+             return lis.length === arguments[0] && lis.filter(li => li.dataset.current === 'true').length === 1",
+            vec![json!(n)],
+        )
+        .await
+        .map(drop)
 }
 
 /// Signs in through the form and waits for the signed-in page.
