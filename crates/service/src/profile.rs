@@ -277,8 +277,18 @@ impl<S: Store> Services<S> {
         new: &Password,
     ) -> ServiceResult<bool> {
         let history = self.store.read(|repo| repo.password_history(user.key, rules.history))?;
-        for hash in current.into_iter().chain(history.iter()) {
-            if self.hasher.verify(hash, new.expose())?.matches {
+        self.matches_any(current, &history, new.expose())
+    }
+
+    /// Whether `secret` is the one behind `current` or any of `history` (stops at the first match).
+    pub(crate) fn matches_any(
+        &self,
+        current: Option<&accountd_domain::secret::SecretHash>,
+        history: &[accountd_domain::secret::SecretHash],
+        secret: &str,
+    ) -> ServiceResult<bool> {
+        for hash in current.into_iter().chain(history) {
+            if self.hasher.verify(hash, secret)?.matches {
                 return Ok(true);
             }
         }

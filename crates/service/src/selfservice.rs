@@ -282,14 +282,7 @@ impl<S: Store> Services<S> {
         let reused = match checked {
             Some(current) => {
                 let history = self.store.read(|repo| repo.pin_history(user.key, rules.history))?;
-                let mut found = false;
-                for hash in current.into_iter().chain(history.iter()) {
-                    if self.hasher.verify(hash, new.expose())?.matches {
-                        found = true;
-                        break;
-                    }
-                }
-                Some(found)
+                Some(self.matches_any(current, &history, new.expose())?)
             }
             None => None,
         };
