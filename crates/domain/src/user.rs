@@ -400,6 +400,36 @@ impl ProfileChange {
         put(&mut profile.description, &self.description);
         put(&mut profile.image, &self.image);
     }
+
+    /// This change less every member sent at its current value in `current`: what would really
+    /// change. Clients PUT back what they GET, so a member at its current value is no change (and
+    /// never a refusal); a change made only of current values is empty.
+    pub fn without_current(mut self, current: &Profile) -> ProfileChange {
+        fn keep<T: PartialEq>(value: &mut Option<T>, current: &T) {
+            if value.as_ref() == Some(current) {
+                *value = None;
+            }
+        }
+        keep(&mut self.first_name, &current.first_name);
+        keep(&mut self.last_name, &current.last_name);
+        keep(&mut self.cli_first_name, &current.cli_first_name);
+        keep(&mut self.cli_last_name, &current.cli_last_name);
+        keep(&mut self.phone_number, &current.phone_number);
+        keep(&mut self.extension, &current.extension);
+        keep(&mut self.cli_phone_number, &current.cli_phone_number);
+        keep(
+            &mut self.department,
+            &current.department.as_ref().map(|d| d.key.clone()),
+        );
+        keep(&mut self.language, &current.language);
+        keep(&mut self.email, &current.email);
+        keep(&mut self.network_class_of_service, &current.network_class_of_service);
+        keep(&mut self.time_zone, &current.time_zone);
+        keep(&mut self.mobile, &current.mobile);
+        keep(&mut self.description, &current.description);
+        keep(&mut self.image, &current.image);
+        self
+    }
 }
 
 /// A change of account status, which only administrators make.
@@ -501,6 +531,40 @@ mod tests {
         assert_eq!(p.last_name.as_str(), "Doe");
         assert_eq!(p.email.as_ref().map(|e| e.as_str()), Some("testemail@netaxis.be"));
         assert!(ProfileChange::default().is_empty());
+    }
+
+    #[test]
+    fn members_at_their_current_value_are_no_change() {
+        let mut p = Profile::named(
+            Name::parse_for("f", "John").unwrap(),
+            Name::parse_for("l", "Doe").unwrap(),
+        );
+        p.department = Some(dept("T", Some("G"), "leaf", &["root"]));
+        p.phone_number = PhoneNumber::parse_for("phoneNumber", "+3221234567").unwrap();
+        let same_department = DepartmentKey {
+            tenant: TenantId::parse("T").unwrap(),
+            group: Some(GroupId::parse("G").unwrap()),
+            name: DepartmentName::parse("leaf").unwrap(),
+        };
+        let round_trip = ProfileChange {
+            first_name: Some(p.first_name.clone()),
+            phone_number: Some(p.phone_number.clone()),
+            department: Some(Some(same_department.clone())),
+            email: Some(None),
+            network_class_of_service: Some(Text::empty()),
+            ..ProfileChange::default()
+        };
+        assert!(round_trip.clone().without_current(&p).is_empty());
+
+        let real = ProfileChange {
+            last_name: Some(Name::parse_for("l", "Smith").unwrap()),
+            department: Some(None),
+            ..round_trip
+        };
+        assert_eq!(
+            real.without_current(&p).fields(),
+            vec![ProfileField::LastName, ProfileField::Department]
+        );
     }
 
     #[test]

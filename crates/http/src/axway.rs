@@ -10,7 +10,7 @@
 
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
-use crate::error::{ApiError, Collect, FieldError, Problem};
+use crate::error::{ApiError, Collect};
 use crate::{AppState, resource};
 use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::ports::Store;
@@ -18,8 +18,9 @@ use accountd_domain::secret::Password;
 use accountd_domain::text::{EmailAddress, Name, PhoneNumber, Text};
 use accountd_domain::user::{ProfileChange, User};
 use accountd_domain::{InvalidValue, Problem as Invalid};
-use accountd_service::profile::Actor;
-use actix_web::http::{StatusCode, header};
+use accountd_service::ServiceError;
+use accountd_service::profile::{Actor, read_only_members};
+
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -268,30 +269,15 @@ fn split_full_name<'a>(name: &'a str, surname: &str, surname_changed: bool) -> R
     }
 }
 
-/// 403 naming every read-only member the body tried to change.
-fn read_only_refusal(fields: &[&'static str]) -> HttpResponse {
-    let detail = format!(
-        "The caller is not allowed to change these members of their own account: {}.",
-        fields.join(", ")
-    );
-    let problem = Problem {
-        kind: "urn:accountd:problem:forbidden".into(),
-        title: "Forbidden",
-        status: StatusCode::FORBIDDEN.as_u16(),
-        details: detail.clone(),
-        detail,
-        errors: fields
-            .iter()
-            .map(|field| FieldError {
-                field: (*field).to_owned(),
-                code: "read_only".into(),
-                message: format!("{field} can't be changed by the user themself"),
-            })
-            .collect(),
-    };
-    HttpResponse::Forbidden()
-        .insert_header((header::CONTENT_TYPE, "application/problem+json"))
-        .body(serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec()))
+/// Axway's name of a profile member, by its seed 001 name (the service names refusals that way).
+fn axway_member(apio: &'static str) -> &'static str {
+    match apio {
+        "phoneNumber" => "phone",
+        "emailAddress" => "email",
+        "firstName" => "name",
+        "lastName" => "surname",
+        other => other,
+    }
 }
 
 #[utoipa::path(get, path = "/api/portal/v1.3/currentuser/", tag = "axway", operation_id = "axway_get_current_user",
@@ -321,16 +307,28 @@ pub(crate) async fn put_current_user<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal;
     let body = body.into_inner();
-    let read_only = body.read_only_changes(&principal.user);
-    if !read_only.is_empty() {
-        tracing::info!(fields = ?read_only, "self-change of read-only members refused");
-        return Ok(read_only_refusal(&read_only));
-    }
+    let mut read_only = body.read_only_changes(&principal.user);
     let change = body.into_change(&principal.user)?;
+    if !read_only.is_empty() {
+        // Name every refused member at once: the account's, and the profile's by the one rule.
+        read_only.extend(read_only_members(
+            Actor::Caller(&principal),
+            &principal.user,
+            &change,
+            None,
+        ));
+        return Err(ServiceError::ReadOnly(read_only.into_iter().map(axway_member).collect()).into());
+    }
     let services = state.services.clone();
     let updated =
         blocking(move || services.update_profile(Actor::Caller(&principal), principal.user.key, None, &change, &ctx))
-            .await?;
+            .await
+            .map_err(|err| match err {
+                ApiError::Service(ServiceError::ReadOnly(fields)) => {
+                    ServiceError::ReadOnly(fields.into_iter().map(axway_member).collect()).into()
+                }
+                other => other,
+            })?;
     Ok(HttpResponse::Ok().json(AxwayUser::of(&updated)))
 }
 

@@ -86,8 +86,6 @@ pub enum ApiError {
     },
     /// The request lacks a valid XSRF token (403).
     Xsrf,
-    /// Profile members the caller may not change about themself (403), by wire name.
-    ReadOnly(Vec<String>),
     /// The client accepts no representation the operation has (406).
     NotAcceptable,
     /// No route (404) or no such method on it (405).
@@ -155,6 +153,14 @@ impl ApiError {
                     "Forbidden",
                     format!("The caller is not allowed to access this resource: {why}."),
                 ),
+                ServiceError::ReadOnly(fields) => (
+                    "forbidden",
+                    "Forbidden",
+                    format!(
+                        "The caller is not allowed to change these members of their own account: {}.",
+                        fields.join(", ")
+                    ),
+                ),
                 ServiceError::WrongSecret(what) => ("wrong-secret", "Wrong credentials", format!("The {what} is not correct.")),
                 ServiceError::NotFound(what) => ("not-found", "Not found", format!("No such {what}.")),
                 ServiceError::Invalid(errors) => {
@@ -219,14 +225,6 @@ impl ApiError {
                 "Requests that change something with a session cookie need the X-XSRF-TOKEN header equal to the XSRF-TOKEN cookie."
                     .into(),
             ),
-            ApiError::ReadOnly(fields) => (
-                "read-only",
-                "Read-only member",
-                format!(
-                    "Only an administrator changes: {}.",
-                    fields.join(", ")
-                ),
-            ),
             ApiError::NotAcceptable => (
                 "not-acceptable",
                 "Not acceptable",
@@ -252,12 +250,12 @@ impl ApiError {
                 violations.iter().map(FieldError::from).collect()
             }
             ApiError::BadRequest { errors, .. } => errors.clone(),
-            ApiError::ReadOnly(fields) => fields
+            ApiError::Service(ServiceError::ReadOnly(fields)) => fields
                 .iter()
                 .map(|field| FieldError {
-                    field: field.clone(),
+                    field: (*field).to_owned(),
                     code: "read_only".into(),
-                    message: format!("{field} is assigned by an administrator"),
+                    message: format!("{field} can't be changed by the user themself"),
                 })
                 .collect(),
             _ => Vec::new(),
@@ -282,7 +280,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Service(err) => match err {
                 ServiceError::Unauthenticated | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
-                ServiceError::Forbidden(_) | ServiceError::WrongSecret(_) => StatusCode::FORBIDDEN,
+                ServiceError::Forbidden(_) | ServiceError::WrongSecret(_) | ServiceError::ReadOnly(_) => {
+                    StatusCode::FORBIDDEN
+                }
                 ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                 ServiceError::Invalid(_) | ServiceError::Policy { .. } => StatusCode::BAD_REQUEST,
                 ServiceError::Conflict(_) => StatusCode::CONFLICT,
@@ -298,7 +298,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Xsrf | ApiError::ReadOnly(_) => StatusCode::FORBIDDEN,
+            ApiError::Xsrf => StatusCode::FORBIDDEN,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::NoRoute { status } => *status,
             ApiError::Busy | ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,

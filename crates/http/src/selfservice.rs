@@ -213,12 +213,6 @@ pub(crate) async fn put_profile<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal;
     let change = body.into_inner().into_change(&principal.user)?;
-    let read_only = access::forbidden_fields(&principal.user, &principal.user, &change.fields());
-    if !read_only.is_empty() {
-        return Err(ApiError::ReadOnly(
-            read_only.into_iter().map(|f| f.wire_name().to_owned()).collect(),
-        ));
-    }
     let services = state.services.clone();
     let updated =
         blocking(move || services.update_profile(Actor::Caller(&principal), principal.user.key, None, &change, &ctx))

@@ -171,6 +171,12 @@ pub fn forbidden_fields(actor: &User, target: &User, fields: &[ProfileField]) ->
     }
 }
 
+/// Whether `actor` may not change `target`'s main endpoint (line port and device): a user other than
+/// System changing themself; the endpoint is the administrators', like the numbers.
+pub fn endpoint_forbidden(actor: &User, target: &User) -> bool {
+    actor.key == target.key && !matches!(actor.role, Role::System)
+}
+
 /// Whether `actor` may list users of, and create users in, `group` of `tenant`: System; a tenant
 /// admin of that tenant; a group admin or department admin of that group (a department admin's
 /// listing is then filtered with [`in_scope`], and creation checked with [`may_create`]).
@@ -621,6 +627,10 @@ mod tests {
         assert!(forbidden_fields(&admin, &me, &ProfileField::ALL).is_empty());
         let root = system(3);
         assert!(forbidden_fields(&root, &root, &ProfileField::ALL).is_empty());
+        // The endpoint follows the same rule: the administrators', System's own included.
+        assert!(endpoint_forbidden(&me, &me));
+        assert!(!endpoint_forbidden(&admin, &me));
+        assert!(!endpoint_forbidden(&root, &root));
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub enum ServiceError {
     /// Authenticated, but not allowed to do this (403). The reason is safe to show.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// Members of their own account the caller may not change, by their seed 001 wire names
+    /// (`phoneNumber`, `department`, `accessDeviceEndpoint`, …), every one of them (403). A member
+    /// sent at its current value is no change and never lands here.
+    #[error("read-only members: {}", .0.join(", "))]
+    ReadOnly(Vec<&'static str>),
     /// The old password or PIN given to authorise a change is wrong (403, counted by throttling).
     #[error("the {0} is not correct")]
     WrongSecret(&'static str),

@@ -40,6 +40,48 @@ pub(crate) struct PreparedPassword {
     keep_session: Option<accountd_domain::secret::TokenDigest>,
 }
 
+/// The members of `change` that `actor` may not change on `current`, by their seed 001 wire names,
+/// plus `endpoint` (the endpoint member's wire name) when the change touches the endpoint and the
+/// endpoint is not the actor's to change. The one place the access policy's read-only rule
+/// ([`access::forbidden_fields`], [`access::endpoint_forbidden`]) is applied; give it a change
+/// already stripped of current values ([`ProfileChange::without_current`]).
+pub fn read_only_members(
+    actor: Actor<'_>,
+    current: &User,
+    change: &ProfileChange,
+    endpoint: Option<&'static str>,
+) -> Vec<&'static str> {
+    let Some(principal) = actor.principal() else {
+        return Vec::new(); // the operator
+    };
+    let mut refused: Vec<&'static str> = access::forbidden_fields(&principal.user, current, &change.fields())
+        .into_iter()
+        .map(|f| f.wire_name())
+        .collect();
+    if let Some(name) = endpoint
+        && access::endpoint_forbidden(&principal.user, current)
+    {
+        refused.push(name);
+    }
+    refused
+}
+
+/// [`ServiceError::ReadOnly`] naming every member of [`read_only_members`], if there is one.
+pub(crate) fn refuse_read_only(
+    actor: Actor<'_>,
+    current: &User,
+    change: &ProfileChange,
+    endpoint: Option<&'static str>,
+) -> ServiceResult<()> {
+    let refused = read_only_members(actor, current, change, endpoint);
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        tracing::debug!(fields = ?refused, "self-change of read-only members refused");
+        Err(ServiceError::ReadOnly(refused))
+    }
+}
+
 pub(crate) fn require(decision: Decision) -> ServiceResult<()> {
     match decision {
         Decision::Allow => Ok(()),
@@ -56,8 +98,11 @@ impl<S: Store> Services<S> {
     }
 
     /// Changes the profile of `target`, all or nothing across the local store and (when the login mode
-    /// says so) the Application Server. A user changing themself may change only the fields
-    /// [`access::self_editable`] allows. With `expected`, the change applies only to that version.
+    /// says so) the Application Server. Members sent at their current value are no change; a change
+    /// made only of them changes nothing (no new version, no audit event, no Application Server
+    /// call) and answers the current user. A user changing themself may change only the fields
+    /// [`access::forbidden_fields`] leaves them ([`ServiceError::ReadOnly`] names every other one).
+    /// With `expected`, the change applies only to that version.
     #[tracing::instrument(skip_all, fields(target = %target))]
     pub fn update_profile(
         &self,
@@ -67,35 +112,28 @@ impl<S: Store> Services<S> {
         change: &ProfileChange,
         ctx: &RequestContext,
     ) -> ServiceResult<User> {
-        let fields: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
         let how = dispatch(
             self.config.apio.login_mode,
             Operation::ProfileChange,
             self.config.apio.update_profile_to_bs_db_sso,
         );
         let now = self.clock.now();
+        let mut fields: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
         let result = self.store.write(|repo| {
             let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
             self.authorize(actor, Action::UpdateProfile, &current)?;
-            if let Some(p) = actor.principal()
-                && p.user.key == current.key
-                && p.user.level() != UserLevel::System
-                && let Some(field) = change.fields().into_iter().find(|f| !access::self_editable(*f))
-            {
-                tracing::debug!(field = field.wire_name(), "self-change of a protected field refused");
-                return Err(ServiceError::Forbidden(
-                    "a user may not change this field about themself",
-                ));
-            }
+            let change = change.clone().without_current(&current.profile);
+            fields = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+            refuse_read_only(actor, &current, &change, None)?;
             if change.is_empty() {
                 return match expected {
                     Some(v) if v != current.version => Err(ServiceError::PreconditionFailed),
                     _ => Ok(current),
                 };
             }
-            let updated = repo.update_profile(target, expected, change, now)?;
+            let updated = repo.update_profile(target, expected, &change, now)?;
             if how.write_upstream {
-                self.upstream.update_profile(&updated, change)?;
+                self.upstream.update_profile(&updated, &change)?;
             }
             let event = self.audit_event(
                 actor.principal(),

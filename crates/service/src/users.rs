@@ -5,11 +5,11 @@
 //! place (tenant/group, or the user there) gets 403 whether or not the user exists; inside their scope
 //! a missing user is 404 (DELETE: 200, as the seed says deleting a missing user is no error).
 
-use crate::profile::{Actor, PreparedPassword, require};
+use crate::profile::{Actor, PreparedPassword, refuse_read_only, require};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::endpoint::Endpoint;
 use accountd_domain::ids::{GroupId, TenantId, UserKey};
-use accountd_domain::level::{GroupMember, Role};
+use accountd_domain::level::GroupMember;
 use accountd_domain::ports::{DeleteOptions, DeleteOutcome, Page, PageRequest, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditOutcome};
@@ -53,6 +53,28 @@ impl UserUpdate {
         }
         fields
     }
+}
+
+/// What `update` really changes on `current` (whose endpoint is `current_endpoint`): the profile
+/// change less its current values, and the endpoint change unless it is the current endpoint; or
+/// [`ServiceError::ReadOnly`] naming every member the actor may not change.
+fn effective_update(
+    actor: Actor<'_>,
+    current: &User,
+    current_endpoint: Option<&Endpoint>,
+    update: &UserUpdate,
+) -> ServiceResult<(ProfileChange, Option<Option<Endpoint>>)> {
+    let change = update.profile.clone().without_current(&current.profile);
+    let endpoint = update
+        .endpoint
+        .clone()
+        .filter(|wanted| wanted.as_ref() != current_endpoint);
+    let endpoint_member = endpoint.as_ref().map(|e| match e.as_ref().or(current_endpoint) {
+        Some(Endpoint::Trunk(_)) => "trunkEndpoint",
+        _ => "accessDeviceEndpoint",
+    });
+    refuse_read_only(actor, current, &change, endpoint_member)?;
+    Ok((change, endpoint))
 }
 
 /// Turns a missing department or device named in the request into a 400 naming the field.
@@ -143,19 +165,20 @@ impl<S: Store> Services<S> {
         }
         let target = self.addressed_user(actor, member, Action::UpdateProfile)?;
         *subject = Some(target.key);
-        let is_self = actor.user.key == target.key;
-        if !access::forbidden_fields(&actor.user, &target, &update.profile.fields()).is_empty()
-            || (is_self && update.endpoint.is_some() && !matches!(actor.user.role, Role::System))
-        {
-            return Err(ServiceError::Forbidden(
-                "a user may not change this field about themself",
-            ));
-        }
+        let actor_ref = Actor::Caller(actor);
+        // Fail before any argon2 work; the transaction decides again on the row it locks.
+        let current_endpoint = self.store.read(|repo| repo.endpoint(target.key))?;
+        let (change, endpoint) = effective_update(actor_ref, &target, current_endpoint.as_ref(), update)?;
         if expected.is_some_and(|v| v != target.version) {
-            // Fail before any argon2 work; the transaction checks again.
             return Err(ServiceError::PreconditionFailed);
         }
-        let actor_ref = Actor::Caller(actor);
+        if change.is_empty() && endpoint.is_none() && update.password.is_none() {
+            // Only current values: nothing changes, nothing is audited, the AS is not called.
+            return Ok(UserDetails {
+                user: target,
+                endpoint: current_endpoint,
+            });
+        }
         let prepared: Option<(PreparedPassword, &Password)> = match &update.password {
             Some(change) => Some((
                 self.prepare_password(actor_ref, &target, change.old.as_ref(), &change.new, ctx)?,
@@ -169,27 +192,24 @@ impl<S: Store> Services<S> {
             self.config.apio.update_profile_to_bs_db_sso,
         );
         let now = self.clock.now();
-        let fields: Vec<String> = update
-            .profile
-            .fields()
-            .iter()
-            .map(|f| f.wire_name().to_owned())
-            .collect();
         let details = self
             .store
             .write(|repo| {
-                let user = repo.update_profile(target.key, expected, &update.profile, now)?;
-                if let Some(endpoint) = &update.endpoint {
+                let current = repo.user_by_key(target.key)?.ok_or(ServiceError::NotFound("user"))?;
+                let current_endpoint = repo.endpoint(target.key)?;
+                let (change, endpoint) = effective_update(actor_ref, &current, current_endpoint.as_ref(), update)?;
+                let user = repo.update_profile(target.key, expected, &change, now)?;
+                if let Some(endpoint) = &endpoint {
                     repo.set_endpoint(user.key, endpoint.as_ref())?;
                 }
-                if how.write_upstream && !update.profile.is_empty() {
-                    self.upstream.update_profile(&user, &update.profile)?;
+                if how.write_upstream && !change.is_empty() {
+                    self.upstream.update_profile(&user, &change)?;
                 }
-                if !fields.is_empty() || update.endpoint.is_some() {
-                    let mut touched = fields.clone();
-                    if update.endpoint.is_some() {
-                        touched.push("endpoint".into());
-                    }
+                let mut touched: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+                if endpoint.is_some() {
+                    touched.push("endpoint".into());
+                }
+                if !touched.is_empty() {
                     let event = self.audit_event(
                         Some(actor),
                         Some(user.key),

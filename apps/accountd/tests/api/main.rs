@@ -10,5 +10,6 @@ mod import;
 mod login_modes;
 mod ops;
 mod profile;
+mod round_trip;
 mod session;
 mod superoffice;
