@@ -96,6 +96,68 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role of `level` placed by the given ids: the one constructor every reader of a level and
+    /// a placement goes through (HTTP bodies, the CLI, import files, stored rows).
+    ///
+    /// System has no tenant, group, user id or department; a tenant admin a tenant only; group
+    /// admins and end users a tenant, group and user id; department admins those and the
+    /// department they administer. A missing id is [`Problem::Empty`] and one that the level
+    /// can't have [`Problem::Conflict`], each named: `tenant`, `group`, `user_id`,
+    /// `administered_department`. Every problem is reported at once.
+    pub fn from_parts(
+        level: UserLevel,
+        tenant: Option<TenantId>,
+        group: Option<GroupId>,
+        user: Option<UserId>,
+        administered: Option<DepartmentName>,
+    ) -> Result<Role, Vec<InvalidValue>> {
+        use UserLevel as L;
+        let present = [
+            tenant.is_some(),
+            group.is_some(),
+            user.is_some(),
+            administered.is_some(),
+        ];
+        match (level, tenant, group, user, administered) {
+            (L::System, None, None, None, None) => Ok(Role::System),
+            (L::TenantAdmin, Some(tenant), None, None, None) => Ok(Role::TenantAdmin { tenant }),
+            (L::GroupAdmin, Some(tenant), Some(group), Some(user), None) => Ok(Role::GroupAdmin {
+                member: GroupMember { tenant, group, user },
+            }),
+            (L::EndUser, Some(tenant), Some(group), Some(user), None) => Ok(Role::EndUser {
+                member: GroupMember { tenant, group, user },
+            }),
+            (L::DepartmentAdmin, Some(tenant), Some(group), Some(user), Some(department)) => {
+                Ok(Role::DepartmentAdmin {
+                    member: GroupMember { tenant, group, user },
+                    department,
+                })
+            }
+            _ => {
+                // (tenant, group, user id, department) that the level needs.
+                let wanted = match level {
+                    L::System => [false; 4],
+                    L::TenantAdmin => [true, false, false, false],
+                    L::GroupAdmin | L::EndUser => [true, true, true, false],
+                    L::DepartmentAdmin => [true; 4],
+                };
+                let names = ["tenant", "group", "user_id", "administered_department"];
+                Err(names
+                    .into_iter()
+                    .zip(present.into_iter().zip(wanted))
+                    .filter_map(|(field, (present, wanted))| match (present, wanted) {
+                        (false, true) => Some(InvalidValue::new(field, Problem::Empty)),
+                        (true, false) => Some(InvalidValue::new(
+                            field,
+                            Problem::Conflict("not a member of a user of this level"),
+                        )),
+                        _ => None,
+                    })
+                    .collect())
+            }
+        }
+    }
+
     pub fn level(&self) -> UserLevel {
         match self {
             Role::System => UserLevel::System,
@@ -150,6 +212,45 @@ mod tests {
         assert!(UserLevel::from_u8(5).is_err());
         assert_eq!(serde_json::to_string(&UserLevel::TenantAdmin).unwrap(), "12");
         assert!(serde_json::from_str::<UserLevel>("3").is_err());
+    }
+
+    #[test]
+    fn roles_are_built_from_their_parts() {
+        let t = || Some(TenantId::parse("Pie").unwrap());
+        let g = || Some(GroupId::parse("PieGroup").unwrap());
+        let u = || Some(UserId::parse("u").unwrap());
+        let d = || Some(DepartmentName::parse("Sales").unwrap());
+        assert_eq!(
+            Role::from_parts(UserLevel::System, None, None, None, None),
+            Ok(Role::System)
+        );
+        assert_eq!(
+            Role::from_parts(UserLevel::TenantAdmin, t(), None, None, None).map(|r| r.level()),
+            Ok(UserLevel::TenantAdmin)
+        );
+        for level in [UserLevel::GroupAdmin, UserLevel::EndUser] {
+            let role = Role::from_parts(level, t(), g(), u(), None).unwrap();
+            assert_eq!(role.level(), level);
+            assert_eq!(role.member().map(|m| m.user.as_str()), Some("u"));
+        }
+        let admin = Role::from_parts(UserLevel::DepartmentAdmin, t(), g(), u(), d()).unwrap();
+        assert_eq!(admin.administered_department().map(|d| d.as_str()), Some("Sales"));
+
+        let fields = |r: Result<Role, Vec<InvalidValue>>| -> Vec<(&'static str, &'static str)> {
+            r.unwrap_err().iter().map(|e| (e.field, e.problem.code())).collect()
+        };
+        assert_eq!(
+            fields(Role::from_parts(UserLevel::DepartmentAdmin, t(), None, u(), None)),
+            [("group", "empty"), ("administered_department", "empty")]
+        );
+        assert_eq!(
+            fields(Role::from_parts(UserLevel::System, t(), None, None, d())),
+            [("tenant", "conflict"), ("administered_department", "conflict")]
+        );
+        assert_eq!(
+            fields(Role::from_parts(UserLevel::TenantAdmin, t(), g(), u(), None)),
+            [("group", "conflict"), ("user_id", "conflict")]
+        );
     }
 
     #[test]

@@ -4,8 +4,10 @@
 use crate::error::{InvalidValue, Problem};
 use serde::{Deserialize, Serialize};
 
-/// `loginDisabled`, `expirationDays`, `doesNotExpire` of seed 001's pincode resource.
+/// `loginDisabled`, `expirationDays`, `doesNotExpire` of seed 001's pincode resource. Deserialising
+/// goes through [`PinSettings::new`], so an out-of-range stored or received value is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PinSettingsParts")]
 pub struct PinSettings {
     /// When set, password login is disabled and the PIN is used instead.
     pub login_disabled: bool,
@@ -46,6 +48,21 @@ impl PinSettings {
     }
 }
 
+/// The serialised shape of [`PinSettings`], checked by its constructor on the way in.
+#[derive(Deserialize)]
+struct PinSettingsParts {
+    login_disabled: bool,
+    expiration_days: i64,
+    does_not_expire: bool,
+}
+
+impl TryFrom<PinSettingsParts> for PinSettings {
+    type Error = InvalidValue;
+    fn try_from(p: PinSettingsParts) -> Result<Self, Self::Error> {
+        PinSettings::new(p.login_disabled, p.expiration_days, p.does_not_expire)
+    }
+}
+
 impl Default for PinSettings {
     /// The values a user gets before anyone sets a PIN: login enabled, 180-day expiry (the longest
     /// BroadWorks passcode expiry), expiring.
@@ -68,6 +85,21 @@ mod tests {
         assert!(PinSettings::new(false, 0, false).is_err());
         assert!(PinSettings::new(false, -1, false).is_err());
         assert!(PinSettings::new(false, 40_000, false).is_err());
+    }
+
+    #[test]
+    fn deserialising_goes_through_the_constructor() {
+        let ok: PinSettings =
+            serde_json::from_str(r#"{"login_disabled":true,"expiration_days":30,"does_not_expire":false}"#).unwrap();
+        assert_eq!(ok, PinSettings::new(true, 30, false).unwrap());
+        assert_eq!(
+            serde_json::from_str::<PinSettings>(&serde_json::to_string(&ok).unwrap()).unwrap(),
+            ok
+        );
+        for days in ["0", "-5", "40000"] {
+            let json = format!(r#"{{"login_disabled":false,"expiration_days":{days},"does_not_expire":false}}"#);
+            assert!(serde_json::from_str::<PinSettings>(&json).is_err(), "{days}");
+        }
     }
 
     #[test]

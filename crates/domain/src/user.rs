@@ -262,6 +262,22 @@ pub struct NewUser {
     pub account_type: AccountType,
 }
 
+impl NewUser {
+    /// A new account as every creator makes it (the API, the operator, import, demo data): enabled,
+    /// approved and managed here. Its parts are validated domain values already.
+    pub fn new(uuid: Uuid, username: Username, role: Role, profile: NewProfile) -> Self {
+        Self {
+            uuid,
+            username,
+            role,
+            profile,
+            enabled: true,
+            state: AccountState::Approved,
+            account_type: AccountType::Internal,
+        }
+    }
+}
+
 /// A profile to store: like [`Profile`], with the department named rather than resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProfile {

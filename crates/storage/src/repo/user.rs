@@ -137,29 +137,11 @@ pub(crate) fn to_user(row: UserJoinRow) -> StoreResult<User> {
         .map_err(|_| corrupt("user", key, "level out of range"))
         .and_then(|l| UserLevel::from_u8(l).map_err(bad))?;
     let admin_department = admin_dept_name.map(DepartmentName::parse).transpose().map_err(bad)?;
-    let member = |tenant: Option<TenantId>, group: Option<GroupId>, user: Option<UserId>| match (tenant, group, user) {
-        (Some(tenant), Some(group), Some(user)) => Ok(GroupMember { tenant, group, user }),
-        _ => Err(corrupt("user", key, "a group member without tenant, group or user id")),
-    };
-    let role = match (level, u.admin_department_key.is_some()) {
-        (UserLevel::System, false) if tenant.is_none() && group.is_none() && user_id.is_none() => Role::System,
-        (UserLevel::TenantAdmin, false) if group.is_none() && user_id.is_none() => Role::TenantAdmin {
-            tenant: tenant
-                .clone()
-                .ok_or_else(|| corrupt("user", key, "a tenant admin without tenant"))?,
-        },
-        (UserLevel::GroupAdmin, false) => Role::GroupAdmin {
-            member: member(tenant.clone(), group.clone(), user_id)?,
-        },
-        (UserLevel::EndUser, false) => Role::EndUser {
-            member: member(tenant.clone(), group.clone(), user_id)?,
-        },
-        (UserLevel::DepartmentAdmin, true) => Role::DepartmentAdmin {
-            member: member(tenant.clone(), group.clone(), user_id)?,
-            department: admin_department.ok_or_else(|| corrupt("user", key, "administered department missing"))?,
-        },
-        _ => return Err(corrupt("user", key, "role columns disagree with the level")),
-    };
+    if u.admin_department_key.is_some() != admin_department.is_some() {
+        return Err(corrupt("user", key, "administered department missing"));
+    }
+    let role = Role::from_parts(level, tenant.clone(), group.clone(), user_id, admin_department)
+        .map_err(|_| corrupt("user", key, "role columns disagree with the level"))?;
 
     let department = match u.department_key {
         None => None,
