@@ -5,11 +5,11 @@
 use crate::config::AppConfig;
 use crate::{demo, import, startup, telemetry};
 use accountd_domain::ids::{DepartmentName, GroupId, TenantId, UserId, Username};
-use accountd_domain::level::{GroupMember, Role, UserLevel};
+use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::ports::Store;
 use accountd_domain::secret::Password;
 use accountd_domain::text::{EmailAddress, Name};
-use accountd_domain::user::{AccountState, AccountType, NewProfile, NewUser, Profile};
+use accountd_domain::user::{NewProfile, NewUser, Profile};
 use accountd_service::profile::Actor;
 use accountd_service::{RequestContext, ServiceError, Services};
 use anyhow::{Context, Result, bail};
@@ -222,34 +222,14 @@ fn export_command(config: &AppConfig, file: &Path, format: Option<import::Format
 
 /// An empty database gets one system administrator, whose generated password is printed once.
 fn bootstrap_admin<S: Store>(services: &Services<S>) -> Result<()> {
-    let count = services.store().read(|repo| repo.count_users())?;
-    if count > 0 {
-        return Ok(());
-    }
     let password = generated_password();
-    let user = NewUser {
-        uuid: uuid::Uuid::new_v4(),
-        username: Username::parse("admin")?,
-        role: Role::System,
-        profile: NewProfile {
-            profile: Profile::named(
-                Name::parse_for("first_name", "System")?,
-                Name::parse_for("last_name", "Administrator")?,
-            ),
-            department: None,
-        },
-        enabled: true,
-        state: AccountState::Approved,
-        account_type: AccountType::Internal,
-    };
-    services.create_user(
-        Actor::Operator,
-        &user,
-        &Password::new(password.clone())?,
-        &RequestContext::default(),
-    )?;
-    println!("Created the system administrator 'admin' with password: {password}");
-    println!("It is shown only this once; change it with `accountd user passwd admin`.");
+    if services
+        .ensure_first_admin(&Password::new(password.clone())?)?
+        .is_some()
+    {
+        println!("Created the system administrator 'admin' with password: {password}");
+        println!("It is shown only this once; change it with `accountd user passwd admin`.");
+    }
     Ok(())
 }
 
@@ -326,48 +306,38 @@ fn user_command<S: Store>(services: &Services<S>, cmd: UserCommand) -> Result<()
         } => {
             let level = UserLevel::from_u8(level)?;
             let username = Username::parse(username)?;
-            let tenant = tenant.map(TenantId::parse).transpose()?;
-            let group = group.map(GroupId::parse).transpose()?;
-            let member = |tenant: Option<TenantId>, group: Option<GroupId>| -> Result<GroupMember> {
-                Ok(GroupMember {
-                    tenant: tenant.context("--tenant is required for this level")?,
-                    group: group.context("--group is required for this level")?,
-                    user: UserId::parse(user_id.clone().unwrap_or_else(|| username.to_string()))?,
-                })
-            };
-            let role = match level {
-                UserLevel::System => Role::System,
-                UserLevel::TenantAdmin => Role::TenantAdmin {
-                    tenant: tenant.context("--tenant is required for level 12")?,
-                },
-                UserLevel::GroupAdmin => Role::GroupAdmin {
-                    member: member(tenant, group)?,
-                },
-                UserLevel::DepartmentAdmin => Role::DepartmentAdmin {
-                    member: member(tenant, group)?,
-                    department: DepartmentName::parse(department.context("--department is required for level 4")?)?,
-                },
-                UserLevel::EndUser => Role::EndUser {
-                    member: member(tenant, group)?,
-                },
-            };
+            let member_of_group = !matches!(level, UserLevel::System | UserLevel::TenantAdmin);
+            let user_id = member_of_group
+                .then(|| UserId::parse(user_id.unwrap_or_else(|| username.to_string())))
+                .transpose()?;
+            let role = Role::from_parts(
+                level,
+                tenant.map(TenantId::parse).transpose()?,
+                group.map(GroupId::parse).transpose()?,
+                user_id,
+                department.map(DepartmentName::parse).transpose()?,
+            )
+            .map_err(|problems| {
+                let options: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("--{} {}", p.field.replace('_', "-"), p.problem))
+                    .collect();
+                anyhow::anyhow!("level {} needs: {}", level.as_u8(), options.join("; "))
+            })?;
             let mut profile = Profile::named(
                 Name::parse_for("first_name", first_name)?,
                 Name::parse_for("last_name", last_name)?,
             );
             profile.email = email.map(|e| EmailAddress::parse_for("email", e)).transpose()?;
-            let new = NewUser {
-                uuid: uuid::Uuid::new_v4(),
+            let new = NewUser::new(
+                services.new_uuid(),
                 username,
                 role,
-                profile: NewProfile {
+                NewProfile {
                     profile,
                     department: None,
                 },
-                enabled: true,
-                state: AccountState::Approved,
-                account_type: AccountType::Internal,
-            };
+            );
             let password = read_password(password_stdin)?;
             let user = services
                 .create_user(Actor::Operator, &new, &password, &ctx)
@@ -381,8 +351,7 @@ fn user_command<S: Store>(services: &Services<S>, cmd: UserCommand) -> Result<()
         } => {
             let username = Username::parse(username)?;
             let user = services
-                .store()
-                .read(|repo| repo.user_by_username(&username))?
+                .find_user(&username)?
                 .with_context(|| format!("no user {username}"))?;
             let password = read_password(password_stdin)?;
             services

@@ -45,6 +45,20 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Generated users `first..=last` of [`Store::bulk_copy_user`] (benchmarks only): user `x` gets the
+/// username and user id `{prefix}{x:07}`, the group `{group_prefix}{(x - 1) / per_group:04}` of the
+/// template's tenant (which must exist), and a UUID derived from `x`; everything else, the password
+/// hash included, is the template's. The caller proves the names valid through the domain's
+/// constructors first (the last one has the longest shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkCopy {
+    pub first: u64,
+    pub last: u64,
+    pub prefix: &'static str,
+    pub group_prefix: &'static str,
+    pub per_group: u64,
+}
+
 /// A page of a listing ordered by user key: `after` is the last key of the previous page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -304,6 +318,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Readiness: the store can be reached and its schema is the one this build expects
     /// (`/readyz`). `Unavailable` with the reason otherwise. Blocking, like every store call.
+    /// The benchmarks' bulk path: writes the generated users of `copy` as copies of the user
+    /// `template` (its row and password hash), far faster than creating each through the use case.
+    /// Stores without one answer `Backend`. Not for application code.
+    fn bulk_copy_user(&self, template: crate::ids::UserKey, copy: &BulkCopy) -> StoreResult<()> {
+        let _ = (template, copy);
+        Err(StoreError::Backend("this store has no bulk copy".into()))
+    }
+
     fn check_ready(&self) -> StoreResult<()> {
         Ok(())
     }

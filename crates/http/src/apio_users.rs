@@ -10,17 +10,15 @@ use accountd_domain::endpoint::{
     AccessDeviceEndpoint, Contact, DeviceLevel, DeviceRef, Endpoint, LineRef, TrunkEndpoint,
 };
 use accountd_domain::ids::{AppId, DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, UserKey, Username};
-use accountd_domain::level::{GroupMember, Role};
+use accountd_domain::level::GroupMember;
 use accountd_domain::pincode::PinSettings;
 use accountd_domain::ports::{DeleteOptions, DeleteOutcome, PageRequest, Store};
 use accountd_domain::secret::{Password, PinCode};
 use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
-use accountd_domain::user::{
-    AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile, ProfileChange, User, Version,
-};
+use accountd_domain::user::{DepartmentKey, Profile, ProfileChange, User, Version};
 use accountd_domain::{InvalidValue, Problem};
 use accountd_service::pincode::PinUpdate;
-use accountd_service::users::{PasswordChange, UserDetails, UserUpdate};
+use accountd_service::users::{NewGroupUser, PasswordChange, UserDetails, UserUpdate};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -967,46 +965,24 @@ pub(crate) async fn create<S: Store>(
             errors: vec![],
         });
     };
-    let member = GroupMember {
-        tenant,
-        group,
-        user: user_id,
-    };
-    let role = match (level, administered.flatten()) {
-        (0, None) => Role::EndUser { member },
-        (8, None) => Role::GroupAdmin { member },
-        (4, Some(department)) => Role::DepartmentAdmin { member, department },
-        (4, None) => {
-            return Err(ApiError::invalid(vec![InvalidValue::new(
-                "administeredDepartment",
-                Problem::Empty,
-            )]));
-        }
-        _ => {
-            return Err(ApiError::invalid(vec![InvalidValue::new(
-                "userLevel",
-                Problem::Format("0, 4 (with administeredDepartment) or 8"),
-            )]));
-        }
-    };
     let mut profile = Profile::named(first, last);
     change.apply_except_department(&mut profile);
-    let new = NewUser {
-        uuid: uuid::Uuid::new_v4(),
-        username,
-        role,
-        profile: NewProfile {
-            profile,
-            department: change.department.flatten(),
+    let request = NewGroupUser {
+        member: GroupMember {
+            tenant,
+            group,
+            user: user_id,
         },
-        enabled: true,
-        state: AccountState::Approved,
-        account_type: AccountType::Internal,
+        username,
+        level,
+        administered_department: administered.flatten(),
+        profile,
+        department: change.department.flatten(),
     };
     let services = state.services.clone();
     let endpoint = endpoint.flatten();
     let details =
-        blocking(move || services.create_group_user(&caller.principal, &new, endpoint.as_ref(), &password, &ctx))
+        blocking(move || services.create_group_user(&caller.principal, &request, endpoint.as_ref(), &password, &ctx))
             .await?;
     let location = details
         .user

@@ -50,7 +50,7 @@ async fn healthz() -> HttpResponse {
 /// Ready for traffic: the store answers and no migration is pending; else 503 problem+json.
 async fn readyz<S: Store>(state: web::Data<AppState<S>>) -> Result<HttpResponse, ApiError> {
     let services = state.services.clone();
-    match blocking(move || services.store().check_ready().map_err(ServiceError::Store)).await {
+    match blocking(move || services.check_ready()).await {
         Ok(()) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "status": "ready" }))),
@@ -72,7 +72,7 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
     let verifications = hasher.verifications();
     m.argon2_verifications
         .inc_by(verifications.saturating_sub(m.argon2_verifications.get()));
-    if let Some(pool) = state.services.store().pool_use() {
+    if let Some(pool) = state.services.pool_use() {
         m.db_connections.set(i64::from(pool.connections));
         m.db_idle.set(i64::from(pool.idle));
         m.db_max.set(i64::from(pool.max_size));

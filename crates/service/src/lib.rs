@@ -9,10 +9,13 @@
 
 pub mod auth;
 mod basic_cache;
+pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod dialects;
 pub mod error;
 pub mod hasher;
+pub mod operator;
 pub mod pincode;
 pub mod profile;
 pub mod random;
@@ -87,8 +90,27 @@ impl<S: Store> Services<S> {
         })
     }
 
+    // TEMPORARY until import/export move into the service (same series of commits).
+    #[doc(hidden)]
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// A fresh random (version 4) UUID from the service's [`Random`] port, for a new user.
+    pub fn new_uuid(&self) -> uuid::Uuid {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    /// Whether the store can serve requests (for `/readyz`): reachable, migrations applied.
+    pub fn check_ready(&self) -> ServiceResult<()> {
+        self.store.check_ready().map_err(ServiceError::Store)
+    }
+
+    /// The store's connection pool use, when it has one (for `/metrics`).
+    pub fn pool_use(&self) -> Option<accountd_domain::ports::PoolUse> {
+        self.store.pool_use()
     }
 
     pub fn config(&self) -> &ServiceConfig {

@@ -8,13 +8,14 @@
 use crate::profile::{Actor, PreparedPassword, refuse_read_only, require};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::endpoint::Endpoint;
+use accountd_domain::ids::{DepartmentName, Username};
 use accountd_domain::ids::{GroupId, TenantId, UserKey};
-use accountd_domain::level::GroupMember;
+use accountd_domain::level::{GroupMember, Role, UserLevel};
 use accountd_domain::ports::{DeleteOptions, DeleteOutcome, Page, PageRequest, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditOutcome};
 use accountd_domain::secret::Password;
-use accountd_domain::user::{NewUser, ProfileChange, User, Version};
+use accountd_domain::user::{DepartmentKey, NewProfile, NewUser, Profile, ProfileChange, User, Version};
 use accountd_domain::{InvalidValue, Problem};
 use accountd_policy::access::{self, Action};
 use accountd_policy::mode::{Operation, dispatch};
@@ -24,6 +25,58 @@ use accountd_policy::mode::{Operation, dispatch};
 pub struct UserDetails {
     pub user: User,
     pub endpoint: Option<Endpoint>,
+}
+
+/// Seed 001's POST: a new user of a group, as the caller describes them. The service decides the
+/// rest (which levels a group may hold, a new account's defaults, its UUID).
+#[derive(Debug, Clone)]
+pub struct NewGroupUser {
+    /// Where the user goes: the path's tenant and group, and their user id.
+    pub member: GroupMember,
+    pub username: Username,
+    /// `userLevel` as sent: 0 (end user), 4 (department admin, with `administered_department`)
+    /// or 8 (group admin).
+    pub level: u8,
+    pub administered_department: Option<DepartmentName>,
+    pub profile: Profile,
+    pub department: Option<DepartmentKey>,
+}
+
+impl NewGroupUser {
+    /// The role this request asks for, or a 400 naming `userLevel` or `administeredDepartment`.
+    fn role(&self) -> ServiceResult<Role> {
+        const GROUP_LEVELS: Problem = Problem::Format("0, 4 (with administeredDepartment) or 8");
+        let level = UserLevel::from_u8(self.level)
+            .ok()
+            .filter(|l| {
+                matches!(
+                    l,
+                    UserLevel::EndUser | UserLevel::DepartmentAdmin | UserLevel::GroupAdmin
+                )
+            })
+            .ok_or_else(|| ServiceError::Invalid(vec![InvalidValue::new("userLevel", GROUP_LEVELS)]))?;
+        let m = self.member.clone();
+        Role::from_parts(
+            level,
+            Some(m.tenant),
+            Some(m.group),
+            Some(m.user),
+            self.administered_department.clone(),
+        )
+        .map_err(|problems| {
+            ServiceError::Invalid(
+                problems
+                    .into_iter()
+                    .map(|p| match p.problem {
+                        // Level 4 without the department it administers.
+                        Problem::Empty => InvalidValue::new("administeredDepartment", Problem::Empty),
+                        // A department for a level that administers none.
+                        _ => InvalidValue::new("userLevel", GROUP_LEVELS),
+                    })
+                    .collect(),
+            )
+        })
+    }
 }
 
 /// A password change carried by a profile update (`oldPassword`, `newPassword`).
@@ -292,18 +345,25 @@ impl<S: Store> Services<S> {
     pub fn create_group_user(
         &self,
         actor: &Principal,
-        new: &NewUser,
+        request: &NewGroupUser,
         endpoint: Option<&Endpoint>,
         password: &Password,
         ctx: &RequestContext,
     ) -> ServiceResult<UserDetails> {
-        let member = new.role.member().ok_or(ServiceError::Invalid(vec![InvalidValue::new(
-            "userLevel",
-            Problem::Format("a level of a group: 0, 4 or 8"),
-        )]))?;
+        let member = &request.member;
         if !access::may_manage_group(&actor.user.role, &member.tenant, &member.group) {
             return Err(ServiceError::Forbidden("outside the caller's scope"));
         }
+        let role = request.role()?;
+        let new = NewUser::new(
+            self.new_uuid(),
+            request.username.clone(),
+            role,
+            NewProfile {
+                profile: request.profile.clone(),
+                department: request.department.clone(),
+            },
+        );
         let department = match &new.profile.department {
             Some(key) => Some(
                 self.store
@@ -319,7 +379,7 @@ impl<S: Store> Services<S> {
             return Err(ServiceError::Forbidden("outside the caller's scope"));
         }
         let user = self
-            .create_user(Actor::Caller(actor), new, password, ctx)
+            .create_user(Actor::Caller(actor), &new, password, ctx)
             .map_err(input_reference)?;
         if let Some(endpoint) = endpoint {
             // A bad endpoint leaves no half-made user behind.
