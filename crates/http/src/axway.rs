@@ -10,7 +10,7 @@
 
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
-use crate::error::{ApiError, Collect, FieldError, Problem};
+use crate::error::{ApiError, Collect};
 use crate::{AppState, resource};
 use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::ports::Store;
@@ -19,7 +19,6 @@ use accountd_domain::text::{EmailAddress, Name, PhoneNumber, Text};
 use accountd_domain::user::{ProfileChange, User};
 use accountd_domain::{InvalidValue, Problem as Invalid};
 use accountd_service::profile::Actor;
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -268,32 +267,6 @@ fn split_full_name<'a>(name: &'a str, surname: &str, surname_changed: bool) -> R
     }
 }
 
-/// 403 naming every read-only member the body tried to change.
-fn read_only_refusal(fields: &[&'static str]) -> HttpResponse {
-    let detail = format!(
-        "The caller is not allowed to change these members of their own account: {}.",
-        fields.join(", ")
-    );
-    let problem = Problem {
-        kind: "urn:accountd:problem:forbidden".into(),
-        title: "Forbidden",
-        status: StatusCode::FORBIDDEN.as_u16(),
-        details: detail.clone(),
-        detail,
-        errors: fields
-            .iter()
-            .map(|field| FieldError {
-                field: (*field).to_owned(),
-                code: "read_only".into(),
-                message: format!("{field} can't be changed by the user themself"),
-            })
-            .collect(),
-    };
-    HttpResponse::Forbidden()
-        .insert_header((header::CONTENT_TYPE, "application/problem+json"))
-        .body(serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec()))
-}
-
 #[utoipa::path(get, path = "/api/portal/v1.3/currentuser/", tag = "axway", operation_id = "axway_get_current_user",
     summary = "The caller as an Axway portal User (also without the trailing slash)",
     responses(
@@ -324,7 +297,7 @@ pub(crate) async fn put_current_user<S: Store>(
     let read_only = body.read_only_changes(&principal.user);
     if !read_only.is_empty() {
         tracing::info!(fields = ?read_only, "self-change of read-only members refused");
-        return Ok(read_only_refusal(&read_only));
+        return Err(ApiError::AxwayReadOnly(read_only));
     }
     let change = body.into_change(&principal.user)?;
     let services = state.services.clone();

@@ -91,6 +91,9 @@ pub enum ApiError {
     Xsrf,
     /// Profile members the caller may not change about themself (403), by wire name.
     ReadOnly(Vec<String>),
+    /// Axway members a user may not change about themself (403 `forbidden`, as docs/dialects.md
+    /// has it), by wire name.
+    AxwayReadOnly(Vec<&'static str>),
     /// The client accepts no representation the operation has (406).
     NotAcceptable,
     /// No route (404) or no such method on it (405).
@@ -422,6 +425,18 @@ impl ApiError {
                  XSRF-TOKEN cookie.",
             ),
             E::ReadOnly(fields) => read_only(fields),
+            E::AxwayReadOnly(fields) => Answer::new(
+                C::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                format!(
+                    "The caller is not allowed to change these members of their own account: {}.",
+                    fields.join(", ")
+                ),
+            )
+            .errors(read_only_errors(fields, |field| {
+                format!("{field} can't be changed by the user themself")
+            })),
             E::NotAcceptable => Answer::new(
                 C::NOT_ACCEPTABLE,
                 "not-acceptable",
