@@ -6,6 +6,7 @@
 
 use crate::auth::Caller;
 use crate::context::blocking;
+use crate::error::responses as problem;
 use crate::error::{ApiError, FieldError};
 use crate::negotiate::{self, Choice};
 use crate::{AppState, resource};
@@ -623,10 +624,10 @@ fn representation(req: &HttpRequest) -> Result<&'static str, ApiError> {
             (String = "application/xml"),
             (String = "text/xml"),
         )),
-        (status = 400, description = "Unknown SO-TimeZone", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 406, description = "Neither JSON nor XML is acceptable", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotAcceptable,
     ))]
 pub(crate) async fn current_principal<S: Store>(
     req: HttpRequest,
