@@ -3,6 +3,7 @@
 
 use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
+use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
@@ -152,10 +153,10 @@ fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_second
     security(()),
     responses(
         (status = 200, description = "Logged in; the session's login info", body = LoginInfo),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong username or password", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Account disabled or not allowed to log in", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::Throttled,
     ))]
 pub(crate) async fn login<S: Store>(
     state: web::Data<AppState<S>>,
@@ -195,7 +196,7 @@ pub(crate) async fn login<S: Store>(
     summary = "End the caller's session and clear its cookies",
     responses(
         (status = 200, description = "Logged out", body = crate::openapi::Empty),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn logout<S: Store>(
     state: web::Data<AppState<S>>,
@@ -230,7 +231,7 @@ fn deprecated(mut response: HttpResponse) -> HttpResponse {
     summary = "The caller's login info",
     responses(
         (status = 200, description = "The caller's ids, profile and username", body = LoginInfo),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn get_login_info<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(LoginInfo::of(&caller.principal.user, None)))
@@ -241,9 +242,9 @@ pub(crate) async fn get_login_info<S: Store>(caller: Caller<S>) -> Result<HttpRe
     request_body(content = LoginInfoUpdate, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated login info", body = LoginInfo),
-        (status = 400, description = "Invalid value", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed (or missing X-XSRF-TOKEN with a session cookie)", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
     ))]
 pub(crate) async fn put_login_info<S: Store>(
     state: web::Data<AppState<S>>,
@@ -264,7 +265,7 @@ pub(crate) async fn put_login_info<S: Store>(
     summary = "Deprecated alias of GET /api/v1/session/user_login_info/", 
     responses(
         (status = 200, description = "The caller's login info (with `Deprecation: true`)", body = LoginInfo),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn get_login_info_deprecated<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
     get_login_info(caller).await.map(deprecated)
@@ -275,9 +276,9 @@ pub(crate) async fn get_login_info_deprecated<S: Store>(caller: Caller<S>) -> Re
     request_body(content = LoginInfoUpdate, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated login info (with `Deprecation: true`)", body = LoginInfo),
-        (status = 400, description = "Invalid value", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
     ))]
 pub(crate) async fn put_login_info_deprecated<S: Store>(
     state: web::Data<AppState<S>>,

@@ -4,6 +4,7 @@
 
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
+use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
 use crate::{AppState, resource};
 use accountd_domain::endpoint::{
@@ -494,10 +495,10 @@ fn with_user(status: actix_web::http::StatusCode, details: &UserDetails) -> Http
     ),
     responses(
         (status = 200, description = "The user; its version in ETag", body = UserView),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
     ))]
 pub(crate) async fn get<S: Store>(
     state: web::Data<AppState<S>>,
@@ -521,13 +522,13 @@ pub(crate) async fn get<S: Store>(
     request_body(content = UpdateBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated user; its new version in ETag", body = UserView),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A unique value is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match is stale or malformed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is required", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::PreconditionFailed,
+        problem::PreconditionRequired,
     ))]
 pub(crate) async fn put<S: Store>(
     state: web::Data<AppState<S>>,
@@ -655,12 +656,12 @@ impl From<&DeleteOutcome> for DeleteReport {
     request_body(content = DeleteBody, content_type = "application/json", description = "Optional; the same options may be given in the query string"),
     responses(
         (status = 200, description = "What was deleted or detached besides the user", body = DeleteReport),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match is stale or malformed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body that is not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::PreconditionFailed,
+        problem::UnsupportedMediaType,
     ))]
 pub(crate) async fn delete<S: Store>(
     state: web::Data<AppState<S>>,
@@ -721,10 +722,10 @@ pub(crate) async fn delete<S: Store>(
     ),
     responses(
         (status = 200, description = "The PIN settings", body = PinView),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
     ))]
 pub(crate) async fn get_pin<S: Store>(
     state: web::Data<AppState<S>>,
@@ -760,10 +761,10 @@ pub struct PinBody {
     request_body(content = PinBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated PIN settings", body = PinView),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
     ))]
 pub(crate) async fn put_pin<S: Store>(
     state: web::Data<AppState<S>>,
@@ -847,10 +848,10 @@ pub const MAX_PAGE: u32 = 200;
     ),
     responses(
         (status = 200, description = "One page of users", body = UserPage),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such group", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
     ))]
 pub(crate) async fn list<S: Store>(
     state: web::Data<AppState<S>>,
@@ -915,11 +916,11 @@ pub struct CreateBody {
     request_body(content = CreateBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; its URL in Location and version in ETag", body = UserView),
-        (status = 400, description = "Invalid value or path", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such group or department", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The user id or username is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
     ))]
 pub(crate) async fn create<S: Store>(
     state: web::Data<AppState<S>>,

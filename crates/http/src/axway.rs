@@ -10,6 +10,7 @@
 
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
+use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
 use crate::{AppState, resource};
 use accountd_domain::level::{Role, UserLevel};
@@ -284,7 +285,7 @@ fn axway_member(apio: &'static str) -> &'static str {
     summary = "The caller as an Axway portal User (also without the trailing slash)",
     responses(
         (status = 200, description = "The caller", body = AxwayUser),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn get_current_user<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(AxwayUser::of(&caller.principal.user)))
@@ -295,9 +296,9 @@ pub(crate) async fn get_current_user<S: Store>(caller: Caller<S>) -> Result<Http
     request_body(content = AxwayUserUpdate, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated caller", body = AxwayUser),
-        (status = 400, description = "Invalid value", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only member differs from its current value", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
     ))]
 pub(crate) async fn put_current_user<S: Store>(
     state: web::Data<AppState<S>>,
@@ -357,9 +358,9 @@ fn password_field(field: &'static str, value: Option<String>) -> Result<Password
     request_body(content = ChangePasswordForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "Missing or invalid password, or the new one breaks the policy", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The old password is wrong", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
     ))]
 pub(crate) async fn change_password<S: Store>(
     state: web::Data<AppState<S>>,

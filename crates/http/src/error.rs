@@ -1,7 +1,10 @@
 //! The HTTP boundary's one error: every failure becomes an RFC 9457 `application/problem+json` body
 //! with a stable `type`, a `details` member (APIO clients read it) and `errors[]` listing every
-//! violation. The status of each case is in [`ApiError::status`]; no internal text (SQL, upstream
-//! log text) ever reaches a client: those are logged with the request id and answered generically.
+//! violation. Everything a client sees of each case (status, `type`, title, `detail` in English and,
+//! for SuperOffice clients, Swedish, `errors[]`, `WWW-Authenticate`, `Retry-After`) is one row of
+//! one table, [`ApiError::answer`]: an exhaustive `match` without wildcards, so a new variant does
+//! not compile until its row is written. No internal text (SQL, upstream log text) ever reaches a
+//! client: those are logged with the request id and answered generically.
 
 use accountd_domain::InvalidValue;
 use accountd_domain::ports::{StoreError, UpstreamError};
@@ -12,6 +15,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
+
+pub mod responses;
 
 /// One field's problem, in `errors[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -127,10 +132,145 @@ impl From<InvalidValue> for ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (_, _, detail) = self.describe();
-        f.write_str(&detail)
+        f.write_str(&self.answer().detail)
     }
 }
+
+/// One row of the error table: everything a client sees of one kind of failure.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    /// The stable end of `type`: `urn:accountd:problem:<code>`.
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    /// `detail` for SuperOffice clients that ask for Swedish; `None` keeps the English one.
+    swedish: Option<String>,
+    errors: Vec<FieldError>,
+    /// Sends the `WWW-Authenticate` challenge.
+    challenge: bool,
+    /// Sends `Retry-After` with these seconds.
+    retry_after: Option<u64>,
+}
+
+const CHALLENGE: &str = "Basic realm=\"accountd\", Bearer realm=\"accountd\"";
+
+impl Answer {
+    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            swedish: None,
+            errors: Vec::new(),
+            challenge: false,
+            retry_after: None,
+        }
+    }
+
+    fn swedish(mut self, detail: impl Into<String>) -> Self {
+        self.swedish = Some(detail.into());
+        self
+    }
+
+    fn errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    fn challenge(mut self) -> Self {
+        self.challenge = true;
+        self
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    fn problem(self, in_swedish: bool) -> Problem {
+        let detail = match self.swedish {
+            Some(swedish) if in_swedish => swedish,
+            _ => self.detail,
+        };
+        Problem {
+            kind: format!("urn:accountd:problem:{}", self.code),
+            title: self.title,
+            status: self.status.as_u16(),
+            details: detail.clone(),
+            detail,
+            errors: self.errors,
+        }
+    }
+
+    fn into_response(self, in_swedish: bool) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
+        if self.challenge {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE)));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        let body = serde_json::to_vec(&self.problem(in_swedish)).unwrap_or_else(|_| b"{}".to_vec());
+        response.body(body)
+    }
+}
+
+/// Values that fail validation (400), each in `errors[]`.
+fn invalid(values: &[InvalidValue]) -> Answer {
+    let names: Vec<&str> = values.iter().map(|e| e.field).collect();
+    Answer::new(
+        StatusCode::BAD_REQUEST,
+        "validation",
+        "Invalid input",
+        format!("Invalid value for: {}.", names.join(", ")),
+    )
+    .swedish(format!("Ogiltigt värde för: {}.", names.join(", ")))
+    .errors(values.iter().map(FieldError::from).collect())
+}
+
+/// Members the caller may not change about themself (403 `forbidden`, one shape in every dialect),
+/// one `errors[]` entry of code `read_only` each.
+fn read_only(fields: &[&str]) -> Answer {
+    Answer::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Forbidden",
+        format!(
+            "The caller is not allowed to change these members of their own account: {}.",
+            fields.join(", ")
+        ),
+    )
+    .swedish("Anroparen får inte ändra dessa medlemmar av sitt eget konto.")
+    .errors(
+        fields
+            .iter()
+            .map(|field| FieldError {
+                field: (*field).to_owned(),
+                code: "read_only".into(),
+                message: format!("{field} can't be changed by the user themself"),
+            })
+            .collect(),
+    )
+}
+
+/// The Application Server failed (502), or none is configured where one is needed (500: our bug).
+fn upstream_failed(status: StatusCode) -> Answer {
+    Answer::new(
+        status,
+        "upstream-failed",
+        "Application Server failure",
+        "The Application Server failed; nothing was changed.",
+    )
+    .swedish(UPSTREAM_FAILED_SV)
+}
+
+const UPSTREAM_FAILED_SV: &str = "Applikationsservern misslyckades; inget ändrades.";
 
 impl ApiError {
     /// Invalid values, every one of them.
@@ -138,203 +278,212 @@ impl ApiError {
         ApiError::Service(ServiceError::Invalid(errors))
     }
 
-    /// (stable type code, title, detail): the whole status table but for the status itself.
-    fn describe(&self) -> (&'static str, &'static str, String) {
+    /// The error table: one row per case, and no wildcard, so a new variant (of `ApiError`,
+    /// `ServiceError`, `UpstreamError` or `StoreError`) does not compile until its row is written.
+    fn answer(&self) -> Answer {
+        use ApiError as E;
+        use ServiceError as S;
+        use StatusCode as C;
         match self {
-            ApiError::Service(err) => match err {
-                ServiceError::Unauthenticated => {
-                    ("unauthenticated", "Authentication required", "The caller cannot be authenticated.".into())
-                }
-                ServiceError::BadCredentials => {
-                    ("bad-credentials", "Invalid credentials", "Invalid username or password.".into())
-                }
-                ServiceError::Forbidden(why) => (
-                    "forbidden",
-                    "Forbidden",
-                    format!("The caller is not allowed to access this resource: {why}."),
-                ),
-                ServiceError::ReadOnly(fields) => (
-                    "forbidden",
-                    "Forbidden",
-                    format!(
-                        "The caller is not allowed to change these members of their own account: {}.",
-                        fields.join(", ")
-                    ),
-                ),
-                ServiceError::WrongSecret(what) => ("wrong-secret", "Wrong credentials", format!("The {what} is not correct.")),
-                ServiceError::NotFound(what) => ("not-found", "Not found", format!("No such {what}.")),
-                ServiceError::Invalid(errors) => {
-                    let names: Vec<&str> = errors.iter().map(|e| e.field).collect();
-                    ("validation", "Invalid input", format!("Invalid value for: {}.", names.join(", ")))
-                }
-                ServiceError::Policy { field, violations } => (
-                    "policy",
-                    "Policy not met",
-                    format!("The {field} breaks {} rule(s) of the policy.", violations.len()),
-                ),
-                ServiceError::Conflict(field) => ("conflict", "Conflict", format!("The {field} is already taken.")),
-                ServiceError::PreconditionFailed => (
-                    "precondition-failed",
-                    "Precondition failed",
-                    "The resource changed since it was read (If-Match does not match its ETag).".into(),
-                ),
-                ServiceError::PreconditionRequired => (
-                    "precondition-required",
-                    "Precondition required",
-                    "This change needs an If-Match header with the resource's ETag.".into(),
-                ),
-                ServiceError::Throttled { retry_after_seconds } => (
-                    "throttled",
-                    "Too many attempts",
-                    format!("Too many failed attempts; try again in {retry_after_seconds} seconds."),
-                ),
-                ServiceError::Upstream(UpstreamError::Timeout) => (
-                    "upstream-timeout",
-                    "Application Server timeout",
-                    "The Application Server did not answer in time; nothing was changed.".into(),
-                ),
-                ServiceError::Upstream(UpstreamError::Rejected { details }) => (
-                    "upstream-rejected",
-                    "Refused by the Application Server",
-                    format!("The Application Server refused the change; nothing was changed: {details}"),
-                ),
-                ServiceError::Upstream(_) => (
-                    "upstream-failed",
-                    "Application Server failure",
-                    "The Application Server failed; nothing was changed.".into(),
-                ),
-                ServiceError::Store(StoreError::Unavailable(_)) => (
-                    "unavailable",
-                    "Service unavailable",
-                    "The database is busy or unreachable; nothing was changed. Try again.".into(),
-                ),
-                ServiceError::Store(_) | ServiceError::Hashing(_) => {
-                    ("internal", "Internal error", "An internal error occurred; it has been logged.".into())
-                }
-            },
-            ApiError::BadRequest { details, .. } => ("bad-request", "Bad request", details.clone()),
-            ApiError::UnsupportedMediaType(details) => ("unsupported-media-type", "Unsupported media type", details.clone()),
-            ApiError::PayloadTooLarge { limit } => (
+            E::Service(S::Unauthenticated) => Answer::new(
+                C::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+                "The caller cannot be authenticated.",
+            )
+            .swedish("Anroparen kan inte autentiseras.")
+            .challenge(),
+            E::Service(S::BadCredentials) => Answer::new(
+                C::UNAUTHORIZED,
+                "bad-credentials",
+                "Invalid credentials",
+                "Invalid username or password.",
+            )
+            .swedish("Ogiltigt användarnamn eller lösenord.")
+            .challenge(),
+            E::Service(S::Forbidden(why)) => Answer::new(
+                C::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                format!("The caller is not allowed to access this resource: {why}."),
+            )
+            .swedish("Anroparen får inte komma åt den här resursen."),
+            E::Service(S::ReadOnly(fields)) => read_only(fields),
+            E::Service(S::WrongSecret(what)) => Answer::new(
+                C::FORBIDDEN,
+                "wrong-secret",
+                "Wrong credentials",
+                format!("The {what} is not correct."),
+            ),
+            E::Service(S::NotFound(what)) => {
+                Answer::new(C::NOT_FOUND, "not-found", "Not found", format!("No such {what}."))
+                    .swedish("Det efterfrågade finns inte.")
+            }
+            E::Service(S::Invalid(values)) => invalid(values),
+            E::Service(S::Policy { field, violations }) => Answer::new(
+                C::BAD_REQUEST,
+                "policy",
+                "Policy not met",
+                format!("The {field} breaks {} rule(s) of the policy.", violations.len()),
+            )
+            .errors(violations.iter().map(FieldError::from).collect()),
+            E::Service(S::Conflict(field)) => Answer::new(
+                C::CONFLICT,
+                "conflict",
+                "Conflict",
+                format!("The {field} is already taken."),
+            ),
+            E::Service(S::PreconditionFailed) => Answer::new(
+                C::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                "The resource changed since it was read (If-Match does not match its ETag).",
+            ),
+            E::Service(S::PreconditionRequired) => Answer::new(
+                C::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "Precondition required",
+                "This change needs an If-Match header with the resource's ETag.",
+            ),
+            E::Service(S::Throttled { retry_after_seconds }) => Answer::new(
+                C::TOO_MANY_REQUESTS,
+                "throttled",
+                "Too many attempts",
+                format!("Too many failed attempts; try again in {retry_after_seconds} seconds."),
+            )
+            .swedish(format!(
+                "För många misslyckade försök; försök igen om {retry_after_seconds} sekunder."
+            ))
+            .retry_after(*retry_after_seconds),
+            E::Service(S::Upstream(UpstreamError::Timeout)) => Answer::new(
+                C::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "Application Server timeout",
+                "The Application Server did not answer in time; nothing was changed.",
+            )
+            .swedish("Applikationsservern svarade inte i tid; inget ändrades."),
+            E::Service(S::Upstream(UpstreamError::Rejected { details })) => Answer::new(
+                C::BAD_GATEWAY,
+                "upstream-rejected",
+                "Refused by the Application Server",
+                format!("The Application Server refused the change; nothing was changed: {details}"),
+            )
+            .swedish(UPSTREAM_FAILED_SV),
+            E::Service(S::Upstream(UpstreamError::Unauthorized | UpstreamError::Unavailable(_))) => {
+                upstream_failed(C::BAD_GATEWAY)
+            }
+            E::Service(S::Upstream(UpstreamError::Disabled)) => upstream_failed(C::INTERNAL_SERVER_ERROR),
+            E::Service(S::Store(StoreError::Unavailable(_))) => Answer::new(
+                C::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "The database is busy or unreachable; nothing was changed. Try again.",
+            )
+            .swedish("Databasen är upptagen eller kan inte nås; inget ändrades. Försök igen.")
+            .retry_after(1),
+            // `ServiceError::from(StoreError)` turns the first three into their own variants: here
+            // they are a bug, like the rest.
+            E::Service(
+                S::Store(
+                    StoreError::NotFound(_)
+                    | StoreError::Conflict(_)
+                    | StoreError::VersionMismatch
+                    | StoreError::Corrupt(_)
+                    | StoreError::Backend(_),
+                )
+                | S::Hashing(_),
+            ) => Answer::new(
+                C::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "An internal error occurred; it has been logged.",
+            )
+            .swedish("Ett internt fel inträffade; det har loggats."),
+            // A `BadRequest` of the SuperOffice route is built in the caller's language.
+            E::BadRequest { details, errors } => {
+                Answer::new(C::BAD_REQUEST, "bad-request", "Bad request", details.clone()).errors(errors.clone())
+            }
+            E::UnsupportedMediaType(details) => Answer::new(
+                C::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                details.clone(),
+            ),
+            E::PayloadTooLarge { limit } => Answer::new(
+                C::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Payload too large",
                 format!("The request body is larger than {limit} bytes."),
             ),
-            ApiError::Xsrf => (
+            E::Xsrf => Answer::new(
+                C::FORBIDDEN,
                 "xsrf",
                 "XSRF token missing or wrong",
-                "Requests that change something with a session cookie need the X-XSRF-TOKEN header equal to the XSRF-TOKEN cookie."
-                    .into(),
+                "Requests that change something with a session cookie need the X-XSRF-TOKEN header equal to the \
+                 XSRF-TOKEN cookie.",
             ),
-            ApiError::NotAcceptable => (
+            E::NotAcceptable => Answer::new(
+                C::NOT_ACCEPTABLE,
                 "not-acceptable",
                 "Not acceptable",
-                "None of the media types in Accept can be produced.".into(),
-            ),
-            ApiError::NoRoute { status } if *status == StatusCode::METHOD_NOT_ALLOWED => {
-                ("method-not-allowed", "Method not allowed", "This resource does not support that method.".into())
-            }
-            ApiError::NoRoute { .. } => ("no-route", "Not found", "No resource at this path.".into()),
-            ApiError::Busy => ("unavailable", "Service unavailable", "The server is shutting down or overloaded.".into()),
-            ApiError::NotReady => (
+                "None of the media types in Accept can be produced.",
+            )
+            .swedish("Ingen av medietyperna i Accept kan levereras."),
+            E::NoRoute { status } if *status == C::METHOD_NOT_ALLOWED => Answer::new(
+                *status,
+                "method-not-allowed",
+                "Method not allowed",
+                "This resource does not support that method.",
+            )
+            .swedish("Resursen stöder inte den metoden."),
+            E::NoRoute { status } => Answer::new(*status, "no-route", "Not found", "No resource at this path.")
+                .swedish("Det finns ingen resurs på den här sökvägen."),
+            E::Busy => Answer::new(
+                C::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "The server is shutting down or overloaded.",
+            )
+            .swedish("Servern stängs av eller är överbelastad.")
+            .retry_after(1),
+            E::NotReady => Answer::new(
+                C::SERVICE_UNAVAILABLE,
                 "not-ready",
                 "Not ready",
-                "The database is unreachable or its migrations are pending.".into(),
-            ),
+                "The database is unreachable or its migrations are pending.",
+            )
+            .retry_after(1),
         }
     }
 
-    fn errors(&self) -> Vec<FieldError> {
-        match self {
-            ApiError::Service(ServiceError::Invalid(errors)) => errors.iter().map(FieldError::from).collect(),
-            ApiError::Service(ServiceError::Policy { violations, .. }) => {
-                violations.iter().map(FieldError::from).collect()
-            }
-            ApiError::BadRequest { errors, .. } => errors.clone(),
-            ApiError::Service(ServiceError::ReadOnly(fields)) => fields
-                .iter()
-                .map(|field| FieldError {
-                    field: (*field).to_owned(),
-                    code: "read_only".into(),
-                    message: format!("{field} can't be changed by the user themself"),
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
+    /// The problem+json body, in English.
     pub fn problem(&self) -> Problem {
-        let (code, title, detail) = self.describe();
-        Problem {
-            kind: format!("urn:accountd:problem:{code}"),
-            title,
-            status: self.status_code().as_u16(),
-            details: detail.clone(),
-            detail,
-            errors: self.errors(),
+        self.answer().problem(false)
+    }
+
+    /// As [`ResponseError::error_response`], with `detail` in Swedish where the table has a Swedish
+    /// text (SuperOffice clients that ask for it).
+    pub(crate) fn swedish_error_response(&self) -> HttpResponse {
+        self.respond(true)
+    }
+
+    fn respond(&self, in_swedish: bool) -> HttpResponse {
+        let answer = self.answer();
+        if answer.status.is_server_error() {
+            // The full internal text goes to the log only.
+            tracing::error!(error = ?self, "request failed");
         }
+        answer.into_response(in_swedish)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Service(err) => match err {
-                ServiceError::Unauthenticated | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
-                ServiceError::Forbidden(_) | ServiceError::WrongSecret(_) | ServiceError::ReadOnly(_) => {
-                    StatusCode::FORBIDDEN
-                }
-                ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-                ServiceError::Invalid(_) | ServiceError::Policy { .. } => StatusCode::BAD_REQUEST,
-                ServiceError::Conflict(_) => StatusCode::CONFLICT,
-                ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-                ServiceError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-                ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-                ServiceError::Upstream(UpstreamError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
-                ServiceError::Upstream(UpstreamError::Disabled) => StatusCode::INTERNAL_SERVER_ERROR,
-                ServiceError::Upstream(_) => StatusCode::BAD_GATEWAY,
-                ServiceError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                ServiceError::Store(_) | ServiceError::Hashing(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Xsrf => StatusCode::FORBIDDEN,
-            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            ApiError::NoRoute { status } => *status,
-            ApiError::Busy | ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
-        }
+        self.answer().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        if status.is_server_error() {
-            // The full internal text goes to the log only.
-            tracing::error!(error = ?self, "request failed");
-        }
-        let mut response = HttpResponse::build(status);
-        response.insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        ));
-        match self {
-            ApiError::Service(ServiceError::Unauthenticated | ServiceError::BadCredentials) => {
-                response.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"accountd\", Bearer realm=\"accountd\""),
-                ));
-            }
-            ApiError::Service(ServiceError::Throttled { retry_after_seconds }) => {
-                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
-            }
-            ApiError::Service(ServiceError::Store(StoreError::Unavailable(_)))
-            | ApiError::Busy
-            | ApiError::NotReady => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
-        }
-        let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
-        response.body(body)
+        self.respond(false)
     }
 }
 
@@ -369,6 +518,58 @@ mod tests {
         )));
         assert!(!serde_json::to_string(&upstream.problem()).unwrap().contains("10.0.0.1"));
         assert_eq!(upstream.status_code(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn headers_and_swedish_texts_come_from_the_table() {
+        let response = |e: ApiError, swedish: bool| {
+            if swedish {
+                e.swedish_error_response()
+            } else {
+                e.error_response()
+            }
+        };
+        let unauthenticated = response(ApiError::Service(ServiceError::Unauthenticated), false);
+        assert!(unauthenticated.headers().contains_key(header::WWW_AUTHENTICATE));
+        let throttled = response(
+            ApiError::Service(ServiceError::Throttled { retry_after_seconds: 7 }),
+            true,
+        );
+        assert_eq!(throttled.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        assert_eq!(
+            response(ApiError::Busy, false)
+                .headers()
+                .get(header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+        // No Swedish text in the table: the English one.
+        assert!(
+            !response(ApiError::Xsrf, true)
+                .headers()
+                .contains_key(header::RETRY_AFTER)
+        );
+        assert_eq!(
+            ApiError::Xsrf.answer().problem(true).detail,
+            ApiError::Xsrf.problem().detail
+        );
+        assert_eq!(
+            ApiError::NotAcceptable.answer().problem(true).detail,
+            "Ingen av medietyperna i Accept kan levereras."
+        );
+    }
+
+    #[test]
+    fn read_only_members_are_each_named() {
+        let problem = ApiError::Service(ServiceError::ReadOnly(vec!["phoneNumber", "department"])).problem();
+        assert_eq!(problem.status, 403);
+        assert_eq!(problem.kind, "urn:accountd:problem:forbidden");
+        let codes: Vec<(&str, &str)> = problem
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(codes, [("phoneNumber", "read_only"), ("department", "read_only")]);
     }
 
     #[test]

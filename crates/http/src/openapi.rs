@@ -12,11 +12,11 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 pub const OPENAPI_JSON: &str = "/openapi.json";
 pub const DOCS: &str = "/docs";
@@ -93,17 +93,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// What every operation shares: the security schemes, the problem responses no handler lists.
 struct Common;
-
-fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new().schema(Some(Problem::schema())).build(),
-        )
-        .build()
-        .into()
-}
 
 impl Modify for Common {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -194,21 +183,17 @@ fn constrain_path_ids(op: &mut Operation) {
 }
 
 fn add_common_responses(op: &mut Operation) {
-    let responses = &mut op.responses.responses;
+    use crate::error::responses as problem;
+    let mut shared = Vec::new();
     if op.request_body.is_some() {
-        responses
-            .entry("413".into())
-            .or_insert_with(|| problem_response("The body is larger than the configured limit"));
-        responses
-            .entry("415".into())
-            .or_insert_with(|| problem_response("The body's Content-Type is not the documented one"));
+        shared.push(problem::PayloadTooLarge::responses());
+        shared.push(problem::UnsupportedMediaType::responses());
     }
-    responses
-        .entry("503".into())
-        .or_insert_with(|| problem_response("Shutting down, overloaded, or the database is unavailable"));
-    responses
-        .entry("default".into())
-        .or_insert_with(|| problem_response("Any other error"));
+    shared.push(problem::Unavailable::responses());
+    shared.push(problem::OtherError::responses());
+    for (status, response) in shared.into_iter().flatten() {
+        op.responses.responses.entry(status).or_insert(response);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,6 +376,24 @@ mod tests {
             crate::axway::CHANGE_PASSWORD,
         ] {
             assert!(paths.contains_key(path), "{path} is not documented");
+        }
+    }
+
+    #[test]
+    fn every_error_response_is_a_problem() {
+        let json: serde_json::Value = serde_json::from_str(&pretty_json()).unwrap();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if status.starts_with('4') || status.starts_with('5') || status == "default" {
+                        assert_eq!(
+                            response["content"]["application/problem+json"]["schema"]["$ref"],
+                            "#/components/schemas/Problem",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
         }
     }
 

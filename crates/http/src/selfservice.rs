@@ -6,6 +6,7 @@
 use crate::apio_users::nullable;
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
+use crate::error::responses as problem;
 use crate::error::{ApiError, Collect, FieldError, both};
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
@@ -190,7 +191,7 @@ impl SelfProfileUpdate {
     summary = "The caller's profile, as the account page edits it",
     responses(
         (status = 200, description = "The caller's profile and the members they may change", body = SelfProfile),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn get_profile<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
     Ok(private_json(&SelfProfile::of(&caller.principal.user)))
@@ -201,9 +202,9 @@ pub(crate) async fn get_profile<S: Store>(caller: Caller<S>) -> Result<HttpRespo
     request_body(content = SelfProfileUpdate, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated profile", body = SelfProfile),
-        (status = 400, description = "Invalid values, each named in `errors[]`", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A member the caller may not change (named in `errors[]`), or missing X-XSRF-TOKEN", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
     ))]
 pub(crate) async fn put_profile<S: Store>(
     state: web::Data<AppState<S>>,
@@ -333,7 +334,7 @@ pub(crate) struct PasswordCandidate {
     summary = "The password rules in force for the caller",
     responses(
         (status = 200, description = "The rules, and each check a candidate goes through", body = PasswordPolicyView),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn get_password_policy<S: Store>(
     state: web::Data<AppState<S>>,
@@ -353,10 +354,10 @@ pub(crate) async fn get_password_policy<S: Store>(
     request_body(content = PasswordCandidate, content_type = "application/json"),
     responses(
         (status = 200, description = "The verdict (also when the candidate breaks rules)", body = VerdictView),
-        (status = 400, description = "The body is not a candidate", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong `oldPassword`, or missing X-XSRF-TOKEN", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many checks or failed attempts; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::Throttled,
     ))]
 pub(crate) async fn check_password<S: Store>(
     state: web::Data<AppState<S>>,
@@ -457,7 +458,7 @@ fn segment(text: &str) -> String {
     summary = "The PIN rules in force for the caller, and where to change the PIN",
     responses(
         (status = 200, description = "The PIN policy", body = PinPolicyView),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn get_pincode_policy<S: Store>(
     state: web::Data<AppState<S>>,
@@ -487,10 +488,10 @@ pub(crate) async fn get_pincode_policy<S: Store>(
     request_body(content = PinCandidate, content_type = "application/json"),
     responses(
         (status = 200, description = "The verdict (also when the candidate breaks rules)", body = VerdictView),
-        (status = 400, description = "The body is not a candidate (a PIN is digits only)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller has no PIN code, wrong `oldPinCode`, or missing X-XSRF-TOKEN", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many checks or failed attempts; see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::Throttled,
     ))]
 pub(crate) async fn check_pincode<S: Store>(
     state: web::Data<AppState<S>>,
@@ -573,7 +574,7 @@ impl From<OwnSession> for SessionView {
     summary = "The caller's active sessions",
     responses(
         (status = 200, description = "The sessions, newest first", body = SessionList),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
     ))]
 pub(crate) async fn list_sessions<S: Store>(
     state: web::Data<AppState<S>>,
@@ -591,8 +592,8 @@ pub(crate) async fn list_sessions<S: Store>(
     description = "Ends every session of the caller but the one this request comes with (with Basic or Bearer authentication: every session).",
     responses(
         (status = 200, description = "How many sessions ended", body = Ended),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing X-XSRF-TOKEN", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::Unauthenticated,
+        problem::Forbidden,
     ))]
 pub(crate) async fn end_other_sessions<S: Store>(
     state: web::Data<AppState<S>>,
@@ -609,10 +610,10 @@ pub(crate) async fn end_other_sessions<S: Store>(
     params(("id" = i64, Path, description = "The session's id, from the list")),
     responses(
         (status = 204, description = "The session ended"),
-        (status = 400, description = "The id is not a number", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing X-XSRF-TOKEN", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The caller has no such session", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
     ))]
 pub(crate) async fn end_session<S: Store>(
     state: web::Data<AppState<S>>,

@@ -6,17 +6,16 @@
 
 use crate::auth::Caller;
 use crate::context::blocking;
+use crate::error::responses as problem;
 use crate::error::{ApiError, FieldError};
 use crate::negotiate::{self, Choice};
 use crate::{AppState, resource};
 use accountd_domain::level::UserLevel;
-use accountd_domain::ports::{Store, StoreError, UpstreamError};
+use accountd_domain::ports::Store;
 use accountd_domain::principal::{AuthMethod, Principal};
 use accountd_domain::records::License;
 use accountd_domain::user::Timestamp;
-use accountd_service::ServiceError;
 use accountd_service::dialects::{Directory, function_rights};
-use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -155,56 +154,12 @@ fn role_text(level: UserLevel, language: Language) -> RoleText {
 // ---------------------------------------------------------------------------------------------
 // Errors in the caller's language
 
-/// The Swedish `detail` of an error; `None` keeps the English one.
-fn swedish_detail(err: &ApiError) -> Option<String> {
-    let text = match err {
-        ApiError::Service(service) => match service {
-            ServiceError::Unauthenticated => "Anroparen kan inte autentiseras.".into(),
-            ServiceError::BadCredentials => "Ogiltigt användarnamn eller lösenord.".into(),
-            ServiceError::Forbidden(_) => "Anroparen får inte komma åt den här resursen.".into(),
-            ServiceError::NotFound(_) => "Det efterfrågade finns inte.".into(),
-            ServiceError::Invalid(errors) => {
-                let names: Vec<&str> = errors.iter().map(|e| e.field).collect();
-                format!("Ogiltigt värde för: {}.", names.join(", "))
-            }
-            ServiceError::Throttled { retry_after_seconds } => {
-                format!("För många misslyckade försök; försök igen om {retry_after_seconds} sekunder.")
-            }
-            ServiceError::Upstream(UpstreamError::Timeout) => {
-                "Applikationsservern svarade inte i tid; inget ändrades.".into()
-            }
-            ServiceError::Upstream(_) => "Applikationsservern misslyckades; inget ändrades.".into(),
-            ServiceError::Store(StoreError::Unavailable(_)) => {
-                "Databasen är upptagen eller kan inte nås; inget ändrades. Försök igen.".into()
-            }
-            ServiceError::Store(_) | ServiceError::Hashing(_) => "Ett internt fel inträffade; det har loggats.".into(),
-            _ => return None,
-        },
-        ApiError::NotAcceptable => "Ingen av medietyperna i Accept kan levereras.".into(),
-        ApiError::NoRoute { status } if *status == StatusCode::METHOD_NOT_ALLOWED => {
-            "Resursen stöder inte den metoden.".into()
-        }
-        ApiError::NoRoute { .. } => "Det finns ingen resurs på den här sökvägen.".into(),
-        ApiError::Busy => "Servern stängs av eller är överbelastad.".into(),
-        // A `BadRequest` of this route is built in the caller's language (`unknown_time_zone`).
-        _ => return None,
-    };
-    Some(text)
-}
-
-/// `err` as problem+json, its `detail`/`details` in `language`, with the headers `ApiError` adds
-/// (`WWW-Authenticate`, `Retry-After`) and `Content-Language`.
+/// `err` as problem+json, its `detail`/`details` in `language` where the error table has the text,
+/// with the headers `ApiError` adds (`WWW-Authenticate`, `Retry-After`) and `Content-Language`.
 fn localized_error(err: &ApiError, language: Language) -> HttpResponse {
-    let response = err.error_response();
-    let mut response = match (language, swedish_detail(err)) {
-        (Language::Swedish, Some(text)) => {
-            let mut problem = err.problem();
-            problem.detail = text.clone();
-            problem.details = text;
-            let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
-            response.set_body(BoxBody::new(body))
-        }
-        _ => response,
+    let mut response = match language {
+        Language::English => err.error_response(),
+        Language::Swedish => err.swedish_error_response(),
     };
     response
         .headers_mut()
@@ -669,10 +624,10 @@ fn representation(req: &HttpRequest) -> Result<&'static str, ApiError> {
             (String = "application/xml"),
             (String = "text/xml"),
         )),
-        (status = 400, description = "Unknown SO-TimeZone", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 406, description = "Neither JSON nor XML is acceptable", body = crate::error::Problem, content_type = "application/problem+json"),
+        problem::BadRequest,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotAcceptable,
     ))]
 pub(crate) async fn current_principal<S: Store>(
     req: HttpRequest,
@@ -717,6 +672,7 @@ async fn answer<S: Store>(
 mod tests {
     use super::*;
     use accountd_domain::text::Text;
+    use accountd_service::ServiceError;
     use actix_web::test::TestRequest;
 
     fn text(s: &str) -> Text {
