@@ -41,7 +41,7 @@ fn seed_001_user() -> Value {
 }
 
 /// Seed 001's PUT example, with its missing commas fixed.
-fn seed_001_put() -> Value {
+pub fn seed_001_put() -> Value {
     json!({
         "lastName": "Last Test PUT",
         "firstName": "First Test PUT",

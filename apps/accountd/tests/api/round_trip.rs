@@ -164,23 +164,9 @@ async fn the_seed_001_put_example_works_for_the_user_themself() {
     let app = spawn_app().await;
     let path = own_path(&stored(&app, "foouser"));
     // Seed 001's example (commas fixed), with foouser's real current password.
-    let example = json!({
-        "lastName": "Last Test PUT",
-        "firstName": "First Test PUT",
-        "cliLastName": "CLID Last Test PUT",
-        "cliFirstName": "CLID First Test PUT",
-        "department": {
-            "tenantId": "ApioSpTest",
-            "groupId": "ApioGrpTest",
-            "departmentName": "test_department_initial"
-        },
-        "oldPassword": DEMO_PASSWORD,
-        "newPassword": "new_Test-passwd-2026",
-        "timeZone": "Europe/Luxembourg",
-        "language": "English",
-        "emailAddress": "modified.test_mail@test.netaxis.be",
-        "networkClassOfService": "9"
-    });
+    let mut example = crate::profile::seed_001_put();
+    example["oldPassword"] = json!(DEMO_PASSWORD);
+    example["newPassword"] = json!("new_Test-passwd-2026");
     let response = call(&app, "foouser", Method::PUT, &path, Some(&example)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
