@@ -212,6 +212,18 @@ pub fn may_create(actor: &User, role: &Role, department: Option<&Department>) ->
     }
 }
 
+/// Whether `actor`, allowed to [`Action::UpdateProfile`] `target`, may move them to department
+/// `to` (`None`: out of every department): the destination must lie inside the actor's scope too,
+/// so a department admin can't move a user out of their subtree (nor take their department away).
+/// System may move anyone anywhere; a user's own department is not theirs to change at all
+/// ([`self_editable`]).
+pub fn may_move(actor: &User, target: &User, to: Option<&Department>) -> bool {
+    match actor.role {
+        Role::System => true,
+        _ => scope_contains(&actor.role, &target.role, to),
+    }
+}
+
 /// Whether a user may change this field of their own profile: names, CLI names, language, time
 /// zone, e-mail, mobile, description and image. Numbers, department and class of service are the
 /// administrators'.
@@ -631,6 +643,30 @@ mod tests {
         assert!(endpoint_forbidden(&me, &me));
         assert!(!endpoint_forbidden(&admin, &me));
         assert!(!endpoint_forbidden(&root, &root));
+    }
+
+    #[test]
+    fn moves_stay_inside_the_actors_scope() {
+        let dadmin = dept_admin(1, "T1", "G1", "D1");
+        let user = end_user(2, "T1", "G1", Some("D2"));
+        assert!(
+            may_move(&dadmin, &user, Some(&dept("T1", "G1", "D3"))),
+            "down the subtree"
+        );
+        assert!(
+            may_move(&dadmin, &user, Some(&dept("T1", "G1", "D1"))),
+            "to the top of it"
+        );
+        assert!(!may_move(&dadmin, &user, Some(&dept("T1", "G1", "D4"))), "beside it");
+        assert!(!may_move(&dadmin, &user, None), "out of every department");
+        assert!(
+            !may_move(&dadmin, &user, Some(&dept("T1", "G2", "D1"))),
+            "another group's D1"
+        );
+        let gadmin = group_admin(3, "T1", "G1");
+        assert!(may_move(&gadmin, &user, Some(&dept("T1", "G1", "D4"))));
+        assert!(may_move(&gadmin, &user, None));
+        assert!(may_move(&system(4), &user, Some(&dept("T2", "G9", "D4"))));
     }
 
     #[test]

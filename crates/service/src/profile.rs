@@ -82,6 +82,34 @@ pub(crate) fn refuse_read_only(
     }
 }
 
+/// 403 when `change` moves `current` to a department outside `actor`'s scope (see
+/// [`access::may_move`]); 404 `department` when the destination does not exist. A user's own
+/// department is the read-only rule's ([`refuse_read_only`]), not this one's.
+pub(crate) fn refuse_move_out_of_scope(
+    actor: Actor<'_>,
+    current: &User,
+    change: &ProfileChange,
+    repo: &mut dyn Repository,
+) -> ServiceResult<()> {
+    let (Some(principal), Some(to)) = (actor.principal(), &change.department) else {
+        return Ok(());
+    };
+    if principal.user.key == current.key {
+        return Ok(());
+    }
+    let destination = match to {
+        Some(key) => Some(repo.department(key)?.ok_or(ServiceError::NotFound("department"))?),
+        None => None,
+    };
+    if access::may_move(&principal.user, current, destination.as_ref()) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "the destination department is outside the caller's scope",
+        ))
+    }
+}
+
 pub(crate) fn require(decision: Decision) -> ServiceResult<()> {
     match decision {
         Decision::Allow => Ok(()),
@@ -125,6 +153,7 @@ impl<S: Store> Services<S> {
             let change = change.clone().without_current(&current.profile);
             fields = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
             refuse_read_only(actor, &current, &change, None)?;
+            refuse_move_out_of_scope(actor, &current, &change, repo)?;
             if change.is_empty() {
                 return match expected {
                     Some(v) if v != current.version => Err(ServiceError::PreconditionFailed),

@@ -5,13 +5,13 @@
 //! place (tenant/group, or the user there) gets 403 whether or not the user exists; inside their scope
 //! a missing user is 404 (DELETE: 200, as the seed says deleting a missing user is no error).
 
-use crate::profile::{Actor, PreparedPassword, refuse_read_only, require};
+use crate::profile::{Actor, PreparedPassword, refuse_move_out_of_scope, refuse_read_only, require};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::endpoint::Endpoint;
 use accountd_domain::ids::{DepartmentName, Username};
 use accountd_domain::ids::{GroupId, TenantId, UserKey};
 use accountd_domain::level::{GroupMember, Role, UserLevel};
-use accountd_domain::ports::{DeleteOptions, DeleteOutcome, Page, PageRequest, Store};
+use accountd_domain::ports::{DeleteOptions, DeleteOutcome, Page, PageRequest, Repository, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditOutcome};
 use accountd_domain::secret::Password;
@@ -116,6 +116,7 @@ fn effective_update(
     current: &User,
     current_endpoint: Option<&Endpoint>,
     update: &UserUpdate,
+    repo: &mut dyn Repository,
 ) -> ServiceResult<(ProfileChange, Option<Option<Endpoint>>)> {
     let change = update.profile.clone().without_current(&current.profile);
     let endpoint = update
@@ -127,6 +128,7 @@ fn effective_update(
         _ => "accessDeviceEndpoint",
     });
     refuse_read_only(actor, current, &change, endpoint_member)?;
+    refuse_move_out_of_scope(actor, current, &change, repo)?;
     Ok((change, endpoint))
 }
 
@@ -220,8 +222,14 @@ impl<S: Store> Services<S> {
         *subject = Some(target.key);
         let actor_ref = Actor::Caller(actor);
         // Fail before any argon2 work; the transaction decides again on the row it locks.
-        let current_endpoint = self.store.read(|repo| repo.endpoint(target.key))?;
-        let (change, endpoint) = effective_update(actor_ref, &target, current_endpoint.as_ref(), update)?;
+        let (current_endpoint, change, endpoint) = self
+            .store
+            .read(|repo| {
+                let current_endpoint = repo.endpoint(target.key)?;
+                let (change, endpoint) = effective_update(actor_ref, &target, current_endpoint.as_ref(), update, repo)?;
+                Ok((current_endpoint, change, endpoint))
+            })
+            .map_err(input_reference)?;
         if expected.is_some_and(|v| v != target.version) {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -250,7 +258,8 @@ impl<S: Store> Services<S> {
             .write(|repo| {
                 let current = repo.user_by_key(target.key)?.ok_or(ServiceError::NotFound("user"))?;
                 let current_endpoint = repo.endpoint(target.key)?;
-                let (change, endpoint) = effective_update(actor_ref, &current, current_endpoint.as_ref(), update)?;
+                let (change, endpoint) =
+                    effective_update(actor_ref, &current, current_endpoint.as_ref(), update, repo)?;
                 let user = repo.update_profile(target.key, expected, &change, now)?;
                 if let Some(endpoint) = &endpoint {
                     repo.set_endpoint(user.key, endpoint.as_ref())?;

@@ -255,3 +255,70 @@ async fn department_admins_only_reach_their_subtree() {
         .collect();
     assert_eq!(ids, ["foouser", "dadmin"]);
 }
+
+#[actix_web::test]
+async fn moves_stay_inside_the_movers_scope() {
+    let app = spawn_app().await;
+    app.db
+        .write(|r| {
+            r.ensure_department(&accountd_domain::records::NewDepartment {
+                key: dept("beside"),
+                parent: None,
+            })?;
+            Ok::<_, accountd_domain::ports::StoreError>(())
+        })
+        .unwrap();
+    app.add_user(
+        "dadmin",
+        Role::DepartmentAdmin {
+            member: member("ApioSpTest", "ApioGrpTest", "dadmin"),
+            department: DepartmentName::parse("test_department_parent_1").unwrap(),
+        },
+        None,
+    );
+    app.add_user(
+        "gadmin",
+        Role::GroupAdmin {
+            member: member("ApioSpTest", "ApioGrpTest", "gadmin"),
+        },
+        None,
+    );
+    let foouser = user_path("ApioSpTest", "ApioGrpTest", "foouser");
+    let department = |name: &str| json!({"department": {"tenantId": "ApioSpTest", "groupId": "ApioGrpTest", "departmentName": name}});
+    let put = |who: &'static str, body: serde_json::Value| {
+        let request = app
+            .fresh_client()
+            .put(app.url(&foouser))
+            .basic_auth(who, Some(DEMO_PASSWORD))
+            .json(&body);
+        async move { request.send().await.unwrap().status() }
+    };
+    let stored_department = || {
+        app.db
+            .read(|r| r.user_by_username(&accountd_domain::ids::Username::parse("foouser").unwrap()))
+            .unwrap()
+            .unwrap()
+            .profile
+            .department
+            .map(|d| d.key.name.as_str().to_owned())
+    };
+    // The department admin moves within their subtree, never out of it.
+    assert_eq!(
+        put("dadmin", department("test_department_parent_1")).await,
+        StatusCode::OK
+    );
+    assert_eq!(put("dadmin", department("beside")).await, StatusCode::FORBIDDEN);
+    assert_eq!(put("dadmin", json!({"department": null})).await, StatusCode::FORBIDDEN);
+    assert_eq!(put("dadmin", department("nowhere")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(stored_department().as_deref(), Some("test_department_parent_1"));
+    // A group admin's scope is the group: anywhere in it, or out of every department.
+    assert_eq!(put("gadmin", department("beside")).await, StatusCode::OK);
+    assert_eq!(stored_department().as_deref(), Some("beside"));
+    // Now outside the department admin's subtree: they can't even address foouser.
+    assert_eq!(
+        put("dadmin", department("test_department_initial")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(put("gadmin", json!({"department": null})).await, StatusCode::OK);
+    assert_eq!(stored_department(), None);
+}
