@@ -84,18 +84,25 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
     .context("configuring SSO")
 }
 
-/// Every ten minutes, deletes the sessions past their timeouts (on the blocking pool). Must be called
-/// inside the server's runtime.
+/// Every ten minutes, deletes the sessions past their timeouts and the throttling counters that
+/// count for nothing any more (on the blocking pool). Must be called inside the server's runtime.
 fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
         loop {
             interval.tick().await;
-            let services = services.clone();
-            match web::block(move || services.purge_expired_sessions()).await {
+            let sessions = services.clone();
+            match web::block(move || sessions.purge_expired_sessions()).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::info!(sessions = n, "expired sessions purged"),
                 Ok(Err(err)) => tracing::warn!(error = %err, "could not purge expired sessions"),
+                Err(_) => return,
+            }
+            let throttles = services.clone();
+            match web::block(move || throttles.purge_expired_throttles()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(counters = n, "expired throttling counters purged"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "could not purge throttling counters"),
                 Err(_) => return,
             }
         }

@@ -243,10 +243,16 @@ pub trait ApiTokenStore {
 
 /// Failure counters for throttling, shared by every instance on the same database.
 pub trait ThrottleStore {
-    /// Counts one failure under `key`. A window older than `window_seconds` starts afresh.
+    /// Counts one failure under `key`, atomically. Windows are `window_seconds` long and follow one
+    /// another from the key's first failure: when the stored window has ended, its count becomes
+    /// the previous window's (or nothing, when a whole window passed without failures) and a new
+    /// window starts where it ended.
     fn throttle_hit(&mut self, key: &str, now: Timestamp, window_seconds: i64) -> StoreResult<ThrottleState>;
     fn throttle_state(&mut self, key: &str) -> StoreResult<Option<ThrottleState>>;
     fn throttle_clear(&mut self, key: &str) -> StoreResult<()>;
+    /// Deletes the keys whose window started at or before `before` (two windows ago: nothing of
+    /// them counts any more). Returns how many went.
+    fn throttle_purge(&mut self, before: Timestamp) -> StoreResult<u64>;
 }
 
 /// Whole-database listings, for operators' tools (`accountd export`), not for request paths: each

@@ -126,10 +126,13 @@ pub struct ApiToken {
     pub last_used_at: Option<Timestamp>,
 }
 
-/// A failure counter for one throttling key (`account:42`, `address:192.0.2.1`).
+/// The failure counters of one throttling key (a digest, see `accountd_policy::throttle`) in a
+/// sliding window: the current window's failures, and those of the window before it, which weigh
+/// less as the current window goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleState {
     pub failures: u32,
+    pub previous_failures: u32,
     pub window_started_at: Timestamp,
 }
 

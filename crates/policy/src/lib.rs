@@ -15,6 +15,7 @@
 //! - [`access`]: who may read or change whom (system, tenant, group and department scopes).
 //! - [`hashing`]: argon2id hashing of passwords and PINs, and verification of imported Django hashes.
 //! - [`tokens`]: session/API token encoding, digests and the session-bound XSRF token.
+//! - [`throttle`]: brute-force counters, their keys and their sliding windows.
 
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod mode;
 pub mod password;
 pub mod pin;
 pub mod settings;
+pub mod throttle;
 pub mod tokens;
 pub mod violation;
 

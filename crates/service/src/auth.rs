@@ -4,7 +4,7 @@
 use crate::basic_cache::{credentials_key, fingerprint};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::Username;
-use accountd_domain::ports::{Repository, Store, UpstreamError};
+use accountd_domain::ports::{Store, UpstreamError};
 use accountd_domain::principal::{AuthMethod, Principal};
 use accountd_domain::records::{AuditAction, AuditOutcome, NewApiToken, NewSession, PasswordRecord};
 use accountd_domain::secret::{Password, TokenDigest};
@@ -40,64 +40,10 @@ pub struct IssuedToken {
 /// only the SHA-256 of, so neither script nor a database reader can compute the token.
 const XSRF_KEY: &[u8] = b"accountd XSRF token v1";
 
-fn account_key(username: &str) -> String {
-    format!("account:{username}")
-}
-
-fn address_key(address: &str) -> String {
-    format!("address:{address}")
-}
-
 impl<S: Store> Services<S> {
     /// The XSRF token that belongs to a session token (`None` for a malformed token).
     pub fn xsrf_token_for(&self, session_token: &str) -> Option<String> {
         tokens::decode_token(session_token).map(|bytes| tokens::xsrf_token(&bytes, XSRF_KEY))
-    }
-
-    /// Refuses with 429 when the account or the client address is over its failure threshold, before
-    /// any argon2 work is spent.
-    pub(crate) fn check_throttle(&self, account: &str, ctx: &RequestContext) -> ServiceResult<()> {
-        let cfg = &self.config.throttle;
-        let now = self.clock.now();
-        let mut keys = vec![(account_key(account), cfg.max_failures_per_account)];
-        if let Some(address) = &ctx.client.address {
-            keys.push((address_key(address), cfg.max_failures_per_address));
-        }
-        let retry_after = self.store.read(|repo| {
-            let mut retry_after = 0i64;
-            for (key, max) in &keys {
-                if let Some(state) = repo.throttle_state(key)? {
-                    let window_end = state.window_started_at.plus_seconds(cfg.window_seconds);
-                    if state.failures >= *max && window_end > now {
-                        retry_after = retry_after.max(window_end.seconds_since(now).max(1));
-                    }
-                }
-            }
-            Ok::<_, ServiceError>(retry_after)
-        })?;
-        if retry_after > 0 {
-            tracing::warn!(retry_after, "attempt refused by throttling");
-            return Err(ServiceError::Throttled {
-                retry_after_seconds: u64::try_from(retry_after).unwrap_or(1),
-            });
-        }
-        Ok(())
-    }
-
-    /// Counts one failure for the account and the client address.
-    pub(crate) fn count_failure(
-        &self,
-        repo: &mut dyn Repository,
-        account: &str,
-        ctx: &RequestContext,
-    ) -> ServiceResult<()> {
-        let now = self.clock.now();
-        let window = self.config.throttle.window_seconds;
-        repo.throttle_hit(&account_key(account), now, window)?;
-        if let Some(address) = &ctx.client.address {
-            repo.throttle_hit(&address_key(address), now, window)?;
-        }
-        Ok(())
     }
 
     /// Checks a password for `username` where the login mode says, at the same cost whether or not
@@ -235,7 +181,7 @@ impl<S: Store> Services<S> {
             ctx,
         );
         self.store.write(|repo| {
-            repo.throttle_clear(&account_key(user.username.as_str()))?;
+            self.clear_failures(repo, user.username.as_str(), ctx)?;
             repo.create_session(&session)?;
             repo.record_audit(&event)?;
             Ok::<_, ServiceError>(())
@@ -332,10 +278,10 @@ impl<S: Store> Services<S> {
 
     /// `POST /api/v1/login/` with an identity-provider token (SSO_LOGIN_DEDICATED): opens a session.
     pub fn login_sso(&self, token: &str, ctx: &RequestContext) -> ServiceResult<LoginOutcome> {
-        self.check_throttle("sso", ctx)?;
+        self.check_token_throttle(ctx)?;
         match self.sso_user(token) {
             Ok(user) => self.open_session(user, None, AuthMethod::Sso, ctx),
-            Err(ServiceError::BadCredentials | ServiceError::Unauthenticated) => Err(self.failed_login("sso", ctx)),
+            Err(ServiceError::BadCredentials | ServiceError::Unauthenticated) => Err(self.failed_token(ctx)),
             Err(other) => Err(other),
         }
     }
@@ -443,6 +389,19 @@ impl<S: Store> Services<S> {
         let event = self.failed_login_event(username, ctx);
         let recorded = self.store.write(|repo| {
             self.count_failure(repo, username, ctx)?;
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(())
+        });
+        recorded.err().unwrap_or(ServiceError::BadCredentials)
+    }
+
+    /// Like [`Self::failed_login`] for an unverifiable SSO token: counted for the client address
+    /// only (the subject it claims is the sender's choice), audited without a name.
+    fn failed_token(&self, ctx: &RequestContext) -> ServiceError {
+        let mut event = self.failed_login_event("", ctx);
+        event.actor_name = None;
+        let recorded = self.store.write(|repo| {
+            self.count_token_failure(repo, ctx)?;
             repo.record_audit(&event)?;
             Ok::<_, ServiceError>(())
         });

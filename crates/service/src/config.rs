@@ -48,11 +48,19 @@ impl Default for SessionConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleConfig {
-    /// Failures per account within the window before attempts are refused with 429.
+    /// Failures of one account from one client address within the window before that address's
+    /// attempts at that account are refused with 429. The owner, elsewhere, is not affected.
+    pub max_failures_per_account_address: u32,
+    /// Failures of one account from every address within the window before every attempt at it is
+    /// refused with 429: a ceiling far above the per-address limit that bounds the argon2 work an
+    /// attacker with many addresses can force on one account (NIST SP 800-63B: at most 100
+    /// consecutive failures). A success starts both account counters over.
     pub max_failures_per_account: u32,
-    /// Failures per client address within the window before attempts are refused with 429.
+    /// Failures per client address (any account, and unverifiable SSO tokens) within the window
+    /// before attempts are refused with 429.
     pub max_failures_per_address: u32,
-    /// Length of the counting window; a refused client may try again when it ends.
+    /// Length of the sliding counting window: the previous window's failures weigh less as the
+    /// current one goes on (429 answers carry the exact wait in Retry-After).
     pub window_seconds: i64,
     /// Password and PIN candidate checks (the account page's live feedback) per account within the
     /// window before they are refused with 429.
@@ -62,7 +70,8 @@ pub struct ThrottleConfig {
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            max_failures_per_account: 10,
+            max_failures_per_account_address: 10,
+            max_failures_per_account: 100,
             max_failures_per_address: 100,
             window_seconds: 15 * 60,
             max_checks_per_account: 300,

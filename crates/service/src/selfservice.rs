@@ -114,10 +114,6 @@ pub struct OwnSession {
     pub current: bool,
 }
 
-fn throttle_check_key(username: &str) -> String {
-    format!("check:{username}")
-}
-
 fn pin_context(user: &User) -> PinContext<'_> {
     PinContext {
         extension: Some(user.profile.extension.as_str()),
@@ -153,7 +149,7 @@ impl<S: Store> Services<S> {
         ctx: &RequestContext,
     ) -> ServiceResult<Verdict> {
         let user = &principal.user;
-        self.count_check(user)?;
+        self.count_check(user.username.as_str())?;
         let stored = match current {
             Some(current) => Some(self.verify_current_password(user, current, ctx)?),
             None => None,
@@ -252,7 +248,7 @@ impl<S: Store> Services<S> {
         if user.role.member().is_none() {
             return Err(ServiceError::Forbidden("this account has no PIN code"));
         }
-        self.count_check(user)?;
+        self.count_check(user.username.as_str())?;
         let stored = self.store.read(|repo| repo.pin(user.key))?.and_then(|r| r.hash);
         let verified = match (current, &stored) {
             (Some(current), Some(hash)) => {
@@ -296,25 +292,6 @@ impl<S: Store> Services<S> {
             verdict.push_stored(pin::reversed_old_pin(), reversed);
         }
         Ok(verdict)
-    }
-
-    /// Counts one candidate check of `user`; 429 past the configured number in the window.
-    fn count_check(&self, user: &User) -> ServiceResult<()> {
-        let cfg = &self.config.throttle;
-        let now = self.clock.now();
-        let key = throttle_check_key(user.username.as_str());
-        let state = self
-            .store
-            .write(|repo| repo.throttle_hit(&key, now, cfg.window_seconds))?;
-        if state.failures > cfg.max_checks_per_account {
-            let window_end = state.window_started_at.plus_seconds(cfg.window_seconds);
-            let retry_after = window_end.seconds_since(now).max(1);
-            tracing::warn!(retry_after, "policy check refused by throttling");
-            return Err(ServiceError::Throttled {
-                retry_after_seconds: u64::try_from(retry_after).unwrap_or(1),
-            });
-        }
-        Ok(())
     }
 
     /// The caller's active sessions, newest first, the current one marked. Sessions past their

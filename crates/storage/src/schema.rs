@@ -170,6 +170,7 @@ diesel::table! {
         key -> Text,
         failures -> BigInt,
         window_started_at -> BigInt,
+        previous_failures -> BigInt,
     }
 }
 

@@ -13,3 +13,4 @@ mod profile;
 mod round_trip;
 mod session;
 mod superoffice;
+mod throttling;

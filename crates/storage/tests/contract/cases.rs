@@ -9,7 +9,7 @@ use accountd_domain::pincode::PinSettings;
 use accountd_domain::ports::{DeleteOptions, PageRequest, Store, StoreError};
 use accountd_domain::principal::AuthMethod;
 use accountd_domain::records::{
-    AppData, AuditAction, AuditEvent, AuditOutcome, ClientInfo, License, NewApiToken, NewSession,
+    AppData, AuditAction, AuditEvent, AuditOutcome, ClientInfo, License, NewApiToken, NewSession, ThrottleState,
 };
 use accountd_domain::secret::{SecretHash, TokenDigest};
 use accountd_domain::text::{EmailAddress, Language, Name, PhoneNumber, Text, TimeZoneName};
@@ -1122,19 +1122,21 @@ pub fn throttle_windows(db: &TestDatabase) {
     let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
     assert_eq!(read(db, |r| r.throttle_state("account:1")).unwrap(), None);
     let hit = |s| write(db, |r| r.throttle_hit("account:1", at(s), 60)).unwrap();
-    let first = hit(0);
-    assert_eq!((first.failures, first.window_started_at), (1, at(0)));
-    let second = hit(30);
-    assert_eq!((second.failures, second.window_started_at), (2, at(0)));
-    let third = hit(59);
-    assert_eq!((third.failures, third.window_started_at), (3, at(0)));
-    // 60 seconds after the window started, a new one starts.
-    let fresh = hit(60);
-    assert_eq!((fresh.failures, fresh.window_started_at), (1, at(60)));
-    assert_eq!(read(db, |r| r.throttle_state("account:1")).unwrap(), Some(fresh));
+    let state = |s: &ThrottleState| (s.failures, s.previous_failures, s.window_started_at);
+    assert_eq!(state(&hit(0)), (1, 0, at(0)));
+    assert_eq!(state(&hit(30)), (2, 0, at(0)));
+    assert_eq!(state(&hit(59)), (3, 0, at(0)));
+    // 60 seconds after the window started, the next one starts where it ended, and the three
+    // become the previous window's.
+    let rolled = hit(61);
+    assert_eq!(state(&rolled), (1, 3, at(60)));
+    assert_eq!(read(db, |r| r.throttle_state("account:1")).unwrap(), Some(rolled));
+    assert_eq!(state(&hit(119)), (2, 3, at(60)));
+    // A whole window without failures: nothing of the old ones is left.
+    assert_eq!(state(&hit(250)), (1, 0, at(250)));
     // Keys are independent.
     assert_eq!(
-        write(db, |r| r.throttle_hit("address:192.0.2.1", at(61), 60))
+        write(db, |r| r.throttle_hit("address:192.0.2.1", at(251), 60))
             .unwrap()
             .failures,
         1
@@ -1149,6 +1151,11 @@ pub fn throttle_windows(db: &TestDatabase) {
             .failures,
         1
     );
+    // The purge deletes keys whose window started at or before its bound, and only those.
+    write(db, |r| r.throttle_hit("old", at(0), 60)).unwrap();
+    assert_eq!(write(db, |r| r.throttle_purge(at(100))).unwrap(), 1);
+    assert_eq!(read(db, |r| r.throttle_state("old")).unwrap(), None);
+    assert!(read(db, |r| r.throttle_state("address:192.0.2.1")).unwrap().is_some());
 }
 
 pub fn audit_newest_first(db: &TestDatabase) {

@@ -1,0 +1,132 @@
+//! Brute-force throttling of logins, wrong old passwords/PINs, unverifiable SSO tokens and the
+//! account page's candidate checks, over the store's shared counters. Which counters a failure
+//! feeds, their keys and their sliding windows are [`accountd_policy::throttle`]'s; the limits are
+//! [`crate::config::ThrottleConfig`]'s. A throttled attempt is refused with 429 before any argon2
+//! work is spent on it.
+
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::ports::{Repository, Store};
+use accountd_policy::throttle::{Counter, Limit, purge_before};
+
+/// The address counters are kept under when the request has none (the console).
+const NO_ADDRESS: &str = "-";
+
+impl<S: Store> Services<S> {
+    fn limit(&self, max: u32) -> Limit {
+        Limit {
+            max,
+            window_seconds: self.config.throttle.window_seconds,
+        }
+    }
+
+    /// The counters a failure of `account` from the request's address feeds, with their limits.
+    fn login_counters<'a>(&self, account: &'a str, ctx: &'a RequestContext) -> [(Counter<'a>, Limit); 3] {
+        let cfg = &self.config.throttle;
+        let address = ctx.client.address.as_deref().unwrap_or(NO_ADDRESS);
+        [
+            (
+                Counter::AccountFromAddress { account, address },
+                self.limit(cfg.max_failures_per_account_address),
+            ),
+            (Counter::Account(account), self.limit(cfg.max_failures_per_account)),
+            (Counter::Address(address), self.limit(cfg.max_failures_per_address)),
+        ]
+    }
+
+    fn token_counters<'a>(&self, ctx: &'a RequestContext) -> [(Counter<'a>, Limit); 2] {
+        let cfg = &self.config.throttle;
+        let address = ctx.client.address.as_deref().unwrap_or(NO_ADDRESS);
+        [
+            (
+                Counter::TokenFromAddress(address),
+                self.limit(cfg.max_failures_per_account_address),
+            ),
+            (Counter::Address(address), self.limit(cfg.max_failures_per_address)),
+        ]
+    }
+
+    /// 429 with the longest wait of `counters` that refuses the next attempt now.
+    fn refuse_if_over(&self, counters: &[(Counter<'_>, Limit)]) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let retry_after = self.store.read(|repo| {
+            let mut longest = None;
+            for (counter, limit) in counters {
+                if let Some(state) = repo.throttle_state(&counter.key())? {
+                    longest = longest.max(limit.retry_after(&state, now));
+                }
+            }
+            Ok::<_, ServiceError>(longest)
+        })?;
+        match retry_after {
+            None => Ok(()),
+            Some(retry_after_seconds) => {
+                tracing::warn!(retry_after_seconds, "attempt refused by throttling");
+                Err(ServiceError::Throttled { retry_after_seconds })
+            }
+        }
+    }
+
+    fn hit(&self, repo: &mut dyn Repository, counters: &[(Counter<'_>, Limit)]) -> ServiceResult<()> {
+        let now = self.clock.now();
+        for (counter, limit) in counters {
+            repo.throttle_hit(&counter.key(), now, limit.window_seconds)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses with 429 when `account` from the request's address, the account from everywhere
+    /// (the ceiling) or the address is over its limit.
+    pub(crate) fn check_throttle(&self, account: &str, ctx: &RequestContext) -> ServiceResult<()> {
+        self.refuse_if_over(&self.login_counters(account, ctx))
+    }
+
+    /// Counts one failure of `account` from the request's address (inside the caller's transaction).
+    pub(crate) fn count_failure(
+        &self,
+        repo: &mut dyn Repository,
+        account: &str,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        self.hit(repo, &self.login_counters(account, ctx))
+    }
+
+    /// After a success: the account's failures (from this address, and the ceiling) start over, as
+    /// "consecutive failures" do. The address's own counter stays.
+    pub(crate) fn clear_failures(
+        &self,
+        repo: &mut dyn Repository,
+        account: &str,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        for (counter, _) in &self.login_counters(account, ctx)[..2] {
+            repo.throttle_clear(&counter.key())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses with 429 when the request's address sent too many unverifiable SSO tokens.
+    pub(crate) fn check_token_throttle(&self, ctx: &RequestContext) -> ServiceResult<()> {
+        self.refuse_if_over(&self.token_counters(ctx))
+    }
+
+    /// Counts one unverifiable SSO token, for the request's address only.
+    pub(crate) fn count_token_failure(&self, repo: &mut dyn Repository, ctx: &RequestContext) -> ServiceResult<()> {
+        self.hit(repo, &self.token_counters(ctx))
+    }
+
+    /// Counts one candidate check of `account`; 429 once the window holds the configured number.
+    pub(crate) fn count_check(&self, account: &str) -> ServiceResult<()> {
+        let counter = [(
+            Counter::Checks(account),
+            self.limit(self.config.throttle.max_checks_per_account),
+        )];
+        self.refuse_if_over(&counter)?;
+        self.store.write(|repo| self.hit(repo, &counter))
+    }
+
+    /// Deletes the counters that count for nothing any more (two windows old). Returns how many.
+    pub fn purge_expired_throttles(&self) -> ServiceResult<u64> {
+        let before = purge_before(self.clock.now(), self.config.throttle.window_seconds);
+        Ok(self.store.write(|repo| repo.throttle_purge(before))?)
+    }
+}

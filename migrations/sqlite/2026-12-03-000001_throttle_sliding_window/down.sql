@@ -1,0 +1,2 @@
+DROP INDEX throttle_window_started_at_idx;
+ALTER TABLE throttle DROP COLUMN previous_failures;
