@@ -41,7 +41,10 @@ impl MediaRange {
 pub fn parse_accept(accept: &Accept) -> Vec<MediaRange> {
     let mut ranges = Vec::new();
     for QualityItem { item, quality } in accept.iter() {
-        let (main, sub) = (item.type_().as_str(), item.subtype().as_str());
+        // The essence keeps a structured suffix (`json-patch+json`), which `Mime::subtype` drops.
+        let Some((main, sub)) = item.essence_str().split_once('/') else {
+            continue;
+        };
         if main == "*" && sub != "*" {
             continue;
         }
@@ -155,7 +158,12 @@ mod tests {
     use actix_web::http::header::{self, Header, q};
     use actix_web::test::TestRequest;
 
-    const OFFERED: [&str; 3] = ["application/json", "text/json", "application/xml"];
+    const OFFERED: [&str; 4] = [
+        "application/json",
+        "text/json",
+        "application/json-patch+json",
+        "application/xml",
+    ];
     const FALLBACKS: [&str; 2] = ["application/json", "application/xml"];
 
     /// The ranges of a request with these `Accept` header lines, parsed as the handlers do.
@@ -233,6 +241,15 @@ mod tests {
         assert_eq!(pick(""), Choice::Preferred("application/json"));
         // The most specific range decides: XML is refused although */* would accept it.
         assert_eq!(pick("application/xml;q=0, */*"), Choice::Preferred("application/json"));
+        // A structured suffix is part of the subtype.
+        assert_eq!(
+            pick("application/json-patch+json"),
+            Choice::Preferred("application/json-patch+json")
+        );
+        assert_eq!(
+            pick("application/json-patch+json;q=0.5, application/json"),
+            Choice::Preferred("application/json")
+        );
         // Thousandths compare exactly.
         assert_eq!(
             pick("application/json;q=0.999, application/xml;q=1"),
