@@ -15,15 +15,16 @@ impl Password {
     /// Longest password accepted at all, in bytes; the policy's own maximum is lower.
     pub const MAX_BYTES: usize = 1024;
 
+    /// The password, or why it is refused. A refused value is zeroed too.
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
-        let value = value.into();
-        if value.is_empty() {
+        let candidate = Self(value.into());
+        if candidate.0.is_empty() {
             return Err(InvalidValue::new("password", Problem::Empty));
         }
-        if value.len() > Self::MAX_BYTES {
+        if candidate.0.len() > Self::MAX_BYTES {
             return Err(InvalidValue::new("password", Problem::TooLong { max: Self::MAX_BYTES }));
         }
-        Ok(Self(value))
+        Ok(candidate)
     }
 
     /// The plaintext, for hashing and rule checks only.
@@ -45,18 +46,19 @@ pub struct PinCode(String);
 impl PinCode {
     pub const MAX_LEN: usize = 64;
 
+    /// The PIN, or why it is refused. A refused value is zeroed too.
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
-        let value = value.into();
-        if value.is_empty() {
+        let candidate = Self(value.into());
+        if candidate.0.is_empty() {
             return Err(InvalidValue::new("pinCode", Problem::Empty));
         }
-        if value.len() > Self::MAX_LEN {
+        if candidate.0.len() > Self::MAX_LEN {
             return Err(InvalidValue::new("pinCode", Problem::TooLong { max: Self::MAX_LEN }));
         }
-        if !value.bytes().all(|b| b.is_ascii_digit()) {
+        if !candidate.0.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidValue::new("pinCode", Problem::Format("digits only")));
         }
-        Ok(Self(value))
+        Ok(candidate)
     }
 
     /// The digits, for hashing and rule checks only.

@@ -4,6 +4,7 @@
 use crate::error::{InvalidValue, Problem};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use validator::ValidateEmail;
 
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident, $max:expr, $check:path) => {
@@ -74,21 +75,24 @@ fn email_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
             Problem::Format("an e-mail address such as name@example.com"),
         ))
     };
-    let Some((local, domain)) = value.rsplit_once('@') else {
+    // The `validator` crate: HTML's "valid e-mail address", what a browser's `<input type=email>`
+    // accepts (an ASCII local part of letters, digits and ``.!#$%&'*+/=?^_`{|}~-``, at most 64; a
+    // domain of letter-digit-hyphen labels, or an internationalised one that converts to that).
+    if !value.validate_email() {
         return bad();
-    };
-    let domain_ok = !domain.is_empty()
-        && domain.len() <= 253
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        });
-    let local_ok =
-        !local.is_empty() && local.len() <= 64 && !local.contains('@') && !local.chars().any(char::is_whitespace);
-    if domain_ok && local_ok { Ok(()) } else { bad() }
+    }
+    // On top, what we refused before and validator accepts: an address literal (`a@[192.0.2.1]`)
+    // and a domain whose dots are only dots after IDNA's mapping (`a@example。com`). (The length
+    // limit of the whole address, 254, keeps the domain within DNS's 253.)
+    let domain = value.rsplit_once('@').map_or("", |(_, domain)| domain);
+    let domain_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    if domain_ok { Ok(()) } else { bad() }
 }
 
 fn phone_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
@@ -150,7 +154,8 @@ text_value!(
     Name, 80, non_empty_text
 );
 text_value!(
-    /// An e-mail address: `local@domain`, with a dotted domain of letters, digits and hyphens.
+    /// An e-mail address: `local@domain` as HTML's `<input type=email>` accepts it (checked by the
+    /// `validator` crate), with a dotted domain of letters, digits and hyphens (no address literal).
     EmailAddress, 254, email_shape
 );
 text_value!(
@@ -198,13 +203,60 @@ mod tests {
             "test_mail@test.netaxis.be",
             "a+b@x.io",
             "jbloggs@acmecorp.com",
+            "o'brien@example.ie",
+            "a@localhost",
+            "jons@bücher.de",
         ] {
             assert!(EmailAddress::parse_for("emailAddress", ok).is_ok(), "{ok}");
         }
+        let long_label = format!("a@{}.be", "x".repeat(63));
+        assert!(EmailAddress::parse_for("emailAddress", long_label).is_ok());
         for bad in ["", "sunt", "a@", "@b.c", "a b@c.d", "a@b..c", "a@-b.c", "a@b.c\n"] {
             let err = EmailAddress::parse_for("emailAddress", bad).unwrap_err();
             assert_eq!(err.field, "emailAddress", "{bad}");
         }
+    }
+
+    #[test]
+    fn emails_refused_by_validator() {
+        // The local part is HTML's: ASCII atext and dots, at most 64 (we used to let any
+        // non-space through).
+        for bad in [
+            "jöns@example.se",
+            "a\"b@example.com",
+            "a(b)@example.com",
+            "a,b@example.com",
+            "a<b>@example.com",
+            "a@b@example.com",
+        ] {
+            assert_eq!(
+                EmailAddress::parse_for("emailAddress", bad).unwrap_err().field,
+                "emailAddress",
+                "{bad}"
+            );
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        assert!(EmailAddress::parse_for("emailAddress", long_local).is_err());
+        let longest_local = format!("{}@example.com", "a".repeat(64));
+        assert!(EmailAddress::parse_for("emailAddress", longest_local).is_ok());
+    }
+
+    #[test]
+    fn emails_validator_accepts_but_we_refuse() {
+        use validator::ValidateEmail;
+        for bad in ["a@[192.0.2.1]", "a@[2001:db8::1]", "a@example\u{3002}com"] {
+            assert!(bad.validate_email(), "validator accepts {bad}");
+            assert_eq!(
+                EmailAddress::parse_for("emailAddress", bad).unwrap_err().problem,
+                Problem::Format("an e-mail address such as name@example.com"),
+                "{bad}"
+            );
+        }
+        // Control characters are named as such, before any shape check.
+        assert_eq!(
+            EmailAddress::parse_for("emailAddress", "a@b.c\n").unwrap_err().problem,
+            Problem::ControlCharacter
+        );
     }
 
     #[test]

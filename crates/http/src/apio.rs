@@ -5,6 +5,7 @@ use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
 use accountd_domain::principal::Ids;
@@ -40,15 +41,29 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
 
 /// `POST /api/v1/login/` body: a username and password, or (SSO_LOGIN_DEDICATED) the identity
 /// provider's signed token.
-#[derive(Debug, Deserialize, ToSchema)]
+// `Debug` (below) shows neither the password nor the token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub username: Option<String>,
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret<Password>>,
     pub token: Option<String>,
     /// Deprecated by APIO; accepted and ignored.
     #[serde(default)]
     pub provide_basic_profile: Option<bool>,
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginBody")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            // A signed token is a bearer credential until it expires.
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("provide_basic_profile", &self.provide_basic_profile)
+            .finish()
+    }
 }
 
 /// Seed 000's `profile`: the optional members appear only when relevant.
@@ -167,7 +182,7 @@ pub(crate) async fn login<S: Store>(
     let services = state.services.clone();
     let outcome = match (body.username, body.password, body.token) {
         (Some(username), Some(password), None) => {
-            let password = Password::new(password).map_err(|e| ApiError::invalid(vec![e]))?;
+            let password = password.named("password").map_err(|e| ApiError::invalid(vec![e]))?;
             blocking(move || services.login(&username, &password, &ctx)).await?
         }
         (None, None, Some(token)) => blocking(move || services.login_sso(&token, &ctx)).await?,
@@ -316,5 +331,26 @@ mod tests {
         .into_change()
         .unwrap();
         assert_eq!(change.email, Some(None));
+    }
+
+    #[test]
+    fn login_body_debug_shows_no_secret() {
+        let body: LoginBody = serde_json::from_str(
+            r#"{"username": "jbloggs", "password": "Hunter2-Secret!", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"}"#,
+        )
+        .unwrap();
+        let debug = format!("{body:?}");
+        assert!(debug.contains("jbloggs"), "{debug}");
+        for secret in ["Hunter2", "eyJhbGci", "c2ln"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert_eq!(
+            body.password.unwrap().named("password").unwrap().expose(),
+            "Hunter2-Secret!"
+        );
+        // A refused password is named as before, without its value.
+        let body: LoginBody = serde_json::from_str(r#"{"username": "u", "password": ""}"#).unwrap();
+        let err = body.password.unwrap().named("password").unwrap_err();
+        assert_eq!(err.field, "password");
     }
 }

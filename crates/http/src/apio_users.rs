@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::endpoint::{
     AccessDeviceEndpoint, Contact, DeviceLevel, DeviceRef, Endpoint, LineRef, TrunkEndpoint,
@@ -264,13 +265,14 @@ pub struct ProfileBody {
 }
 
 /// Seed 001's PUT: the profile members, and `oldPassword`/`newPassword`.
+// The passwords are `Secret`s: `Debug` doesn't show them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateBody {
     #[serde(flatten)]
     pub profile: ProfileBody,
-    pub old_password: Option<String>,
-    pub new_password: Option<String>,
+    pub old_password: Option<Secret<Password>>,
+    pub new_password: Option<Secret<Password>>,
 }
 
 fn clearable<T>(
@@ -405,8 +407,8 @@ impl UpdateBody {
         let (profile, endpoint) = self.profile.into_change(&mut invalid);
         let password = match (self.old_password, self.new_password) {
             (old, Some(new)) => {
-                let new = invalid.take(Password::new(new).map_err(|e| e.renamed("newPassword")));
-                let old = old.and_then(|o| invalid.take(Password::new(o).map_err(|e| e.renamed("oldPassword"))));
+                let new = invalid.take(new.named("newPassword"));
+                let old = old.and_then(|o| invalid.take(o.named("oldPassword")));
                 new.map(|new| PasswordChange { old, new })
             }
             (Some(_), None) => {
@@ -739,13 +741,14 @@ pub(crate) async fn get_pin<S: Store>(
 }
 
 /// Seed 001's pincode PUT.
+// The PINs are `Secret`s: `Debug` doesn't show them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PinBody {
-    #[schema(pattern = "^[0-9]{1,64}$")]
-    pub pin_code: Option<String>,
-    #[schema(pattern = "^[0-9]{1,64}$")]
-    pub old_pin_code: Option<String>,
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{1,64}$")]
+    pub pin_code: Option<Secret<PinCode>>,
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{1,64}$")]
+    pub old_pin_code: Option<Secret<PinCode>>,
     pub login_disabled: Option<bool>,
     pub expiration_days: Option<i64>,
     pub does_not_expire: Option<bool>,
@@ -777,10 +780,8 @@ pub(crate) async fn put_pin<S: Store>(
     let body = body.into_inner();
     let mut invalid = Collect::default();
     let update = PinUpdate {
-        pin: body.pin_code.and_then(|p| invalid.take(PinCode::parse(p))),
-        old_pin: body
-            .old_pin_code
-            .and_then(|p| invalid.take(PinCode::parse(p).map_err(|e| e.renamed("oldPinCode")))),
+        pin: body.pin_code.and_then(|p| invalid.take(p.named("pinCode"))),
+        old_pin: body.old_pin_code.and_then(|p| invalid.take(p.named("oldPinCode"))),
         login_disabled: body.login_disabled,
         expiration_days: body.expiration_days,
         does_not_expire: body.does_not_expire,
@@ -892,13 +893,14 @@ pub(crate) async fn list<S: Store>(
 }
 
 /// `POST …/users/`: a new user of this group.
+// The password is a `Secret`: `Debug` doesn't show it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBody {
     pub user_id: String,
     /// The login name; the user id when absent.
     pub username: Option<String>,
-    pub password: String,
+    pub password: Secret<Password>,
     /// 0 (end user, the default), 4 (department admin) or 8 (group admin).
     pub user_level: Option<u8>,
     /// The department a department admin administers.
@@ -935,7 +937,7 @@ pub(crate) async fn create<S: Store>(
     let mut invalid = Collect::default();
     let user_id = invalid.take(UserId::parse(body.user_id.clone()));
     let username = invalid.take(Username::parse(body.username.unwrap_or(body.user_id)));
-    let password = invalid.take(Password::new(body.password));
+    let password = invalid.take(body.password.named("password"));
     let first = body
         .profile
         .first_name
@@ -1048,6 +1050,46 @@ mod tests {
         ] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
+    }
+
+    #[test]
+    fn bodies_with_secrets_do_not_debug_them() {
+        let update: UpdateBody = serde_json::from_str(
+            r#"{"firstName": "Jo", "oldPassword": "Old-Secret-1!", "newPassword": "New-Secret-2!"}"#,
+        )
+        .unwrap();
+        let create: CreateBody = serde_json::from_str(
+            r#"{"userId": "newbie", "password": "Fresh-Secret-3!", "firstName": "A", "lastName": "B"}"#,
+        )
+        .unwrap();
+        let pin: PinBody = serde_json::from_str(r#"{"pinCode": "918273", "oldPinCode": "564738"}"#).unwrap();
+        let debug = format!("{update:?} {create:?} {pin:?}");
+        assert!(debug.contains("Jo") && debug.contains("newbie"), "{debug}");
+        for secret in ["Old-Secret", "New-Secret", "Fresh-Secret", "918273", "564738"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        // The values are there, for the conversion.
+        let change = update.into_update().unwrap().password.unwrap();
+        assert_eq!(change.new.expose(), "New-Secret-2!");
+        assert_eq!(change.old.unwrap().expose(), "Old-Secret-1!");
+        assert_eq!(create.password.named("password").unwrap().expose(), "Fresh-Secret-3!");
+        assert_eq!(pin.pin_code.unwrap().named("pinCode").unwrap().expose(), "918273");
+    }
+
+    #[test]
+    fn refused_secrets_are_named_by_their_members() {
+        let update: UpdateBody = serde_json::from_str(r#"{"oldPassword": "", "newPassword": ""}"#).unwrap();
+        let Err(ApiError::Service(ServiceError::Invalid(errors))) = update.into_update() else {
+            panic!("accepted")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["newPassword", "oldPassword"]);
+        let pin: PinBody = serde_json::from_str(r#"{"pinCode": "12a4", "oldPinCode": "x"}"#).unwrap();
+        assert_eq!(pin.pin_code.unwrap().named("pinCode").unwrap_err().field, "pinCode");
+        assert_eq!(
+            pin.old_pin_code.unwrap().named("oldPinCode").unwrap_err().field,
+            "oldPinCode"
+        );
     }
 
     #[test]

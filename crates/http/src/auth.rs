@@ -18,17 +18,18 @@ use base64::Engine;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use zeroize::Zeroizing;
 
 pub const SESSION_COOKIE: &str = "sessionid";
 pub const XSRF_COOKIE: &str = "XSRF-TOKEN";
 pub const XSRF_HEADER: &str = "x-xsrf-token";
 
-/// The credentials a request carries, read from its headers.
-#[derive(Debug)]
+/// The credentials a request carries, read from its headers. `Debug` shows the Basic username
+/// and nothing else: passwords, bearer tokens, tickets and session ids are secrets.
 enum Credentials {
     Basic {
         username: String,
-        password: String,
+        password: Password,
     },
     Bearer(String),
     SoTicket(String),
@@ -38,6 +39,27 @@ enum Credentials {
         safe: bool,
         xsrf: Option<String>,
     },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const REDACTED: &str = "<redacted>";
+        match self {
+            Credentials::Basic { username, password } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", password)
+                .finish(),
+            Credentials::Bearer(_) => f.debug_tuple("Bearer").field(&REDACTED).finish(),
+            Credentials::SoTicket(_) => f.debug_tuple("SoTicket").field(&REDACTED).finish(),
+            Credentials::Cookie { safe, xsrf, .. } => f
+                .debug_struct("Cookie")
+                .field("session", &REDACTED)
+                .field("safe", safe)
+                .field("xsrf", &xsrf.as_ref().map(|_| REDACTED))
+                .finish(),
+        }
+    }
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -54,11 +76,14 @@ fn read_credentials(req: &HttpRequest) -> Result<Credentials, ServiceError> {
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(rest)
                     .map_err(|_| ServiceError::Unauthenticated)?;
-                let text = String::from_utf8(decoded).map_err(|_| ServiceError::Unauthenticated)?;
+                // Zeroed when dropped: it holds the password.
+                let decoded = Zeroizing::new(decoded);
+                let text = std::str::from_utf8(&decoded).map_err(|_| ServiceError::Unauthenticated)?;
                 let (username, password) = text.split_once(':').ok_or(ServiceError::Unauthenticated)?;
                 Ok(Credentials::Basic {
                     username: username.to_owned(),
-                    password: password.to_owned(),
+                    // An empty or oversized password can't be right.
+                    password: Password::new(password).map_err(|_| ServiceError::BadCredentials)?,
                 })
             }
             "bearer" => Ok(Credentials::Bearer(rest.to_owned())),
@@ -120,7 +145,6 @@ impl<S: Store> FromRequest for Caller<S> {
                 }
                 Credentials::Bearer(token) => blocking(move || services.authenticate_bearer(&token)).await?,
                 Credentials::Basic { username, password } => {
-                    let password = Password::new(password).map_err(|_| ServiceError::BadCredentials)?;
                     blocking(move || services.authenticate_basic(&username, &password, &ctx)).await?
                 }
             };
@@ -129,5 +153,53 @@ impl<S: Store> FromRequest for Caller<S> {
                 _store: PhantomData,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn credentials(req: TestRequest) -> String {
+        format!("{:?}", read_credentials(&req.to_http_request()))
+    }
+
+    #[test]
+    fn credentials_do_not_debug_secrets() {
+        let basic = base64::engine::general_purpose::STANDARD.encode("jbloggs:Hunter2-Secret!");
+        let debug =
+            credentials(TestRequest::default().insert_header((header::AUTHORIZATION, format!("Basic {basic}"))));
+        assert!(debug.contains("jbloggs") && !debug.contains("Hunter2"), "{debug}");
+        for (scheme, secret) in [("Bearer", "tok-3f9a8b7c6d5e"), ("SoTicket", "ticket-1a2b3c4d")] {
+            let debug = credentials(
+                TestRequest::default().insert_header((header::AUTHORIZATION, format!("{scheme} {secret}"))),
+            );
+            assert!(
+                debug.starts_with(&format!("Ok({scheme}(")) && !debug.contains(secret),
+                "{debug}"
+            );
+        }
+        let debug = credentials(
+            TestRequest::post()
+                .cookie(actix_web::cookie::Cookie::new(SESSION_COOKIE, "sess-9f8e7d6c"))
+                .cookie(actix_web::cookie::Cookie::new(XSRF_COOKIE, "xsrf-5b4a3c2d"))
+                .insert_header((XSRF_HEADER, "xsrf-5b4a3c2d")),
+        );
+        assert!(debug.contains("Cookie") && debug.contains("Some"), "{debug}");
+        assert!(!debug.contains("sess-9f8e") && !debug.contains("xsrf-5b4a"), "{debug}");
+    }
+
+    #[test]
+    fn an_empty_basic_password_is_bad_credentials() {
+        let basic = base64::engine::general_purpose::STANDARD.encode("jbloggs:");
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, format!("Basic {basic}")))
+            .to_http_request();
+        assert!(matches!(read_credentials(&req), Err(ServiceError::BadCredentials)));
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Basic bm9jb2xvbg=="))
+            .to_http_request();
+        assert!(matches!(read_credentials(&req), Err(ServiceError::Unauthenticated)));
     }
 }

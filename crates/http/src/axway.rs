@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::ports::Store;
@@ -333,24 +334,24 @@ pub(crate) async fn put_current_user<S: Store>(
     Ok(HttpResponse::Ok().json(AxwayUser::of(&updated)))
 }
 
-/// The `changepassword` form. No `Debug`: it holds passwords.
-#[derive(Deserialize, ToSchema)]
+/// The `changepassword` form.
+// The passwords are `Secret`s: `Debug` doesn't show them.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangePasswordForm {
     #[serde(rename = "oldPassword")]
     #[schema(value_type = String, required = true, min_length = 1)]
-    old_password: Option<String>,
+    old_password: Option<Secret<Password>>,
     #[serde(rename = "newPassword")]
     #[schema(value_type = String, required = true, min_length = 1)]
-    new_password: Option<String>,
+    new_password: Option<Secret<Password>>,
     /// Seed 003 lists an `id` path parameter, but the path has none: accepted here and ignored.
     #[serde(rename = "id")]
     _id: Option<String>,
 }
 
-fn password_field(field: &'static str, value: Option<String>) -> Result<Password, InvalidValue> {
-    let value = value.ok_or(InvalidValue::new(field, Invalid::Empty))?;
-    Password::new(value).map_err(|e| e.renamed(field))
+fn password_field(field: &'static str, value: Option<Secret<Password>>) -> Result<Password, InvalidValue> {
+    value.ok_or(InvalidValue::new(field, Invalid::Empty))?.named(field)
 }
 
 #[utoipa::path(post, path = "/api/portal/v1.3/currentuser/changepassword", tag = "axway", operation_id = "axway_change_password",
@@ -509,5 +510,38 @@ mod tests {
         assert_eq!(axway_role(UserLevel::EndUser), "user");
         assert_eq!(axway_role(UserLevel::GroupAdmin), "oadmin");
         assert_eq!(axway_role(UserLevel::System), "admin");
+    }
+
+    #[test]
+    fn change_password_form_does_not_debug_passwords() {
+        // Read as the handler's form is, with serde_urlencoded (here through actix's Query).
+        let form = actix_web::web::Query::<ChangePasswordForm>::from_query(
+            "oldPassword=Old-Secret-1%21&newPassword=New-Secret-2%21&id=7",
+        )
+        .unwrap()
+        .into_inner();
+        let debug = format!("{form:?}");
+        assert!(
+            !debug.contains("Old-Secret") && !debug.contains("New-Secret"),
+            "{debug}"
+        );
+        let (old, new) = crate::error::both(
+            password_field("oldPassword", form.old_password),
+            password_field("newPassword", form.new_password),
+        )
+        .unwrap();
+        assert_eq!((old.expose(), new.expose()), ("Old-Secret-1!", "New-Secret-2!"));
+        // Missing and empty are both named.
+        let form = actix_web::web::Query::<ChangePasswordForm>::from_query("newPassword=")
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            password_field("oldPassword", form.old_password).unwrap_err().field,
+            "oldPassword"
+        );
+        assert_eq!(
+            password_field("newPassword", form.new_password).unwrap_err().field,
+            "newPassword"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod negotiate;
 pub mod openapi;
 pub mod ops;
+pub mod secret;
 pub mod selfservice;
 pub mod superoffice;
 

@@ -2,7 +2,14 @@
 //! operation can produce a client prefers by `Accept`, which it explicitly refuses (`q=0`), and which
 //! of the languages we speak it prefers by `Accept-Language`.
 //!
-//! Quality values are kept as thousandths (`q=0.5` is 500), so comparing them is exact.
+//! Parsing is actix-web's: its typed [`Accept`] header (media ranges through the `mime` crate, and
+//! quality values held exactly, in thousandths, as RFC 9110 §12.4.2 writes them), and its
+//! [`QualityItem`] for each language range. Choosing is ours: actix's `Accept::ranked` orders the
+//! ranges, but RFC 9110 §12.5.1 gives each *offered* type the quality of the most specific range that
+//! matches it (`application/xml;q=0, */*` refuses XML), and an unsatisfiable `Accept` falls back to
+//! a type the client did not refuse rather than failing.
+
+use actix_web::http::header::{Accept, Quality, QualityItem};
 
 /// One media range of an `Accept` header: `type/subtype` (either may be `*`), its quality, and its
 /// position in the header (earlier wins a tie, as ASP.NET and most servers do).
@@ -10,8 +17,7 @@
 pub struct MediaRange {
     pub main: String,
     pub sub: String,
-    /// 0 to 1000.
-    pub quality: u16,
+    pub quality: Quality,
     pub position: usize,
 }
 
@@ -28,56 +34,24 @@ impl MediaRange {
     }
 }
 
-/// `q=0.8` → 800. `None` for anything RFC 9110 does not allow (`q=2`, `q=0.1234`, `q=x`).
-fn parse_quality(value: &str) -> Option<u16> {
-    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
-    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let thousandths = fraction
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(3)
-        .fold(0u16, |acc, b| acc * 10 + u16::from(b - b'0'));
-    match whole {
-        "0" => Some(thousandths),
-        "1" if thousandths == 0 => Some(1000),
-        _ => None,
-    }
-}
-
-/// The quality parameter among `;`-separated parameters (1000 when absent; `None` when malformed).
-fn quality_of<'a>(params: impl Iterator<Item = &'a str>) -> Option<u16> {
-    for param in params {
-        if let Some((name, value)) = param.split_once('=')
-            && name.trim().eq_ignore_ascii_case("q")
-        {
-            return parse_quality(value.trim());
-        }
-    }
-    Some(1000)
-}
-
-/// The media ranges of every `Accept` header value, in order. Malformed ranges are skipped.
-pub fn parse_accept<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<MediaRange> {
+/// The media ranges of a request's `Accept` headers (actix-web's parse), in order. actix skips a
+/// range it can't read (a bad media type or quality); on top of that we skip `*/subtype`, which the
+/// `mime` crate reads but RFC 9110's `media-range` does not allow (only `*/*`, `type/*` and
+/// `type/subtype`).
+pub fn parse_accept(accept: &Accept) -> Vec<MediaRange> {
     let mut ranges = Vec::new();
-    for part in values.into_iter().flat_map(|v| v.split(',')) {
-        let mut pieces = part.split(';');
-        let media = pieces.next().unwrap_or("").trim();
-        let Some((main, sub)) = media.split_once('/') else {
+    for QualityItem { item, quality } in accept.iter() {
+        // The essence keeps a structured suffix (`json-patch+json`), which `Mime::subtype` drops.
+        let Some((main, sub)) = item.essence_str().split_once('/') else {
             continue;
         };
-        let (main, sub) = (main.trim(), sub.trim());
-        if main.is_empty() || sub.is_empty() || (main == "*" && sub != "*") {
+        if main == "*" && sub != "*" {
             continue;
         }
-        let Some(quality) = quality_of(pieces) else {
-            continue;
-        };
         ranges.push(MediaRange {
             main: main.to_owned(),
             sub: sub.to_owned(),
-            quality,
+            quality: *quality,
             position: ranges.len(),
         });
     }
@@ -87,7 +61,7 @@ pub fn parse_accept<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<MediaR
 /// The quality `ranges` give `media` (`type/subtype`) and the position of the range that decides it
 /// (the most specific matching one; the first of equally specific ones). `None` when no range
 /// mentions it.
-pub fn quality_for(ranges: &[MediaRange], media: &str) -> Option<(u16, usize)> {
+pub fn quality_for(ranges: &[MediaRange], media: &str) -> Option<(Quality, usize)> {
     let (main, sub) = media.split_once('/')?;
     let mut best: Option<(u8, &MediaRange)> = None;
     for range in ranges {
@@ -128,10 +102,10 @@ pub fn choose<'a>(ranges: &[MediaRange], offered: &[&'a str], fallbacks: &[&'a s
     if ranges.is_empty() {
         return offered.first().map_or(Choice::NotAcceptable, |m| Choice::Preferred(m));
     }
-    let mut best: Option<(u16, usize, &'a str)> = None;
+    let mut best: Option<(Quality, usize, &'a str)> = None;
     for media in offered {
         if let Some((quality, position)) = quality_for(ranges, media)
-            && quality > 0
+            && quality > Quality::ZERO
             && best.is_none_or(|(q, p, _)| quality > q || (quality == q && position < p))
         {
             best = Some((quality, position, media));
@@ -142,22 +116,25 @@ pub fn choose<'a>(ranges: &[MediaRange], offered: &[&'a str], fallbacks: &[&'a s
     }
     fallbacks
         .iter()
-        .find(|media| quality_for(ranges, media).is_none_or(|(q, _)| q > 0))
+        .find(|media| quality_for(ranges, media).is_none_or(|(q, _)| q > Quality::ZERO))
         .map_or(Choice::NotAcceptable, |m| Choice::Fallback(m))
 }
 
 /// The primary subtag of the most preferred language of an `Accept-Language` header that is among
 /// `supported` (lower-case primary subtags, in the server's order of preference); `*` picks the
 /// first supported one. `None` when the header names none of them.
+///
+/// Each range and its quality are read by actix-web's [`QualityItem`]; the range itself is matched
+/// by its primary subtag only, so it is not validated as a BCP 47 tag (actix's `AcceptLanguage`
+/// would drop `sv_SE`, which some clients send, and this also reads the `SO-Language` header).
 pub fn choose_language<'a>(header: &str, supported: &[&'a str]) -> Option<&'a str> {
-    let mut best: Option<(u16, usize, &'a str)> = None;
+    let mut best: Option<(Quality, usize, &'a str)> = None;
     for (position, part) in header.split(',').enumerate() {
-        let mut pieces = part.split(';');
-        let tag = pieces.next().unwrap_or("").trim();
-        let Some(quality) = quality_of(pieces) else {
+        let Ok(QualityItem { item: range, quality }) = part.trim().parse::<QualityItem<String>>() else {
             continue;
         };
-        if quality == 0 || tag.is_empty() {
+        let tag = range.split(';').next().unwrap_or("").trim();
+        if quality == Quality::ZERO || tag.is_empty() {
             continue;
         }
         let primary = tag.split(['-', '_']).next().unwrap_or("");
@@ -178,39 +155,72 @@ pub fn choose_language<'a>(header: &str, supported: &[&'a str]) -> Option<&'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::{self, Header, q};
+    use actix_web::test::TestRequest;
 
-    const OFFERED: [&str; 3] = ["application/json", "text/json", "application/xml"];
+    const OFFERED: [&str; 4] = [
+        "application/json",
+        "text/json",
+        "application/json-patch+json",
+        "application/xml",
+    ];
     const FALLBACKS: [&str; 2] = ["application/json", "application/xml"];
 
+    /// The ranges of a request with these `Accept` header lines, parsed as the handlers do.
+    fn ranges(lines: &[&str]) -> Vec<MediaRange> {
+        let mut req = TestRequest::default();
+        for line in lines {
+            req = req.append_header((header::ACCEPT, *line));
+        }
+        let accept = Accept::parse(&req.to_http_request()).unwrap();
+        parse_accept(&accept)
+    }
+
     fn pick(accept: &str) -> Choice<'static> {
-        choose(&parse_accept([accept]), &OFFERED, &FALLBACKS)
+        choose(&ranges(&[accept]), &OFFERED, &FALLBACKS)
+    }
+
+    /// The quality of `text/html;q=<value>`, or `None` when the range is skipped as malformed.
+    fn quality(value: &str) -> Option<Quality> {
+        ranges(&[&format!("text/html;q={value}")]).first().map(|r| r.quality)
     }
 
     #[test]
     fn qualities_parse_as_rfc_9110_says() {
-        assert_eq!(parse_quality("1"), Some(1000));
-        assert_eq!(parse_quality("1.000"), Some(1000));
-        assert_eq!(parse_quality("0.5"), Some(500));
-        assert_eq!(parse_quality("0.05"), Some(50));
-        assert_eq!(parse_quality("0"), Some(0));
-        assert_eq!(parse_quality("0."), Some(0));
-        assert_eq!(parse_quality("1.5"), None);
-        assert_eq!(parse_quality("0.1234"), None);
-        assert_eq!(parse_quality("x"), None);
-        assert_eq!(parse_quality("2"), None);
+        assert_eq!(quality("1"), Some(Quality::MAX));
+        assert_eq!(quality("1.000"), Some(Quality::MAX));
+        assert_eq!(quality("0.5"), Some(q(0.5)));
+        assert_eq!(quality("0.05"), Some(q(0.05)));
+        assert_eq!(quality("0.001"), Some(Quality::MIN));
+        assert_eq!(quality("0"), Some(Quality::ZERO));
+        assert_eq!(quality("0."), Some(Quality::ZERO));
+        assert_eq!(quality("1.5"), None);
+        assert_eq!(quality("1.001"), None);
+        assert_eq!(quality("0.1234"), None);
+        assert_eq!(quality("x"), None);
+        assert_eq!(quality("2"), None);
+        assert_eq!(quality("-0"), None);
+        assert_eq!(quality(".5"), None);
     }
 
     #[test]
     fn accept_ranges_keep_order_and_skip_garbage() {
-        let ranges = parse_accept([
+        let ranges = ranges(&[
             "application/json; charset=utf-8, text/*;q=0.3",
             "nonsense, */x, */*;q=0.1",
         ]);
-        let names: Vec<String> = ranges
+        let names: Vec<(String, Quality)> = ranges
             .iter()
-            .map(|r| format!("{}/{} {}", r.main, r.sub, r.quality))
+            .map(|r| (format!("{}/{}", r.main, r.sub), r.quality))
             .collect();
-        assert_eq!(names, ["application/json 1000", "text/* 300", "*/* 100"]);
+        assert_eq!(
+            names,
+            [
+                ("application/json".to_owned(), Quality::MAX),
+                ("text/*".to_owned(), q(0.3)),
+                ("*/*".to_owned(), q(0.1))
+            ]
+        );
         assert_eq!(ranges[2].position, 2);
     }
 
@@ -231,6 +241,20 @@ mod tests {
         assert_eq!(pick(""), Choice::Preferred("application/json"));
         // The most specific range decides: XML is refused although */* would accept it.
         assert_eq!(pick("application/xml;q=0, */*"), Choice::Preferred("application/json"));
+        // A structured suffix is part of the subtype.
+        assert_eq!(
+            pick("application/json-patch+json"),
+            Choice::Preferred("application/json-patch+json")
+        );
+        assert_eq!(
+            pick("application/json-patch+json;q=0.5, application/json"),
+            Choice::Preferred("application/json")
+        );
+        // Thousandths compare exactly.
+        assert_eq!(
+            pick("application/json;q=0.999, application/xml;q=1"),
+            Choice::Preferred("application/xml")
+        );
     }
 
     #[test]
@@ -256,5 +280,9 @@ mod tests {
         assert_eq!(choose_language("sv;q=0, en", &ours), Some("en"));
         assert_eq!(choose_language("EN-gb", &ours), Some("en"));
         assert_eq!(choose_language("", &ours), None);
+        assert_eq!(choose_language("sv_SE;q=0.9, en;q=0.8", &ours), Some("sv"));
+        // A malformed quality drops that range only.
+        assert_eq!(choose_language("sv;q=2, en;q=0.1", &ours), Some("en"));
+        assert_eq!(choose_language("en;q=0.5, sv;Q=0.7", &ours), Some("sv"));
     }
 }

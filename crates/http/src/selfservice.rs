@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect, FieldError, both};
+use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
 use accountd_domain::rules::{PasswordRules, PinRules};
@@ -318,16 +319,17 @@ pub struct PasswordPolicyView {
     pub checks: Vec<RuleView>,
 }
 
-/// A candidate password. No `Debug`: it holds passwords.
-#[derive(Deserialize, ToSchema)]
+/// A candidate password.
+// The passwords are `Secret`s: `Debug` doesn't show them.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct PasswordCandidate {
-    #[schema(min_length = 1)]
-    new_password: String,
+    #[schema(value_type = String, min_length = 1)]
+    new_password: Secret<Password>,
     /// The current password: when given (and right), reuse of it and the earlier ones is checked
     /// too. A wrong one counts as a failed login.
-    #[schema(min_length = 1)]
-    old_password: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1)]
+    old_password: Option<Secret<Password>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/session/password_policy/", tag = "account", operation_id = "account_get_password_policy",
@@ -366,11 +368,8 @@ pub(crate) async fn check_password<S: Store>(
     body: web::Json<PasswordCandidate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let new = Password::new(body.new_password).map_err(|e| e.renamed("newPassword"));
-    let old = body
-        .old_password
-        .map(|o| Password::new(o).map_err(|e| e.renamed("oldPassword")))
-        .transpose();
+    let new = body.new_password.named("newPassword");
+    let old = body.old_password.map(|o| o.named("oldPassword")).transpose();
     let (new, old) = both(new, old)?;
     let services = state.services.clone();
     let verdict =
@@ -430,15 +429,16 @@ pub struct PinPolicyView {
     pub checks: Vec<RuleView>,
 }
 
-/// A candidate PIN. No `Debug`: it holds PINs.
-#[derive(Deserialize, ToSchema)]
+/// A candidate PIN.
+// The PINs are `Secret`s: `Debug` doesn't show them.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct PinCandidate {
-    #[schema(pattern = "^[0-9]{1,64}$")]
-    pin_code: String,
+    #[schema(value_type = String, pattern = "^[0-9]{1,64}$")]
+    pin_code: Secret<PinCode>,
     /// The current PIN: when given (and right), reuse and the reversed PIN are checked too.
-    #[schema(pattern = "^[0-9]{1,64}$")]
-    old_pin_code: Option<String>,
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{1,64}$")]
+    old_pin_code: Option<Secret<PinCode>>,
 }
 
 /// A path segment, percent-encoded but for RFC 3986's unreserved characters and `@`.
@@ -500,11 +500,8 @@ pub(crate) async fn check_pincode<S: Store>(
     body: web::Json<PinCandidate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let new = PinCode::parse(body.pin_code);
-    let old = body
-        .old_pin_code
-        .map(|p| PinCode::parse(p).map_err(|e| e.renamed("oldPinCode")))
-        .transpose();
+    let new = body.pin_code.named("pinCode");
+    let old = body.old_pin_code.map(|p| p.named("oldPinCode")).transpose();
     let (new, old) = both(new, old)?;
     let services = state.services.clone();
     let verdict = blocking(move || services.check_pin_candidate(&caller.principal, &new, old.as_ref(), &ctx)).await?;
@@ -655,5 +652,24 @@ mod tests {
             rfc3339(Timestamp::from_millis(1_764_633_600_000)),
             "2025-12-02T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn candidates_do_not_debug_secrets() {
+        let password: PasswordCandidate =
+            serde_json::from_str(r#"{"newPassword": "New-Secret-2!", "oldPassword": "Old-Secret-1!"}"#).unwrap();
+        let pin: PinCandidate = serde_json::from_str(r#"{"pinCode": "918273", "oldPinCode": "564738"}"#).unwrap();
+        let debug = format!("{password:?} {pin:?}");
+        for secret in ["New-Secret", "Old-Secret", "918273", "564738"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert_eq!(
+            password.new_password.named("newPassword").unwrap().expose(),
+            "New-Secret-2!"
+        );
+        assert_eq!(pin.pin_code.named("pinCode").unwrap().expose(), "918273");
+        // A refused PIN keeps its member's name.
+        let pin: PinCandidate = serde_json::from_str(r#"{"pinCode": "12a4"}"#).unwrap();
+        assert_eq!(pin.pin_code.named("pinCode").unwrap_err().field, "pinCode");
     }
 }

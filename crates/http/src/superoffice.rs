@@ -602,8 +602,9 @@ fn is_xml(media: &str) -> bool {
 /// The media type to answer with, by `Accept` (q-values honoured); JSON when nothing fits, 406 when
 /// the client refused both JSON and XML.
 fn representation(req: &HttpRequest) -> Result<&'static str, ApiError> {
-    let values = req.headers().get_all(header::ACCEPT).filter_map(|v| v.to_str().ok());
-    let ranges = negotiate::parse_accept(values);
+    // A header actix can't read at all (not visible ASCII) counts as absent, as no `Accept` does.
+    let accept = <header::Accept as header::Header>::parse(req).unwrap_or_else(|_| header::Accept(vec![]));
+    let ranges = negotiate::parse_accept(&accept);
     match negotiate::choose(&ranges, &OFFERED, &FALLBACKS) {
         Choice::Preferred(media) | Choice::Fallback(media) => Ok(media),
         Choice::NotAcceptable => Err(ApiError::NotAcceptable),

@@ -19,7 +19,7 @@ use accountd_domain::secret::SecretHash;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Version};
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -240,30 +240,8 @@ pub fn check_stored_hash(hash: &SecretHash) -> Result<(), HashError> {
     let phc = if let Some(phc) = stored.strip_prefix("argon2").filter(|rest| rest.starts_with("$argon2")) {
         phc
     } else if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
-        // The same parsing as verifying, over an empty secret: one PBKDF2 round trip at most.
-        let mut parts = rest.split('$');
-        let (Some(iterations), Some(salt), Some(encoded), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(HashError::Malformed);
-        };
-        let iterations: u32 = iterations.parse().map_err(|_| HashError::Malformed)?;
-        if iterations == 0 || salt.is_empty() {
-            return Err(HashError::Malformed);
-        }
-        if iterations > MAX_PBKDF2_ITERATIONS {
-            return Err(HashError::Unsupported(format!(
-                "more than {MAX_PBKDF2_ITERATIONS} PBKDF2 iterations"
-            )));
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| HashError::Malformed)?;
-        return if decoded.len() == 32 {
-            Ok(())
-        } else {
-            Err(HashError::Malformed)
-        };
+        // The same parsing and bounds as verifying, without computing anything.
+        return parse_django_pbkdf2(rest).map(|_| ());
     } else if stored.starts_with("$argon2") {
         stored
     } else {
@@ -383,8 +361,17 @@ fn verify_phc(memory: &mut HashMemory, keep: usize, phc: &str, secret: &str) -> 
     })
 }
 
-/// `<iterations>$<salt>$<base64 hash>` after Django's `pbkdf2_sha256$`.
-fn verify_django_pbkdf2(rest: &str, secret: &str) -> Result<bool, HashError> {
+/// A Django PBKDF2 hash, parsed and within our bounds.
+struct DjangoPbkdf2<'a> {
+    iterations: u32,
+    salt: &'a str,
+    expected: Vec<u8>,
+}
+
+/// `<iterations>$<salt>$<base64 hash>` after Django's `pbkdf2_sha256$`: iterations in decimal digits
+/// only, 1 to [`MAX_PBKDF2_ITERATIONS`] (more is refused as unsupported before any work), a
+/// non-empty salt and a 32-byte hash in standard base64.
+fn parse_django_pbkdf2(rest: &str) -> Result<DjangoPbkdf2<'_>, HashError> {
     let mut parts = rest.split('$');
     let (Some(iterations), Some(salt), Some(encoded), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -408,8 +395,19 @@ fn verify_django_pbkdf2(rest: &str, secret: &str) -> Result<bool, HashError> {
     if expected.len() != 32 {
         return Err(HashError::Malformed);
     }
-    let computed = pbkdf2_hmac_sha256(secret.as_bytes(), salt.as_bytes(), iterations);
-    Ok(crate::tokens::constant_time_eq(&computed, &expected))
+    Ok(DjangoPbkdf2 {
+        iterations,
+        salt,
+        expected,
+    })
+}
+
+/// Verifies `secret` against a Django PBKDF2 hash (the part after `pbkdf2_sha256$`), comparing in
+/// constant time.
+fn verify_django_pbkdf2(rest: &str, secret: &str) -> Result<bool, HashError> {
+    let hash = parse_django_pbkdf2(rest)?;
+    let computed = pbkdf2_hmac_sha256(secret.as_bytes(), hash.salt.as_bytes(), hash.iterations);
+    Ok(crate::tokens::constant_time_eq(&computed, &hash.expected))
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -426,27 +424,17 @@ pub(crate) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
     <HmacSha256 as hmac::digest::KeyInit>::new(&block.into())
 }
 
-/// PBKDF2 (RFC 8018) with HMAC-SHA256 and a 32-byte output: one block.
+/// PBKDF2 (RFC 8018) with HMAC-SHA256 and a 32-byte output, by RustCrypto's `pbkdf2`. The
+/// iteration count is bounded by the caller ([`MAX_PBKDF2_ITERATIONS`]) before it gets here.
 fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    let prf = hmac_sha256(password);
-    let mut first = prf.clone();
-    first.update(salt);
-    first.update(&1u32.to_be_bytes());
-    let mut u: [u8; 32] = first.finalize().into_bytes().into();
-    let mut out = u;
-    for _ in 1..iterations {
-        let mut next = prf.clone();
-        next.update(&u);
-        u = next.finalize().into_bytes().into();
-        out.iter_mut().zip(u.iter()).for_each(|(o, x)| *o ^= x);
-    }
-    out
+    pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use argon2::PasswordHasher;
+    use hmac::Mac;
 
     #[test]
     fn reused_memory_gives_the_argon2_crates_own_hashes_and_stays_bounded() {
@@ -641,13 +629,19 @@ mod tests {
         for bad in [
             "pbkdf2_sha256$1000$salt",
             "pbkdf2_sha256$x$salt$WHiW/J4oczM83YnkR6temR2srZHjVNeIqZPnRQpQUw4=",
+            // A sign is no digit: verifying refuses it, so checking does too.
+            "pbkdf2_sha256$+1000$salt$WHiW/J4oczM83YnkR6temR2srZHjVNeIqZPnRQpQUw4=",
             "pbkdf2_sha256$1000$salt$c2hvcnQ=",
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ",
             "argon2$argon2id$nonsense",
         ] {
             assert_eq!(check_stored_hash(&h(bad)), Err(HashError::Malformed), "{bad}");
         }
-        for unsupported in ["bcrypt$2b$12$abc", "Demo-Passw0rd!"] {
+        for unsupported in [
+            "bcrypt$2b$12$abc",
+            "Demo-Passw0rd!",
+            "pbkdf2_sha256$20000000$salt$WHiW/J4oczM83YnkR6temR2srZHjVNeIqZPnRQpQUw4=",
+        ] {
             assert!(
                 matches!(check_stored_hash(&h(unsupported)), Err(HashError::Unsupported(_))),
                 "{unsupported}"

@@ -1,16 +1,23 @@
 //! SSO_LOGIN_DEDICATED: users prove who they are with a token signed by an external identity
 //! provider, a JWT signed with Ed25519 (`"alg": "EdDSA"`) and checked against the configured public key.
 //!
-//! Only `EdDSA` is accepted (never `none` nor a symmetric algorithm a client could forge with a public
-//! key). The token must carry `sub` (the username) and `exp`; `nbf`, `iss` and `aud` are checked when
-//! present or configured; a small leeway absorbs clock skew.
+//! The `jsonwebtoken` crate parses the compact form, allows only `EdDSA` (never `none` nor a
+//! symmetric algorithm a client could forge with a public key), verifies the signature and checks
+//! `iss` and `aud` when configured. Around it, our own checks: the header is read first, so that a
+//! token with a `crit` header is refused (RFC 7515 §4.1.11: we understand no extension; the crate
+//! ignores `crit`) and a wrong `alg` is named in the log; the claims' types are ours (a string `iss`,
+//! integer `exp`/`nbf`); and `exp` and `nbf` are checked, with a small leeway for clock skew, against
+//! the caller's clock rather than the system clock the crate would read. The token must carry `sub`
+//! (the username) and `exp`.
 
 use accountd_domain::ids::Username;
 use accountd_domain::user::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::pkcs8::DecodePublicKey;
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 /// Identity-provider settings.
@@ -47,6 +54,8 @@ pub enum SsoError {
     Malformed,
     #[error("algorithm {0:?} is not accepted (only EdDSA)")]
     Algorithm(String),
+    #[error("the token has a crit header: it needs extensions we do not understand")]
+    Critical,
     #[error("the signature does not verify")]
     Signature,
     #[error("the token has expired")]
@@ -57,35 +66,39 @@ pub enum SsoError {
     Claim(&'static str),
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-}
-
+/// `aud`: a string or a list of strings (jsonwebtoken compares the value).
 #[derive(Deserialize)]
 #[serde(untagged)]
+#[expect(dead_code, reason = "read for its type only")]
 enum Audience {
     One(String),
     Many(Vec<String>),
 }
 
+/// The claims we read, with the types we accept: a token whose `iss` is not a string, or whose
+/// `exp` is not an integer, is malformed.
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
     exp: Option<i64>,
     nbf: Option<i64>,
-    iss: Option<String>,
-    aud: Option<Audience>,
+    // Checked by jsonwebtoken; here for their types.
+    #[serde(rename = "iss")]
+    _iss: Option<String>,
+    #[serde(rename = "aud")]
+    _aud: Option<Audience>,
 }
 
 /// Checks identity-provider tokens.
 #[derive(Debug, Clone)]
 pub struct SsoVerifier {
-    key: VerifyingKey,
-    issuer: Option<String>,
-    audience: Option<String>,
+    key: DecodingKey,
+    validation: Validation,
     leeway_seconds: i64,
 }
+
+/// The registered claims [`Validation`] can require, by their `&'static` names.
+const CLAIM_NAMES: [&str; 5] = ["exp", "nbf", "sub", "iss", "aud"];
 
 impl SsoVerifier {
     /// `None` when no public key is configured.
@@ -93,6 +106,8 @@ impl SsoVerifier {
         let Some(text) = config.public_key.as_deref().map(str::trim) else {
             return Ok(None);
         };
+        // ed25519-dalek reads both forms and refuses bytes that are not a curve point, so the key
+        // handed to jsonwebtoken is always 32 valid bytes.
         let key = if text.starts_with("-----BEGIN") {
             VerifyingKey::from_public_key_pem(text).map_err(|e| SsoError::BadKey(e.to_string()))?
         } else {
@@ -102,10 +117,29 @@ impl SsoVerifier {
                 .map_err(|_| SsoError::BadKey("an Ed25519 public key is 32 bytes".into()))?;
             VerifyingKey::from_bytes(&bytes).map_err(|e| SsoError::BadKey(e.to_string()))?
         };
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // exp and nbf are ours, against the caller's clock (see `verify`).
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        let mut required = vec!["exp", "sub"];
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &config.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            // As before: with no audience configured, `aud` is not checked (jsonwebtoken would
+            // refuse any token that has one).
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
         Ok(Some(Self {
-            key,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
+            key: DecodingKey::from_ed_der(key.as_bytes()),
+            validation,
             leeway_seconds: config.leeway_seconds.max(0),
         }))
     }
@@ -117,24 +151,10 @@ impl SsoVerifier {
 
     /// The username the token vouches for, at time `now`.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<Username, SsoError> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(SsoError::Malformed);
-        };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| SsoError::Malformed);
-        let header: Header = serde_json::from_slice(&decode(header)?).map_err(|_| SsoError::Malformed)?;
-        if header.alg != "EdDSA" {
-            return Err(SsoError::Algorithm(header.alg));
-        }
-        let signature = Signature::from_slice(&decode(signature)?).map_err(|_| SsoError::Signature)?;
-        let signed_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
-        self.key
-            .verify(&token.as_bytes()[..signed_len], &signature)
-            .map_err(|_| SsoError::Signature)?;
-
-        let claims: Claims = serde_json::from_slice(&decode(payload)?).map_err(|_| SsoError::Malformed)?;
+        check_header(token)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| refusal(e.kind()))?
+            .claims;
         let now_s = now.as_millis() / 1000;
         let exp = claims.exp.ok_or(SsoError::Claim("exp"))?;
         if now_s > exp.saturating_add(self.leeway_seconds) {
@@ -146,22 +166,44 @@ impl SsoVerifier {
         {
             return Err(SsoError::NotYetValid);
         }
-        if let Some(issuer) = &self.issuer
-            && claims.iss.as_ref() != Some(issuer)
-        {
-            return Err(SsoError::Claim("iss"));
-        }
-        if let Some(audience) = &self.audience {
-            let ok = match &claims.aud {
-                Some(Audience::One(a)) => a == audience,
-                Some(Audience::Many(all)) => all.contains(audience),
-                None => false,
-            };
-            if !ok {
-                return Err(SsoError::Claim("aud"));
-            }
-        }
         Username::parse(claims.sub.ok_or(SsoError::Claim("sub"))?).map_err(|_| SsoError::Claim("sub"))
+    }
+}
+
+/// Our reading of the JOSE header, before jsonwebtoken's: three parts, a JSON object header, no
+/// `crit` member at all (whatever its value), and `alg` exactly `EdDSA`.
+fn check_header(token: &str) -> Result<(), SsoError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(SsoError::Malformed);
+    };
+    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| SsoError::Malformed)?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|_| SsoError::Malformed)?;
+    if header.contains_key("crit") {
+        return Err(SsoError::Critical);
+    }
+    match header.get("alg") {
+        Some(serde_json::Value::String(alg)) if alg == "EdDSA" => Ok(()),
+        Some(serde_json::Value::String(alg)) => Err(SsoError::Algorithm(alg.clone())),
+        _ => Err(SsoError::Malformed),
+    }
+}
+
+/// What a jsonwebtoken error means for us.
+fn refusal(kind: &ErrorKind) -> SsoError {
+    match kind {
+        ErrorKind::InvalidSignature => SsoError::Signature,
+        ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => CLAIM_NAMES
+            .into_iter()
+            .find(|name| name == claim)
+            .map_or(SsoError::Malformed, SsoError::Claim),
+        ErrorKind::InvalidIssuer => SsoError::Claim("iss"),
+        ErrorKind::InvalidAudience => SsoError::Claim("aud"),
+        ErrorKind::InvalidSubject => SsoError::Claim("sub"),
+        ErrorKind::ExpiredSignature => SsoError::Expired,
+        ErrorKind::ImmatureSignature => SsoError::NotYetValid,
+        _ => SsoError::Malformed,
     }
 }
 
@@ -282,6 +324,126 @@ pub(crate) mod tests {
         let forged = URL_SAFE_NO_PAD.encode(r#"{"sub":"admin","exp":1800000000,"iss":"idp","aud":"accountd"}"#);
         parts[1] = &forged;
         assert_eq!(check(parts.join(".")), SsoError::Signature);
+    }
+
+    #[test]
+    fn refuses_a_crit_header_whatever_its_value() {
+        // RFC 7515 §4.1.11: a recipient that does not understand every listed extension must
+        // refuse the token; we understand none, so any `crit` member is refused, even a signed one.
+        let v = verifier(None, None);
+        let claims = r#"{"sub":"jbloggs","exp":1700000600}"#;
+        for header in [
+            // jsonwebtoken alone would accept this one.
+            r#"{"alg":"EdDSA","crit":["urn:example:ext"],"urn:example:ext":"on"}"#,
+            r#"{"alg":"EdDSA","crit":["exp"],"exp":1700000600}"#,
+            r#"{"alg":"EdDSA","crit":["b64"],"b64":false}"#,
+            r#"{"alg":"EdDSA","crit":[]}"#,
+            r#"{"alg":"EdDSA","crit":null}"#,
+            r#"{"crit":["x"],"alg":"none"}"#,
+        ] {
+            assert_eq!(
+                v.verify(&jwt(&signing_key(), header, claims), NOW),
+                Err(SsoError::Critical),
+                "{header}"
+            );
+        }
+        // The same token without it is fine.
+        assert!(v.verify(&jwt(&signing_key(), EDDSA, claims), NOW).is_ok());
+    }
+
+    #[test]
+    fn configured_issuer_and_audience_are_required() {
+        let v = verifier(Some("idp"), Some("accountd"));
+        let check = |claims: &str| v.verify(&jwt(&signing_key(), EDDSA, claims), NOW);
+        assert_eq!(
+            check(r#"{"sub":"a","exp":1800000000,"aud":"accountd"}"#),
+            Err(SsoError::Claim("iss"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"a","exp":1800000000,"iss":"idp"}"#),
+            Err(SsoError::Claim("aud"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"a","exp":1800000000,"iss":"idp","aud":["x","y"]}"#),
+            Err(SsoError::Claim("aud"))
+        );
+        // Types are ours: an issuer list, a fractional or textual time is malformed.
+        assert_eq!(
+            check(r#"{"sub":"a","exp":1800000000,"iss":["idp"],"aud":"accountd"}"#),
+            Err(SsoError::Malformed)
+        );
+        assert_eq!(
+            check(r#"{"sub":"a","exp":1800000000.5,"iss":"idp","aud":"accountd"}"#),
+            Err(SsoError::Malformed)
+        );
+        assert_eq!(
+            check(r#"{"sub":"a","exp":"1800000000","iss":"idp","aud":"accountd"}"#),
+            Err(SsoError::Malformed)
+        );
+        assert_eq!(
+            check(r#"{"sub":"not a username!","exp":1800000000,"iss":"idp","aud":"accountd"}"#),
+            Err(SsoError::Claim("sub"))
+        );
+    }
+
+    #[test]
+    fn unconfigured_issuer_and_audience_are_not_checked() {
+        let v = verifier(None, None);
+        let token = jwt(
+            &signing_key(),
+            EDDSA,
+            r#"{"sub":"jbloggs","exp":1700000600,"iss":"anyone","aud":["any","one"]}"#,
+        );
+        assert_eq!(v.verify(&token, NOW).unwrap().as_str(), "jbloggs");
+    }
+
+    #[test]
+    fn times_are_checked_on_the_callers_clock_with_leeway() {
+        // NOW is in 2023: the system clock would call every one of these expired.
+        let v = verifier(None, None);
+        let now_s = NOW.as_millis() / 1000;
+        let check = |claims: String| v.verify(&jwt(&signing_key(), EDDSA, &claims), NOW);
+        assert!(check(format!(r#"{{"sub":"a","exp":{}}}"#, now_s - 60)).is_ok());
+        assert_eq!(
+            check(format!(r#"{{"sub":"a","exp":{}}}"#, now_s - 61)),
+            Err(SsoError::Expired)
+        );
+        assert!(check(format!(r#"{{"sub":"a","exp":{},"nbf":{}}}"#, now_s + 600, now_s + 60)).is_ok());
+        assert_eq!(
+            check(format!(r#"{{"sub":"a","exp":{},"nbf":{}}}"#, now_s + 600, now_s + 61)),
+            Err(SsoError::NotYetValid)
+        );
+        let later = Timestamp::from_millis(NOW.as_millis() + 3_600_000);
+        let token = jwt(
+            &signing_key(),
+            EDDSA,
+            &format!(r#"{{"sub":"a","exp":{}}}"#, now_s + 600),
+        );
+        assert_eq!(v.verify(&token, later), Err(SsoError::Expired));
+    }
+
+    #[test]
+    fn malformed_headers_and_shapes() {
+        let v = verifier(None, None);
+        let claims = r#"{"sub":"a","exp":1800000000}"#;
+        for header in [r#"{"typ":"JWT"}"#, r#"{"alg":5}"#, r#"["EdDSA"]"#, "not json"] {
+            assert_eq!(
+                v.verify(&jwt(&signing_key(), header, claims), NOW),
+                Err(SsoError::Malformed),
+                "{header}"
+            );
+        }
+        let good = jwt(&signing_key(), EDDSA, claims);
+        assert_eq!(v.verify(&format!("{good}.x"), NOW), Err(SsoError::Malformed));
+        assert_eq!(v.verify(&format!("!{good}"), NOW), Err(SsoError::Malformed));
+        // A signature of the wrong length, or none, is a wrong signature, not a panic.
+        let signed = good.rsplit_once('.').unwrap().0;
+        for signature in [URL_SAFE_NO_PAD.encode([0u8; 63]), String::new()] {
+            assert_eq!(
+                v.verify(&format!("{signed}.{signature}"), NOW),
+                Err(SsoError::Signature)
+            );
+        }
     }
 
     #[test]
