@@ -1,5 +1,6 @@
 //! accountd's use cases: login and sessions, reading and changing the caller's profile, password and
-//! PIN changes, under the login mode, the access scopes and the password/PIN policy.
+//! PIN changes, under the login mode, the access scopes and the password/PIN policy; and the
+//! operator's import and export ([`import`]).
 //!
 //! Everything here is synchronous and runs on a blocking thread: the store and the Application
 //! Server are ports ([`accountd_domain::ports`]), the clock and randomness are parameters, argon2 is
@@ -13,6 +14,7 @@ pub mod config;
 pub mod dialects;
 pub mod error;
 pub mod hasher;
+pub mod import;
 pub mod pincode;
 pub mod profile;
 pub mod random;
@@ -134,6 +136,23 @@ impl<S: Store> Services<S> {
             fields,
             outcome,
             request_id: ctx.request_id.clone(),
+        }
+    }
+
+    /// [`Services::audit_event`] for an operator's tool that acts without a principal: the tool's
+    /// name (`import`) is the actor's name.
+    fn tool_audit_event(
+        &self,
+        tool: &str,
+        subject: Option<UserKey>,
+        action: AuditAction,
+        fields: Vec<String>,
+        outcome: AuditOutcome,
+        ctx: &RequestContext,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor_name: Some(tool.to_owned()),
+            ..self.audit_event(None, subject, action, fields, outcome, ctx)
         }
     }
 }
