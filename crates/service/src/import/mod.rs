@@ -265,3 +265,148 @@ impl<S: Store> Services<S> {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServiceConfig;
+    use crate::hasher::Hasher;
+    use accountd_domain::ids::Username;
+    use accountd_domain::ports::{Random, SystemClock};
+    use accountd_domain::records::AuditAction;
+    use accountd_policy::hashing::HashParams;
+    use accountd_storage::testing::TestDatabase;
+    use accountd_upstream::DisabledUpstream;
+    use std::sync::{Arc, Mutex};
+
+    /// The same bytes every time: UUIDs that a test can name.
+    struct Sevens;
+
+    impl Random for Sevens {
+        fn fill(&self, dest: &mut [u8]) {
+            dest.fill(7);
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorded {
+        done: Mutex<u64>,
+        stages: Mutex<Vec<String>>,
+    }
+
+    impl Progress for Recorded {
+        fn advance(&self, records: u64) {
+            *self.done.lock().unwrap() += records;
+        }
+        fn stage(&self, name: &str) {
+            self.stages.lock().unwrap().push(name.to_owned());
+        }
+    }
+
+    fn row(index: usize, record: Record) -> Located {
+        Located {
+            location: Location::Index(index),
+            record: Ok(record),
+        }
+    }
+
+    #[test]
+    fn an_import_audits_each_user_as_the_import_run_and_reports_progress() {
+        let db = TestDatabase::sqlite();
+        let cheap = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let services = Services::new(
+            db.database().clone(),
+            Arc::new(DisabledUpstream),
+            Arc::new(SystemClock),
+            Arc::new(Sevens),
+            Hasher::new(cheap, 2),
+            ServiceConfig::default(),
+        )
+        .unwrap();
+        let rows = vec![
+            row(
+                0,
+                Record {
+                    kind: Some(Kind::User),
+                    tenant: Some("T".into()),
+                    group: Some("G".into()),
+                    username: Some("ann".into()),
+                    first_name: Some("Ann".into()),
+                    last_name: Some("Lee".into()),
+                    password: Some("Initial-Passw0rd!".into()),
+                    ..Record::default()
+                },
+            ),
+            row(
+                1,
+                Record {
+                    kind: Some(Kind::Group),
+                    tenant: Some("T".into()),
+                    group: Some("G".into()),
+                    ..Record::default()
+                },
+            ),
+            row(
+                2,
+                Record {
+                    kind: Some(Kind::Tenant),
+                    tenant: Some("T".into()),
+                    ..Record::default()
+                },
+            ),
+            row(
+                3,
+                Record {
+                    kind: Some(Kind::Tenant),
+                    username: Some("stray".into()),
+                    ..Record::default()
+                },
+            ),
+            Located {
+                location: Location::Index(4),
+                record: Err("unknown field `nickname`".into()),
+            },
+        ];
+        let progress = Recorded::default();
+        let report = services.import(rows, &progress).unwrap();
+        assert_eq!(report.created_total(), 3, "{report:?}");
+        let failures: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            failures,
+            [
+                "index 3: tenant: username not allowed in a tenant record",
+                "index 4: unknown field `nickname`",
+            ]
+        );
+        assert_eq!(*progress.done.lock().unwrap(), 5);
+        assert_eq!(
+            *progress.stages.lock().unwrap(),
+            ["tenants", "groups", "departments", "devices", "users", ""]
+        );
+
+        let sevens = uuid::Builder::from_random_bytes([7; 16]).into_uuid();
+        let (ann, events) = db
+            .database()
+            .read(|repo| {
+                let ann = repo.user_by_username(&Username::parse("ann").unwrap())?.unwrap();
+                let events = repo.recent_audit(Some(ann.key), 10)?;
+                Ok::<_, StoreError>((ann, events))
+            })
+            .unwrap();
+        assert_eq!(ann.uuid, sevens, "a new user's UUID comes from the Random port");
+        assert_eq!(events.len(), 1, "{events:?}");
+        let event = &events[0];
+        assert_eq!(event.action, AuditAction::UserCreate);
+        assert_eq!(event.actor, None);
+        assert_eq!(event.actor_name.as_deref(), Some("import"));
+        assert_eq!(
+            event.request_id,
+            Some(format!("import-{sevens}")),
+            "one request id per run"
+        );
+    }
+}
