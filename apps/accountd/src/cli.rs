@@ -190,13 +190,13 @@ fn import_command(config: &AppConfig, file: &Path, format: Option<import::Format
     let rows = import::read_file(file, format)?;
     let services = startup::services(config, startup::open_database(config)?)?;
     let started = Instant::now();
-    let bar = import::progress_bar(rows.len() as u64);
-    let report = import::import(&services, rows, &bar)?;
-    bar.finish_and_clear();
+    let bar = import::Bar::new(rows.len() as u64);
+    let report = services.import(rows, &bar).context("importing")?;
+    bar.finish();
     for failure in &report.failed {
         eprintln!("{failure}");
     }
-    println!("{}", report.summary());
+    println!("{}", import::summary(&report));
     println!("imported {} in {:.1?}", file.display(), started.elapsed());
     if report.failed.is_empty() {
         Ok(())
@@ -212,9 +212,9 @@ fn import_command(config: &AppConfig, file: &Path, format: Option<import::Format
 fn export_command(config: &AppConfig, file: &Path, format: Option<import::Format>) -> Result<()> {
     let format = import::Format::of(file, format)?;
     let services = startup::services(config, startup::open_database(config)?)?;
-    let bar = import::progress_bar(0);
-    let records = import::export(&services, &bar)?;
-    bar.finish_and_clear();
+    let bar = import::Bar::new(0);
+    let records = services.export(&bar).context("exporting")?;
+    bar.finish();
     import::write_file(file, format, &records)?;
     println!("exported {} records to {}", records.len(), file.display());
     Ok(())

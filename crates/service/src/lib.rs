@@ -1,5 +1,6 @@
 //! accountd's use cases: login and sessions, reading and changing the caller's profile, password and
-//! PIN changes, under the login mode, the access scopes and the password/PIN policy.
+//! PIN changes, under the login mode, the access scopes and the password/PIN policy; and the
+//! operator's import and export ([`import`]).
 //!
 //! Everything here is synchronous and runs on a blocking thread: the store and the Application
 //! Server are ports ([`accountd_domain::ports`]), the clock and randomness are parameters, argon2 is
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod dialects;
 pub mod error;
 pub mod hasher;
+pub mod import;
 pub mod operator;
 pub mod pincode;
 pub mod profile;
@@ -91,12 +93,6 @@ impl<S: Store> Services<S> {
         })
     }
 
-    // TEMPORARY until import/export move into the service (same series of commits).
-    #[doc(hidden)]
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// A fresh random (version 4) UUID from the service's [`Random`] port, for a new user.
     pub fn new_uuid(&self) -> uuid::Uuid {
         let mut bytes = [0u8; 16];
@@ -157,6 +153,23 @@ impl<S: Store> Services<S> {
             fields,
             outcome,
             request_id: ctx.request_id.clone(),
+        }
+    }
+
+    /// [`Services::audit_event`] for an operator's tool that acts without a principal: the tool's
+    /// name (`import`) is the actor's name.
+    fn tool_audit_event(
+        &self,
+        tool: &str,
+        subject: Option<UserKey>,
+        action: AuditAction,
+        fields: Vec<String>,
+        outcome: AuditOutcome,
+        ctx: &RequestContext,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor_name: Some(tool.to_owned()),
+            ..self.audit_event(None, subject, action, fields, outcome, ctx)
         }
     }
 }

@@ -3,14 +3,14 @@
 //! round trips, and 10,000 users in batches.
 
 use accountd::config::AppConfig;
-use accountd::import::{self, Format, Kind, Located, Report};
+use accountd::import::{self, Format};
 use accountd::startup;
 use accountd_domain::ids::Username;
 use accountd_domain::ports::{PageRequest, Store};
 use accountd_service::Services;
+use accountd_service::import::{ImportReport, Kind, Located, Silent};
 use accountd_storage::Database;
 use accountd_storage::testing::TestDatabase;
-use indicatif::ProgressBar;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -24,12 +24,12 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn import_file(services: &Services<Database>, path: &Path) -> Report {
+fn import_file(services: &Services<Database>, path: &Path) -> ImportReport {
     let rows = import::read_file(path, Format::of(path, None).unwrap()).unwrap();
-    import::import(services, rows, &ProgressBar::hidden()).unwrap()
+    services.import(rows, &Silent).unwrap()
 }
 
-fn import_text(services: &Services<Database>, name: &str, text: &str) -> Report {
+fn import_text(services: &Services<Database>, name: &str, text: &str) -> ImportReport {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::File::create(&path)
@@ -39,9 +39,8 @@ fn import_text(services: &Services<Database>, name: &str, text: &str) -> Report 
     import_file(services, &path)
 }
 
-fn exists(services: &Services<Database>, username: &str) -> bool {
-    services
-        .store()
+fn exists(db: &TestDatabase, username: &str) -> bool {
+    db.database()
         .read(|repo| repo.user_by_username(&Username::parse(username).unwrap()))
         .unwrap()
         .is_some()
@@ -60,8 +59,8 @@ fn the_examples_import_once_and_then_are_unchanged() {
         assert!(again.failed.is_empty());
     }
     // What the CSV example made, as its docs say.
-    let ed = services
-        .store()
+    let ed = db
+        .database()
         .read(|repo| {
             let ed = repo
                 .user_by_username(&Username::parse("ed@globex.example").unwrap())?
@@ -124,10 +123,10 @@ fn bad_records_are_reported_by_line_and_the_good_ones_kept() {
         "a hash is never echoed"
     );
     assert_eq!(report.created.get(&Kind::User), Some(&2), "u1 and u7");
-    assert!(exists(&services, "u1") && exists(&services, "u7"));
+    assert!(exists(&db, "u1") && exists(&db, "u7"));
     // u2 failed on its line port after its user row was written: nothing of it is left.
-    assert!(!exists(&services, "u2"), "a failed record leaves nothing behind");
-    assert!(!exists(&services, "u3"));
+    assert!(!exists(&db, "u2"), "a failed record leaves nothing behind");
+    assert!(!exists(&db, "u3"));
 }
 
 #[test]
@@ -156,8 +155,8 @@ fn departments_are_created_parents_first_whatever_the_order() {
     );
     assert!(failures[1].starts_with("index 5: department: its parent chain is a cycle"));
     assert!(failures[2].starts_with("index 6: "), "{failures:?}");
-    let leaf = services
-        .store()
+    let leaf = db
+        .database()
         .read(|repo| repo.list_departments())
         .unwrap()
         .into_iter()
@@ -172,7 +171,7 @@ fn an_export_imports_into_an_empty_database_as_the_same_export() {
     let services = services(&source);
     accountd::demo::load(&services).unwrap();
     assert!(import_file(&services, &example("import.csv")).failed.is_empty());
-    let exported = import::export(&services, &ProgressBar::hidden()).unwrap();
+    let exported = services.export(&Silent).unwrap();
     assert!(
         exported.iter().all(|r| r.password.is_none()),
         "never a plaintext password"
@@ -190,9 +189,9 @@ fn an_export_imports_into_an_empty_database_as_the_same_export() {
         let target = TestDatabase::sqlite();
         let target_services = self::services(&target);
         let rows = import::read_file(&file, format).unwrap();
-        let report = import::import(&target_services, rows, &ProgressBar::hidden()).unwrap();
+        let report = target_services.import(rows, &Silent).unwrap();
         assert!(report.failed.is_empty(), "{format:?}: {:?}", report.failed);
-        let again = import::export(&target_services, &ProgressBar::hidden()).unwrap();
+        let again = target_services.export(&Silent).unwrap();
         assert_eq!(again, exported, "{format:?}");
     }
 }
@@ -228,9 +227,9 @@ fn ten_thousand_users_import_in_batches() {
         &report.failed[..report.failed.len().min(5)]
     );
     assert_eq!(report.created.get(&Kind::User), Some(&10_000));
-    assert_eq!(services.store().read(|repo| repo.count_users()).unwrap(), 10_000);
-    let page = services
-        .store()
+    assert_eq!(db.database().read(|repo| repo.count_users()).unwrap(), 10_000);
+    let page = db
+        .database()
         .read(|repo| repo.list_users(PageRequest { after: None, limit: 3 }))
         .unwrap();
     assert_eq!(page.items.len(), 3);
@@ -273,8 +272,8 @@ fn postgres_imports_keeps_good_records_and_exports_the_same() {
     );
     let failures: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
     assert_eq!(failures, ["line 3: user: linePort is already taken"]);
-    assert!(exists(&services, "pg1") && exists(&services, "pg3") && !exists(&services, "pg2"));
-    let exported = import::export(&services, &ProgressBar::hidden()).unwrap();
+    assert!(exists(&db, "pg1") && exists(&db, "pg3") && !exists(&db, "pg2"));
+    let exported = services.export(&Silent).unwrap();
     let Some(target) = TestDatabase::postgres_or_skip() else {
         return;
     };
@@ -283,8 +282,5 @@ fn postgres_imports_keeps_good_records_and_exports_the_same() {
     let file = dir.path().join("export.json");
     import::write_file(&file, Format::Json, &exported).unwrap();
     assert!(import_file(&target_services, &file).failed.is_empty());
-    assert_eq!(
-        import::export(&target_services, &ProgressBar::hidden()).unwrap(),
-        exported
-    );
+    assert_eq!(target_services.export(&Silent).unwrap(), exported);
 }

@@ -2,10 +2,10 @@
 //! pending), Prometheus `/metrics` by route pattern, and imported Django hashes upgraded at login.
 
 use crate::helpers::*;
-use accountd::import::{self, Kind, Located, Location, Record};
 use accountd_domain::ids::Username;
 use accountd_domain::ports::Store;
 use accountd_policy::hashing::{self, HashParams};
+use accountd_service::import::{Kind, Located, Location, Record, Silent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -169,15 +169,15 @@ async fn imported_django_hashes_log_in_and_are_upgraded_to_argon2id() {
         }),
     };
     let operator = app.operator();
-    let report = import::import(
-        &operator,
-        vec![
-            user("django-pbkdf2", DJANGO_PBKDF2),
-            user("django-argon2", &django_argon2),
-        ],
-        &indicatif::ProgressBar::hidden(),
-    )
-    .unwrap();
+    let report = operator
+        .import(
+            vec![
+                user("django-pbkdf2", DJANGO_PBKDF2),
+                user("django-argon2", &django_argon2),
+            ],
+            &Silent,
+        )
+        .unwrap();
     assert_eq!(report.created_total(), 2, "{report:?}");
 
     for (name, imported) in [

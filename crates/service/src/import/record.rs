@@ -1,0 +1,250 @@
+//! The interchange format of import and export: one flat [`Record`] per row, whose [`Kind`] says
+//! which columns apply (docs/import.md lists them). The binary reads and writes it as CSV (one
+//! column per field, in [`CSV_COLUMNS`] order) or JSON (an array of objects with the same member
+//! names); serde's derive is the one description of the fields both use.
+
+use serde::{Deserialize, Serialize};
+
+/// What a record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Tenant,
+    Group,
+    Department,
+    Device,
+    User,
+}
+
+impl Kind {
+    /// Every kind, in the order an import applies them.
+    pub const ALL: [Kind; 5] = [Kind::Tenant, Kind::Group, Kind::Department, Kind::Device, Kind::User];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tenant => "tenant",
+            Kind::Group => "group",
+            Kind::Department => "department",
+            Kind::Device => "device",
+            Kind::User => "user",
+        }
+    }
+
+    /// The columns a record of this kind may fill (besides `kind`).
+    pub(crate) fn columns(self) -> &'static [&'static str] {
+        match self {
+            Kind::Tenant => &["tenant", "name"],
+            Kind::Group => &["tenant", "group", "name"],
+            Kind::Department => &["tenant", "group", "name", "parent"],
+            Kind::Device => &["tenant", "group", "name", "device_level"],
+            Kind::User => &USER_COLUMNS,
+        }
+    }
+}
+
+const USER_COLUMNS: [&str; 34] = [
+    "tenant",
+    "group",
+    "username",
+    "level",
+    "user_id",
+    "uuid",
+    "first_name",
+    "last_name",
+    "email",
+    "cli_first_name",
+    "cli_last_name",
+    "phone_number",
+    "extension",
+    "cli_phone_number",
+    "language",
+    "time_zone",
+    "mobile",
+    "description",
+    "image",
+    "network_class_of_service",
+    "department",
+    "admin_department",
+    "enabled",
+    "state",
+    "account_type",
+    "password",
+    "password_hash",
+    "first_login",
+    "device",
+    "device_level",
+    "line_port",
+    "line_number",
+    "endpoint",
+    "contacts",
+];
+
+/// One record of an import or export file: a flat row whose `kind` says which columns apply
+/// (docs/import.md lists them). CSV has one column per field; JSON an array of objects with the
+/// same member names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub kind: Option<Kind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli_first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli_last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli_phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_class_of_service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_login: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_port: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_number: Option<u16>,
+    /// `access` (the default) or `trunk`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// SIP contacts of the endpoint, separated by spaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<String>,
+}
+
+/// The CSV header, in the order export writes it: every field of [`Record`].
+pub const CSV_COLUMNS: [&str; 37] = [
+    "kind",
+    "tenant",
+    "group",
+    "name",
+    "parent",
+    "username",
+    "level",
+    "user_id",
+    "uuid",
+    "first_name",
+    "last_name",
+    "email",
+    "cli_first_name",
+    "cli_last_name",
+    "phone_number",
+    "extension",
+    "cli_phone_number",
+    "language",
+    "time_zone",
+    "mobile",
+    "description",
+    "image",
+    "network_class_of_service",
+    "department",
+    "admin_department",
+    "enabled",
+    "state",
+    "account_type",
+    "password",
+    "password_hash",
+    "first_login",
+    "device",
+    "device_level",
+    "line_port",
+    "line_number",
+    "endpoint",
+    "contacts",
+];
+
+impl Record {
+    /// The names of the fields this record fills (but `kind`), empty text counting as unset.
+    pub(crate) fn filled(&self) -> Vec<String> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .filter(|(k, v)| k != "kind" && !v.is_null() && v.as_str() != Some(""))
+                .map(|(k, _)| k)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_columns_are_exactly_the_record_fields() {
+        let mut every = serde_json::Map::new();
+        for column in CSV_COLUMNS {
+            let value = match column {
+                "kind" => serde_json::json!("user"),
+                "level" | "line_number" => serde_json::json!(1),
+                "enabled" | "first_login" => serde_json::json!(true),
+                _ => serde_json::json!("x"),
+            };
+            every.insert(column.to_owned(), value);
+        }
+        let record: Record = serde_json::from_value(serde_json::Value::Object(every)).unwrap();
+        let back = serde_json::to_value(&record).unwrap();
+        let mut fields: Vec<&str> = back.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut columns = CSV_COLUMNS.to_vec();
+        fields.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(fields, columns);
+        assert!(serde_json::from_value::<Record>(serde_json::json!({"nickname": "x"})).is_err());
+        for kind in Kind::ALL {
+            for column in kind.columns() {
+                assert!(CSV_COLUMNS.contains(column), "{column}");
+            }
+        }
+    }
+}
