@@ -11,12 +11,13 @@
 
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::level::GroupMember;
-use accountd_domain::ports::Store;
+use accountd_domain::ports::{Store, UpstreamError};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditOutcome, Session};
 use accountd_domain::rules::{PasswordRules, PinRules};
 use accountd_domain::secret::{Password, PinCode, SecretHash};
 use accountd_domain::user::User;
+use accountd_policy::mode::{Authenticator, Operation, dispatch};
 use accountd_policy::password;
 use accountd_policy::pin::{self, PinContext};
 use accountd_policy::violation::{RuleOutcome, Violation, fields};
@@ -179,21 +180,46 @@ impl<S: Store> Services<S> {
         Ok(verdict)
     }
 
-    /// The user's current password hash, after checking `current` against it as a login would:
-    /// refused while the account is throttled, a wrong one counted as a failure (403).
+    /// Checks `current` as the user's password where the login mode verifies logins (the local
+    /// store, or the Application Server in SERVER_LOGIN; never a copy the mode does not trust):
+    /// refused while the account is throttled, a wrong one counted as a failure (403). Returns the
+    /// local hash to judge reuse against, when the local store is where passwords are checked.
+    /// SSO_LOGIN_DEDICATED: the identity provider owns the password, so there is nothing to
+    /// prove a current one against (403; an administrator's reset still sets the stored one).
     pub(crate) fn verify_current_password(
         &self,
         user: &User,
         current: &Password,
         ctx: &RequestContext,
     ) -> ServiceResult<Option<SecretHash>> {
+        let authenticator = dispatch(
+            self.config.apio.login_mode,
+            Operation::Login,
+            self.config.apio.update_profile_to_bs_db_sso,
+        )
+        .authenticate;
+        if authenticator == Authenticator::IdentityProvider {
+            return Err(ServiceError::Forbidden(
+                "the identity provider manages passwords in SSO_LOGIN_DEDICATED",
+            ));
+        }
         self.check_throttle(user.username.as_str(), ctx)?;
-        let record = self.store.read(|repo| repo.password(user.key))?;
-        let matches = match &record {
-            Some(r) => self.hasher.verify(&r.hash, current.expose())?.matches,
-            None => {
-                self.hasher.verify_dummy(current.expose());
-                false
+        let (matches, local) = match authenticator {
+            Authenticator::ApplicationServer => match self.upstream.authenticate(&user.username, current) {
+                Ok(()) => (true, None),
+                Err(UpstreamError::Unauthorized) => (false, None),
+                Err(other) => return Err(ServiceError::Upstream(other)),
+            },
+            _ => {
+                let record = self.store.read(|repo| repo.password(user.key))?;
+                let matches = match &record {
+                    Some(r) => self.hasher.verify(&r.hash, current.expose())?.matches,
+                    None => {
+                        self.hasher.verify_dummy(current.expose());
+                        false
+                    }
+                };
+                (matches, record.map(|r| r.hash))
             }
         };
         if !matches {
@@ -201,7 +227,7 @@ impl<S: Store> Services<S> {
                 .write(|repo| self.count_failure(repo, user.username.as_str(), ctx))?;
             return Err(ServiceError::WrongSecret("old password"));
         }
-        Ok(record.map(|r| r.hash))
+        Ok(local)
     }
 
     /// The PIN rules in force for the caller.

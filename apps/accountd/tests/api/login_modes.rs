@@ -269,6 +269,24 @@ mod sso {
     }
 
     #[actix_web::test]
+    async fn sso_users_change_no_password_here() {
+        let app = spawn_sso(false).await;
+        let good = token(&key(), GROUP_ADMIN, now_s(&app) + 300);
+        let response = app
+            .fresh_client()
+            .post(app.url("/api/portal/v1.3/currentuser/changepassword"))
+            .bearer_auth(&good)
+            .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", "N3w-Passw0rd!x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let detail = problem(response).await["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("identity provider"), "{detail}");
+        assert_eq!(app.upstream.calls().len(), 0);
+    }
+
+    #[actix_web::test]
     async fn sso_writes_the_application_server_when_configured() {
         let app = spawn_sso(true).await;
         let good = token(&key(), GROUP_ADMIN, now_s(&app) + 300);
@@ -282,5 +300,105 @@ mod sso {
         let xsrf = cookie(&response, "XSRF-TOKEN").unwrap();
         assert_eq!(rename(&app, &xsrf, "ToBs").await.status(), StatusCode::OK);
         assert_eq!(profile_updates(&app), 1);
+    }
+}
+
+/// Changes `username`'s own password with `old` through the APIO self-PUT, the Axway form and the
+/// account page's candidate check, answering each status.
+async fn own_password_changes(app: &TestApp, username: &str, login: &str, old: &str, new: &str) -> [StatusCode; 3] {
+    let path = user_path("Pie", "PieGroup", username);
+    let apio = app
+        .fresh_client()
+        .put(app.url(&path))
+        .basic_auth(username, Some(login))
+        .json(&json!({"oldPassword": old, "newPassword": new}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let check = app
+        .fresh_client()
+        .post(app.url("/api/v1/session/password_policy/"))
+        .basic_auth(username, Some(login))
+        .json(&json!({"oldPassword": old, "newPassword": new}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let axway = app
+        .fresh_client()
+        .post(app.url("/api/portal/v1.3/currentuser/changepassword"))
+        .basic_auth(username, Some(login))
+        .form(&[("oldPassword", old), ("newPassword", new)])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    [apio, check, axway]
+}
+
+#[actix_web::test]
+async fn server_login_verifies_the_old_password_with_the_application_server() {
+    let app = spawn_with(Spawn {
+        mode: LoginMode::ServerLogin,
+        ..Spawn::default()
+    })
+    .await;
+    // The AS's password is the one the user logs in with; the local copy is stale.
+    app.upstream.add_user(GROUP_ADMIN, "As-Only-Passw0rd!");
+    let stale = own_password_changes(&app, GROUP_ADMIN, "As-Only-Passw0rd!", DEMO_PASSWORD, "N3w-Passw0rd!x").await;
+    assert_eq!(stale, [StatusCode::FORBIDDEN; 3], "the stale local copy proves nothing");
+    assert_eq!(
+        app.upstream.password_of(GROUP_ADMIN).as_deref(),
+        Some("As-Only-Passw0rd!")
+    );
+
+    // The AS's password is accepted: first the check, then the Axway form changes it everywhere.
+    let check = app
+        .fresh_client()
+        .post(app.url("/api/v1/session/password_policy/"))
+        .basic_auth(GROUP_ADMIN, Some("As-Only-Passw0rd!"))
+        .json(&json!({"oldPassword": "As-Only-Passw0rd!", "newPassword": "N3w-Passw0rd!x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), StatusCode::OK);
+    let changed = app
+        .fresh_client()
+        .put(app.url(&user_path("Pie", "PieGroup", GROUP_ADMIN)))
+        .basic_auth(GROUP_ADMIN, Some("As-Only-Passw0rd!"))
+        .json(&json!({"oldPassword": "As-Only-Passw0rd!", "newPassword": "N3w-Passw0rd!x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(app.upstream.password_of(GROUP_ADMIN).as_deref(), Some("N3w-Passw0rd!x"));
+    assert_eq!(app.login(GROUP_ADMIN, "N3w-Passw0rd!x").await.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn local_modes_verify_the_old_password_locally() {
+    for mode in [
+        LoginMode::LocalLoginShared,
+        LoginMode::LocalLoginDedicated,
+        LoginMode::DjangoOnly,
+    ] {
+        let app = spawn_with(Spawn {
+            mode,
+            ..Spawn::default()
+        })
+        .await;
+        // A different AS password proves nothing where logins are checked locally.
+        app.upstream.add_user(GROUP_ADMIN, "As-Only-Passw0rd!");
+        let wrong = own_password_changes(&app, GROUP_ADMIN, DEMO_PASSWORD, "As-Only-Passw0rd!", "N3w-Passw0rd!x").await;
+        assert_eq!(wrong, [StatusCode::FORBIDDEN; 3], "{mode}");
+        let right = own_password_changes(&app, GROUP_ADMIN, DEMO_PASSWORD, DEMO_PASSWORD, "N3w-Passw0rd!x").await;
+        // The APIO PUT changed it: the check and the form then log in with a stale password.
+        assert_eq!(right[0], StatusCode::OK, "{mode}");
+        assert_eq!(
+            app.login(GROUP_ADMIN, "N3w-Passw0rd!x").await.status(),
+            StatusCode::OK,
+            "{mode}"
+        );
     }
 }
