@@ -32,6 +32,10 @@ pub struct SsoConfig {
     pub audience: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_seconds: i64,
+    /// The longest lifetime a token may claim (`exp` − `iat`, or `exp` − now without `iat`);
+    /// a longer-lived one is refused, so a leaked long-lived token can't be replayed for long.
+    /// `None` accepts any lifetime.
+    pub max_lifetime_seconds: Option<i64>,
 }
 
 impl Default for SsoConfig {
@@ -41,6 +45,7 @@ impl Default for SsoConfig {
             issuer: None,
             audience: None,
             leeway_seconds: 60,
+            max_lifetime_seconds: Some(12 * 3600),
         }
     }
 }
@@ -64,6 +69,8 @@ pub enum SsoError {
     NotYetValid,
     #[error("claim {0} is missing or wrong")]
     Claim(&'static str),
+    #[error("the token lives longer than the configured maximum")]
+    TooLongLived,
 }
 
 /// `aud`: a string or a list of strings (jsonwebtoken compares the value).
@@ -82,6 +89,7 @@ struct Claims {
     sub: Option<String>,
     exp: Option<i64>,
     nbf: Option<i64>,
+    iat: Option<i64>,
     // Checked by jsonwebtoken; here for their types.
     #[serde(rename = "iss")]
     _iss: Option<String>,
@@ -95,6 +103,7 @@ pub struct SsoVerifier {
     key: DecodingKey,
     validation: Validation,
     leeway_seconds: i64,
+    max_lifetime_seconds: Option<i64>,
 }
 
 /// The registered claims [`Validation`] can require, by their `&'static` names.
@@ -141,6 +150,7 @@ impl SsoVerifier {
             key: DecodingKey::from_ed_der(key.as_bytes()),
             validation,
             leeway_seconds: config.leeway_seconds.max(0),
+            max_lifetime_seconds: config.max_lifetime_seconds,
         }))
     }
 
@@ -166,7 +176,18 @@ impl SsoVerifier {
         {
             return Err(SsoError::NotYetValid);
         }
-        Username::parse(claims.sub.ok_or(SsoError::Claim("sub"))?).map_err(|_| SsoError::Claim("sub"))
+        let username =
+            Username::parse(claims.sub.ok_or(SsoError::Claim("sub"))?).map_err(|_| SsoError::Claim("sub"))?;
+        if let Some(max) = self.max_lifetime_seconds {
+            let issued = claims
+                .iat
+                .unwrap_or(now_s)
+                .min(now_s.saturating_add(self.leeway_seconds));
+            if exp.saturating_sub(issued) > max.saturating_add(self.leeway_seconds) {
+                return Err(SsoError::TooLongLived);
+            }
+        }
+        Ok(username)
     }
 }
 
@@ -229,6 +250,7 @@ pub(crate) mod tests {
             issuer: issuer.map(str::to_owned),
             audience: audience.map(str::to_owned),
             leeway_seconds: 60,
+            max_lifetime_seconds: Some(3600),
         })
         .unwrap()
         .unwrap()
@@ -252,6 +274,40 @@ pub(crate) mod tests {
             "jbloggs"
         );
         assert!(SsoVerifier::looks_like_jwt(&token));
+    }
+
+    #[test]
+    fn refuses_tokens_that_live_longer_than_the_maximum() {
+        let v = verifier(Some("idp"), None);
+        let token = |claims: &str| jwt(&signing_key(), EDDSA, claims);
+        // An hour from its issue (or from now, without iat) is the most; the leeway is allowed.
+        for ok in [
+            r#"{"sub":"a","exp":1700003600,"iss":"idp"}"#,
+            r#"{"sub":"a","exp":1700003000,"iat":1699999400,"iss":"idp"}"#,
+            r#"{"sub":"a","exp":1700003650,"iss":"idp"}"#,
+        ] {
+            assert!(v.verify(&token(ok), NOW).is_ok(), "{ok}");
+        }
+        for too_long in [
+            r#"{"sub":"a","exp":1700007200,"iss":"idp"}"#,
+            r#"{"sub":"a","exp":1700003000,"iat":1699990000,"iss":"idp"}"#,
+            // An iat in the future buys no extra lifetime.
+            r#"{"sub":"a","exp":1700007000,"iat":1700003500,"iss":"idp"}"#,
+        ] {
+            assert_eq!(
+                v.verify(&token(too_long), NOW).unwrap_err(),
+                SsoError::TooLongLived,
+                "{too_long}"
+            );
+        }
+        // Off when configured so.
+        let mut config = SsoConfig {
+            public_key: Some(STANDARD.encode(signing_key().verifying_key().to_bytes())),
+            ..SsoConfig::default()
+        };
+        config.max_lifetime_seconds = None;
+        let lenient = SsoVerifier::from_config(&config).unwrap().unwrap();
+        assert!(lenient.verify(&token(r#"{"sub":"a","exp":1800000000}"#), NOW).is_ok());
     }
 
     #[test]
