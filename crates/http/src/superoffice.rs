@@ -6,8 +6,8 @@
 
 use crate::auth::Caller;
 use crate::context::blocking;
+use crate::error::ApiError;
 use crate::error::responses as problem;
-use crate::error::{ApiError, FieldError};
 use crate::negotiate::{self, Choice};
 use crate::{AppState, resource};
 use accountd_domain::level::UserLevel;
@@ -183,37 +183,30 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 // ---------------------------------------------------------------------------------------------
 // Time zones and date-times
 
-/// The zone of `SO-TimeZone` (an IANA name), UTC when absent; a 400 naming the header when unknown.
-fn time_zone(req: &HttpRequest, language: Language) -> Result<Tz, ApiError> {
-    let Some(value) = req.headers().get(&SO_TIME_ZONE) else {
-        return Ok(Tz::UTC);
-    };
-    let name = value.to_str().unwrap_or("").trim();
+/// The zone of `SO-TimeZone`: an IANA name (`Europe/Stockholm`, `CET`, `UTC`) or a Windows zone id
+/// (`W. Europe Standard Time`, what .NET clients send), mapped to IANA by CLDR's world-wide
+/// default. UTC when absent, and when the code is neither: the read does not fail over a display
+/// preference, and every date-time carries its offset (`+00:00`), so the client sees which zone
+/// was applied (docs/dialects.md).
+fn time_zone(req: &HttpRequest) -> Tz {
+    let name = req
+        .headers()
+        .get(&SO_TIME_ZONE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
     if name.is_empty() {
-        return Ok(Tz::UTC);
+        return Tz::UTC;
     }
-    name.parse::<Tz>().map_err(|_| unknown_time_zone(name, language))
-}
-
-fn unknown_time_zone(name: &str, language: Language) -> ApiError {
-    let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
-    let (details, message) = match language {
-        Language::English => (
-            format!("SO-TimeZone names no known time zone: {shown:?}."),
-            "SO-TimeZone must be an IANA time-zone name such as Europe/Stockholm".to_owned(),
-        ),
-        Language::Swedish => (
-            format!("SO-TimeZone anger ingen känd tidszon: {shown:?}."),
-            "SO-TimeZone måste vara ett IANA-tidszonsnamn som Europe/Stockholm".to_owned(),
-        ),
-    };
-    ApiError::BadRequest {
-        details,
-        errors: vec![FieldError {
-            field: "SO-TimeZone".into(),
-            code: "unknown_time_zone".into(),
-            message,
-        }],
+    if let Ok(zone) = name.parse::<Tz>() {
+        return zone;
+    }
+    match localzone::win_zone_to_iana(name, Some("001")).and_then(|iana| iana.parse::<Tz>().ok()) {
+        Some(zone) => zone,
+        None => {
+            tracing::info!(zone = %name.chars().take(64).collect::<String>(), "unknown SO-TimeZone: dates in UTC");
+            Tz::UTC
+        }
     }
 }
 
@@ -650,7 +643,7 @@ async fn answer<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller?.principal;
     let media = representation(req)?;
-    let zone = time_zone(req, language)?;
+    let zone = time_zone(req);
     let services = state.services.clone();
     let user = principal.user.clone();
     let directory = blocking(move || services.directory_of(&user)).await?;
@@ -717,19 +710,22 @@ mod tests {
     }
 
     #[test]
-    fn unknown_zones_are_named() {
-        let req = TestRequest::default()
-            .insert_header(("SO-TimeZone", "Mars/Olympus"))
-            .to_http_request();
-        let err = time_zone(&req, Language::English).unwrap_err();
-        let problem = err.problem();
-        assert_eq!(problem.status, 400);
-        assert_eq!(problem.errors[0].field, "SO-TimeZone");
-        assert!(problem.details.contains("Mars/Olympus"));
-        let req = TestRequest::default()
-            .insert_header(("SO-TimeZone", "Europe/Stockholm"))
-            .to_http_request();
-        assert_eq!(time_zone(&req, Language::English).unwrap(), Tz::Europe__Stockholm);
+    fn zones_are_iana_names_or_windows_ids_else_utc() {
+        let zone = |value: &str| {
+            time_zone(
+                &TestRequest::default()
+                    .insert_header(("SO-TimeZone", value))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(zone("Europe/Stockholm"), Tz::Europe__Stockholm);
+        assert_eq!(zone("CET"), Tz::CET);
+        assert_eq!(zone("W. Europe Standard Time"), Tz::Europe__Berlin);
+        assert_eq!(zone("Eastern Standard Time"), Tz::America__New_York);
+        assert_eq!(zone("Tokyo Standard Time"), Tz::Asia__Tokyo);
+        assert_eq!(zone("Mars/Olympus"), Tz::UTC);
+        assert_eq!(zone(""), Tz::UTC);
+        assert_eq!(time_zone(&TestRequest::default().to_http_request()), Tz::UTC);
     }
 
     #[test]
