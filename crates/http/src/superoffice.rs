@@ -608,7 +608,7 @@ fn representation(req: &HttpRequest) -> Result<&'static str, ApiError> {
     summary = "The caller as a SuperOffice SoPrincipalCarrier (JSON or XML by Accept; path segments match in any case)",
     params(
         ("SO-Language" = Option<String>, Header, description = "Language of texts (`en`, `sv`); overrides Accept-Language"),
-        ("SO-TimeZone" = Option<String>, Header, description = "IANA time zone of dates"),
+        ("SO-TimeZone" = Option<String>, Header, description = "Time zone of dates: an IANA name or a Windows zone id; UTC when absent or unknown"),
         ("Accept-Language" = Option<String>, Header, description = "Language of texts, with q-values"),
     ),
     responses(
