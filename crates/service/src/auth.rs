@@ -47,8 +47,32 @@ impl<S: Store> Services<S> {
     }
 
     /// Checks a password for `username` where the login mode says, at the same cost whether or not
-    /// the user exists. Returns the user and their local password record.
+    /// the user exists. A refusal after a local verification takes at least
+    /// `throttle.failure_floor_ms`: a wrong password for a user still on an imported PBKDF2 hash
+    /// (several times argon2's cost) answers no later than one for anybody else, so the timing does
+    /// not tell who is on a legacy hash. Returns the user and their local password record.
     fn verify_credentials(
+        &self,
+        username: &str,
+        password: &Password,
+        basic: bool,
+    ) -> ServiceResult<(User, Option<PasswordRecord>)> {
+        let started = std::time::Instant::now();
+        let result = self.verify_credentials_unpadded(username, password, basic);
+        if matches!(result, Err(ServiceError::BadCredentials)) && !self.upstream_authenticates() {
+            let floor = std::time::Duration::from_millis(self.config.throttle.failure_floor_ms);
+            if let Some(rest) = floor.checked_sub(started.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+        result
+    }
+
+    fn upstream_authenticates(&self) -> bool {
+        self.config.apio.login_mode.authenticator() == Authenticator::ApplicationServer
+    }
+
+    fn verify_credentials_unpadded(
         &self,
         username: &str,
         password: &Password,

@@ -65,6 +65,11 @@ pub struct ThrottleConfig {
     /// Password and PIN candidate checks (the account page's live feedback) per account within the
     /// window before they are refused with 429.
     pub max_checks_per_account: u32,
+    /// A refused password login (wrong password or unknown user) answers no sooner than this many
+    /// milliseconds after it started: longer than the slowest imported legacy hash's verification
+    /// (Django's PBKDF2 at 1,000,000 iterations), so the answer's timing does not tell who is still
+    /// on one. 0 turns it off.
+    pub failure_floor_ms: u64,
 }
 
 impl Default for ThrottleConfig {
@@ -75,6 +80,7 @@ impl Default for ThrottleConfig {
             max_failures_per_address: 100,
             window_seconds: 15 * 60,
             max_checks_per_account: 300,
+            failure_floor_ms: 500,
         }
     }
 }

@@ -71,6 +71,8 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
     config.server.workers = 2;
     config.database.url = format!("sqlite://{}", dir.path().join("accountd.db").display());
     config.apio.login_mode = options.mode;
+    // Refused logins answer at once here (the floor has a test of its own in throttling.rs).
+    config.throttle.failure_floor_ms = 0;
     (options.configure)(&mut config);
 
     let db = Database::open(&config.database.url, &PoolOptions::default()).expect("database");

@@ -126,3 +126,23 @@ async fn counters_are_digests_and_are_purged_when_they_count_for_nothing() {
     );
     assert_eq!(app.db.read(|r| r.throttle_state(&key)).unwrap(), None);
 }
+
+#[actix_web::test]
+async fn a_refused_login_answers_no_sooner_than_the_failure_floor() {
+    let app = behind_a_proxy(|c| c.throttle.failure_floor_ms = 400).await;
+    // A known user, an unknown one, an administrator: none is refused faster than the floor (a user
+    // on an imported PBKDF2 hash, several times argon2's cost, would otherwise stand out).
+    for (username, password) in [("foouser", "wrong"), ("nobody-at-all", "wrong"), ("admin", "wrong")] {
+        let started = std::time::Instant::now();
+        let response = login_from(&app, "198.51.100.9", username, password).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{username}");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(400),
+            "{username}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A success is not delayed by the floor (it pays only its own verification).
+    let response = login_from(&app, "198.51.100.9", "foouser", DEMO_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
