@@ -17,6 +17,7 @@ pub mod headers;
 pub mod negotiate;
 pub mod openapi;
 pub mod ops;
+pub mod page;
 pub mod selfservice;
 pub mod superoffice;
 

@@ -250,3 +250,51 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     }
     assert_eq!(walk.seen, documented, "the walk and the document differ");
 }
+
+/// `/docs` and its assets: the account page's policy (no inline script, no framing, Trusted
+/// Types), and revalidated rather than stored (they hold nothing personal).
+#[actix_web::test]
+async fn the_docs_page_is_served_under_the_account_pages_policy() {
+    let app = spawn_app().await;
+    let html = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(html.status(), StatusCode::OK);
+    let html = html.text().await.unwrap();
+    assert!(
+        html.contains(r#"<script src="/docs/docs.js" defer></script>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<link rel="stylesheet" href="/docs/docs.css">"#),
+        "{html}"
+    );
+    for (path, content_type) in [
+        ("/docs", "text/html; charset=utf-8"),
+        ("/docs/docs.js", "text/javascript; charset=utf-8"),
+        ("/docs/docs.css", "text/css; charset=utf-8"),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], content_type, "{path}");
+        assert_eq!(
+            headers["content-security-policy"],
+            accountd_http::account::CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "require-trusted-types-for 'script'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {directive} in {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["cache-control"], "no-cache", "{path}");
+        assert!(headers.contains_key("etag"), "{path}");
+    }
+}
