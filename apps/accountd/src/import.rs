@@ -127,9 +127,10 @@ fn read_json(reader: impl std::io::Read) -> Result<Vec<Located>> {
         .collect())
 }
 
-/// Writes `records` to `path` in `format`.
+/// Writes `records` to `path` in `format`. The records carry password hashes, so the file is
+/// readable by its owner only (see [`create_private`]).
 pub fn write_file(path: &Path, format: Format, records: &[Record]) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file = create_private(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     match format {
         Format::Csv => {
@@ -157,6 +158,27 @@ pub fn write_file(path: &Path, format: Format, records: &[Record]) -> Result<()>
     }
     use std::io::Write as _;
     out.flush().with_context(|| format!("writing {}", path.display()))
+}
+
+/// Opens `path` for writing, truncated: a new file is created with mode 0600, and an existing
+/// regular file that the group or others may read is narrowed to 0600 before anything is written
+/// to it. Anything else (a pipe, `/dev/stdout`) is written as it is.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        let metadata = file.metadata()?;
+        if metadata.is_file() && metadata.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
 }
 
 /// A progress bar on standard error, hidden when that is not a terminal: the import's and

@@ -138,6 +138,7 @@ impl Application {
         });
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(accountd_http::headers::personal_data))
                 .wrap(middleware::from_fn(context::request_id))
                 .configure(accountd_http::configure(state.clone()))
         })

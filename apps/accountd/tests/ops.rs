@@ -722,6 +722,15 @@ fn import_and_export_from_the_command_line() {
     assert!(ok, "{out}{err}");
     let exported = std::fs::read_to_string(&json).unwrap();
     assert!(!exported.contains("Initial-Passw0rd!"), "never a plaintext password");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Both hold password hashes: the owner's only.
+        for file in [json.clone(), dir.path().join("accountd.db")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
+    }
     let records: Vec<Value> = serde_json::from_str(&exported).unwrap();
     assert_eq!(records.len(), 11);
     assert!(records.iter().all(|r| r.get("password").is_none()));

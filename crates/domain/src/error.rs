@@ -15,6 +15,9 @@ pub enum Problem {
     TooShort { min: usize },
     /// Holds a control character (newline, NUL, …).
     ControlCharacter,
+    /// Holds a character that changes how text is shown without being seen: a bidi embedding,
+    /// override or isolate, a zero-width character, a directional mark (names and text).
+    InvisibleCharacter,
     /// Holds `/` or `\`, or is `.` / `..`: it could escape a URL path or a department path.
     PathSeparator,
     /// Starts or ends with white space.
@@ -35,6 +38,7 @@ impl Problem {
             Problem::TooLong { .. } => "too_long",
             Problem::TooShort { .. } => "too_short",
             Problem::ControlCharacter => "control_character",
+            Problem::InvisibleCharacter => "invisible_character",
             Problem::PathSeparator => "path_separator",
             Problem::SurroundingWhitespace => "surrounding_whitespace",
             Problem::Format(_) => "invalid_format",
@@ -51,6 +55,10 @@ impl fmt::Display for Problem {
             Problem::TooLong { max } => write!(f, "must be at most {max} characters"),
             Problem::TooShort { min } => write!(f, "must be at least {min} characters"),
             Problem::ControlCharacter => f.write_str("must not contain control characters"),
+            Problem::InvisibleCharacter => f.write_str(
+                "must not contain invisible characters (bidi embeddings, overrides or isolates, \
+                 zero-width characters, directional marks)",
+            ),
             Problem::PathSeparator => f.write_str("must not contain '/' or '\\' nor be '.' or '..'"),
             Problem::SurroundingWhitespace => f.write_str("must not start or end with white space"),
             Problem::Format(what) => write!(f, "must be {what}"),

@@ -1,13 +1,22 @@
 //! Validated profile values: free text (names, descriptions), e-mail addresses, phone numbers,
-//! extensions, languages and time-zone names. Like the ids, each has one constructor, `parse`.
+//! extensions, languages and time-zone names. Like the ids, each has one constructor for input,
+//! `parse_for`, and `from_stored` for values read back from storage, which leaves out the rules
+//! that apply to new values only (names and text: no invisible character), so that a rule
+//! tightened later never makes a stored row unreadable.
 
 use crate::error::{InvalidValue, Problem};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use validator::ValidateEmail;
 
+/// `text_value!(Type, max, check)`, or `text_value!(Type, max, check, new_check)` for a type with
+/// a rule added after values were stored: `new_check` applies to new values (`parse_for`) and not
+/// to stored ones (`from_stored`), so a tightened rule never makes a stored row unreadable.
 macro_rules! text_value {
     ($(#[$doc:meta])* $name:ident, $max:expr, $check:path) => {
+        text_value!($(#[$doc])* $name, $max, $check, no_new_rule);
+    };
+    ($(#[$doc:meta])* $name:ident, $max:expr, $check:path, $new_check:path) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -16,8 +25,17 @@ macro_rules! text_value {
         impl $name {
             pub const MAX_LEN: usize = $max;
 
-            /// Validates `value` for the field named `field` (the name errors will carry).
+            /// Validates a new `value` for the field named `field` (the name errors will carry).
             pub fn parse_for(field: &'static str, value: impl Into<String>) -> Result<Self, InvalidValue> {
+                let value = Self::from_stored(field, value)?;
+                $new_check(field, &value.0)?;
+                Ok(value)
+            }
+
+            /// A value read back from storage: every rule of `parse_for` except those that apply
+            /// to new values only (see the type's doc), so that a row stored before a rule was
+            /// tightened stays readable. Not for input.
+            pub fn from_stored(field: &'static str, value: impl Into<String>) -> Result<Self, InvalidValue> {
                 let value = value.into();
                 if value.chars().count() > $max {
                     return Err(InvalidValue::new(field, Problem::TooLong { max: $max }));
@@ -62,6 +80,30 @@ fn no_control(field: &'static str, value: &str) -> Result<(), InvalidValue> {
     // Tab is the one control character a pasted name may carry; refuse it too, a name is one line.
     if value.chars().any(char::is_control) {
         Err(InvalidValue::new(field, Problem::ControlCharacter))
+    } else {
+        Ok(())
+    }
+}
+
+/// No rule beyond the stored values' ones.
+fn no_new_rule(_field: &'static str, _value: &str) -> Result<(), InvalidValue> {
+    Ok(())
+}
+
+/// Characters that change how the text around them is shown without being seen themselves: bidi
+/// embeddings and overrides (U+202A–U+202E) and isolates (U+2066–U+2069), zero-width characters
+/// and the left-to-right and right-to-left marks (U+200B–U+200F), the word joiner and invisible
+/// operators (U+2060–U+2064), and the zero-width no-break space (U+FEFF). In a name they let one
+/// user look like another (`John` + RLO + `gnp.exe` shows as `Johnexe.png`).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// The rule new names and text have on top of the stored ones: no invisible character.
+fn no_invisible(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    if value.chars().any(is_invisible) {
+        Err(InvalidValue::new(field, Problem::InvisibleCharacter))
     } else {
         Ok(())
     }
@@ -146,12 +188,16 @@ fn non_empty_text(field: &'static str, value: &str) -> Result<(), InvalidValue> 
 
 text_value!(
     /// One line of free text that may be empty: names, CLI names, description, network class of
-    /// service, image path. No control characters; at most 256 characters.
-    Text, 256, no_control
+    /// service, image path. No control characters; at most 256 characters. A new value has no
+    /// invisible character either (bidi controls, zero-width characters: see `is_invisible`); a
+    /// stored one may (`from_stored`).
+    Text, 256, no_control, no_invisible
 );
 text_value!(
-    /// A person's name part that must not be empty (first and last name of a user).
-    Name, 80, non_empty_text
+    /// A person's name part that must not be empty (first and last name of a user). A new value
+    /// has no invisible character (bidi controls, zero-width characters: see `is_invisible`); a
+    /// stored one may (`from_stored`).
+    Name, 80, non_empty_text, no_invisible
 );
 text_value!(
     /// An e-mail address: `local@domain` as HTML's `<input type=email>` accepts it (checked by the
@@ -167,8 +213,9 @@ text_value!(
     Extension, 20, extension_shape
 );
 text_value!(
-    /// A language name or tag as the Application Server knows it (`English`, `fr`).
-    Language, 40, non_empty_text
+    /// A language name or tag as the Application Server knows it (`English`, `fr`). A new value
+    /// has no invisible character; a stored one may (`from_stored`).
+    Language, 40, non_empty_text, no_invisible
 );
 text_value!(
     /// An IANA time-zone name (`Europe/Brussels`).
@@ -292,6 +339,72 @@ mod tests {
         assert_eq!(
             Text::parse_for("d", "a\tb").unwrap_err().problem,
             Problem::ControlCharacter
+        );
+    }
+
+    /// Every character that reorders or hides text around it, at both ends of each range.
+    const INVISIBLE: [char; 14] = [
+        '\u{202A}', '\u{202C}', '\u{202E}', // bidi embeddings and overrides
+        '\u{2066}', '\u{2069}', // bidi isolates
+        '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', // zero-width, LRM, RLM
+        '\u{2060}', '\u{2062}', '\u{2064}', // word joiner, invisible operators
+        '\u{FEFF}', // zero-width no-break space (BOM)
+    ];
+
+    #[test]
+    fn new_names_and_text_refuse_invisible_characters() {
+        for c in INVISIBLE {
+            let spoof = format!("John{c}nhoJ");
+            for err in [
+                Name::parse_for("firstName", spoof.as_str()).unwrap_err(),
+                Text::parse_for("description", spoof.as_str()).unwrap_err(),
+                Language::parse_for("language", spoof.as_str()).unwrap_err(),
+            ] {
+                assert_eq!(err.problem.code(), "invisible_character", "U+{:04X}", c as u32);
+            }
+            let err = Name::parse_for("lastName", c.to_string()).unwrap_err();
+            assert_eq!(err.field, "lastName");
+            assert_eq!(err.problem.code(), "invisible_character", "U+{:04X} alone", c as u32);
+        }
+        // Visible text of any script, and the neighbours of the ranges, are names as before.
+        for ok in [
+            "Zoë",
+            "Łukasz",
+            "محمد",
+            "李",
+            "Jean\u{2010}Luc",
+            "x\u{2070}",
+            "x\u{2065}",
+            "x\u{2029}",
+        ] {
+            assert!(Name::parse_for("firstName", ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    /// What was stored before the rule stays readable: storage reads through `from_stored`, which
+    /// keeps every other rule.
+    #[test]
+    fn stored_names_and_text_with_invisible_characters_stay_readable() {
+        for c in INVISIBLE {
+            let spoof = format!("John{c}nhoJ");
+            assert_eq!(Name::from_stored("firstName", spoof.as_str()).unwrap().as_str(), spoof);
+            assert_eq!(
+                Text::from_stored("description", spoof.as_str()).unwrap().as_str(),
+                spoof
+            );
+            assert_eq!(
+                Language::from_stored("language", spoof.as_str()).unwrap().as_str(),
+                spoof
+            );
+        }
+        assert_eq!(Name::from_stored("firstName", " ").unwrap_err().problem, Problem::Empty);
+        assert_eq!(
+            Text::from_stored("d", "a\nb").unwrap_err().problem,
+            Problem::ControlCharacter
+        );
+        assert_eq!(
+            Name::from_stored("firstName", "x".repeat(81)).unwrap_err().problem,
+            Problem::TooLong { max: 80 }
         );
     }
 }

@@ -203,7 +203,6 @@ pub(crate) async fn login<S: Store>(
     Ok(HttpResponse::Ok()
         .cookie(session)
         .cookie(xsrf)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(LoginInfo::of(&outcome.user, Some(outcome.is_first_login))))
 }
 

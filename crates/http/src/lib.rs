@@ -2,7 +2,9 @@
 //! one domain model, authentication, and problem+json errors.
 //!
 //! [`configure`] mounts every route for a given store; production and tests call the same function
-//! (the server binary in `apps/accountd`, the integration tests with a temporary database).
+//! (the server binary in `apps/accountd`, the integration tests with a temporary database). The
+//! server wraps them in two middlewares: [`context::request_id`] and [`headers::personal_data`]
+//! (`Cache-Control: no-store` and `nosniff` on every answer).
 
 pub mod account;
 pub mod apio;
@@ -11,9 +13,11 @@ pub mod auth;
 pub mod axway;
 pub mod context;
 pub mod error;
+pub mod headers;
 pub mod negotiate;
 pub mod openapi;
 pub mod ops;
+pub mod page;
 pub mod secret;
 pub mod selfservice;
 pub mod superoffice;

@@ -42,18 +42,14 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
 
 /// The process is up and serving: no database work, so a slow database never restarts it.
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Ready for traffic: the store answers and no migration is pending; else 503 problem+json.
 async fn readyz<S: Store>(state: web::Data<AppState<S>>) -> Result<HttpResponse, ApiError> {
     let services = state.services.clone();
     match blocking(move || services.check_ready()).await {
-        Ok(()) => Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "status": "ready" }))),
+        Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
         Err(ApiError::Service(ServiceError::Store(err))) => {
             tracing::warn!(error = %err, "not ready");
             Err(ApiError::NotReady)
@@ -85,7 +81,6 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
     }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, encoder.format_type()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body)
 }
 

@@ -18,7 +18,6 @@ use accountd_domain::user::{ProfileChange, Timestamp, User};
 use accountd_policy::access;
 use accountd_service::profile::Actor;
 use accountd_service::selfservice::{Check, OwnSession, Verdict};
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -53,11 +52,10 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
     .service(resource(SESSION).route(web::delete().to(end_session::<S>)));
 }
 
-/// Answers are about one person and may change any moment: never cached.
+/// A 200 with `body` as JSON. Answers are about one person and may change any moment: never
+/// cached, as every API answer ([`crate::headers`]).
 fn private_json<T: Serialize>(body: &T) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+    HttpResponse::Ok().json(body)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -652,8 +652,7 @@ async fn answer<S: Store>(
     response
         .insert_header((header::CONTENT_TYPE, format!("{media}; charset=utf-8")))
         .insert_header((header::CONTENT_LANGUAGE, language.code()))
-        .insert_header((header::VARY, "Accept, Accept-Language, SO-Language, SO-TimeZone"))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
+        .insert_header((header::VARY, "Accept, Accept-Language, SO-Language, SO-TimeZone"));
     Ok(if is_xml(media) {
         response.body(carrier.to_xml())
     } else {

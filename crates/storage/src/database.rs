@@ -119,8 +119,14 @@ impl Database {
     ///   is absolute, `sqlite://rel/path` relative to the working directory.
     /// - `postgres://…` or `postgresql://…`: a libpq URL. Its `options` parameter can set the
     ///   schema (`?options=-csearch_path%3Dmyschema`); see [`postgres_url_with_schema`].
+    ///
+    /// A new SQLite file is created readable and writable by its owner only (see
+    /// [`create_private_sqlite_file`]).
     pub fn open(url: &str, opts: &PoolOptions) -> Result<Database, StorageError> {
         let (backend, target) = parse_url(url)?;
+        if backend == Backend::Sqlite {
+            create_private_sqlite_file(&target)?;
+        }
         let manager = Manager { backend, target };
         // One connection first, outside the pool: it reports a bad URL or an unreachable server
         // as such, and applies the migrations before anyone uses the schema.
@@ -226,6 +232,26 @@ fn run_migrations(conn: &mut DbConn) -> Result<(), StorageError> {
         }
         per_backend!(conn, |c| c.run_pending()).map_err(|e| StorageError::Migration(e.to_string()))
     })
+}
+
+/// Creates the SQLite file at `path`, empty, with mode 0600 when it does not exist yet, before
+/// SQLite opens it: SQLite would create it 0644 (less the umask), readable by every local user,
+/// and the file holds password hashes. SQLite gives the `-wal` and `-shm` files it creates beside
+/// a database the database file's mode, so they are 0600 too. An existing file keeps its mode
+/// (the operator's choice; docs/security.md asks for 0600). A `file:` URI is left to SQLite.
+fn create_private_sqlite_file(path: &str) -> Result<(), StorageError> {
+    if path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StorageError::Connect(format!("creating the SQLite file {path}: {e}"))),
+    }
 }
 
 /// `sqlite://…`, `postgres://…` → the backend and what its connection takes.
@@ -350,6 +376,7 @@ fn bulk_copy_sql(template: i64, first: u64, last: u64, copy: &BulkCopy) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn writers_take_turns_and_a_stuck_turn_times_out() {
@@ -374,6 +401,27 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(50));
         drop(held);
         assert!(gate.enter(Duration::ZERO).gate.is_some());
+    }
+
+    /// The database holds password hashes: its file, and the WAL and shared-memory files SQLite
+    /// creates beside it, are the owner's only, whatever the umask.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accountd.db");
+        let db = Database::open(&format!("sqlite://{}", path.display()), &PoolOptions::default()).unwrap();
+        // A write through the pool, with the first connection still open, keeps -wal and -shm.
+        db.execute_raw("CREATE TABLE mode_probe (x INTEGER); INSERT INTO mode_probe VALUES (1);")
+            .unwrap();
+        let mut conn = db.connection().unwrap();
+        conn.batch_execute("SELECT * FROM mode_probe").unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
     }
 
     #[test]

@@ -187,3 +187,90 @@ async fn a_password_changed_through_axway_signs_in_everywhere() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A name stored before invisible characters were refused (bidi overrides, zero-width characters)
+/// still reads back in every dialect, as stored; a new value holding one is refused by name.
+#[actix_web::test]
+async fn stored_invisible_characters_read_back_but_new_ones_are_refused() {
+    let app = spawn_app().await;
+    // As an older version stored it: "John" + RIGHT-TO-LEFT OVERRIDE + "gnp.exe", and a
+    // zero-width space in the last name, the CLI name and the description.
+    app.db
+        .execute_raw(
+            "UPDATE users SET first_name = 'John' || char(8238) || 'gnp.exe', \
+             last_name = 'Blo' || char(8203) || 'ggs', cli_first_name = 'J' || char(8294) || 'B', \
+             description = 'x' || char(65279) WHERE username = 'jbloggs'",
+        )
+        .unwrap();
+    let first = "John\u{202E}gnp.exe";
+    let last = "Blo\u{200B}ggs";
+
+    let seen = through_apio(&app, DEMO_PASSWORD).await;
+    assert_eq!((seen.first.as_str(), seen.last.as_str()), (first, last));
+    let axway = get_user_ok(&app, "jbloggs", DEMO_PASSWORD).await;
+    assert_eq!(axway["name"], format!("{first} {last}"));
+    let principal = principal_basic(&app, "jbloggs", DEMO_PASSWORD).await;
+    assert_eq!(principal.status(), StatusCode::OK);
+    let own = app
+        .fresh_client()
+        .get(app.url("/api/v1/session/profile/"))
+        .basic_auth("jbloggs", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(own.json::<Value>().await.unwrap()["firstName"], first);
+    // An administrator lists the group and reads the user (the list maps every row).
+    let users = app
+        .fresh_client()
+        .get(app.url("/api/v1/tenants/AcmeCorp/groups/AcmeGroup/users/"))
+        .basic_auth("admin", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), StatusCode::OK);
+    let seed_001 = user_path("AcmeCorp", "AcmeGroup", "jbloggs");
+    let admin = |method: reqwest::Method| {
+        app.fresh_client()
+            .request(method, app.url(&seed_001))
+            .basic_auth("admin", Some(DEMO_PASSWORD))
+    };
+    let user: Value = admin(reqwest::Method::GET).send().await.unwrap().json().await.unwrap();
+    assert_eq!(user["firstName"], first);
+    assert_eq!(user["cliFirstName"], "J\u{2066}B");
+
+    // New values: refused with the field named, and nothing changed.
+    let client = app.fresh_client();
+    let xsrf = app.login_ok(&client, "jbloggs").await;
+    for (body, field) in [
+        (json!({"first_name": "Jo\u{200B}hn"}), "first_name"),
+        (json!({"last_name": "\u{202E}sggolB"}), "last_name"),
+    ] {
+        let response = app.put_info(&client, Some(&xsrf), &body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let body = problem(response).await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        assert_eq!(body["errors"][0]["code"], "invisible_character", "{body}");
+    }
+    let response = admin(reqwest::Method::PUT)
+        .json(&json!({"firstName": "John", "cliFirstName": "J\u{FEFF}B"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = problem(response).await;
+    assert_eq!(body["errors"][0]["field"], "cliFirstName", "{body}");
+    assert_eq!(body["errors"][0]["code"], "invisible_character", "{body}");
+    let mut renamed = axway.clone();
+    renamed["name"] = json!(format!("Jo\u{2066}hn {last}"));
+    let response = put_user(&app, "jbloggs", DEMO_PASSWORD, &renamed).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = problem(response).await;
+    assert_eq!(body["errors"][0]["field"], "name", "{body}");
+    assert_eq!(body["errors"][0]["code"], "invisible_character", "{body}");
+    let seen = through_apio(&app, DEMO_PASSWORD).await;
+    assert_eq!((seen.first.as_str(), seen.last.as_str()), (first, last), "unchanged");
+    // A clean name replaces the spoofed one.
+    let response = app.put_info(&client, Some(&xsrf), &json!({"first_name": "John"})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -165,6 +165,37 @@ fn departments_are_created_parents_first_whatever_the_order() {
     assert_eq!(leaf.full_path_name(), "Root \\ Middle \\ Leaf");
 }
 
+/// An export holds password hashes: the file is the owner's only, when new and when it replaces a
+/// file that others could read.
+#[cfg(unix)]
+#[test]
+fn an_export_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let source = TestDatabase::sqlite();
+    let services = services(&source);
+    accountd::demo::load(&services).unwrap();
+    let exported = services.export(&Silent).unwrap();
+    assert!(exported.iter().any(|r| r.password_hash.is_some()));
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for format in [Format::Json, Format::Csv] {
+        let new = dir.path().join(format!("new.{format:?}"));
+        import::write_file(&new, format, &exported).unwrap();
+        assert_eq!(mode(&new), 0o600, "{format:?}, a new file");
+
+        let existing = dir.path().join(format!("existing.{format:?}"));
+        std::fs::write(&existing, "old").unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+        import::write_file(&existing, format, &exported).unwrap();
+        assert_eq!(mode(&existing), 0o600, "{format:?}, a replaced file");
+        assert_eq!(
+            import::read_file(&existing, format).unwrap().len(),
+            exported.len(),
+            "{format:?}: the old content is gone"
+        );
+    }
+}
+
 #[test]
 fn an_export_imports_into_an_empty_database_as_the_same_export() {
     let source = TestDatabase::sqlite();

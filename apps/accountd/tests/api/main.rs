@@ -5,6 +5,7 @@ mod account;
 mod authz;
 mod axway;
 mod cross_dialect;
+mod headers;
 mod helpers;
 mod import;
 mod login_modes;

@@ -20,7 +20,7 @@ pub(super) fn to_tenant(key: i64, id: String, name: String) -> StoreResult<Tenan
     Ok(Tenant {
         key,
         id: TenantId::parse(id).map_err(bad)?,
-        name: Text::parse_for("name", name).map_err(bad)?,
+        name: Text::from_stored("name", name).map_err(bad)?,
     })
 }
 
@@ -30,7 +30,7 @@ pub(super) fn to_group(key: i64, tenant: String, id: String, name: String) -> St
         key,
         tenant: TenantId::parse(tenant).map_err(bad)?,
         id: GroupId::parse(id).map_err(bad)?,
-        name: Text::parse_for("name", name).map_err(bad)?,
+        name: Text::from_stored("name", name).map_err(bad)?,
     })
 }
 
@@ -70,15 +70,15 @@ fn to_license(row: LicenseRow) -> StoreResult<License> {
     let bad = |e: accountd_domain::InvalidValue| corrupt("tenant_license", row.tenant_key, e);
     Ok(License {
         module_id: row.module_id,
-        name: Text::parse_for("Name", row.name).map_err(bad)?,
-        description: Text::parse_for("Description", row.description).map_err(bad)?,
-        owner_name: Text::parse_for("OwnerName", row.owner_name).map_err(bad)?,
-        owner_description: Text::parse_for("OwnerDescription", row.owner_description).map_err(bad)?,
-        version: Text::parse_for("Version", row.version).map_err(bad)?,
-        license_type: Text::parse_for("LicenseType", row.license_type).map_err(bad)?,
+        name: Text::from_stored("Name", row.name).map_err(bad)?,
+        description: Text::from_stored("Description", row.description).map_err(bad)?,
+        owner_name: Text::from_stored("OwnerName", row.owner_name).map_err(bad)?,
+        owner_description: Text::from_stored("OwnerDescription", row.owner_description).map_err(bad)?,
+        version: Text::from_stored("Version", row.version).map_err(bad)?,
+        license_type: Text::from_stored("LicenseType", row.license_type).map_err(bad)?,
         license_number: row.license_number,
         extra_flags: row.extra_flags,
-        extra_info: Text::parse_for("ExtraInfo", row.extra_info).map_err(bad)?,
+        extra_info: Text::from_stored("ExtraInfo", row.extra_info).map_err(bad)?,
         sort_order: row.sort_order,
         hidden: row.hidden,
         unrestricted: row.unrestricted,

@@ -3,8 +3,10 @@
 //! helpers, the look-ups from domain ids to keys, and the row lock.
 //!
 //! Rows become domain values only through the domain's constructors (`TenantId::parse`,
-//! `Text::parse_for`, `Department::new`, `PinSettings::new`, …): stored data that fails them is
-//! reported as `StoreError::Corrupt`, never a panic.
+//! `Text::from_stored`, `Department::new`, `PinSettings::new`, …): stored data that fails them is
+//! reported as `StoreError::Corrupt`, never a panic. Names and text are read with `from_stored`,
+//! which leaves out the rules for new values only (no invisible character), so a row stored
+//! before such a rule stays readable.
 
 mod app_data;
 mod audit;

@@ -33,7 +33,7 @@ fn to_token(row: TokenRow) -> StoreResult<ApiToken> {
         id,
         digest: TokenDigest::from_slice(&row.digest).map_err(|e| corrupt("api_token", id, e))?,
         user: UserKey(row.user_key),
-        name: Text::parse_for("name", row.name).map_err(|e| corrupt("api_token", id, e))?,
+        name: Text::from_stored("name", row.name).map_err(|e| corrupt("api_token", id, e))?,
         created_at: Timestamp::from_millis(row.created_at),
         expires_at: row.expires_at.map(Timestamp::from_millis),
         last_used_at: row.last_used_at.map(Timestamp::from_millis),

@@ -168,17 +168,17 @@ pub(crate) fn to_user(row: UserJoinRow) -> StoreResult<User> {
     };
 
     let profile = Profile {
-        first_name: Name::parse_for("firstName", u.first_name).map_err(bad)?,
-        last_name: Name::parse_for("lastName", u.last_name).map_err(bad)?,
-        cli_first_name: Text::parse_for("cliFirstName", u.cli_first_name).map_err(bad)?,
-        cli_last_name: Text::parse_for("cliLastName", u.cli_last_name).map_err(bad)?,
+        first_name: Name::from_stored("firstName", u.first_name).map_err(bad)?,
+        last_name: Name::from_stored("lastName", u.last_name).map_err(bad)?,
+        cli_first_name: Text::from_stored("cliFirstName", u.cli_first_name).map_err(bad)?,
+        cli_last_name: Text::from_stored("cliLastName", u.cli_last_name).map_err(bad)?,
         phone_number: PhoneNumber::parse_for("phoneNumber", u.phone_number).map_err(bad)?,
         extension: Extension::parse_for("extension", u.extension).map_err(bad)?,
         cli_phone_number: PhoneNumber::parse_for("cliPhoneNumber", u.cli_phone_number).map_err(bad)?,
         department,
         language: u
             .language
-            .map(|v| Language::parse_for("language", v))
+            .map(|v| Language::from_stored("language", v))
             .transpose()
             .map_err(bad)?,
         email: u
@@ -186,15 +186,16 @@ pub(crate) fn to_user(row: UserJoinRow) -> StoreResult<User> {
             .map(|v| EmailAddress::parse_for("emailAddress", v))
             .transpose()
             .map_err(bad)?,
-        network_class_of_service: Text::parse_for("networkClassOfService", u.network_class_of_service).map_err(bad)?,
+        network_class_of_service: Text::from_stored("networkClassOfService", u.network_class_of_service)
+            .map_err(bad)?,
         time_zone: u
             .time_zone
             .map(|v| TimeZoneName::parse_for("timeZone", v))
             .transpose()
             .map_err(bad)?,
         mobile: PhoneNumber::parse_for("mobile", u.mobile).map_err(bad)?,
-        description: Text::parse_for("description", u.description).map_err(bad)?,
-        image: Text::parse_for("image", u.image).map_err(bad)?,
+        description: Text::from_stored("description", u.description).map_err(bad)?,
+        image: Text::from_stored("image", u.image).map_err(bad)?,
     };
     Ok(User {
         key: UserKey(key),

@@ -1,37 +1,7 @@
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>accountd API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 1rem; color: #222; }
-h1 { margin-bottom: 0.2rem; }
-details.op { border: 1px solid #ccc; border-radius: 4px; margin: 0.4rem 0; }
-details.op > summary { cursor: pointer; padding: 0.4rem; }
-details.op > div { padding: 0.4rem 0.8rem; border-top: 1px solid #eee; }
-.m { display: inline-block; min-width: 4.5rem; font-weight: bold; text-transform: uppercase; }
-.get { color: #0a6; } .post { color: #06c; } .put { color: #c70; } .delete { color: #c22; }
-code, pre, textarea, input { font-family: ui-monospace, monospace; font-size: 13px; }
-pre { background: #f6f6f6; padding: 0.5rem; overflow: auto; max-height: 24rem; }
-textarea { width: 100%; min-height: 6rem; }
-input[type=text] { width: 24rem; }
-table { border-collapse: collapse; } td, th { padding: 0.15rem 0.5rem; text-align: left; vertical-align: top; }
-#auth { background: #f3f6fa; padding: 0.5rem; border-radius: 4px; }
-</style>
-</head>
-<body>
-<h1>accountd API</h1>
-<p>The OpenAPI 3.1 document: <a href="/openapi.json">/openapi.json</a>. Requests below are sent from this page
-with your browser's cookies; give credentials here to send an <code>Authorization</code> header instead.</p>
-<div id="auth">
-  Authorization header (e.g. <code>Basic …</code>, <code>Bearer …</code>, <code>SoTicket …</code>):
-  <input type="text" id="authorization" autocomplete="off">
-  or username <input type="text" id="user" style="width:10rem" autocomplete="off">
-  password <input type="password" id="pass" autocomplete="off">
-</div>
-<div id="ops">Loading /openapi.json …</div>
-<script>
+// The API explorer at /docs: reads /openapi.json and lists every operation with a form to send it.
+// Plain JavaScript, loaded as a file under the page's strict Content-Security-Policy (no inline
+// code, Trusted Types): the page is built with createElement and text nodes only, never by
+// writing a string into an HTML sink such as innerHTML.
 "use strict";
 const el = (tag, attrs = {}, ...children) => {
   const e = document.createElement(tag);
@@ -82,8 +52,8 @@ function operation(doc, path, method, op) {
     body.value = contentType.includes("json") ? JSON.stringify(ex, null, 2) : new URLSearchParams(ex || {}).toString();
   }
   const out = el("pre", {}, "");
-  const send = el("button", {}, "Send");
-  send.onclick = async () => {
+  const send = el("button", { type: "button" }, "Send");
+  send.addEventListener("click", async () => {
     let url = path;
     const query = new URLSearchParams();
     const headers = {};
@@ -111,7 +81,7 @@ function operation(doc, path, method, op) {
       try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (_) {}
       out.textContent = r.status + " " + r.statusText + "\n" + [...r.headers].map(h => h.join(": ")).join("\n") + "\n\n" + shown;
     } catch (e) { out.textContent = String(e); }
-  };
+  });
   const responses = el("table");
   for (const [status, r] of Object.entries(op.responses || {})) {
     const types = Object.entries(r.content || {}).map(([t, c]) => t + (c.schema && c.schema.$ref ? " → " + c.schema.$ref.split("/").pop() : "")).join(", ");
@@ -146,6 +116,3 @@ fetch("/openapi.json").then(r => r.json()).then(doc => {
     root.append(el("h2", {}, t.name), el("p", {}, t.description || ""), ...byTag[t.name]);
   }
 }).catch(e => { document.getElementById("ops").textContent = "Could not load /openapi.json: " + e; });
-</script>
-</body>
-</html>
