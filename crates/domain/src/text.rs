@@ -109,6 +109,19 @@ fn no_invisible(field: &'static str, value: &str) -> Result<(), InvalidValue> {
     }
 }
 
+/// What every stored e-mail address has (the rule before the `validator` crate's, issue 13): one
+/// line, `local@domain` with neither part empty. Stricter checks apply to new values only.
+fn stored_email_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    no_control(field, value)?;
+    match value.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(()),
+        _ => Err(InvalidValue::new(
+            field,
+            Problem::Format("an e-mail address such as name@example.com"),
+        )),
+    }
+}
+
 fn email_shape(field: &'static str, value: &str) -> Result<(), InvalidValue> {
     no_control(field, value)?;
     let bad = || {
@@ -177,6 +190,20 @@ fn time_zone_shape(field: &'static str, value: &str) -> Result<(), InvalidValue>
     }
 }
 
+/// A new time-zone name must be one the tz database knows (compiled in with `chrono-tz`, no I/O):
+/// `Europe/Brussels`, `UTC`, `Etc/GMT+1`, not `Mars/Olympus_Mons`. A stored one keeps only the
+/// shape rule, so a row stored before this check stays readable.
+fn known_time_zone(field: &'static str, value: &str) -> Result<(), InvalidValue> {
+    if value.parse::<chrono_tz::Tz>().is_ok() {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(
+            field,
+            Problem::Format("a time zone of the tz database such as Europe/Brussels"),
+        ))
+    }
+}
+
 fn non_empty_text(field: &'static str, value: &str) -> Result<(), InvalidValue> {
     no_control(field, value)?;
     if value.trim().is_empty() {
@@ -202,7 +229,9 @@ text_value!(
 text_value!(
     /// An e-mail address: `local@domain` as HTML's `<input type=email>` accepts it (checked by the
     /// `validator` crate), with a dotted domain of letters, digits and hyphens (no address literal).
-    EmailAddress, 254, email_shape
+    /// A stored one needs only `local@domain` on one line (`from_stored`): the stricter check came
+    /// later and must not make a stored user unreadable.
+    EmailAddress, 254, stored_email_shape, email_shape
 );
 text_value!(
     /// A phone number as typed, possibly empty.
@@ -218,8 +247,9 @@ text_value!(
     Language, 40, non_empty_text, no_invisible
 );
 text_value!(
-    /// An IANA time-zone name (`Europe/Brussels`).
-    TimeZoneName, 64, time_zone_shape
+    /// An IANA time-zone name (`Europe/Brussels`) that the tz database knows. A stored one needs
+    /// only the shape (`from_stored`): the database check came later.
+    TimeZoneName, 64, time_zone_shape, known_time_zone
 );
 
 macro_rules! may_be_empty {
@@ -242,6 +272,44 @@ may_be_empty!(Text, PhoneNumber, Extension);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_the_tz_databases_but_stored_ones_keep_the_shape_rule() {
+        for ok in [
+            "Europe/Brussels",
+            "Europe/Luxembourg",
+            "UTC",
+            "Etc/GMT+1",
+            "America/Argentina/Buenos_Aires",
+        ] {
+            assert!(TimeZoneName::parse_for("timeZone", ok).is_ok(), "{ok}");
+        }
+        let err = TimeZoneName::parse_for("timeZone", "Mars/Olympus_Mons").unwrap_err();
+        assert_eq!((err.field, err.problem.code()), ("timeZone", "invalid_format"));
+        // Stored before the check: still readable, and still the same value.
+        let stored = TimeZoneName::from_stored("timeZone", "Mars/Olympus_Mons").unwrap();
+        assert_eq!(stored.as_str(), "Mars/Olympus_Mons");
+        assert!(
+            TimeZoneName::from_stored("timeZone", "not a zone").is_err(),
+            "the shape still holds"
+        );
+    }
+
+    #[test]
+    fn stored_emails_keep_the_older_rule() {
+        for stored in ["jöns@example.com", "\"quoted\"@example.com", "a@[192.0.2.1]"] {
+            assert!(
+                EmailAddress::parse_for("emailAddress", stored).is_err(),
+                "{stored} is new"
+            );
+            assert!(
+                EmailAddress::from_stored("emailAddress", stored).is_ok(),
+                "{stored} is stored"
+            );
+        }
+        assert!(EmailAddress::from_stored("emailAddress", "no-at-sign").is_err());
+        assert!(EmailAddress::from_stored("emailAddress", "a@b\nc").is_err());
+    }
 
     #[test]
     fn emails() {

@@ -183,14 +183,14 @@ pub(crate) fn to_user(row: UserJoinRow) -> StoreResult<User> {
             .map_err(bad)?,
         email: u
             .email
-            .map(|v| EmailAddress::parse_for("emailAddress", v))
+            .map(|v| EmailAddress::from_stored("emailAddress", v))
             .transpose()
             .map_err(bad)?,
         network_class_of_service: Text::from_stored("networkClassOfService", u.network_class_of_service)
             .map_err(bad)?,
         time_zone: u
             .time_zone
-            .map(|v| TimeZoneName::parse_for("timeZone", v))
+            .map(|v| TimeZoneName::from_stored("timeZone", v))
             .transpose()
             .map_err(bad)?,
         mobile: PhoneNumber::parse_for("mobile", u.mobile).map_err(bad)?,
