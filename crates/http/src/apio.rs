@@ -5,6 +5,7 @@ use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::json::Json;
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
 use accountd_domain::principal::Ids;
@@ -161,7 +162,7 @@ fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_second
 pub(crate) async fn login<S: Store>(
     state: web::Data<AppState<S>>,
     Ctx(ctx): Ctx,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let services = state.services.clone();
@@ -250,7 +251,7 @@ pub(crate) async fn put_login_info<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<LoginInfoUpdate>,
+    body: Json<LoginInfoUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let change = body.into_inner().into_change()?;
     let services = state.services.clone();
@@ -284,7 +285,7 @@ pub(crate) async fn put_login_info_deprecated<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     ctx: Ctx,
-    body: web::Json<LoginInfoUpdate>,
+    body: Json<LoginInfoUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     put_login_info(state, caller, ctx, body).await.map(deprecated)
 }

@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::json::Json;
 use crate::{AppState, resource};
 use accountd_domain::endpoint::{
     AccessDeviceEndpoint, Contact, DeviceLevel, DeviceRef, Endpoint, LineRef, TrunkEndpoint,
@@ -536,7 +537,7 @@ pub(crate) async fn put<S: Store>(
     req: HttpRequest,
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String)>,
-    body: web::Json<UpdateBody>,
+    body: Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_of(path.into_inner())?;
     let expected = if_match(&req)?;
@@ -686,10 +687,7 @@ pub(crate) async fn delete<S: Store>(
                 "A DELETE body must be JSON (Content-Type: application/json).".into(),
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
-            details: format!("The JSON body is not valid for this operation: {e}."),
-            errors: vec![],
-        })?
+        crate::json::from_object(&body)?
     };
     let mut invalid = Collect::default();
     let excluded: Vec<AppId> = from_body
@@ -771,7 +769,7 @@ pub(crate) async fn put_pin<S: Store>(
     caller: Caller<S>,
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String)>,
-    body: web::Json<PinBody>,
+    body: Json<PinBody>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_of(path.into_inner())?;
     let body = body.into_inner();
@@ -928,7 +926,7 @@ pub(crate) async fn create<S: Store>(
     Ctx(ctx): Ctx,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, group) = group_of(path.into_inner())?;
     let body = body.into_inner();

@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect, FieldError, both};
+use crate::json::Json;
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
 use accountd_domain::rules::{PasswordRules, PinRules};
@@ -210,7 +211,7 @@ pub(crate) async fn put_profile<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<SelfProfileUpdate>,
+    body: Json<SelfProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal;
     let change = body.into_inner().into_change(&principal.user)?;
@@ -363,7 +364,7 @@ pub(crate) async fn check_password<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<PasswordCandidate>,
+    body: Json<PasswordCandidate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new = Password::new(body.new_password).map_err(|e| e.renamed("newPassword"));
@@ -497,7 +498,7 @@ pub(crate) async fn check_pincode<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<PinCandidate>,
+    body: Json<PinCandidate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new = PinCode::parse(body.pin_code);
