@@ -5,6 +5,9 @@
 //! - `Content-Type: application/json` (else 415) and at most `http.max_body_bytes` (else 413): the
 //!   `JsonConfig` of [`config`];
 //! - valid JSON (else 400 with serde's line and column);
+//! - a JSON **object** (else 400 before any member is read): serde's derived `Deserialize` of a
+//!   struct also reads an array, member by member in declaration order, so
+//!   `["jbloggs", "pw", null, null]` was a login; no contract takes anything but an object;
 //! - members of the operation's types (else 400 whose one `errors[]` entry names the member, e.g.
 //!   `pinCode`, `department.tenantId` or `_excludedAppIds[1]`). The message says what was expected
 //!   and never repeats the value, which may be a PIN or a password.
@@ -73,12 +76,31 @@ fn not_json(err: &serde_json::Error) -> ApiError {
     }
 }
 
-/// `body` (JSON text) read into `T`.
+/// `body` (JSON text) read into `T`, which it must be an object for.
 pub fn from_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so that every later error is about a member.
     serde_json::from_slice::<IgnoredAny>(body).map_err(|e| not_json(&e))?;
+    if let Some(kind) = not_an_object(body) {
+        return Err(ApiError::BadRequest {
+            details: format!("The body must be a JSON object ({{…}}), not {kind}."),
+            errors: vec![],
+        });
+    }
     serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
         .map_err(|err| unreadable::<T>(body, &err))
+}
+
+/// What a body that is not an object is, by its first token; `None` for an object, and for what
+/// isn't JSON at all (its syntax error says more).
+fn not_an_object(body: &[u8]) -> Option<&'static str> {
+    match body.iter().find(|b| !b" \t\r\n".contains(b))? {
+        b'[' => Some("an array"),
+        b'"' => Some("a string"),
+        b'-' | b'0'..=b'9' => Some("a number"),
+        b't' | b'f' => Some("a boolean"),
+        b'n' => Some("null"),
+        _ => None,
+    }
 }
 
 /// The 400 of a body whose member can't be read into `T`.
@@ -365,6 +387,29 @@ mod tests {
         ] {
             assert_eq!(field::<Create>(body).as_deref(), Some(member), "{body}");
         }
+    }
+
+    #[test]
+    fn only_an_object_is_read() {
+        for (body, kind) in [
+            (
+                r#"["1", 5, null, {"tenantId": "t", "departmentName": "d"}]"#,
+                "an array",
+            ),
+            (" \n[]", "an array"),
+            (r#""pin""#, "a string"),
+            ("-1", "a number"),
+            ("true", "a boolean"),
+            ("null", "null"),
+        ] {
+            let (fields, details) = refusal::<Pin>(body);
+            assert!(fields.is_empty(), "{body}");
+            assert!(
+                details.contains("JSON object") && details.contains(kind),
+                "{body}: {details}"
+            );
+        }
+        assert!(from_object::<Pin>(br#" {"pinCode": "1"} "#).is_ok());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The JSON request bodies of every route, read by the one extractor of the HTTP layer: a member
-//! that can't be read is named (not its value) in `errors[]`.
+//! The JSON request bodies of every route, read by the one extractor of the HTTP layer: a body must
+//! be a JSON object, and a member that can't be read is named (not its value) in `errors[]`.
 
 use crate::helpers::*;
 use reqwest::{Client, Method, Response, StatusCode};
@@ -11,6 +11,7 @@ const LOGIN_INFO_DEPRECATED: &str = "/api/v1/session/login_info/";
 const USERS: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/";
 const FOOUSER: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/";
 const FOOPIN: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/pincode/";
+const GHOST: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/ghost/";
 const AXWAY: &str = "/api/portal/v1.3/currentuser/";
 const PROFILE: &str = "/api/v1/session/profile/";
 const PASSWORD_POLICY: &str = "/api/v1/session/password_policy/";
@@ -161,5 +162,58 @@ async fn a_member_of_the_wrong_type_is_named_not_its_value() {
     assert_eq!(login.status(), StatusCode::BAD_REQUEST);
     assert_eq!(fields(&problem(login).await), ["username"]);
 
+    assert_eq!(state(&app, &admin).await, before, "nothing changed");
+}
+
+#[actix_web::test]
+async fn an_array_is_refused_where_the_contract_says_object() {
+    let app = spawn_app().await;
+    // serde's derived structs read an array member by member: this logged in.
+    let login = app
+        .fresh_client()
+        .post(app.url(LOGIN))
+        .json(&json!([GROUP_ADMIN, DEMO_PASSWORD, null, null]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::BAD_REQUEST);
+    assert!(cookie(&login, "sessionid").is_none());
+    let body = problem(login).await;
+    assert!(body["details"].as_str().unwrap().contains("JSON object"), "{body}");
+
+    let admin = as_admin(&app).await;
+    let before = state(&app, &admin).await;
+    let routes = [
+        (Method::POST, LOGIN),
+        (Method::PUT, LOGIN_INFO),
+        (Method::PUT, LOGIN_INFO_DEPRECATED),
+        (Method::POST, USERS),
+        (Method::PUT, FOOUSER),
+        (Method::DELETE, GHOST),
+        (Method::PUT, FOOPIN),
+        (Method::PUT, AXWAY),
+        (Method::PUT, PROFILE),
+        (Method::POST, PASSWORD_POLICY),
+        (Method::POST, PINCODE_POLICY),
+    ];
+    for (method, path) in routes {
+        for body in [
+            "[]",
+            r#"["newbie", "Fresh-Start-9x!", null, null, null]"#,
+            "[false, null]",
+            r#" ["Jane", "Doe", null]"#,
+            r#""jbloggs""#,
+            "42",
+            "null",
+        ] {
+            let r = send_raw(&app, &admin, method.clone(), path, body).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method} {path} {body}");
+            let problem = problem(r).await;
+            assert!(
+                problem["details"].as_str().unwrap().contains("JSON object"),
+                "{method} {path} {body}: {problem}"
+            );
+        }
+    }
     assert_eq!(state(&app, &admin).await, before, "nothing changed");
 }
