@@ -18,7 +18,7 @@ use accountd_domain::user::Timestamp;
 use accountd_service::dialects::{Directory, function_rights};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -155,12 +155,10 @@ fn role_text(level: UserLevel, language: Language) -> RoleText {
 // Errors in the caller's language
 
 /// `err` as problem+json, its `detail`/`details` in `language` where the error table has the text,
-/// with the headers `ApiError` adds (`WWW-Authenticate`, `Retry-After`) and `Content-Language`.
+/// with the headers `ApiError` adds (`WWW-Authenticate` with this dialect's `SOTicket` scheme too,
+/// `Retry-After`) and `Content-Language`.
 fn localized_error(err: &ApiError, language: Language) -> HttpResponse {
-    let mut response = match language {
-        Language::English => err.error_response(),
-        Language::Swedish => err.swedish_error_response(),
-    };
+    let mut response = err.superoffice_error_response(language == Language::Swedish);
     response
         .headers_mut()
         .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(language.code()));

@@ -763,3 +763,47 @@ async fn basic_is_verified_once_per_cache_period_and_forgotten_on_password_chang
     }
     assert_eq!(app.hasher.verifications() - before, 1);
 }
+
+fn challenges(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[actix_web::test]
+async fn a_401_offers_the_soticket_scheme_beside_basic_and_bearer() {
+    let app = spawn_app().await;
+    for (request, what) in [
+        (principal_request(&app), "nothing"),
+        (
+            principal_request(&app).header("Authorization", "SoTicket nope"),
+            "bad ticket",
+        ),
+        (principal_request(&app).header("Accept-Language", "sv"), "in Swedish"),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let offered = challenges(&response);
+        for scheme in ["Basic ", "SOTicket ", "Bearer "] {
+            assert!(offered.contains(scheme), "{what}: {scheme} in {offered}");
+        }
+        problem(response).await;
+    }
+    // A page's script is not offered Basic (a browser would open its login prompt), the rest stays.
+    let script = principal_request(&app)
+        .header("Sec-Fetch-Mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::UNAUTHORIZED);
+    let offered = challenges(&script);
+    assert!(!offered.contains("Basic"), "{offered}");
+    assert!(
+        offered.contains("SOTicket ") && offered.contains("Bearer "),
+        "{offered}"
+    );
+}
