@@ -3,7 +3,7 @@
 //! policy (listed, and a candidate checked without storing it), and the caller's sessions.
 //! Everything is about the caller; nothing here addresses another user.
 
-use crate::apio_users::nullable;
+use crate::apio_users::{nullable, user_path};
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
@@ -442,19 +442,6 @@ pub(crate) struct PinCandidate {
     old_pin_code: Option<String>,
 }
 
-/// A path segment, percent-encoded but for RFC 3986's unreserved characters and `@`.
-fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[utoipa::path(get, path = "/api/v1/session/pincode_policy/", tag = "account", operation_id = "account_get_pincode_policy",
     summary = "The PIN rules in force for the caller, and where to change the PIN",
     responses(
@@ -469,14 +456,7 @@ pub(crate) async fn get_pincode_policy<S: Store>(
     let policy = blocking(move || services.pin_policy(&caller.principal)).await?;
     Ok(private_json(&PinPolicyView {
         applies: policy.member.is_some(),
-        resource: policy.member.map(|m| {
-            format!(
-                "/api/v1/tenants/{}/groups/{}/users/{}/pincode/",
-                segment(m.tenant.as_str()),
-                segment(m.group.as_str()),
-                segment(m.user.as_str())
-            )
-        }),
+        resource: policy.member.map(|m| format!("{}pincode/", user_path(&m))),
         has_pin: policy.has_pin,
         rules: policy.rules.map(PinRulesView::from),
         checks: policy.checks.into_iter().map(RuleView::from).collect(),
@@ -638,16 +618,6 @@ pub(crate) async fn end_session<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(segment("foouser"), "foouser");
-        assert_eq!(
-            segment("PieGroupAdmin1@sip.netaxis.be"),
-            "PieGroupAdmin1@sip.netaxis.be"
-        );
-        assert_eq!(segment("a b/c?"), "a%20b%2Fc%3F");
-    }
 
     #[test]
     fn times_are_rfc3339_utc() {
