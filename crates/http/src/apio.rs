@@ -1,6 +1,7 @@
 //! The APIO dialect: login and logout, and the session's login info (seed 000), with its deprecated
 //! alias. Field names and casing follow the seed exactly (`first_name` beside `emailAddress`).
 
+use crate::apio_users::{clearable, nullable};
 use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
@@ -96,9 +97,9 @@ impl LoginInfo {
 pub struct LoginInfoUpdate {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// `""` clears the address.
-    #[serde(rename = "emailAddress")]
-    pub email_address: Option<String>,
+    /// `null` or `""` clears the address (as on seed 001's PUT); absent keeps it.
+    #[serde(rename = "emailAddress", default, deserialize_with = "nullable")]
+    pub email_address: Option<Option<String>>,
 }
 
 impl LoginInfoUpdate {
@@ -111,12 +112,8 @@ impl LoginInfoUpdate {
         let last_name = self
             .last_name
             .and_then(|v| invalid.take(Name::parse_for("last_name", v)));
-        let email = self.email_address.and_then(|v| {
-            if v.is_empty() {
-                Some(None)
-            } else {
-                invalid.take(EmailAddress::parse_for("emailAddress", v)).map(Some)
-            }
+        let email = clearable(&mut invalid, self.email_address, |v| {
+            EmailAddress::parse_for("emailAddress", v)
         });
         invalid.finish()?;
         Ok(ProfileChange {
@@ -299,7 +296,7 @@ mod tests {
         let update = LoginInfoUpdate {
             first_name: Some(" ".into()),
             last_name: Some("Doe".into()),
-            email_address: Some("not-an-address".into()),
+            email_address: Some(Some("not-an-address".into())),
         };
         let Err(ApiError::Service(accountd_service::ServiceError::Invalid(errors))) = update.into_change() else {
             panic!("expected a validation error");
@@ -309,13 +306,20 @@ mod tests {
     }
 
     #[test]
-    fn empty_email_clears() {
-        let change = LoginInfoUpdate {
-            email_address: Some(String::new()),
-            ..Default::default()
-        }
-        .into_change()
-        .unwrap();
-        assert_eq!(change.email, Some(None));
+    fn empty_or_null_email_clears_and_absent_keeps() {
+        let change = |body: &str| {
+            serde_json::from_str::<LoginInfoUpdate>(body)
+                .unwrap()
+                .into_change()
+                .unwrap()
+        };
+        assert_eq!(change(r#"{"emailAddress": ""}"#).email, Some(None));
+        assert_eq!(change(r#"{"emailAddress": null}"#).email, Some(None));
+        assert_eq!(change(r#"{"first_name": "A"}"#).email, None);
+        assert!(
+            change(r#"{"emailAddress": "a@example.com"}"#)
+                .email
+                .is_some_and(|e| e.is_some())
+        );
     }
 }

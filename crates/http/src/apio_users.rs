@@ -297,7 +297,9 @@ pub struct UpdateBody {
     pub new_password: Option<String>,
 }
 
-fn clearable<T>(
+/// An optional member: absent keeps (`None`), `null` or `""` clears (`Some(None)`), anything else
+/// is parsed.
+pub(crate) fn clearable<T>(
     invalid: &mut Collect,
     value: Option<Option<String>>,
     parse: impl FnOnce(String) -> Result<T, InvalidValue>,
