@@ -1,10 +1,12 @@
 //! The APIO dialect: login and logout, and the session's login info (seed 000), with its deprecated
 //! alias. Field names and casing follow the seed exactly (`first_name` beside `emailAddress`).
 
+use crate::apio_users::{clearable, nullable};
 use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::json::Json;
 use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
@@ -110,9 +112,9 @@ impl LoginInfo {
 pub struct LoginInfoUpdate {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// `""` clears the address.
-    #[serde(rename = "emailAddress")]
-    pub email_address: Option<String>,
+    /// `null` or `""` clears the address (as on seed 001's PUT); absent keeps it.
+    #[serde(rename = "emailAddress", default, deserialize_with = "nullable")]
+    pub email_address: Option<Option<String>>,
 }
 
 impl LoginInfoUpdate {
@@ -125,12 +127,8 @@ impl LoginInfoUpdate {
         let last_name = self
             .last_name
             .and_then(|v| invalid.take(Name::parse_for("last_name", v)));
-        let email = self.email_address.and_then(|v| {
-            if v.is_empty() {
-                Some(None)
-            } else {
-                invalid.take(EmailAddress::parse_for("emailAddress", v)).map(Some)
-            }
+        let email = clearable(&mut invalid, self.email_address, |v| {
+            EmailAddress::parse_for("emailAddress", v)
         });
         invalid.finish()?;
         Ok(ProfileChange {
@@ -176,7 +174,7 @@ fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_second
 pub(crate) async fn login<S: Store>(
     state: web::Data<AppState<S>>,
     Ctx(ctx): Ctx,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let services = state.services.clone();
@@ -264,7 +262,7 @@ pub(crate) async fn put_login_info<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<LoginInfoUpdate>,
+    body: Json<LoginInfoUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let change = body.into_inner().into_change()?;
     let services = state.services.clone();
@@ -298,7 +296,7 @@ pub(crate) async fn put_login_info_deprecated<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     ctx: Ctx,
-    body: web::Json<LoginInfoUpdate>,
+    body: Json<LoginInfoUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     put_login_info(state, caller, ctx, body).await.map(deprecated)
 }
@@ -312,7 +310,7 @@ mod tests {
         let update = LoginInfoUpdate {
             first_name: Some(" ".into()),
             last_name: Some("Doe".into()),
-            email_address: Some("not-an-address".into()),
+            email_address: Some(Some("not-an-address".into())),
         };
         let Err(ApiError::Service(accountd_service::ServiceError::Invalid(errors))) = update.into_change() else {
             panic!("expected a validation error");
@@ -322,14 +320,21 @@ mod tests {
     }
 
     #[test]
-    fn empty_email_clears() {
-        let change = LoginInfoUpdate {
-            email_address: Some(String::new()),
-            ..Default::default()
-        }
-        .into_change()
-        .unwrap();
-        assert_eq!(change.email, Some(None));
+    fn empty_or_null_email_clears_and_absent_keeps() {
+        let change = |body: &str| {
+            serde_json::from_str::<LoginInfoUpdate>(body)
+                .unwrap()
+                .into_change()
+                .unwrap()
+        };
+        assert_eq!(change(r#"{"emailAddress": ""}"#).email, Some(None));
+        assert_eq!(change(r#"{"emailAddress": null}"#).email, Some(None));
+        assert_eq!(change(r#"{"first_name": "A"}"#).email, None);
+        assert!(
+            change(r#"{"emailAddress": "a@example.com"}"#)
+                .email
+                .is_some_and(|e| e.is_some())
+        );
     }
 
     #[test]

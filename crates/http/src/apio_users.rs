@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::json::Json;
 use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::endpoint::{
@@ -33,6 +34,29 @@ pub const USER: &str = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{use
 pub const IDENTIFIER: &str = r"^[^\s/\\\x00-\x1f\x7f-\x9f]([^/\\\x00-\x1f\x7f-\x9f]*[^\s/\\\x00-\x1f\x7f-\x9f])?$";
 
 pub const PINCODE: &str = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{user_id}/pincode/";
+
+/// The path of a group member's [`USER`] resource, each id percent-encoded.
+pub(crate) fn user_path(member: &GroupMember) -> String {
+    format!(
+        "/api/v1/tenants/{}/groups/{}/users/{}/",
+        segment(member.tenant.as_str()),
+        segment(member.group.as_str()),
+        segment(member.user.as_str())
+    )
+}
+
+/// A path segment, percent-encoded but for RFC 3986's unreserved characters and `@`.
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
 
 pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -275,7 +299,9 @@ pub struct UpdateBody {
     pub new_password: Option<Secret<Password>>,
 }
 
-fn clearable<T>(
+/// An optional member: absent keeps (`None`), `null` or `""` clears (`Some(None)`), anything else
+/// is parsed.
+pub(crate) fn clearable<T>(
     invalid: &mut Collect,
     value: Option<Option<String>>,
     parse: impl FnOnce(String) -> Result<T, InvalidValue>,
@@ -538,7 +564,7 @@ pub(crate) async fn put<S: Store>(
     req: HttpRequest,
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String)>,
-    body: web::Json<UpdateBody>,
+    body: Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_of(path.into_inner())?;
     let expected = if_match(&req)?;
@@ -688,10 +714,7 @@ pub(crate) async fn delete<S: Store>(
                 "A DELETE body must be JSON (Content-Type: application/json).".into(),
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
-            details: format!("The JSON body is not valid for this operation: {e}."),
-            errors: vec![],
-        })?
+        crate::json::from_object(&body)?
     };
     let mut invalid = Collect::default();
     let excluded: Vec<AppId> = from_body
@@ -774,7 +797,7 @@ pub(crate) async fn put_pin<S: Store>(
     caller: Caller<S>,
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String)>,
-    body: web::Json<PinBody>,
+    body: Json<PinBody>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_of(path.into_inner())?;
     let body = body.into_inner();
@@ -930,7 +953,7 @@ pub(crate) async fn create<S: Store>(
     Ctx(ctx): Ctx,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (tenant, group) = group_of(path.into_inner())?;
     let body = body.into_inner();
@@ -991,7 +1014,7 @@ pub(crate) async fn create<S: Store>(
         .user
         .role
         .member()
-        .map(|m| format!("{}{}/", req.path(), m.user))
+        .map(user_path)
         .unwrap_or_else(|| req.path().to_owned());
     let mut response = with_user(actix_web::http::StatusCode::CREATED, &details);
     if let Ok(value) = header::HeaderValue::from_str(&location) {
@@ -1099,6 +1122,26 @@ mod tests {
         assert!(serde_json::from_str::<CreateBody>(r#"{"userId": "u", "password": "p", "nickname": "x"}"#).is_err());
         assert!(
             serde_json::from_str::<UpdateBody>(r#"{"firstName": "x", "oldPassword": "a", "newPassword": "b"}"#).is_ok()
+        );
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(segment("foouser"), "foouser");
+        assert_eq!(
+            segment("PieGroupAdmin1@sip.netaxis.be"),
+            "PieGroupAdmin1@sip.netaxis.be"
+        );
+        assert_eq!(segment("a b/c?"), "a%20b%2Fc%3F");
+        assert_eq!(segment("Jane+1%#ü"), "Jane%2B1%25%23%C3%BC");
+        let member = GroupMember {
+            tenant: TenantId::parse("Pie Corp").unwrap(),
+            group: GroupId::parse("G#1").unwrap(),
+            user: UserId::parse("jane doe@example.com").unwrap(),
+        };
+        assert_eq!(
+            user_path(&member),
+            "/api/v1/tenants/Pie%20Corp/groups/G%231/users/jane%20doe@example.com/"
         );
     }
 

@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
+use crate::json::Json;
 use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::level::{Role, UserLevel};
@@ -305,7 +306,7 @@ pub(crate) async fn put_current_user<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<AxwayUserUpdate>,
+    body: Json<AxwayUserUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal;
     let body = body.into_inner();

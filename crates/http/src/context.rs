@@ -71,16 +71,34 @@ pub async fn request_id(
     }
     if script && status == actix_web::http::StatusCode::UNAUTHORIZED {
         // A Basic challenge makes a browser open its own login prompt over the page that asked.
-        response.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(SCRIPT_CHALLENGE),
-        );
+        let headers = response.headers_mut();
+        let offered = headers
+            .get(actix_web::http::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(without_basic)
+            .unwrap_or_default();
+        let challenge = HeaderValue::from_str(&offered)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or(HeaderValue::from_static(SCRIPT_CHALLENGE));
+        headers.insert(actix_web::http::header::WWW_AUTHENTICATE, challenge);
     }
     Ok(response)
 }
 
-/// The 401 challenge for a script's request: no Basic (see [`is_script_request`]).
+/// The 401 challenge for a script's request when the answer offered nothing but Basic (see
+/// [`is_script_request`]).
 pub const SCRIPT_CHALLENGE: &str = "Bearer realm=\"accountd\"";
+
+/// A `WWW-Authenticate` value without its Basic challenge. Ours are `<scheme> realm="accountd"`
+/// joined by `, ` (`crate::error`), so a challenge starts after each `, `.
+fn without_basic(challenges: &str) -> String {
+    challenges
+        .split(", ")
+        .filter(|c| !c.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("basic ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Whether a request comes from a page's script rather than from an API client or the browser's
 /// address bar: `Sec-Fetch-Mode` other than `navigate` (every current browser sends it), or
@@ -156,6 +174,19 @@ mod tests {
         assert!(!acceptable_request_id("a b"));
         assert!(!acceptable_request_id("a\r\nSet-Cookie: x"));
         assert!(!acceptable_request_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn scripts_are_offered_every_scheme_but_basic() {
+        assert_eq!(
+            without_basic("Basic realm=\"accountd\", Bearer realm=\"accountd\""),
+            "Bearer realm=\"accountd\""
+        );
+        assert_eq!(
+            without_basic("Basic realm=\"accountd\", SOTicket realm=\"accountd\", Bearer realm=\"accountd\""),
+            "SOTicket realm=\"accountd\", Bearer realm=\"accountd\""
+        );
+        assert_eq!(without_basic("basic realm=\"accountd\""), "");
     }
 
     #[test]

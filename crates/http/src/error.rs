@@ -153,7 +153,12 @@ struct Answer {
     retry_after: Option<u64>,
 }
 
+/// The schemes a 401 offers.
 const CHALLENGE: &str = "Basic realm=\"accountd\", Bearer realm=\"accountd\"";
+/// The schemes a 401 of the SuperOffice dialect offers: seed 002 names Basic, SoTicket and Bearer
+/// (`Authorization: SOTicket <ticket>`, the spelling of SuperOffice's documentation; schemes are
+/// case-insensitive, and `crate::auth` reads any case).
+const SUPEROFFICE_CHALLENGE: &str = "Basic realm=\"accountd\", SOTicket realm=\"accountd\", Bearer realm=\"accountd\"";
 
 impl Answer {
     fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
@@ -204,14 +209,14 @@ impl Answer {
         }
     }
 
-    fn into_response(self, in_swedish: bool) -> HttpResponse {
+    fn into_response(self, in_swedish: bool, challenge: &'static str) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
         if self.challenge {
-            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE)));
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
         }
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
@@ -461,19 +466,20 @@ impl ApiError {
         self.answer().problem(false)
     }
 
-    /// As [`ResponseError::error_response`], with `detail` in Swedish where the table has a Swedish
-    /// text (SuperOffice clients that ask for it).
-    pub(crate) fn swedish_error_response(&self) -> HttpResponse {
-        self.respond(true)
+    /// As [`ResponseError::error_response`], for a SuperOffice client: a 401 offers the `SOTicket`
+    /// scheme too, and `detail` is in Swedish where the table has a Swedish text and the client
+    /// asks for it (`in_swedish`).
+    pub(crate) fn superoffice_error_response(&self, in_swedish: bool) -> HttpResponse {
+        self.respond(in_swedish, SUPEROFFICE_CHALLENGE)
     }
 
-    fn respond(&self, in_swedish: bool) -> HttpResponse {
+    fn respond(&self, in_swedish: bool, challenge: &'static str) -> HttpResponse {
         let answer = self.answer();
         if answer.status.is_server_error() {
             // The full internal text goes to the log only.
             tracing::error!(error = ?self, "request failed");
         }
-        answer.into_response(in_swedish)
+        answer.into_response(in_swedish, challenge)
     }
 }
 
@@ -483,7 +489,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.respond(false)
+        self.respond(false, CHALLENGE)
     }
 }
 
@@ -524,13 +530,21 @@ mod tests {
     fn headers_and_swedish_texts_come_from_the_table() {
         let response = |e: ApiError, swedish: bool| {
             if swedish {
-                e.swedish_error_response()
+                e.superoffice_error_response(true)
             } else {
                 e.error_response()
             }
         };
         let unauthenticated = response(ApiError::Service(ServiceError::Unauthenticated), false);
-        assert!(unauthenticated.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(
+            unauthenticated.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            CHALLENGE
+        );
+        let superoffice = ApiError::Service(ServiceError::Unauthenticated).superoffice_error_response(false);
+        assert_eq!(
+            superoffice.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            SUPEROFFICE_CHALLENGE
+        );
         let throttled = response(
             ApiError::Service(ServiceError::Throttled { retry_after_seconds: 7 }),
             true,

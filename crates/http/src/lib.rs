@@ -14,6 +14,7 @@ pub mod axway;
 pub mod context;
 pub mod error;
 pub mod headers;
+pub mod json;
 pub mod negotiate;
 pub mod openapi;
 pub mod ops;
@@ -24,9 +25,9 @@ pub mod superoffice;
 
 use accountd_domain::ports::Store;
 use accountd_service::Services;
-use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::{HttpRequest, HttpResponse, web};
-use error::{ApiError, FieldError};
+use error::ApiError;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -80,44 +81,6 @@ impl<S: Store> std::fmt::Debug for AppState<S> {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match err {
-        JsonPayloadError::ContentType => {
-            ApiError::UnsupportedMediaType("The body must be JSON (Content-Type: application/json).".into())
-        }
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            ApiError::PayloadTooLarge { limit }
-        }
-        JsonPayloadError::Deserialize(e) => {
-            let field = unknown_or_missing_field(&e.to_string());
-            ApiError::BadRequest {
-                details: format!("The JSON body is not valid for this operation: {e}."),
-                errors: field
-                    .map(|f| {
-                        vec![FieldError {
-                            field: f,
-                            code: "invalid_json".into(),
-                            message: e.to_string(),
-                        }]
-                    })
-                    .unwrap_or_default(),
-            }
-        }
-        other => ApiError::BadRequest {
-            details: format!("The body could not be read: {other}."),
-            errors: vec![],
-        },
-    };
-    api.into()
-}
-
-/// serde_json names the offending field in "unknown field `x`" and "missing field `x`".
-fn unknown_or_missing_field(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_owned())
 }
 
 fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
@@ -178,7 +141,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         cfg.app_data(state)
             .app_data(metrics)
             .app_data(address_source)
-            .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
+            .app_data(json::config(limit))
             .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PayloadConfig::default().limit(limit));
@@ -191,23 +154,5 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         openapi::routes(cfg);
         account::routes(cfg);
         cfg.default_service(web::to(no_route));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_the_field_serde_complains_about() {
-        assert_eq!(
-            unknown_or_missing_field("unknown field `nickname`, expected one of `first_name`").as_deref(),
-            Some("nickname")
-        );
-        assert_eq!(
-            unknown_or_missing_field("missing field `password` at line 1").as_deref(),
-            Some("password")
-        );
-        assert_eq!(unknown_or_missing_field("expected value at line 1 column 2"), None);
     }
 }

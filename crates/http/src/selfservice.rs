@@ -3,11 +3,12 @@
 //! policy (listed, and a candidate checked without storing it), and the caller's sessions.
 //! Everything is about the caller; nothing here addresses another user.
 
-use crate::apio_users::nullable;
+use crate::apio_users::{nullable, user_path};
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect, FieldError, both};
+use crate::json::Json;
 use crate::secret::Secret;
 use crate::{AppState, resource};
 use accountd_domain::ports::Store;
@@ -209,7 +210,7 @@ pub(crate) async fn put_profile<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<SelfProfileUpdate>,
+    body: Json<SelfProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal;
     let change = body.into_inner().into_change(&principal.user)?;
@@ -363,7 +364,7 @@ pub(crate) async fn check_password<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<PasswordCandidate>,
+    body: Json<PasswordCandidate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new = body.new_password.named("newPassword");
@@ -439,19 +440,6 @@ pub(crate) struct PinCandidate {
     old_pin_code: Option<Secret<PinCode>>,
 }
 
-/// A path segment, percent-encoded but for RFC 3986's unreserved characters and `@`.
-fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[utoipa::path(get, path = "/api/v1/session/pincode_policy/", tag = "account", operation_id = "account_get_pincode_policy",
     summary = "The PIN rules in force for the caller, and where to change the PIN",
     responses(
@@ -466,14 +454,7 @@ pub(crate) async fn get_pincode_policy<S: Store>(
     let policy = blocking(move || services.pin_policy(&caller.principal)).await?;
     Ok(private_json(&PinPolicyView {
         applies: policy.member.is_some(),
-        resource: policy.member.map(|m| {
-            format!(
-                "/api/v1/tenants/{}/groups/{}/users/{}/pincode/",
-                segment(m.tenant.as_str()),
-                segment(m.group.as_str()),
-                segment(m.user.as_str())
-            )
-        }),
+        resource: policy.member.map(|m| format!("{}pincode/", user_path(&m))),
         has_pin: policy.has_pin,
         rules: policy.rules.map(PinRulesView::from),
         checks: policy.checks.into_iter().map(RuleView::from).collect(),
@@ -495,7 +476,7 @@ pub(crate) async fn check_pincode<S: Store>(
     state: web::Data<AppState<S>>,
     caller: Caller<S>,
     Ctx(ctx): Ctx,
-    body: web::Json<PinCandidate>,
+    body: Json<PinCandidate>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let new = body.pin_code.named("pinCode");
@@ -632,16 +613,6 @@ pub(crate) async fn end_session<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(segment("foouser"), "foouser");
-        assert_eq!(
-            segment("PieGroupAdmin1@sip.netaxis.be"),
-            "PieGroupAdmin1@sip.netaxis.be"
-        );
-        assert_eq!(segment("a b/c?"), "a%20b%2Fc%3F");
-    }
 
     #[test]
     fn times_are_rfc3339_utc() {

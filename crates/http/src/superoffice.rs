@@ -18,7 +18,7 @@ use accountd_domain::user::Timestamp;
 use accountd_service::dialects::{Directory, function_rights};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use utoipa::ToSchema;
 
-/// The seed's path. SuperOffice's routes ignore case, so the two literal segments match in any case.
+/// The seed's path. SuperOffice's routes ignore case, so the two literal segments match in any case;
+/// a trailing slash is accepted too.
 pub const CURRENT_PRINCIPAL: &str = "/api/v1/User/currentPrincipal";
 const CURRENT_PRINCIPAL_PATTERN: &str = "/api/v1/{user:(?i:user)}/{principal:(?i:currentprincipal)}";
 
@@ -50,12 +51,23 @@ impl Default for SuperOfficeConfig {
     }
 }
 
+/// The methods of the route: ASP.NET answers HEAD wherever it answers GET.
+const ALLOWED: &str = "GET, HEAD";
+
 pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource(CURRENT_PRINCIPAL_PATTERN)
-            .route(web::get().to(current_principal::<S>))
-            .default_service(web::to(method_not_allowed)),
-    );
+    // ASP.NET's routes also match with a trailing slash. HEAD runs the GET handler: actix sends its
+    // headers (Content-Length included) and no body.
+    for pattern in [
+        CURRENT_PRINCIPAL_PATTERN.to_owned(),
+        format!("{CURRENT_PRINCIPAL_PATTERN}/"),
+    ] {
+        cfg.service(
+            resource(&pattern)
+                .route(web::get().to(current_principal::<S>))
+                .route(web::head().to(current_principal::<S>))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,12 +167,10 @@ fn role_text(level: UserLevel, language: Language) -> RoleText {
 // Errors in the caller's language
 
 /// `err` as problem+json, its `detail`/`details` in `language` where the error table has the text,
-/// with the headers `ApiError` adds (`WWW-Authenticate`, `Retry-After`) and `Content-Language`.
+/// with the headers `ApiError` adds (`WWW-Authenticate` with this dialect's `SOTicket` scheme too,
+/// `Retry-After`) and `Content-Language`.
 fn localized_error(err: &ApiError, language: Language) -> HttpResponse {
-    let mut response = match language {
-        Language::English => err.error_response(),
-        Language::Swedish => err.swedish_error_response(),
-    };
+    let mut response = err.superoffice_error_response(language == Language::Swedish);
     response
         .headers_mut()
         .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(language.code()));
@@ -176,7 +186,7 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     );
     response
         .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
+        .insert(header::ALLOW, header::HeaderValue::from_static(ALLOWED));
     response
 }
 

@@ -4,6 +4,7 @@
 mod account;
 mod authz;
 mod axway;
+mod bodies;
 mod cross_dialect;
 mod headers;
 mod helpers;

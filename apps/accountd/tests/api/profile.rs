@@ -896,6 +896,37 @@ async fn administrators_create_and_list_group_users() {
 }
 
 #[actix_web::test]
+async fn the_location_of_a_created_user_is_percent_encoded() {
+    let app = spawn_app().await;
+    let admin = as_user(&app, "admin").await;
+    let users = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/";
+    let user_id = "Jane Doe+1%?#ü@example.com";
+    let created = send(&app, &admin, reqwest::Method::POST, users, Some(json!({
+        "userId": user_id, "username": "jane.doe", "password": "Fresh-Start-9x!", "firstName": "Jane", "lastName": "Doe"
+    }))).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{:?}", created.text().await);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("{users}Jane%20Doe%2B1%25%3F%23%C3%BC@example.com/"));
+    // The Location names the created user.
+    let fetched = send(&app, &admin, reqwest::Method::GET, &location, None).await;
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.json::<Value>().await.unwrap()["firstName"], "Jane");
+    let listed: Value = send(&app, &admin, reqwest::Method::GET, users, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["userId"] == user_id),
+        "{listed}"
+    );
+}
+
+#[actix_web::test]
 async fn changes_go_to_the_application_server_all_or_nothing() {
     let app = spawn_with(Spawn {
         mode: LoginMode::LocalLoginDedicated,

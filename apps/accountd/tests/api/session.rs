@@ -94,6 +94,41 @@ async fn put_user_login_info_replays_seed_000() {
 }
 
 #[actix_web::test]
+async fn null_email_address_clears_it_as_on_seed_001() {
+    let app = spawn_app().await;
+    let xsrf = app.login_ok(&app.client, GROUP_ADMIN).await;
+    let mut cleared = seed_000_body();
+    cleared["profile"].as_object_mut().unwrap().remove("emailAddress");
+    for path in ["/api/v1/session/user_login_info/", "/api/v1/session/login_info/"] {
+        let set = app
+            .client
+            .put(app.url(path))
+            .header("X-XSRF-TOKEN", &xsrf)
+            .json(&json!({"emailAddress": "john.doe@netaxis.be"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.json::<Value>().await.unwrap(), seed_000_body(), "{path}");
+        // `null`, like `""` and like seed 001's PUT, clears the address; absent keeps it.
+        let response = app
+            .client
+            .put(app.url(path))
+            .header("X-XSRF-TOKEN", &xsrf)
+            .json(&json!({"emailAddress": null}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap(), cleared, "{path}");
+        assert_eq!(app.get_info(&app.client).await.json::<Value>().await.unwrap(), cleared);
+        let kept = app
+            .put_info(&app.client, Some(&xsrf), &json!({"first_name": "John"}))
+            .await;
+        assert_eq!(kept.json::<Value>().await.unwrap(), cleared, "{path}");
+    }
+}
+
+#[actix_web::test]
 async fn ids_follow_the_level() {
     let app = spawn_app().await;
     for (user, ids) in [

@@ -746,3 +746,96 @@ async fn basic_is_verified_once_per_cache_period_and_forgotten_on_password_chang
     }
     assert_eq!(app.hasher.verifications() - before, 1);
 }
+
+fn challenges(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[actix_web::test]
+async fn a_401_offers_the_soticket_scheme_beside_basic_and_bearer() {
+    let app = spawn_app().await;
+    for (request, what) in [
+        (principal_request(&app), "nothing"),
+        (
+            principal_request(&app).header("Authorization", "SoTicket nope"),
+            "bad ticket",
+        ),
+        (principal_request(&app).header("Accept-Language", "sv"), "in Swedish"),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let offered = challenges(&response);
+        for scheme in ["Basic ", "SOTicket ", "Bearer "] {
+            assert!(offered.contains(scheme), "{what}: {scheme} in {offered}");
+        }
+        problem(response).await;
+    }
+    // A page's script is not offered Basic (a browser would open its login prompt), the rest stays.
+    let script = principal_request(&app)
+        .header("Sec-Fetch-Mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::UNAUTHORIZED);
+    let offered = challenges(&script);
+    assert!(!offered.contains("Basic"), "{offered}");
+    assert!(
+        offered.contains("SOTicket ") && offered.contains("Bearer "),
+        "{offered}"
+    );
+}
+
+#[actix_web::test]
+async fn the_trailing_slash_form_and_head_are_served_like_get() {
+    let app = spawn_app().await;
+    let get = principal_basic(&app, "jbloggs", DEMO_PASSWORD).await;
+    assert_eq!(get.status(), StatusCode::OK);
+    let headers = get.headers().clone();
+    let body: Value = get.json().await.unwrap();
+    let slash = format!("{PRINCIPAL}/");
+    for path in [slash.as_str(), "/api/v1/user/currentprincipal/"] {
+        let response = app
+            .fresh_client()
+            .get(app.url(path))
+            .basic_auth("jbloggs", Some(DEMO_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap(), body, "{path}");
+    }
+    for path in [PRINCIPAL, slash.as_str()] {
+        let head = app
+            .fresh_client()
+            .head(app.url(path))
+            .basic_auth("jbloggs", Some(DEMO_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        for name in [
+            "content-type",
+            "content-length",
+            "content-language",
+            "vary",
+            "cache-control",
+        ] {
+            assert_eq!(head.headers().get(name), headers.get(name), "{path}: {name}");
+        }
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: no body");
+    }
+    let unauthenticated = app.fresh_client().head(app.url(PRINCIPAL)).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenges(&unauthenticated).contains("SOTicket "));
+    assert!(unauthenticated.bytes().await.unwrap().is_empty());
+
+    let post = app.fresh_client().post(app.url(&slash)).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+}
