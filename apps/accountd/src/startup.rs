@@ -91,18 +91,15 @@ fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
         loop {
             interval.tick().await;
-            let sessions = services.clone();
-            match web::block(move || sessions.purge_expired_sessions()).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(sessions = n, "expired sessions purged"),
-                Ok(Err(err)) => tracing::warn!(error = %err, "could not purge expired sessions"),
-                Err(_) => return,
-            }
-            let throttles = services.clone();
-            match web::block(move || throttles.purge_expired_throttles()).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(counters = n, "expired throttling counters purged"),
-                Ok(Err(err)) => tracing::warn!(error = %err, "could not purge throttling counters"),
+            let services = services.clone();
+            match web::block(move || services.purge_expired()).await {
+                Ok(Ok(purged)) if purged == Default::default() => {}
+                Ok(Ok(purged)) => tracing::info!(
+                    sessions = purged.sessions,
+                    counters = purged.throttle_counters,
+                    "expired sessions and throttling counters purged"
+                ),
+                Ok(Err(err)) => tracing::warn!(error = %err, "could not purge expired rows"),
                 Err(_) => return,
             }
         }

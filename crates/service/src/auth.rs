@@ -13,8 +13,8 @@ use accountd_domain::user::{Timestamp, User};
 use accountd_policy::mode::{Authenticator, Operation, dispatch};
 use accountd_policy::tokens;
 
-/// A successful login.
-#[derive(Debug, Clone)]
+/// A successful login. Its `Debug` leaves the tokens out.
+#[derive(Clone)]
 pub struct LoginOutcome {
     pub user: User,
     /// Seed 000's `is_first_login`: the password was set by an administrator (or at creation) and
@@ -27,11 +27,32 @@ pub struct LoginOutcome {
     pub expires_at: Timestamp,
 }
 
-/// A new API token; `token` is shown once and never stored.
-#[derive(Debug, Clone)]
+/// A new API token; `token` is shown once and never stored (nor printed by `Debug`).
+#[derive(Clone)]
 pub struct IssuedToken {
     pub id: i64,
     pub token: String,
+}
+
+impl std::fmt::Debug for LoginOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginOutcome")
+            .field("user", &self.user.key)
+            .field("is_first_login", &self.is_first_login)
+            .field("session_token", &"<redacted>")
+            .field("xsrf_token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The HMAC key of XSRF tokens: a fixed domain-separation label, not a server secret, so every
@@ -458,6 +479,15 @@ mod tests {
     use accountd_storage::testing::TestDatabase;
     use accountd_upstream::DisabledUpstream;
     use std::sync::Arc;
+
+    #[test]
+    fn outcomes_and_issued_tokens_print_no_token() {
+        let token = IssuedToken {
+            id: 7,
+            token: "secret-api-token".into(),
+        };
+        assert!(!format!("{token:?}").contains("secret-api-token"));
+    }
 
     #[test]
     fn every_instance_derives_the_same_xsrf_token_for_a_session() {

@@ -23,7 +23,7 @@ pub mod profile;
 pub mod random;
 pub mod selfservice;
 pub mod sso;
-mod throttle;
+pub mod throttle;
 pub mod users;
 
 pub use config::ServiceConfig;

@@ -129,4 +129,20 @@ impl<S: Store> Services<S> {
         let before = purge_before(self.clock.now(), self.config.throttle.window_seconds);
         Ok(self.store.write(|repo| repo.throttle_purge(before))?)
     }
+
+    /// The periodic purge: sessions past their timeouts and throttling counters that count for
+    /// nothing any more.
+    pub fn purge_expired(&self) -> ServiceResult<Purged> {
+        Ok(Purged {
+            sessions: self.purge_expired_sessions()?,
+            throttle_counters: self.purge_expired_throttles()?,
+        })
+    }
+}
+
+/// What [`Services::purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub throttle_counters: u64,
 }

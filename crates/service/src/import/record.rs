@@ -82,7 +82,7 @@ const USER_COLUMNS: [&str; 34] = [
 /// One record of an import or export file: a flat row whose `kind` says which columns apply
 /// (docs/import.md lists them). CSV has one column per field; JSON an array of objects with the
 /// same member names.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     pub kind: Option<Kind>,
@@ -217,9 +217,42 @@ impl Record {
     }
 }
 
+impl std::fmt::Debug for Record {
+    /// The filled members, with `password` and `password_hash` redacted: a record is no way for a
+    /// secret into a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(members) = shown.as_object_mut() {
+            for secret in ["password", "password_hash"] {
+                if let Some(value) = members.get_mut(secret) {
+                    *value = serde_json::Value::from("<redacted>");
+                }
+            }
+        }
+        write!(f, "Record {shown}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_redacts_the_password_and_its_hash() {
+        let record = Record {
+            kind: Some(Kind::User),
+            username: Some("bob".into()),
+            password: Some("Plain-Passw0rd!".into()),
+            password_hash: Some("pbkdf2_sha256$1000$salt$c2VjcmV0".into()),
+            ..Record::default()
+        };
+        let shown = format!("{record:?}");
+        assert!(shown.contains("bob") && shown.contains("<redacted>"), "{shown}");
+        assert!(
+            !shown.contains("Plain-Passw0rd!") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn csv_columns_are_exactly_the_record_fields() {
