@@ -11,6 +11,7 @@
 pub mod auth;
 mod basic_cache;
 pub mod bench;
+mod claims;
 pub mod config;
 pub mod demo;
 pub mod dialects;
