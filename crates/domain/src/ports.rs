@@ -337,8 +337,9 @@ pub trait Store: Send + Sync + 'static {
         E: From<StoreError>;
 
     /// Runs `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`). It commits only when `f`
-    /// returns `Ok`; an `Err` (from the store, or from anything `f` called, such as the Application
-    /// Server) rolls every write of `f` back.
+    /// returns `Ok`; an `Err` (from the store, or from anything `f` decided) rolls every write of
+    /// `f` back. Keep `f` short and free of external calls (the Application Server): the write lock
+    /// is held for as long as it runs (issue 15).
     fn write<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>;

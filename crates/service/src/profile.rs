@@ -1,6 +1,6 @@
 //! Reading and changing users: profiles, passwords and account creation, under the access scopes and
 //! the login mode. A change that the login mode sends to the Application Server too is decided on
-//! short reads under the user's claim ([`crate::claims`]), sent to the AS outside any transaction,
+//! short reads under the user's claim (the `claims` module), sent to the AS outside any transaction,
 //! and written locally only after the AS accepted it, in one short transaction on the version it was
 //! decided on; a local failure then puts the AS back (best effort, logged at error level).
 
