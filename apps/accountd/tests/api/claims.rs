@@ -72,8 +72,10 @@ async fn a_slow_application_server_call_does_not_hold_up_other_users_logins() {
     );
     assert_eq!(slow_status, StatusCode::OK);
     assert_eq!(login_status, StatusCode::OK);
+    // With the AS call inside the write transaction (before issue 15) the login waited for the
+    // rest of it: ~2.2 s here. A loose bound, far above a login's own time.
     assert!(
-        login_took < delay,
+        login_took < delay / 2,
         "the login waited for the other user's AS call: {login_took:?}"
     );
     assert!(slow_took >= delay);
