@@ -150,6 +150,7 @@ impl AppConfig {
             throttle: self.throttle.clone(),
             basic_auth: self.basic_auth.clone(),
             sso: self.sso.clone(),
+            claims: accountd_service::config::ClaimConfig::for_upstream_timeout(self.upstream.http.request_timeout),
         }
     }
 }

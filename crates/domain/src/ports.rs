@@ -255,6 +255,25 @@ pub trait ThrottleStore {
     fn throttle_purge(&mut self, before: Timestamp) -> StoreResult<u64>;
 }
 
+/// Short-lived per-user claims (issue 15): a change that goes to the Application Server holds its
+/// user's claim around the call, in transactions of their own, so changes to one user stay ordered
+/// across every instance on the database while changes to different users never wait on each other.
+pub trait ClaimStore {
+    /// Claims `user` for `holder` until `now + ttl`, atomically: `true` when there was no claim, or
+    /// the stored one had expired (its holder crashed) or was `holder`'s own (renewed); `false`
+    /// while another holder's claim is live.
+    fn claim_user(
+        &mut self,
+        user: UserKey,
+        holder: &str,
+        now: Timestamp,
+        ttl: std::time::Duration,
+    ) -> StoreResult<bool>;
+    /// Releases `holder`'s claim on `user`; `false` when it held none (it expired and was taken
+    /// over, or was released already).
+    fn release_user_claim(&mut self, user: UserKey, holder: &str) -> StoreResult<bool>;
+}
+
 /// Whole-database listings, for operators' tools (`accountd export`), not for request paths: each
 /// reads a whole table (users a page at a time).
 pub trait InventoryStore {
@@ -290,6 +309,7 @@ pub trait Repository:
     + ThrottleStore
     + AuditLog
     + InventoryStore
+    + ClaimStore
 {
 }
 
@@ -305,6 +325,7 @@ impl<T> Repository for T where
         + ThrottleStore
         + AuditLog
         + InventoryStore
+        + ClaimStore
 {
 }
 
@@ -316,8 +337,9 @@ pub trait Store: Send + Sync + 'static {
         E: From<StoreError>;
 
     /// Runs `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`). It commits only when `f`
-    /// returns `Ok`; an `Err` (from the store, or from anything `f` called, such as the Application
-    /// Server) rolls every write of `f` back.
+    /// returns `Ok`; an `Err` (from the store, or from anything `f` decided) rolls every write of
+    /// `f` back. Keep `f` short and free of external calls (the Application Server): the write lock
+    /// is held for as long as it runs (issue 15).
     fn write<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>;

@@ -448,6 +448,34 @@ impl ProfileChange {
     }
 }
 
+impl ProfileChange {
+    /// The change that puts back `before`'s values of every field this change sets: what undoes
+    /// it on a system that applied it (the Application Server, when the local write failed after
+    /// it accepted; issue 15).
+    pub fn reverting(&self, before: &Profile) -> ProfileChange {
+        fn back<T: Clone, U>(set: &Option<U>, before: &T) -> Option<T> {
+            set.as_ref().map(|_| before.clone())
+        }
+        ProfileChange {
+            first_name: back(&self.first_name, &before.first_name),
+            last_name: back(&self.last_name, &before.last_name),
+            cli_first_name: back(&self.cli_first_name, &before.cli_first_name),
+            cli_last_name: back(&self.cli_last_name, &before.cli_last_name),
+            phone_number: back(&self.phone_number, &before.phone_number),
+            extension: back(&self.extension, &before.extension),
+            cli_phone_number: back(&self.cli_phone_number, &before.cli_phone_number),
+            department: back(&self.department, &before.department.as_ref().map(|d| d.key.clone())),
+            language: back(&self.language, &before.language),
+            email: back(&self.email, &before.email),
+            network_class_of_service: back(&self.network_class_of_service, &before.network_class_of_service),
+            time_zone: back(&self.time_zone, &before.time_zone),
+            mobile: back(&self.mobile, &before.mobile),
+            description: back(&self.description, &before.description),
+            image: back(&self.image, &before.image),
+        }
+    }
+}
+
 /// A change of account status, which only administrators make.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountChange {
@@ -581,6 +609,32 @@ mod tests {
             real.without_current(&p).fields(),
             vec![ProfileField::LastName, ProfileField::Department]
         );
+    }
+
+    #[test]
+    fn reverting_puts_back_exactly_the_changed_members() {
+        let mut before = Profile::named(
+            Name::parse_for("f", "John").unwrap(),
+            Name::parse_for("l", "Doe").unwrap(),
+        );
+        before.department = Some(dept("T", Some("G"), "leaf", &["root"]));
+        let change = ProfileChange {
+            first_name: Some(Name::parse_for("f", "Jane").unwrap()),
+            department: Some(None),
+            email: Some(Some(
+                EmailAddress::parse_for("emailAddress", "jane@example.com").unwrap(),
+            )),
+            ..ProfileChange::default()
+        };
+        let revert = change.reverting(&before);
+        assert_eq!(revert.fields(), change.fields());
+        assert_eq!(revert.first_name, Some(before.first_name.clone()));
+        assert_eq!(revert.department, Some(Some(before.department.clone().unwrap().key)));
+        assert_eq!(revert.email, Some(None));
+        let mut after = before.clone();
+        change.apply_except_department(&mut after);
+        revert.apply_except_department(&mut after);
+        assert_eq!(after, before);
     }
 
     #[test]

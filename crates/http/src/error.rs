@@ -378,6 +378,14 @@ impl ApiError {
                 upstream_failed(C::BAD_GATEWAY)
             }
             E::Service(S::Upstream(UpstreamError::Disabled)) => upstream_failed(C::INTERNAL_SERVER_ERROR),
+            E::Service(S::UserBusy) => Answer::new(
+                C::SERVICE_UNAVAILABLE,
+                "user-busy",
+                "Another change of this user is in progress",
+                "Another change of this user is still being applied; nothing was changed. Try again.",
+            )
+            .swedish("En annan ändring av den här användaren pågår; inget ändrades. Försök igen.")
+            .retry_after(1),
             E::Service(S::Store(StoreError::Unavailable(_))) => Answer::new(
                 C::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -598,5 +606,6 @@ mod tests {
         assert_eq!(s(ServiceError::Throttled { retry_after_seconds: 5 }), 429);
         assert_eq!(s(ServiceError::Upstream(UpstreamError::Timeout)), 504);
         assert_eq!(s(ServiceError::Store(StoreError::Unavailable("busy".into()))), 503);
+        assert_eq!(s(ServiceError::UserBusy), 503);
     }
 }

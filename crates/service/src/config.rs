@@ -20,6 +20,41 @@ pub struct ServiceConfig {
     pub basic_auth: BasicAuthConfig,
     /// The identity provider of SSO_LOGIN_DEDICATED.
     pub sso: crate::sso::SsoConfig,
+    /// Per-user claims around Application Server calls: derived from the upstream timeout by the
+    /// binary ([`ClaimConfig::for_upstream_timeout`]), not a key of their own.
+    #[serde(skip)]
+    pub claims: ClaimConfig,
+}
+
+/// How long a change waits for another change of the same user, and how long a claim lives when
+/// its holder never releases it (a crash). Both follow the Application Server's request timeout:
+/// a waiter outlasts one whole call of the holder, and a claim outlives its holder's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimConfig {
+    /// Longest wait for the claim before answering [`crate::ServiceError::UserBusy`].
+    pub wait: std::time::Duration,
+    /// A claim not released expires this long after it was taken.
+    pub ttl: std::time::Duration,
+}
+
+impl ClaimConfig {
+    /// The wait is the timeout plus 2 s (the holder's call and its local write); the claim lives
+    /// twice the timeout plus 5 s, so it never expires under a live holder.
+    pub fn for_upstream_timeout(timeout: std::time::Duration) -> Self {
+        Self {
+            wait: timeout.saturating_add(std::time::Duration::from_secs(2)),
+            ttl: timeout
+                .saturating_mul(2)
+                .saturating_add(std::time::Duration::from_secs(5)),
+        }
+    }
+}
+
+impl Default for ClaimConfig {
+    /// For the upstream adapter's default request timeout (5 s).
+    fn default() -> Self {
+        Self::for_upstream_timeout(std::time::Duration::from_secs(5))
+    }
 }
 
 /// Session lifetimes.

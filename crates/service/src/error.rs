@@ -49,6 +49,10 @@ pub enum ServiceError {
     /// Too many failures: try again after this many seconds (429).
     #[error("too many attempts")]
     Throttled { retry_after_seconds: u64 },
+    /// Another change of the same user is under way (it holds the user's claim, issue 15) and did
+    /// not end within the bounded wait; nothing was changed, the client may retry (503).
+    #[error("another change of this user is in progress")]
+    UserBusy,
     /// The Application Server refused or failed (502, or 504 on a timeout).
     #[error(transparent)]
     Upstream(UpstreamError),

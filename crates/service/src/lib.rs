@@ -5,12 +5,13 @@
 //! Everything here is synchronous and runs on a blocking thread: the store and the Application
 //! Server are ports ([`accountd_domain::ports`]), the clock and randomness are parameters, argon2 is
 //! bounded by [`hasher::Hasher`]. A change that goes to both the local store and the Application
-//! Server happens inside one store transaction that commits only after the Application Server
-//! accepted it.
+//! Server calls the Application Server outside any store transaction, under the user's claim
+//! (the `claims` module), and is written locally afterwards in one short transaction.
 
 pub mod auth;
 mod basic_cache;
 pub mod bench;
+mod claims;
 pub mod config;
 pub mod demo;
 pub mod dialects;

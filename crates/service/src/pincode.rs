@@ -102,8 +102,22 @@ impl<S: Store> Services<S> {
         } else {
             Action::ResetPin
         };
-        let user = self.addressed_user(actor, member, action)?;
-        *subject = Some(user.key);
+        let addressed = self.addressed_user(actor, member, action)?;
+        *subject = Some(addressed.key);
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::PinChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        // Changes of one user that go to the Application Server are ordered by its claim; no
+        // transaction is open while the AS is called (issue 15).
+        let _claim = self.claim_user_if(how.write_upstream, addressed.key)?;
+        let user = if how.write_upstream {
+            // Read again under the claim: the version the change is decided on.
+            self.addressed_user(actor, member, action)?
+        } else {
+            addressed
+        };
         let current = self.store.read(|repo| repo.pin(user.key))?;
         let current_settings = current.as_ref().map(|r| r.settings).unwrap_or_default();
         let current_hash = current.as_ref().and_then(|r| r.hash.clone());
@@ -134,17 +148,19 @@ impl<S: Store> Services<S> {
             None => None,
         };
         let keep_history = rules.as_ref().map_or(default_pin_rules().history, |r| r.history);
-        let how = dispatch(
-            self.config.apio.login_mode,
-            Operation::PinChange,
-            self.config.apio.update_profile_to_bs_db_sso,
-        );
+        if how.write_upstream {
+            self.upstream.set_pin(&user, update.pin.as_ref(), &settings)?;
+        }
         let now = self.clock.now();
-        self.store.write(|repo| {
-            repo.set_pin(user.key, new_hash.as_ref(), &settings, keep_history, now)?;
-            if how.write_upstream {
-                self.upstream.set_pin(&user, update.pin.as_ref(), &settings)?;
+        let written = self.store.write(|repo| {
+            // What was decided on: an interleaved change of the user or of the PIN is detected.
+            let still = repo.user_by_key(user.key)?.map(|u| u.version) == Some(user.version)
+                && repo.pin(user.key)?.map(|r| (r.settings, r.hash))
+                    == current.as_ref().map(|r| (r.settings, r.hash.clone()));
+            if how.write_upstream && !still {
+                return Err(ServiceError::PreconditionFailed);
             }
+            repo.set_pin(user.key, new_hash.as_ref(), &settings, keep_history, now)?;
             let event = self.audit_event(
                 Some(actor),
                 Some(user.key),
@@ -155,8 +171,27 @@ impl<S: Store> Services<S> {
             );
             repo.record_audit(&event)?;
             Ok::<_, ServiceError>(())
-        })?;
+        });
+        if how.write_upstream
+            && let Err(err) = &written
+        {
+            self.revert_upstream_pin(&user, update.pin.is_some(), &current_settings, err);
+        }
+        written?;
         Ok(settings)
+    }
+
+    /// After the Application Server accepted a PIN change and the local write failed (`err`): puts
+    /// the AS's PIN settings back (best effort); a changed PIN itself can't be sent back (only its
+    /// hash is kept). Logged at error level either way.
+    fn revert_upstream_pin(&self, user: &User, pin_changed: bool, before: &PinSettings, err: &ServiceError) {
+        // issue 15: outbox. The durable outbox will record the divergence and replay the revert.
+        let reverted = self.upstream.set_pin(user, None, before);
+        tracing::error!(
+            user = %user.key, error = %err, pin_changed, settings_put_back = reverted.is_ok(),
+            revert_error = reverted.err().map(|e| e.to_string()),
+            "the local write failed after the Application Server accepted a PIN change"
+        );
     }
 
     /// The old PIN, required to change one's own: a wrong one counts for throttling and for the PIN's

@@ -1,6 +1,8 @@
 //! Reading and changing users: profiles, passwords and account creation, under the access scopes and
-//! the login mode. A change that the login mode sends to the Application Server too is made inside
-//! the store transaction and committed only after the Application Server accepted it.
+//! the login mode. A change that the login mode sends to the Application Server too is decided on
+//! short reads under the user's claim (the `claims` module), sent to the AS outside any transaction,
+//! and written locally only after the AS accepted it, in one short transaction on the version it was
+//! decided on; a local failure then puts the AS back (best effort, logged at error level).
 
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::UserKey;
@@ -145,25 +147,80 @@ impl<S: Store> Services<S> {
             Operation::ProfileChange,
             self.config.apio.update_profile_to_bs_db_sso,
         );
-        let now = self.clock.now();
         let mut fields: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
-        let result = self.store.write(|repo| {
-            let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
-            self.authorize(actor, Action::UpdateProfile, &current)?;
-            let change = change.clone().without_current(&current.profile);
-            fields = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
-            refuse_read_only(actor, &current, &change, None)?;
-            refuse_move_out_of_scope(actor, &current, &change, repo)?;
-            if change.is_empty() {
-                return match expected {
-                    Some(v) if v != current.version => Err(ServiceError::PreconditionFailed),
-                    _ => Ok(current),
-                };
+        let result = self.update_profile_inner(actor, target, expected, change, how.write_upstream, &mut fields, ctx);
+        self.audit_refusal(&result, actor, Some(target), AuditAction::ProfileUpdate, fields, ctx);
+        result
+    }
+
+    /// What [`Services::update_profile`] decides on `current`: the effective change (less current
+    /// values), or the refusal.
+    fn decide_profile_change(
+        &self,
+        actor: Actor<'_>,
+        current: &User,
+        change: &ProfileChange,
+        repo: &mut dyn Repository,
+    ) -> ServiceResult<ProfileChange> {
+        self.authorize(actor, Action::UpdateProfile, current)?;
+        let change = change.clone().without_current(&current.profile);
+        refuse_read_only(actor, current, &change, None)?;
+        refuse_move_out_of_scope(actor, current, &change, repo)?;
+        Ok(change)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_profile_inner(
+        &self,
+        actor: Actor<'_>,
+        target: UserKey,
+        expected: Option<Version>,
+        change: &ProfileChange,
+        upstream: bool,
+        fields: &mut Vec<String>,
+        ctx: &RequestContext,
+    ) -> ServiceResult<User> {
+        // Changes of one user that go to the Application Server are ordered by its claim; no
+        // transaction is open while the AS is called (issue 15).
+        let _claim = self.claim_user_if(upstream, target)?;
+        let sent = if upstream {
+            let (current, effective) = self.store.read(|repo| {
+                let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
+                let effective = self.decide_profile_change(actor, &current, change, repo)?;
+                Ok::<_, ServiceError>((current, effective))
+            })?;
+            *fields = effective.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(ServiceError::PreconditionFailed);
             }
+            if effective.is_empty() {
+                return Ok(current);
+            }
+            self.upstream.update_profile(&current, &effective)?;
+            Some((current, effective))
+        } else {
+            None
+        };
+        let now = self.clock.now();
+        let written = self.store.write(|repo| {
+            let (change, expected) = match &sent {
+                // Exactly what the AS accepted, on the version it was decided on: an interleaved
+                // write is a `VersionMismatch`, answered 412 after the AS is put back.
+                Some((before, sent)) => (sent.clone(), Some(before.version)),
+                None => {
+                    let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
+                    let change = self.decide_profile_change(actor, &current, change, repo)?;
+                    *fields = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+                    if change.is_empty() {
+                        return match expected {
+                            Some(v) if v != current.version => Err(ServiceError::PreconditionFailed),
+                            _ => Ok(current),
+                        };
+                    }
+                    (change, expected)
+                }
+            };
             let updated = repo.update_profile(target, expected, &change, now)?;
-            if how.write_upstream {
-                self.upstream.update_profile(&updated, &change)?;
-            }
             let event = self.audit_event(
                 actor.principal(),
                 Some(target),
@@ -175,8 +232,30 @@ impl<S: Store> Services<S> {
             repo.record_audit(&event)?;
             Ok(updated)
         });
-        self.audit_refusal(&result, actor, Some(target), AuditAction::ProfileUpdate, fields, ctx);
-        result
+        if let (Err(err), Some((before, sent))) = (&written, &sent) {
+            self.revert_upstream_profile(before, sent, err);
+        }
+        written
+    }
+
+    /// After the Application Server accepted `sent` and the local write failed (`err`): puts the
+    /// AS back to `before`'s values, best effort, and logs the divergence at error level.
+    pub(crate) fn revert_upstream_profile(&self, before: &User, sent: &ProfileChange, err: &ServiceError) {
+        // issue 15: outbox. A failed compensation (or a crash before it) leaves the AS ahead of the
+        // local store; the durable outbox will record the divergence and replay the revert.
+        let revert = sent.reverting(&before.profile);
+        let fields: Vec<&str> = sent.fields().iter().map(|f| f.wire_name()).collect();
+        match self.upstream.update_profile(before, &revert) {
+            Ok(()) => tracing::error!(
+                user = %before.key, ?fields, error = %err,
+                "the local write failed after the Application Server accepted a profile change; the AS was put back"
+            ),
+            Err(revert_err) => tracing::error!(
+                user = %before.key, ?fields, error = %err, revert_error = %revert_err,
+                "the local write failed after the Application Server accepted a profile change, and putting the AS \
+                 back failed: the AS and the local store disagree"
+            ),
+        }
     }
 
     /// Records a refused or failed change in a transaction of its own (the change's rolled back).
@@ -239,13 +318,27 @@ impl<S: Store> Services<S> {
         new: &Password,
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
+        let upstream = self.password_goes_upstream();
+        let _claim = self.claim_user_if(upstream, target)?;
         let user = self
             .store
             .read(|repo| repo.user_by_key(target))?
             .ok_or(ServiceError::NotFound("user"))?;
         let prepared = self.prepare_password(actor, &user, old, new, ctx)?;
-        self.store
-            .write(|repo| self.apply_password(repo, actor, &user, &prepared, new, ctx))?;
+        if upstream {
+            self.upstream.set_password(&user, new)?;
+        }
+        let written = self.store.write(|repo| {
+            // The version decided on: an interleaved change of the user is detected.
+            if repo.user_by_key(target)?.map(|u| u.version) != Some(user.version) {
+                return Err(ServiceError::PreconditionFailed);
+            }
+            self.apply_password(repo, actor, &user, &prepared, ctx)
+        });
+        if upstream && let Err(err) = &written {
+            self.report_upstream_password_divergence(&user, err);
+        }
+        written?;
         self.forget_basic(user.key);
         Ok(())
     }
@@ -295,22 +388,39 @@ impl<S: Store> Services<S> {
         })
     }
 
+    /// Whether the login mode sends password changes to the Application Server.
+    pub(crate) fn password_goes_upstream(&self) -> bool {
+        dispatch(
+            self.config.apio.login_mode,
+            Operation::PasswordChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        )
+        .write_upstream
+    }
+
+    /// After the Application Server accepted a new password and the local write failed (`err`):
+    /// the old password can't be sent back (only its hash is kept), so the divergence is logged at
+    /// error level; the user's next password change (or an administrator's reset) aligns both.
+    pub(crate) fn report_upstream_password_divergence(&self, user: &User, err: &ServiceError) {
+        // issue 15: outbox. The durable outbox will record this divergence for reconciliation.
+        tracing::error!(
+            user = %user.key, error = %err,
+            "the local write failed after the Application Server accepted a new password: the AS has the new \
+             password, the local store the old one"
+        );
+    }
+
     /// Stores a prepared password change inside the caller's transaction: the hash, the end of the
-    /// user's other sessions, the Application Server (when the login mode says), the audit event.
+    /// user's other sessions, the audit event. The Application Server (when the login mode says)
+    /// was called before, outside any transaction.
     pub(crate) fn apply_password(
         &self,
         repo: &mut dyn Repository,
         actor: Actor<'_>,
         user: &User,
         prepared: &PreparedPassword,
-        new: &Password,
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
-        let how = dispatch(
-            self.config.apio.login_mode,
-            Operation::PasswordChange,
-            self.config.apio.update_profile_to_bs_db_sso,
-        );
         let now = self.clock.now();
         repo.set_password(
             user.key,
@@ -320,9 +430,6 @@ impl<S: Store> Services<S> {
             now,
         )?;
         repo.delete_user_sessions(user.key, prepared.keep_session.as_ref())?;
-        if how.write_upstream {
-            self.upstream.set_password(user, new)?;
-        }
         let event = self.audit_event(
             actor.principal(),
             Some(user.key),

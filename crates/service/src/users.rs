@@ -218,9 +218,30 @@ impl<S: Store> Services<S> {
         if expected.is_none() && self.config.apio.require_if_match {
             return Err(ServiceError::PreconditionRequired);
         }
-        let target = self.addressed_user(actor, member, Action::UpdateProfile)?;
-        *subject = Some(target.key);
+        let addressed = self.addressed_user(actor, member, Action::UpdateProfile)?;
+        *subject = Some(addressed.key);
         let actor_ref = Actor::Caller(actor);
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::ProfileChange,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let password_upstream = update.password.is_some() && self.password_goes_upstream();
+        let upstream = how.write_upstream || password_upstream;
+        // Changes of one user that go to the Application Server are ordered by its claim; no
+        // transaction is open while the AS is called (issue 15).
+        let _claim = self.claim_user_if(upstream, addressed.key)?;
+        let target = if upstream {
+            // Read again under the claim: the version every later step is decided on.
+            let fresh = self
+                .store
+                .read(|repo| repo.user_by_key(addressed.key))?
+                .ok_or(ServiceError::NotFound("user"))?;
+            require(access::authorize(&actor.user, Action::UpdateProfile, &fresh))?;
+            fresh
+        } else {
+            addressed
+        };
         // Fail before any argon2 work; the transaction decides again on the row it locks.
         let (current_endpoint, change, endpoint) = self
             .store
@@ -240,32 +261,42 @@ impl<S: Store> Services<S> {
                 endpoint: current_endpoint,
             });
         }
-        let prepared: Option<(PreparedPassword, &Password)> = match &update.password {
-            Some(change) => Some((
-                self.prepare_password(actor_ref, &target, change.old.as_ref(), &change.new, ctx)?,
-                &change.new,
-            )),
+        let prepared: Option<PreparedPassword> = match &update.password {
+            Some(change) => Some(self.prepare_password(actor_ref, &target, change.old.as_ref(), &change.new, ctx)?),
             None => None,
         };
-        let how = dispatch(
-            self.config.apio.login_mode,
-            Operation::ProfileChange,
-            self.config.apio.update_profile_to_bs_db_sso,
-        );
+        // The Application Server first, outside any transaction: the profile, then the password
+        // (a refused password puts the accepted profile back).
+        let profile_sent = how.write_upstream && !change.is_empty();
+        if profile_sent {
+            self.upstream.update_profile(&target, &change)?;
+        }
+        if password_upstream
+            && let Some(password) = &update.password
+            && let Err(err) = self.upstream.set_password(&target, &password.new)
+        {
+            let err = ServiceError::from(err);
+            if profile_sent {
+                self.revert_upstream_profile(&target, &change, &err);
+            }
+            return Err(err);
+        }
+        // The version the AS calls were decided on: an interleaved write is a `VersionMismatch`.
+        let decided = upstream.then_some(target.version);
         let now = self.clock.now();
-        let details = self
+        let written = self
             .store
             .write(|repo| {
                 let current = repo.user_by_key(target.key)?.ok_or(ServiceError::NotFound("user"))?;
+                if decided.is_some_and(|v| v != current.version) {
+                    return Err(ServiceError::PreconditionFailed);
+                }
                 let current_endpoint = repo.endpoint(target.key)?;
                 let (change, endpoint) =
                     effective_update(actor_ref, &current, current_endpoint.as_ref(), update, repo)?;
-                let user = repo.update_profile(target.key, expected, &change, now)?;
+                let user = repo.update_profile(target.key, expected.or(decided), &change, now)?;
                 if let Some(endpoint) = &endpoint {
                     repo.set_endpoint(user.key, endpoint.as_ref())?;
-                }
-                if how.write_upstream && !change.is_empty() {
-                    self.upstream.update_profile(&user, &change)?;
                 }
                 let mut touched: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
                 if endpoint.is_some() {
@@ -282,13 +313,22 @@ impl<S: Store> Services<S> {
                     );
                     repo.record_audit(&event)?;
                 }
-                if let Some((prepared, new)) = &prepared {
-                    self.apply_password(repo, actor_ref, &user, prepared, new, ctx)?;
+                if let Some(prepared) = &prepared {
+                    self.apply_password(repo, actor_ref, &user, prepared, ctx)?;
                 }
                 let endpoint = repo.endpoint(user.key)?;
                 Ok(UserDetails { user, endpoint })
             })
-            .map_err(input_reference)?;
+            .map_err(input_reference);
+        if let Err(err) = &written {
+            if profile_sent {
+                self.revert_upstream_profile(&target, &change, err);
+            }
+            if password_upstream {
+                self.report_upstream_password_divergence(&target, err);
+            }
+        }
+        let details = written?;
         if prepared.is_some() {
             self.forget_basic(target.key);
         }
@@ -313,29 +353,8 @@ impl<S: Store> Services<S> {
         let Some(target) = self.store.read(|repo| repo.user_by_path(member))? else {
             return Ok(DeleteOutcome::default());
         };
-        let result = require(access::authorize(&actor.user, Action::Delete, &target)).and_then(|()| {
-            let how = dispatch(
-                self.config.apio.login_mode,
-                Operation::DeleteUser,
-                self.config.apio.update_profile_to_bs_db_sso,
-            );
-            self.store.write(|repo| {
-                let outcome = repo.delete_user(member, expected, options)?;
-                if how.write_upstream && outcome.existed {
-                    self.upstream.delete_user(&target, options.delete_devices)?;
-                }
-                let event = self.audit_event(
-                    Some(actor),
-                    Some(target.key),
-                    AuditAction::UserDelete,
-                    vec![],
-                    AuditOutcome::Success,
-                    ctx,
-                );
-                repo.record_audit(&event)?;
-                Ok::<_, ServiceError>(outcome)
-            })
-        });
+        let result = require(access::authorize(&actor.user, Action::Delete, &target))
+            .and_then(|()| self.delete_addressed_user(actor, member, &target, expected, options, ctx));
         self.audit_refusal(
             &result,
             Actor::Caller(actor),
@@ -348,6 +367,63 @@ impl<S: Store> Services<S> {
             self.forget_basic(target.key);
         }
         result
+    }
+
+    /// [`Services::delete_user`] once `target` is known and the caller may delete it: under the
+    /// user's claim when the login mode sends the delete to the Application Server, which is called
+    /// first, outside any transaction; then the local delete, on the version decided on.
+    fn delete_addressed_user(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        target: &User,
+        expected: Option<Version>,
+        options: &DeleteOptions,
+        ctx: &RequestContext,
+    ) -> ServiceResult<DeleteOutcome> {
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::DeleteUser,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        let _claim = self.claim_user_if(how.write_upstream, target.key)?;
+        let decided = if how.write_upstream {
+            // Read again under the claim; gone meanwhile is the seed's 200 with an empty report.
+            let Some(fresh) = self.store.read(|repo| repo.user_by_key(target.key))? else {
+                return Ok(DeleteOutcome::default());
+            };
+            if expected.is_some_and(|v| v != fresh.version) {
+                return Err(ServiceError::PreconditionFailed);
+            }
+            self.upstream.delete_user(&fresh, options.delete_devices)?;
+            Some(fresh.version)
+        } else {
+            None
+        };
+        let written = self.store.write(|repo| {
+            let outcome = repo.delete_user(member, expected.or(decided), options)?;
+            let event = self.audit_event(
+                Some(actor),
+                Some(target.key),
+                AuditAction::UserDelete,
+                vec![],
+                AuditOutcome::Success,
+                ctx,
+            );
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(outcome)
+        });
+        if decided.is_some()
+            && let Err(err) = &written
+        {
+            // issue 15: outbox. A deleted AS user can't be recreated from here (its password is
+            // not known); the durable outbox will record the divergence for reconciliation.
+            tracing::error!(
+                user = %target.key, error = %err,
+                "the local delete failed after the Application Server deleted the user: the user exists only locally"
+            );
+        }
+        written
     }
 
     /// `POST /api/v1/tenants/{t}/groups/{g}/users/`: creates a user of this group.

@@ -88,6 +88,7 @@ pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "user_secondary_groups.user_key, user_secondary_groups.group_key",
         "secondaryGroups",
     ),
+    ("user_claims_pkey", "user_claims.user_key", "userClaim"),
 ];
 
 /// `(PostgreSQL foreign-key constraint name, what is missing)`. SQLite doesn't say which key

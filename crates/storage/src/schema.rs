@@ -216,6 +216,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_claims (user_key) {
+        user_key -> BigInt,
+        holder -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     groups,
@@ -234,4 +242,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     tenant_licenses,
     user_secondary_groups,
+    user_claims,
 );

@@ -113,6 +113,7 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
         ("audit_events", columns_of::<audit_events::table>()),
         ("tenant_licenses", columns_of::<tenant_licenses::table>()),
         ("user_secondary_groups", columns_of::<user_secondary_groups::table>()),
+        ("user_claims", columns_of::<user_claims::table>()),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))

@@ -83,6 +83,8 @@ contract_tests!(
     sessions_lifecycle,
     api_tokens_lifecycle,
     throttle_windows,
+    user_claims_exclude_and_expire,
+    user_claims_race_has_one_winner,
     audit_newest_first,
     write_rolls_back_on_err,
     failed_statement_keeps_write_usable,

@@ -5,6 +5,7 @@ mod account;
 mod authz;
 mod axway;
 mod bodies;
+mod claims;
 mod cross_dialect;
 mod headers;
 mod helpers;

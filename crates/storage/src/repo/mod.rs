@@ -10,6 +10,7 @@
 
 mod app_data;
 mod audit;
+mod claims;
 mod credentials;
 mod devices;
 mod directory;

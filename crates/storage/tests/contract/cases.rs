@@ -1158,6 +1158,58 @@ pub fn throttle_windows(db: &TestDatabase) {
     assert!(read(db, |r| r.throttle_state("address:192.0.2.1")).unwrap().is_some());
 }
 
+pub fn user_claims_exclude_and_expire(db: &TestDatabase) {
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    let ttl = std::time::Duration::from_secs(10);
+    let (a, b) = (UserKey(1), UserKey(2));
+    // A free user is claimed; another holder waits while the claim lives.
+    assert!(write(db, |r| r.claim_user(a, "h1", at(0), ttl)).unwrap());
+    assert!(!write(db, |r| r.claim_user(a, "h2", at(5), ttl)).unwrap());
+    // Claims of different users are independent (also outside a write transaction).
+    assert!(read(db, |r| r.claim_user(b, "h2", at(5), ttl)).unwrap());
+    // The holder may renew its own claim.
+    assert!(write(db, |r| r.claim_user(a, "h1", at(6), ttl)).unwrap());
+    assert!(!write(db, |r| r.claim_user(a, "h2", at(15), ttl)).unwrap());
+    // Only the holder releases; then anyone may claim.
+    assert!(!write(db, |r| r.release_user_claim(a, "h2")).unwrap());
+    assert!(write(db, |r| r.release_user_claim(a, "h1")).unwrap());
+    assert!(!write(db, |r| r.release_user_claim(a, "h1")).unwrap());
+    assert!(write(db, |r| r.claim_user(a, "h2", at(16), ttl)).unwrap());
+    // A crashed holder's claim expires (at `now + ttl`, inclusive) and is taken over; the old
+    // holder's late release then changes nothing.
+    assert!(!write(db, |r| r.claim_user(a, "h3", at(25), ttl)).unwrap());
+    assert!(write(db, |r| r.claim_user(a, "h3", at(26), ttl)).unwrap());
+    assert!(!write(db, |r| r.release_user_claim(a, "h2")).unwrap());
+    assert!(!write(db, |r| r.claim_user(a, "h2", at(27), ttl)).unwrap());
+    // Inside a larger write transaction, a refused claim leaves the transaction usable.
+    let (refused, then) = write(db, |r| {
+        let refused = r.claim_user(a, "h4", at(28), ttl)?;
+        let then = r.claim_user(UserKey(3), "h4", at(28), ttl)?;
+        Ok((refused, then))
+    })
+    .unwrap();
+    assert!(!refused && then);
+}
+
+/// Many threads race for one user's claim at the same instant: exactly one wins.
+pub fn user_claims_race_has_one_winner(db: &TestDatabase) {
+    let ttl = std::time::Duration::from_secs(10);
+    let database: &Database = db;
+    let wins = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let wins = &wins;
+            s.spawn(move || {
+                let holder = format!("racer{t}");
+                if write(database, |r| r.claim_user(UserKey(7), &holder, T0, ttl)).unwrap() {
+                    wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(wins.into_inner(), 1);
+}
+
 pub fn audit_newest_first(db: &TestDatabase) {
     let events = [
         audit(Some(UserKey(1)), AuditAction::Login),

@@ -108,6 +108,13 @@ fn two_pools_share(first: &Database, second: &Database) {
         write(first, |r| r.update_profile(u.key, Some(u.version), &change, T0)),
         Err(StoreError::VersionMismatch)
     );
+    // A user's claim holds across pools (instances); another user's is independent.
+    let ttl = std::time::Duration::from_secs(10);
+    assert!(write(first, |r| r.claim_user(u.key, "instance-1", T0, ttl)).unwrap());
+    assert!(!write(second, |r| r.claim_user(u.key, "instance-2", T0, ttl)).unwrap());
+    assert!(write(second, |r| r.claim_user(UserKey(u.key.0 + 1), "instance-2", T0, ttl)).unwrap());
+    assert!(write(first, |r| r.release_user_claim(u.key, "instance-1")).unwrap());
+    assert!(write(second, |r| r.claim_user(u.key, "instance-2", T0, ttl)).unwrap());
 }
 
 #[test]
