@@ -84,8 +84,9 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
     .context("configuring SSO")
 }
 
-/// Every ten minutes, deletes the sessions past their timeouts and the throttling counters that
-/// count for nothing any more (on the blocking pool). Must be called inside the server's runtime.
+/// Every ten minutes, deletes the sessions past their timeouts, the throttling counters that count
+/// for nothing any more and expired user claims (on the blocking pool). Must be called inside the
+/// server's runtime.
 fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
@@ -97,7 +98,8 @@ fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
                 Ok(Ok(purged)) => tracing::info!(
                     sessions = purged.sessions,
                     counters = purged.throttle_counters,
-                    "expired sessions and throttling counters purged"
+                    claims = purged.user_claims,
+                    "expired sessions, throttling counters and user claims purged"
                 ),
                 Ok(Err(err)) => tracing::warn!(error = %err, "could not purge expired rows"),
                 Err(_) => return,

@@ -272,6 +272,9 @@ pub trait ClaimStore {
     /// Releases `holder`'s claim on `user`; `false` when it held none (it expired and was taken
     /// over, or was released already).
     fn release_user_claim(&mut self, user: UserKey, holder: &str) -> StoreResult<bool>;
+    /// Deletes the claims that expired at or before `now` (their holders crashed before releasing
+    /// them). Returns how many went.
+    fn purge_expired_claims(&mut self, now: Timestamp) -> StoreResult<u64>;
 }
 
 /// Whole-database listings, for operators' tools (`accountd export`), not for request paths: each

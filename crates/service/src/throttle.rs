@@ -130,12 +130,14 @@ impl<S: Store> Services<S> {
         Ok(self.store.write(|repo| repo.throttle_purge(before))?)
     }
 
-    /// The periodic purge: sessions past their timeouts and throttling counters that count for
-    /// nothing any more.
+    /// The periodic purge: sessions past their timeouts, throttling counters that count for
+    /// nothing any more, and user claims whose holder crashed before releasing them.
     pub fn purge_expired(&self) -> ServiceResult<Purged> {
+        let now = self.clock.now();
         Ok(Purged {
             sessions: self.purge_expired_sessions()?,
             throttle_counters: self.purge_expired_throttles()?,
+            user_claims: self.store.write(|repo| repo.purge_expired_claims(now))?,
         })
     }
 }
@@ -145,4 +147,5 @@ impl<S: Store> Services<S> {
 pub struct Purged {
     pub sessions: u64,
     pub throttle_counters: u64,
+    pub user_claims: u64,
 }

@@ -58,4 +58,13 @@ impl ClaimStore for Repo<'_> {
             .map(|n| n == 1)
         })
     }
+
+    fn purge_expired_claims(&mut self, now: Timestamp) -> StoreResult<u64> {
+        self.single(|conn| {
+            diesel::delete(user_claims::table.filter(user_claims::expires_at.le(now.as_millis())))
+                .execute(conn)
+                .store()
+                .map(|n| n as u64)
+        })
+    }
 }

@@ -1189,6 +1189,18 @@ pub fn user_claims_exclude_and_expire(db: &TestDatabase) {
     })
     .unwrap();
     assert!(!refused && then);
+    // The purge deletes the expired claims only (b's, to 15, and 4's, to 10); a's (h3's, to 36) and
+    // user 3's (to 38) live on.
+    assert!(write(db, |r| r.claim_user(UserKey(4), "h5", at(0), ttl)).unwrap());
+    assert_eq!(write(db, |r| r.purge_expired_claims(at(30))).unwrap(), 2);
+    assert!(
+        !write(db, |r| r.claim_user(a, "h6", at(30), ttl)).unwrap(),
+        "a's claim is still live"
+    );
+    assert!(
+        write(db, |r| r.claim_user(UserKey(4), "h6", at(30), ttl)).unwrap(),
+        "4's was purged"
+    );
 }
 
 /// Many threads race for one user's claim at the same instant: exactly one wins.
