@@ -329,8 +329,9 @@ impl<S: Store> Services<S> {
             self.upstream.set_password(&user, new)?;
         }
         let written = self.store.write(|repo| {
-            // The version decided on: an interleaved change of the user is detected.
-            if repo.user_by_key(target)?.map(|u| u.version) != Some(user.version) {
+            // After the AS accepted: the version decided on, so an interleaved change of the user is
+            // detected (as for PINs). A local-only change is ordered by this transaction alone.
+            if upstream && repo.user_by_key(target)?.map(|u| u.version) != Some(user.version) {
                 return Err(ServiceError::PreconditionFailed);
             }
             self.apply_password(repo, actor, &user, &prepared, ctx)
