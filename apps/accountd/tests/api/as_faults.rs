@@ -133,13 +133,22 @@ const REQUEST_TIMEOUT_MS: u64 = 400;
 
 /// accountd in LOCAL_LOGIN_DEDICATED over the guarded HTTP adapter at `base_url`.
 async fn dedicated_over_http(base_url: String, failure_threshold: u32, max_in_flight: u32) -> TestApp {
+    dedicated_over_http_with_timeout(base_url, failure_threshold, max_in_flight, REQUEST_TIMEOUT_MS).await
+}
+
+async fn dedicated_over_http_with_timeout(
+    base_url: String,
+    failure_threshold: u32,
+    max_in_flight: u32,
+    request_timeout_ms: u64,
+) -> TestApp {
     spawn_with(Spawn {
         mode: LoginMode::LocalLoginDedicated,
         configure: Box::new(move |config| {
             config.upstream.kind = accountd::config::UpstreamKind::Http;
             config.upstream.http.base_url = base_url;
             config.upstream.http.connect_timeout = Duration::from_millis(REQUEST_TIMEOUT_MS);
-            config.upstream.http.request_timeout = Duration::from_millis(REQUEST_TIMEOUT_MS);
+            config.upstream.http.request_timeout = Duration::from_millis(request_timeout_ms);
             config.upstream.breaker.failure_threshold = failure_threshold;
             config.upstream.breaker.cool_down = Duration::from_secs(30);
             config.upstream.max_in_flight = max_in_flight;
@@ -335,15 +344,21 @@ async fn the_breaker_opens_fails_fast_with_503_and_half_opens_after_the_cool_dow
 #[actix_web::test]
 async fn calls_past_max_in_flight_fail_fast_with_503() {
     let stub = Stub::start();
-    let app = dedicated_over_http(stub.base_url(), 0, 1).await;
+    // A timeout well above the slow call's time: the first call succeeds.
+    let app = dedicated_over_http_with_timeout(stub.base_url(), 0, 1, 5000).await;
     let xsrf = app.login_ok(&app.client, GROUP_ADMIN).await;
     let other = app.fresh_client();
     let other_xsrf = app.login_ok(&other, "foouser").await;
-    stub.set(Fault::Slow(Duration::from_millis(300)));
+    stub.set(Fault::Slow(Duration::from_millis(1500)));
     let slow = rename(&app, &xsrf, "Slow");
     let second = async {
-        // Inside the first call (one slot, taken).
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        // Once the first call holds the one slot (seen in /metrics, not guessed from timing).
+        let mut waited = 0;
+        while metric(&app, "accountd_upstream_in_flight").await < 1.0 {
+            assert!(waited < 200, "the first call never reached the AS");
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let started = Instant::now();
         let response = app
             .put_info(&other, Some(&other_xsrf), &json!({"first_name": "Second"}))
