@@ -12,7 +12,7 @@ use accountd_policy::settings::{ApioSettings, PasswordBaseline};
 use accountd_service::ServiceConfig;
 use accountd_service::config::{BasicAuthConfig, SessionConfig, ThrottleConfig};
 use accountd_service::sso::SsoConfig;
-use accountd_upstream::HttpUpstreamConfig;
+use accountd_upstream::{BreakerConfig, GuardConfig, HttpUpstreamConfig};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -101,12 +101,37 @@ pub enum LogFormat {
     Json,
 }
 
-/// Which Application Server adapter to use.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// Which Application Server adapter to use, and the bounds around it (docs/upstream.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
     pub kind: UpstreamKind,
     pub http: HttpUpstreamConfig,
+    /// Most Application Server calls running at once; one more fails fast (503).
+    pub max_in_flight: u32,
+    pub breaker: BreakerConfig,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        let guard = GuardConfig::default();
+        Self {
+            kind: UpstreamKind::default(),
+            http: HttpUpstreamConfig::default(),
+            max_in_flight: guard.max_in_flight,
+            breaker: guard.breaker,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    /// The guard's settings.
+    pub fn guard(&self) -> GuardConfig {
+        GuardConfig {
+            max_in_flight: self.max_in_flight,
+            breaker: self.breaker,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

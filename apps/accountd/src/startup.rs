@@ -3,14 +3,14 @@
 //! real server exactly as production does and ask it for its [`Application::port`].
 
 use crate::config::{AppConfig, UpstreamKind};
-use accountd_domain::ports::{ApplicationServer, Store, SystemClock};
+use accountd_domain::ports::{ApplicationServer, Clock, Store, SystemClock};
 use accountd_http::{AppState, context};
 use accountd_policy::mode::{Authenticator, Operation, dispatch};
 use accountd_service::Services;
 use accountd_service::hasher::Hasher;
 use accountd_service::random::OsRandom;
 use accountd_storage::{Database, PoolOptions};
-use accountd_upstream::{DisabledUpstream, HttpUpstream};
+use accountd_upstream::{DisabledUpstream, GuardedUpstream, HttpUpstream};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::{Context, Result, bail};
 use std::net::TcpListener;
@@ -38,6 +38,11 @@ pub fn open_database(config: &AppConfig) -> Result<Database> {
 
 /// The Application Server adapter, refusing a login mode that needs one when none is configured.
 pub fn upstream(config: &AppConfig) -> Result<Arc<dyn ApplicationServer>> {
+    upstream_with(config, Arc::new(SystemClock))
+}
+
+/// [`upstream`] with the clock of the HTTP adapter's guard (its breaker's cool-down) as a parameter.
+pub fn upstream_with(config: &AppConfig, clock: Arc<dyn Clock>) -> Result<Arc<dyn ApplicationServer>> {
     let mode = config.apio.login_mode;
     let sso_flag = config.apio.update_profile_to_bs_db_sso;
     let needs_upstream = [
@@ -56,9 +61,14 @@ pub fn upstream(config: &AppConfig) -> Result<Arc<dyn ApplicationServer>> {
             mode.as_str()
         ),
         UpstreamKind::Disabled => Ok(Arc::new(DisabledUpstream)),
-        UpstreamKind::Http => Ok(Arc::new(
-            HttpUpstream::new(config.upstream.http.clone()).context("configuring the Application Server client")?,
-        )),
+        UpstreamKind::Http => {
+            if config.upstream.max_in_flight == 0 {
+                bail!("upstream.max_in_flight must be at least 1");
+            }
+            let http =
+                HttpUpstream::new(config.upstream.http.clone()).context("configuring the Application Server client")?;
+            Ok(Arc::new(GuardedUpstream::new(http, config.upstream.guard(), clock)))
+        }
     }
 }
 

@@ -396,6 +396,52 @@ pub enum UpstreamError {
     /// It did not answer in time.
     #[error("the Application Server did not answer in time")]
     Timeout,
+    /// The call was not made, so nothing was sent: too many calls are in flight, or the circuit
+    /// breaker is open after repeated failures. The client may retry after this many seconds.
+    #[error("the Application Server was not called (overloaded or failing); retry in {retry_after_seconds} s")]
+    NotAttempted { retry_after_seconds: u64 },
+}
+
+/// The state of a circuit breaker in front of the Application Server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls go through.
+    Closed,
+    /// Calls fail fast ([`UpstreamError::NotAttempted`]) until the cool-down ends.
+    Open,
+    /// The cool-down ended: one probe call goes through, the others fail fast.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// 0 closed, 1 open, 2 half-open (the Prometheus gauge).
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Closed => 0,
+            Self::Open => 1,
+            Self::HalfOpen => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half-open",
+        }
+    }
+}
+
+/// What a guarded Application Server adapter reports about its bounds (metrics, readiness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamGuardState {
+    /// Calls running now.
+    pub in_flight: u64,
+    /// The most calls that may run at once.
+    pub max_in_flight: u64,
+    pub breaker: BreakerState,
+    /// Calls refused without being made since start (in-flight bound or breaker).
+    pub fast_failures: u64,
 }
 
 /// The Application Server (the telephony network element, "BS DB" in the seeds).
@@ -411,6 +457,10 @@ pub trait ApplicationServer: Send + Sync + 'static {
     fn password_rules(&self, level: UserLevel) -> Result<Option<PasswordRules>, UpstreamError>;
     /// The network element's PIN rules for a level (`VALIDATE_PINCODE_LOCALLY`).
     fn pin_rules(&self, level: UserLevel) -> Result<Option<PinRules>, UpstreamError>;
+    /// The bounds' state of an adapter that has them (in-flight calls, circuit breaker).
+    fn guard_state(&self) -> Option<UpstreamGuardState> {
+        None
+    }
 }
 
 /// The time, as a parameter of the core.

@@ -378,6 +378,20 @@ impl ApiError {
                 upstream_failed(C::BAD_GATEWAY)
             }
             E::Service(S::Upstream(UpstreamError::Disabled)) => upstream_failed(C::INTERNAL_SERVER_ERROR),
+            E::Service(S::Upstream(UpstreamError::NotAttempted { retry_after_seconds })) => Answer::new(
+                C::SERVICE_UNAVAILABLE,
+                "upstream-unavailable",
+                "Application Server not called",
+                format!(
+                    "The Application Server is overloaded or failing, so it was not called; nothing was \
+                     changed. Try again in {retry_after_seconds} seconds."
+                ),
+            )
+            .swedish(format!(
+                "Applikationsservern är överbelastad eller fungerar inte och anropades inte; inget ändrades. \
+                 Försök igen om {retry_after_seconds} sekunder."
+            ))
+            .retry_after(*retry_after_seconds),
             E::Service(S::UserBusy) => Answer::new(
                 C::SERVICE_UNAVAILABLE,
                 "user-busy",
@@ -607,5 +621,11 @@ mod tests {
         assert_eq!(s(ServiceError::Upstream(UpstreamError::Timeout)), 504);
         assert_eq!(s(ServiceError::Store(StoreError::Unavailable("busy".into()))), 503);
         assert_eq!(s(ServiceError::UserBusy), 503);
+        assert_eq!(
+            s(ServiceError::Upstream(UpstreamError::NotAttempted {
+                retry_after_seconds: 3
+            })),
+            503
+        );
     }
 }

@@ -15,7 +15,10 @@
 //! - `accountd_argon2_queue_length`, `accountd_argon2_in_use`, `accountd_argon2_permits`,
 //!   `accountd_argon2_verifications_total`: the bounded hashing pool;
 //! - `accountd_db_pool_connections`, `accountd_db_pool_idle_connections`,
-//!   `accountd_db_pool_max_size`: the store's connection pool.
+//!   `accountd_db_pool_max_size`: the store's connection pool;
+//! - `accountd_upstream_in_flight`, `accountd_upstream_max_in_flight`,
+//!   `accountd_upstream_breaker_state`, `accountd_upstream_fast_failures_total`: the Application
+//!   Server guard, when there is one.
 
 use crate::context::blocking;
 use crate::error::ApiError;
@@ -48,8 +51,21 @@ async fn healthz() -> HttpResponse {
 /// Ready for traffic: the store answers and no migration is pending; else 503 problem+json.
 async fn readyz<S: Store>(state: web::Data<AppState<S>>) -> Result<HttpResponse, ApiError> {
     let services = state.services.clone();
+    let upstream = state.services.upstream_guard_state();
     match blocking(move || services.check_ready()).await {
-        Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        // An open breaker does not make the instance unready: local logins and reads still work,
+        // and taking every instance out of rotation would spread an AS outage (docs/operations.md).
+        Ok(()) => Ok(HttpResponse::Ok().json(match upstream {
+            Some(guard) => serde_json::json!({
+                "status": "ready",
+                "upstream": {
+                    "breaker": guard.breaker.as_str(),
+                    "in_flight": guard.in_flight,
+                    "max_in_flight": guard.max_in_flight,
+                },
+            }),
+            None => serde_json::json!({ "status": "ready" }),
+        })),
         Err(ApiError::Service(ServiceError::Store(err))) => {
             tracing::warn!(error = %err, "not ready");
             Err(ApiError::NotReady)
@@ -72,6 +88,15 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
         m.db_connections.set(i64::from(pool.connections));
         m.db_idle.set(i64::from(pool.idle));
         m.db_max.set(i64::from(pool.max_size));
+    }
+    if let Some(guard) = state.services.upstream_guard_state() {
+        m.upstream_in_flight
+            .set(i64::try_from(guard.in_flight).unwrap_or(i64::MAX));
+        m.upstream_max_in_flight
+            .set(i64::try_from(guard.max_in_flight).unwrap_or(i64::MAX));
+        m.upstream_breaker.set(guard.breaker.code());
+        m.upstream_fast_failures
+            .inc_by(guard.fast_failures.saturating_sub(m.upstream_fast_failures.get()));
     }
     let mut body = Vec::new();
     let encoder = prometheus::TextEncoder::new();
@@ -102,6 +127,10 @@ pub struct Metrics {
     db_connections: IntGauge,
     db_idle: IntGauge,
     db_max: IntGauge,
+    upstream_in_flight: IntGauge,
+    upstream_max_in_flight: IntGauge,
+    upstream_breaker: IntGauge,
+    upstream_fast_failures: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -174,11 +203,25 @@ impl Metrics {
                 "Open database connections not in use.",
             ),
             db_max: int_gauge("accountd_db_pool_max_size", "Most database connections the pool opens."),
+            upstream_in_flight: int_gauge("accountd_upstream_in_flight", "Application Server calls running now."),
+            upstream_max_in_flight: int_gauge(
+                "accountd_upstream_max_in_flight",
+                "The most Application Server calls that may run at once.",
+            ),
+            upstream_breaker: int_gauge(
+                "accountd_upstream_breaker_state",
+                "The Application Server circuit breaker: 0 closed, 1 open, 2 half-open.",
+            ),
+            upstream_fast_failures: IntCounter::new(
+                "accountd_upstream_fast_failures_total",
+                "Application Server calls refused without being made (in-flight bound or open breaker).",
+            )
+            .expect("valid metric"),
             registry,
         };
         let up = IntGauge::new("accountd_up", "1 while the server runs.").expect("valid metric");
         up.set(1);
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.duration.clone()),
             Box::new(metrics.throttled.clone()),
@@ -189,6 +232,10 @@ impl Metrics {
             Box::new(metrics.db_connections.clone()),
             Box::new(metrics.db_idle.clone()),
             Box::new(metrics.db_max.clone()),
+            Box::new(metrics.upstream_in_flight.clone()),
+            Box::new(metrics.upstream_max_in_flight.clone()),
+            Box::new(metrics.upstream_breaker.clone()),
+            Box::new(metrics.upstream_fast_failures.clone()),
             Box::new(up),
         ];
         for collector in collectors {

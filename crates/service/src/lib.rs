@@ -106,6 +106,11 @@ impl<S: Store> Services<S> {
         self.store.check_ready().map_err(ServiceError::Store)
     }
 
+    /// The Application Server guard's state (in-flight calls, breaker), when the adapter has one.
+    pub fn upstream_guard_state(&self) -> Option<accountd_domain::ports::UpstreamGuardState> {
+        self.upstream.guard_state()
+    }
+
     /// The store's connection pool use, when it has one (for `/metrics`).
     pub fn pool_use(&self) -> Option<accountd_domain::ports::PoolUse> {
         self.store.pool_use()

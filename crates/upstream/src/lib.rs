@@ -6,6 +6,8 @@
 //! - [`disabled`]: [`DisabledUpstream`], when no Application Server is configured.
 //! - [`http`]: [`HttpUpstream`], the production adapter: a blocking HTTP/JSON client of the contract
 //!   written in `docs/upstream.md`, configured by [`HttpUpstreamConfig`].
+//! - [`guard`]: [`GuardedUpstream`], a decorator around any of them bounding the calls in flight
+//!   and opening a circuit breaker on repeated failures, configured by [`GuardConfig`].
 //! - [`memory`]: [`InMemoryUpstream`], a complete in-memory Application Server with a call log and
 //!   failure injection, for the tests of the crates that use the port.
 //!
@@ -13,10 +15,12 @@
 //! No adapter ever puts a password, PIN or API token in an error, a log entry or `Debug` output.
 
 pub mod disabled;
+pub mod guard;
 pub mod http;
 pub mod memory;
 
 pub use disabled::DisabledUpstream;
+pub use guard::{BreakerConfig, GuardConfig, GuardedUpstream};
 pub use http::{ConfigError, HttpUpstream, HttpUpstreamConfig};
 pub use memory::{InMemoryUpstream, UpstreamCall};
 

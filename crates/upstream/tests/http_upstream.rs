@@ -68,6 +68,10 @@ enum Reply {
     KeepOpen(u16, String),
     /// Close the connection without answering.
     Hangup,
+    /// Send the status line and headers (announcing a body), then nothing more for this long.
+    HeadersThenHang(u16, Duration),
+    /// Send these bytes, which are not HTTP, and close.
+    Raw(&'static [u8]),
 }
 
 fn answer(status: u16, body: Value) -> Reply {
@@ -159,6 +163,19 @@ fn serve_connection(stream: TcpStream, received: &Mutex<Vec<Received>>, handler:
             }
             Reply::KeepOpen(status, body) => (status, body, true),
             Reply::Hangup => return,
+            Reply::HeadersThenHang(status, wait) => {
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+                    reason(status)
+                );
+                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.flush());
+                thread::sleep(wait);
+                return;
+            }
+            Reply::Raw(bytes) => {
+                let _ = stream.write_all(bytes).and_then(|()| stream.flush());
+                return;
+            }
         };
         let content_type = if body.is_empty() {
             ""
@@ -652,9 +669,48 @@ fn a_hangup_is_unavailable() {
     assert!(matches!(result, Err(UpstreamError::Unavailable(_))), "{result:?}");
 }
 
+#[test]
+fn a_garbage_answer_is_unavailable_for_every_operation() {
+    for garbage in [
+        &b"this is not HTTP at all\r\n\r\n"[..],
+        &b"HTTP/1.1 abc Nope\r\n\r\n"[..],
+        &b"\x00\x01\x02\xff\xfe"[..],
+    ] {
+        let server = TestServer::start(move |_| Reply::Raw(garbage));
+        for (name, result) in every_operation(&client(&server)) {
+            assert!(
+                matches!(result, Err(UpstreamError::Unavailable(_))),
+                "{name} {garbage:?}: {result:?}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timeouts, connections and retries
 // ---------------------------------------------------------------------------------------------
+
+#[test]
+fn headers_then_silence_times_out_within_the_request_timeout() {
+    let server = TestServer::start(|_| Reply::HeadersThenHang(200, Duration::from_secs(3)));
+    let mut config = config(&server.base_url());
+    config.request_timeout = Duration::from_millis(300);
+    let up = HttpUpstream::new(config).unwrap();
+    let start = Instant::now();
+    let change = up.update_profile(&user(USERNAME), &name_change());
+    let took_change = start.elapsed();
+    let start = Instant::now();
+    let rules = up.password_rules(UserLevel::EndUser).map(|_| ());
+    let took_rules = start.elapsed();
+    assert_eq!(change, Err(UpstreamError::Timeout), "update_profile");
+    assert_eq!(rules, Err(UpstreamError::Timeout), "password_rules");
+    for took in [took_change, took_rules] {
+        assert!(
+            took < Duration::from_millis(2500),
+            "the body wait is bounded too: {took:?}"
+        );
+    }
+}
 
 #[test]
 fn a_slow_server_times_out_within_the_request_timeout() {

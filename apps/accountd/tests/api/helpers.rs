@@ -49,6 +49,10 @@ impl Drop for TestApp {
 pub struct Spawn {
     pub mode: LoginMode,
     pub configure: Box<dyn FnOnce(&mut AppConfig)>,
+    /// Serve with the Application Server adapter the configuration names (`upstream.kind = "http"`:
+    /// the guarded HTTP adapter, on the test's manual clock) instead of the in-memory one. The demo
+    /// data is loaded through the in-memory one either way; `TestApp::upstream` stays that one.
+    pub upstream_from_config: bool,
 }
 
 impl Default for Spawn {
@@ -56,6 +60,7 @@ impl Default for Spawn {
         Self {
             mode: LoginMode::LocalLoginShared,
             configure: Box::new(|_| {}),
+            upstream_from_config: false,
         }
     }
 }
@@ -93,6 +98,19 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
     .expect("services");
     demo::load(&services).expect("demo data");
     upstream.clear_calls();
+    let services = if options.upstream_from_config {
+        Services::new(
+            db.clone(),
+            startup::upstream_with(&config, clock.clone()).expect("upstream from the configuration"),
+            clock.clone(),
+            Arc::new(OsRandom),
+            hasher.clone(),
+            config.service_config(),
+        )
+        .expect("services")
+    } else {
+        services
+    };
     let app = startup::Application::build(&config, services).expect("server");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();

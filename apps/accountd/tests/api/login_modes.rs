@@ -204,6 +204,7 @@ mod sso {
                 c.sso.issuer = Some("idp".into());
                 c.apio.update_profile_to_bs_db_sso = update_bs_db;
             }),
+            ..Spawn::default()
         })
         .await
     }

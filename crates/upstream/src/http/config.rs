@@ -177,7 +177,7 @@ impl fmt::Debug for HttpUpstreamConfig {
 }
 
 /// A duration as milliseconds (number or digit string) or with a `ms`/`s` unit.
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

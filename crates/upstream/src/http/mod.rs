@@ -12,7 +12,7 @@
 //! Error texts name the operation and what went wrong, never a password, PIN or the API token:
 //! anything taken from an answer is cleaned first (`wire::clean_text`).
 
-mod config;
+pub(crate) mod config;
 mod wire;
 
 pub use config::{ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, HttpUpstreamConfig, MAX_TIMEOUT};
