@@ -7,3 +7,5 @@ CREATE TABLE user_claims (
     holder TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+-- The periodic purge deletes expired claims by their expiry.
+CREATE INDEX user_claims_expires_at_idx ON user_claims (expires_at);
