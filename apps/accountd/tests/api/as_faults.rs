@@ -158,16 +158,6 @@ async fn dedicated_over_http_with_timeout(
     .await
 }
 
-async fn rename(app: &TestApp, xsrf: &str, first_name: &str) -> reqwest::Response {
-    app.put_info(&app.client, Some(xsrf), &json!({"first_name": first_name}))
-        .await
-}
-
-async fn stored_first_name(app: &TestApp) -> String {
-    let body: Value = app.get_info(&app.client).await.json().await.unwrap();
-    body["profile"]["first_name"].as_str().unwrap().to_owned()
-}
-
 /// Runs a profile PUT of the group admin while, 100 ms into it, another user logs in and the admin
 /// GETs their profile; returns the PUT's status and problem type, and prints the three latencies.
 async fn put_with_bystanders(app: &TestApp, xsrf: &str, label: &str) -> (StatusCode, String) {

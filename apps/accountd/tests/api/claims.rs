@@ -11,7 +11,6 @@ use accountd_domain::user::ProfileChange;
 use accountd_policy::mode::LoginMode;
 use accountd_service::ServiceError;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 async fn dedicated() -> TestApp {
@@ -20,16 +19,6 @@ async fn dedicated() -> TestApp {
         ..Spawn::default()
     })
     .await
-}
-
-async fn rename(app: &TestApp, xsrf: &str, first_name: &str) -> reqwest::Response {
-    app.put_info(&app.client, Some(xsrf), &json!({"first_name": first_name}))
-        .await
-}
-
-async fn stored_first_name(app: &TestApp) -> String {
-    let body: Value = app.get_info(&app.client).await.json().await.unwrap();
-    body["profile"]["first_name"].as_str().unwrap().to_owned()
 }
 
 /// The first name the AS holds last for `username` (its last accepted profile change naming one).

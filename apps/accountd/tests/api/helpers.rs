@@ -268,3 +268,15 @@ pub fn member(tenant: &str, group: &str, user: &str) -> GroupMember {
 pub fn user_path(tenant: &str, group: &str, user: &str) -> String {
     format!("/api/v1/tenants/{tenant}/groups/{group}/users/{user}/")
 }
+
+/// Renames the caller of `app.client`'s session through seed 000's PUT.
+pub async fn rename(app: &TestApp, xsrf: &str, first_name: &str) -> Response {
+    app.put_info(&app.client, Some(xsrf), &serde_json::json!({"first_name": first_name}))
+        .await
+}
+
+/// The first name seed 000's GET shows for the caller of `app.client`'s session.
+pub async fn stored_first_name(app: &TestApp) -> String {
+    let body: Value = app.get_info(&app.client).await.json().await.unwrap();
+    body["profile"]["first_name"].as_str().unwrap().to_owned()
+}

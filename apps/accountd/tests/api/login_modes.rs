@@ -25,16 +25,6 @@ fn authentications(app: &TestApp) -> usize {
         .count()
 }
 
-async fn rename(app: &TestApp, xsrf: &str, first_name: &str) -> reqwest::Response {
-    app.put_info(&app.client, Some(xsrf), &json!({"first_name": first_name}))
-        .await
-}
-
-async fn first_name(app: &TestApp) -> String {
-    let body: Value = app.get_info(&app.client).await.json().await.unwrap();
-    body["profile"]["first_name"].as_str().unwrap().to_owned()
-}
-
 #[actix_web::test]
 async fn server_login_checks_the_application_server_and_writes_both() {
     let app = spawn_with(Spawn {
@@ -55,7 +45,7 @@ async fn server_login_checks_the_application_server_and_writes_both() {
 
     assert_eq!(rename(&app, &xsrf, "Both").await.status(), StatusCode::OK);
     assert_eq!(profile_updates(&app), 1);
-    assert_eq!(first_name(&app).await, "Both");
+    assert_eq!(stored_first_name(&app).await, "Both");
 }
 
 #[actix_web::test]
@@ -78,7 +68,7 @@ async fn an_application_server_failure_leaves_local_unchanged() {
             .unwrap()
             .contains("name refused")
     );
-    assert_eq!(first_name(&app).await, "John");
+    assert_eq!(stored_first_name(&app).await, "John");
 
     app.upstream
         .fail_next(UpstreamError::Unavailable("connection refused".into()));
@@ -88,11 +78,11 @@ async fn an_application_server_failure_leaves_local_unchanged() {
         !problem(failed).await.to_string().contains("connection refused"),
         "log text stays in the log"
     );
-    assert_eq!(first_name(&app).await, "John");
+    assert_eq!(stored_first_name(&app).await, "John");
 
     app.upstream.fail_next(UpstreamError::Timeout);
     assert_eq!(rename(&app, &xsrf, "Late").await.status(), StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(first_name(&app).await, "John");
+    assert_eq!(stored_first_name(&app).await, "John");
 
     app.upstream.fail_next(UpstreamError::Unavailable("down".into()));
     assert_eq!(
@@ -139,7 +129,7 @@ async fn local_login_shared_never_calls_the_application_server() {
         .fail_always(Some(UpstreamError::Unavailable("must not be called".into())));
     let xsrf = app.login_ok(&app.client, GROUP_ADMIN).await;
     assert_eq!(rename(&app, &xsrf, "Local").await.status(), StatusCode::OK);
-    assert_eq!(first_name(&app).await, "Local");
+    assert_eq!(stored_first_name(&app).await, "Local");
     assert!(app.upstream.calls().is_empty());
 }
 
@@ -173,7 +163,7 @@ async fn local_login_dedicated_checks_locally_and_writes_both() {
     assert_eq!(profile_updates(&app), 1);
     app.upstream.fail_next(UpstreamError::Timeout);
     assert_eq!(rename(&app, &xsrf, "Late").await.status(), StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(first_name(&app).await, "Dedicated");
+    assert_eq!(stored_first_name(&app).await, "Dedicated");
 }
 
 mod sso {
