@@ -294,38 +294,39 @@ mod sso {
     }
 }
 
-/// Changes `username`'s own password with `old` through the APIO self-PUT, the Axway form and the
-/// account page's candidate check, answering each status.
+/// The three ways a user changes (or checks a change of) their own password.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// Seed 001's self-PUT with `oldPassword`/`newPassword`.
+    ApioPut,
+    /// The account page's candidate check with the current password.
+    Check,
+    /// Axway's `changepassword` form.
+    AxwayForm,
+}
+
+/// `username` (signing in with `login`) changes their own password from `old` to `new` `via` one
+/// way; the answer's status.
+async fn own_password_change(app: &TestApp, via: Via, username: &str, login: &str, old: &str, new: &str) -> StatusCode {
+    let client = app.fresh_client();
+    let body = json!({"oldPassword": old, "newPassword": new});
+    let request = match via {
+        Via::ApioPut => client.put(app.url(&user_path("Pie", "PieGroup", username))).json(&body),
+        Via::Check => client.post(app.url("/api/v1/session/password_policy/")).json(&body),
+        Via::AxwayForm => client
+            .post(app.url("/api/portal/v1.3/currentuser/changepassword"))
+            .form(&[("oldPassword", old), ("newPassword", new)]),
+    };
+    request.basic_auth(username, Some(login)).send().await.unwrap().status()
+}
+
+/// [`own_password_change`] each way, in the order of [`Via`].
 async fn own_password_changes(app: &TestApp, username: &str, login: &str, old: &str, new: &str) -> [StatusCode; 3] {
-    let path = user_path("Pie", "PieGroup", username);
-    let apio = app
-        .fresh_client()
-        .put(app.url(&path))
-        .basic_auth(username, Some(login))
-        .json(&json!({"oldPassword": old, "newPassword": new}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    let check = app
-        .fresh_client()
-        .post(app.url("/api/v1/session/password_policy/"))
-        .basic_auth(username, Some(login))
-        .json(&json!({"oldPassword": old, "newPassword": new}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    let axway = app
-        .fresh_client()
-        .post(app.url("/api/portal/v1.3/currentuser/changepassword"))
-        .basic_auth(username, Some(login))
-        .form(&[("oldPassword", old), ("newPassword", new)])
-        .send()
-        .await
-        .unwrap()
-        .status();
-    [apio, check, axway]
+    let mut statuses = [StatusCode::OK; 3];
+    for (status, via) in statuses.iter_mut().zip([Via::ApioPut, Via::Check, Via::AxwayForm]) {
+        *status = own_password_change(app, via, username, login, old, new).await;
+    }
+    statuses
 }
 
 #[actix_web::test]
@@ -344,25 +345,19 @@ async fn server_login_verifies_the_old_password_with_the_application_server() {
         Some("As-Only-Passw0rd!")
     );
 
-    // The AS's password is accepted: first the check, then the Axway form changes it everywhere.
-    let check = app
-        .fresh_client()
-        .post(app.url("/api/v1/session/password_policy/"))
-        .basic_auth(GROUP_ADMIN, Some("As-Only-Passw0rd!"))
-        .json(&json!({"oldPassword": "As-Only-Passw0rd!", "newPassword": "N3w-Passw0rd!x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(check.status(), StatusCode::OK);
-    let changed = app
-        .fresh_client()
-        .put(app.url(&user_path("Pie", "PieGroup", GROUP_ADMIN)))
-        .basic_auth(GROUP_ADMIN, Some("As-Only-Passw0rd!"))
-        .json(&json!({"oldPassword": "As-Only-Passw0rd!", "newPassword": "N3w-Passw0rd!x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(changed.status(), StatusCode::OK);
+    // The AS's password is accepted: first the check, then the APIO PUT changes it everywhere.
+    for via in [Via::Check, Via::ApioPut] {
+        let status = own_password_change(
+            &app,
+            via,
+            GROUP_ADMIN,
+            "As-Only-Passw0rd!",
+            "As-Only-Passw0rd!",
+            "N3w-Passw0rd!x",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{via:?}");
+    }
     assert_eq!(app.upstream.password_of(GROUP_ADMIN).as_deref(), Some("N3w-Passw0rd!x"));
     assert_eq!(app.login(GROUP_ADMIN, "N3w-Passw0rd!x").await.status(), StatusCode::OK);
 }

@@ -153,11 +153,7 @@ impl<S: Store> Services<S> {
         for row in rows {
             let checked = row.record.map_err(RecordError::Unreadable).and_then(|record| {
                 let kind = record.kind.ok_or(RecordError::KindRequired)?;
-                let stray: Vec<String> = record
-                    .filled()
-                    .into_iter()
-                    .filter(|f| !kind.columns().contains(&f.as_str()))
-                    .collect();
+                let stray: Vec<String> = record.filled().into_iter().filter(|f| !kind.allows(f)).collect();
                 if stray.is_empty() {
                     Ok((kind, record))
                 } else {
