@@ -67,6 +67,13 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<import::Format>,
     },
+    /// List the recorded divergences between the local store and the Application Server
+    /// (docs/operations.md), or resolve one once it is dealt with.
+    Divergences {
+        /// The id of a divergence to resolve (delete), instead of listing them.
+        #[arg(long)]
+        resolve: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +143,10 @@ pub fn main() -> Result<()> {
         }
         Command::Import { file, format } => import_command(&config, &file, format),
         Command::Export { file, format } => export_command(&config, &file, format),
+        Command::Divergences { resolve } => {
+            let services = startup::services(&config, startup::open_database(&config)?)?;
+            divergences_command(&services, resolve)
+        }
         Command::Token(TokenCommand::Create {
             username,
             name,
@@ -157,6 +168,25 @@ pub fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `accountd divergences [--resolve ID]`: one tab-separated line per open divergence (id, when,
+/// user key, topic, detail), or the resolution of one.
+fn divergences_command<S: Store>(services: &Services<S>, resolve: Option<i64>) -> Result<()> {
+    if let Some(id) = resolve {
+        if services.resolve_divergence(id)? {
+            eprintln!("divergence {id} resolved");
+            return Ok(());
+        }
+        anyhow::bail!("no open divergence has id {id}");
+    }
+    let open = services.divergences()?;
+    for d in &open {
+        let user = d.user.map(|u| u.0.to_string()).unwrap_or_default();
+        println!("{}\t{}\t{user}\t{}\t{}", d.id, d.recorded_at.as_millis(), d.topic, d.detail);
+    }
+    eprintln!("{} open divergence(s)", open.len());
+    Ok(())
 }
 
 fn serve(config: &AppConfig, demo: bool) -> Result<()> {

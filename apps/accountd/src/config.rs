@@ -10,7 +10,7 @@ use accountd_http::HttpConfig;
 use accountd_policy::hashing::HashParams;
 use accountd_policy::settings::{ApioSettings, PasswordBaseline};
 use accountd_service::ServiceConfig;
-use accountd_service::config::{BasicAuthConfig, SessionConfig, ThrottleConfig};
+use accountd_service::config::{BasicAuthConfig, OutboxConfig, SessionConfig, ThrottleConfig};
 use accountd_service::sso::SsoConfig;
 use accountd_upstream::{BreakerConfig, GuardConfig, HttpUpstreamConfig};
 use anyhow::{Context, Result};
@@ -35,6 +35,7 @@ pub struct AppConfig {
     pub throttle: ThrottleConfig,
     pub basic_auth: BasicAuthConfig,
     pub sso: SsoConfig,
+    pub outbox: OutboxConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -176,6 +177,7 @@ impl AppConfig {
             basic_auth: self.basic_auth.clone(),
             sso: self.sso.clone(),
             claims: accountd_service::config::ClaimConfig::for_upstream_timeout(self.upstream.http.request_timeout),
+            outbox: self.outbox,
         }
     }
 }

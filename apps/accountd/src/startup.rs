@@ -118,6 +118,39 @@ fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
     });
 }
 
+/// The outbox worker (docs/architecture.md, "The outbox"): a thread that looks at the outbox
+/// every `outbox.poll_interval_ms` (at once again while it finds work) and delivers what is due.
+/// It holds the services weakly and ends when the server is gone.
+fn spawn_outbox_worker<S: Store>(services: &Arc<Services<S>>) -> Result<()> {
+    let weak = Arc::downgrade(services);
+    let poll = Duration::from_millis(services.config().outbox.poll_interval_ms.max(10));
+    std::thread::Builder::new()
+        .name("accountd-outbox".into())
+        .spawn(move || {
+            loop {
+                let Some(services) = weak.upgrade() else { return };
+                let busy = match services.run_outbox_once() {
+                    Ok(run) => {
+                        if run.leased > 0 {
+                            tracing::debug!(?run, "outbox run");
+                        }
+                        run.leased > run.postponed
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the outbox worker could not lease messages");
+                        false
+                    }
+                };
+                drop(services);
+                if !busy {
+                    std::thread::sleep(poll);
+                }
+            }
+        })
+        .context("starting the outbox worker")?;
+    Ok(())
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
@@ -140,6 +173,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let services = Arc::new(services);
         spawn_session_purge(services.clone());
+        spawn_outbox_worker(&services)?;
         let state = web::Data::new(AppState {
             services,
             config: config.http.clone(),

@@ -277,6 +277,100 @@ pub trait ClaimStore {
     fn purge_expired_claims(&mut self, now: Timestamp) -> StoreResult<u64>;
 }
 
+/// A message in the durable outbox (issue 15): work for another system (the Application Server
+/// today, notifications later) that a worker delivers after the fact, at least once. What it
+/// carries is the `topic`'s business: the outbox is generic over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    /// Who delivers it (a handler registered for this topic).
+    pub topic: String,
+    /// The user it is about: messages of one user are delivered in id order, under the user's
+    /// claim ([`ClaimStore`]).
+    pub user: Option<UserKey>,
+    /// The topic's own data (JSON). Never a secret: rows are readable by operators.
+    pub payload: String,
+    pub created_at: Timestamp,
+    /// Not delivered before this time (armed messages, backoff after a failed attempt).
+    pub not_before: Timestamp,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// The last attempt's failure, for operators.
+    pub last_error: Option<String>,
+}
+
+/// A message to add to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutboxMessage {
+    pub topic: String,
+    pub user: Option<UserKey>,
+    pub payload: String,
+    pub not_before: Timestamp,
+}
+
+/// The outbox's size, for `/metrics` and `/readyz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Messages not delivered yet (due or not).
+    pub depth: u64,
+    /// When the oldest of them was written.
+    pub oldest_created_at: Option<Timestamp>,
+    /// Recorded divergences no operator has resolved yet.
+    pub divergences: u64,
+}
+
+/// A divergence between the local store and another system that accountd could not repair: the
+/// operator's to look at and resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    pub id: i64,
+    pub user: Option<UserKey>,
+    /// What diverged (an outbox topic, or what the use case was doing).
+    pub topic: String,
+    /// What happened, for operators (no secret).
+    pub detail: String,
+    pub recorded_at: Timestamp,
+}
+
+/// The durable outbox and the divergence record (issue 15), shared by every instance on the
+/// database.
+pub trait OutboxStore {
+    /// Adds a message; returns its id. Inside the change's transaction, it is written with it.
+    fn enqueue_outbox(&mut self, message: &NewOutboxMessage, now: Timestamp) -> StoreResult<i64>;
+    /// Deletes a message (delivered, or no longer needed); `false` when it was not there.
+    fn remove_outbox(&mut self, id: i64) -> StoreResult<bool>;
+    /// One message, when it is still there.
+    fn outbox_message(&mut self, id: i64) -> StoreResult<Option<OutboxMessage>>;
+    /// Leases up to `limit` due messages to `holder` until `lease_until`, oldest first: due
+    /// (`not_before <= now`), not under a live lease, and the first message of their user still
+    /// in the outbox (so one user's messages go in order). Several instances leasing at once get
+    /// disjoint messages (PostgreSQL skips rows another lease statement has locked).
+    fn lease_outbox(
+        &mut self,
+        now: Timestamp,
+        holder: &str,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    /// Puts a message back for a later attempt: its lease ends, `attempts` and `last_error` are
+    /// stored, and it is not due before `not_before`.
+    fn retry_outbox(&mut self, id: i64, attempts: u32, not_before: Timestamp, error: Option<&str>) -> StoreResult<()>;
+    /// Depth, oldest message, open divergences.
+    fn outbox_stats(&mut self) -> StoreResult<OutboxStats>;
+    /// Records a divergence; returns its id.
+    fn record_divergence(
+        &mut self,
+        user: Option<UserKey>,
+        topic: &str,
+        detail: &str,
+        now: Timestamp,
+    ) -> StoreResult<i64>;
+    /// Every open divergence, oldest first.
+    fn divergences(&mut self) -> StoreResult<Vec<Divergence>>;
+    /// Marks a divergence resolved (deletes it); `false` when there was none with this id.
+    fn resolve_divergence(&mut self, id: i64) -> StoreResult<bool>;
+}
+
 /// Whole-database listings, for operators' tools (`accountd export`), not for request paths: each
 /// reads a whole table (users a page at a time).
 pub trait InventoryStore {
@@ -313,6 +407,7 @@ pub trait Repository:
     + AuditLog
     + InventoryStore
     + ClaimStore
+    + OutboxStore
 {
 }
 
@@ -329,6 +424,7 @@ impl<T> Repository for T where
         + AuditLog
         + InventoryStore
         + ClaimStore
+    + OutboxStore
 {
 }
 

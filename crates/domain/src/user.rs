@@ -28,6 +28,11 @@ impl Timestamp {
         Self(self.0.saturating_add(seconds.saturating_mul(1000)))
     }
 
+    /// `self + duration`, saturating.
+    pub fn plus(self, duration: std::time::Duration) -> Self {
+        Self(self.0.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
+    }
+
     /// Whole seconds from `earlier` to `self` (negative when `earlier` is later).
     pub const fn seconds_since(self, earlier: Timestamp) -> i64 {
         (self.0 - earlier.0) / 1000
@@ -324,6 +329,11 @@ impl ProfileField {
         ProfileField::Image,
     ];
 
+    /// The field of a [`ProfileField::wire_name`].
+    pub fn from_wire_name(name: &str) -> Option<ProfileField> {
+        ProfileField::ALL.into_iter().find(|f| f.wire_name() == name)
+    }
+
     pub fn wire_name(self) -> &'static str {
         match self {
             ProfileField::FirstName => "firstName",
@@ -453,26 +463,37 @@ impl ProfileChange {
     /// it on a system that applied it (the Application Server, when the local write failed after
     /// it accepted; issue 15).
     pub fn reverting(&self, before: &Profile) -> ProfileChange {
-        fn back<T: Clone, U>(set: &Option<U>, before: &T) -> Option<T> {
-            set.as_ref().map(|_| before.clone())
+        ProfileChange::current_values(before, &self.fields())
+    }
+
+    /// The change that sets `fields` to their values in `profile`: what aligns a system that may
+    /// hold other values of these fields (the Application Server, after a change it accepted was
+    /// not written locally; issue 15) with `profile`.
+    pub fn current_values(profile: &Profile, fields: &[ProfileField]) -> ProfileChange {
+        use ProfileField as F;
+        let mut change = ProfileChange::default();
+        for field in fields {
+            match field {
+                F::FirstName => change.first_name = Some(profile.first_name.clone()),
+                F::LastName => change.last_name = Some(profile.last_name.clone()),
+                F::CliFirstName => change.cli_first_name = Some(profile.cli_first_name.clone()),
+                F::CliLastName => change.cli_last_name = Some(profile.cli_last_name.clone()),
+                F::PhoneNumber => change.phone_number = Some(profile.phone_number.clone()),
+                F::Extension => change.extension = Some(profile.extension.clone()),
+                F::CliPhoneNumber => change.cli_phone_number = Some(profile.cli_phone_number.clone()),
+                F::Department => change.department = Some(profile.department.as_ref().map(|d| d.key.clone())),
+                F::Language => change.language = Some(profile.language.clone()),
+                F::EmailAddress => change.email = Some(profile.email.clone()),
+                F::NetworkClassOfService => {
+                    change.network_class_of_service = Some(profile.network_class_of_service.clone());
+                }
+                F::TimeZone => change.time_zone = Some(profile.time_zone.clone()),
+                F::Mobile => change.mobile = Some(profile.mobile.clone()),
+                F::Description => change.description = Some(profile.description.clone()),
+                F::Image => change.image = Some(profile.image.clone()),
+            }
         }
-        ProfileChange {
-            first_name: back(&self.first_name, &before.first_name),
-            last_name: back(&self.last_name, &before.last_name),
-            cli_first_name: back(&self.cli_first_name, &before.cli_first_name),
-            cli_last_name: back(&self.cli_last_name, &before.cli_last_name),
-            phone_number: back(&self.phone_number, &before.phone_number),
-            extension: back(&self.extension, &before.extension),
-            cli_phone_number: back(&self.cli_phone_number, &before.cli_phone_number),
-            department: back(&self.department, &before.department.as_ref().map(|d| d.key.clone())),
-            language: back(&self.language, &before.language),
-            email: back(&self.email, &before.email),
-            network_class_of_service: back(&self.network_class_of_service, &before.network_class_of_service),
-            time_zone: back(&self.time_zone, &before.time_zone),
-            mobile: back(&self.mobile, &before.mobile),
-            description: back(&self.description, &before.description),
-            image: back(&self.image, &before.image),
-        }
+        change
     }
 }
 
@@ -635,6 +656,21 @@ mod tests {
         change.apply_except_department(&mut after);
         revert.apply_except_department(&mut after);
         assert_eq!(after, before);
+    }
+
+    #[test]
+    fn current_values_cover_every_field_and_wire_names_round_trip() {
+        let profile = Profile::named(
+            Name::parse_for("f", "John").unwrap(),
+            Name::parse_for("l", "Doe").unwrap(),
+        );
+        let all = ProfileChange::current_values(&profile, &ProfileField::ALL);
+        assert_eq!(all.fields(), ProfileField::ALL.to_vec());
+        assert!(ProfileChange::current_values(&profile, &[]).is_empty());
+        for field in ProfileField::ALL {
+            assert_eq!(ProfileField::from_wire_name(field.wire_name()), Some(field));
+        }
+        assert_eq!(ProfileField::from_wire_name("password"), None);
     }
 
     #[test]

@@ -18,7 +18,11 @@
 //!   `accountd_db_pool_max_size`: the store's connection pool;
 //! - `accountd_upstream_in_flight`, `accountd_upstream_max_in_flight`,
 //!   `accountd_upstream_breaker_state`, `accountd_upstream_fast_failures_total`: the Application
-//!   Server guard, when there is one.
+//!   Server guard, when there is one;
+//! - `accountd_outbox_depth`, `accountd_outbox_oldest_age_seconds`, `accountd_divergences`: the
+//!   durable outbox and the open divergences (shared by every instance on the database), and
+//!   `accountd_outbox_delivered_total`, `accountd_outbox_delivery_failures_total`,
+//!   `accountd_outbox_given_up_total`: this instance's deliveries since it started.
 
 use crate::context::blocking;
 use crate::error::ApiError;
@@ -52,20 +56,33 @@ async fn healthz() -> HttpResponse {
 async fn readyz<S: Store>(state: web::Data<AppState<S>>) -> Result<HttpResponse, ApiError> {
     let services = state.services.clone();
     let upstream = state.services.upstream_guard_state();
-    match blocking(move || services.check_ready()).await {
+    let checked = blocking(move || {
+        services.check_ready()?;
+        // Readiness is the store's; the outbox is detail (a backlog does not stop local work).
+        Ok(services.outbox_status().ok())
+    })
+    .await;
+    match checked {
         // An open breaker does not make the instance unready: local logins and reads still work,
         // and taking every instance out of rotation would spread an AS outage (docs/operations.md).
-        Ok(()) => Ok(HttpResponse::Ok().json(match upstream {
-            Some(guard) => serde_json::json!({
-                "status": "ready",
-                "upstream": {
+        Ok(outbox) => {
+            let mut body = serde_json::json!({ "status": "ready" });
+            if let Some(guard) = upstream {
+                body["upstream"] = serde_json::json!({
                     "breaker": guard.breaker.as_str(),
                     "in_flight": guard.in_flight,
                     "max_in_flight": guard.max_in_flight,
-                },
-            }),
-            None => serde_json::json!({ "status": "ready" }),
-        })),
+                });
+            }
+            if let Some(outbox) = outbox {
+                body["outbox"] = serde_json::json!({
+                    "depth": outbox.depth,
+                    "oldest_age_seconds": outbox.oldest_age_seconds,
+                    "divergences": outbox.divergences,
+                });
+            }
+            Ok(HttpResponse::Ok().json(body))
+        }
         Err(ApiError::Service(ServiceError::Store(err))) => {
             tracing::warn!(error = %err, "not ready");
             Err(ApiError::NotReady)
@@ -98,6 +115,22 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
         m.upstream_fast_failures
             .inc_by(guard.fast_failures.saturating_sub(m.upstream_fast_failures.get()));
     }
+    let services = state.services.clone();
+    match blocking(move || Ok(services.outbox_status()?)).await {
+        Ok(outbox) => {
+            m.outbox_depth.set(saturating(outbox.depth));
+            m.outbox_oldest_age.set(saturating(outbox.oldest_age_seconds));
+            m.divergences.set(saturating(outbox.divergences));
+            m.outbox_delivered
+                .inc_by(outbox.delivered_total.saturating_sub(m.outbox_delivered.get()));
+            m.outbox_failures
+                .inc_by(outbox.failures_total.saturating_sub(m.outbox_failures.get()));
+            m.outbox_given_up
+                .inc_by(outbox.given_up_total.saturating_sub(m.outbox_given_up.get()));
+        }
+        // The store is down: the outbox gauges keep their last values; /readyz says why.
+        Err(err) => tracing::warn!(error = %err, "could not read the outbox for /metrics"),
+    }
     let mut body = Vec::new();
     let encoder = prometheus::TextEncoder::new();
     if let Err(err) = encoder.encode(&m.registry.gather(), &mut body) {
@@ -110,6 +143,10 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
 }
 
 fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn saturating(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -131,6 +168,12 @@ pub struct Metrics {
     upstream_max_in_flight: IntGauge,
     upstream_breaker: IntGauge,
     upstream_fast_failures: IntCounter,
+    outbox_depth: IntGauge,
+    outbox_oldest_age: IntGauge,
+    divergences: IntGauge,
+    outbox_delivered: IntCounter,
+    outbox_failures: IntCounter,
+    outbox_given_up: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -217,11 +260,38 @@ impl Metrics {
                 "Application Server calls refused without being made (in-flight bound or open breaker).",
             )
             .expect("valid metric"),
+            outbox_depth: int_gauge(
+                "accountd_outbox_depth",
+                "Outbox messages not delivered yet (every instance's).",
+            ),
+            outbox_oldest_age: int_gauge(
+                "accountd_outbox_oldest_age_seconds",
+                "Age of the oldest undelivered outbox message, in seconds (0 when empty).",
+            ),
+            divergences: int_gauge(
+                "accountd_divergences",
+                "Recorded divergences between the local store and the Application Server no operator has resolved.",
+            ),
+            outbox_delivered: IntCounter::new(
+                "accountd_outbox_delivered_total",
+                "Outbox messages this instance delivered.",
+            )
+            .expect("valid metric"),
+            outbox_failures: IntCounter::new(
+                "accountd_outbox_delivery_failures_total",
+                "Failed outbox delivery attempts of this instance.",
+            )
+            .expect("valid metric"),
+            outbox_given_up: IntCounter::new(
+                "accountd_outbox_given_up_total",
+                "Outbox messages this instance gave up (each recorded as a divergence).",
+            )
+            .expect("valid metric"),
             registry,
         };
         let up = IntGauge::new("accountd_up", "1 while the server runs.").expect("valid metric");
         up.set(1);
-        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 21] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.duration.clone()),
             Box::new(metrics.throttled.clone()),
@@ -236,6 +306,12 @@ impl Metrics {
             Box::new(metrics.upstream_max_in_flight.clone()),
             Box::new(metrics.upstream_breaker.clone()),
             Box::new(metrics.upstream_fast_failures.clone()),
+            Box::new(metrics.outbox_depth.clone()),
+            Box::new(metrics.outbox_oldest_age.clone()),
+            Box::new(metrics.divergences.clone()),
+            Box::new(metrics.outbox_delivered.clone()),
+            Box::new(metrics.outbox_failures.clone()),
+            Box::new(metrics.outbox_given_up.clone()),
             Box::new(up),
         ];
         for collector in collectors {

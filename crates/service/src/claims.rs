@@ -80,6 +80,20 @@ impl<S: Store> Services<S> {
         }
     }
 
+    /// One attempt at `user`'s claim, without waiting: `None` while another holder has it (the
+    /// outbox worker then comes back later).
+    pub(crate) fn try_claim_user(&self, user: UserKey) -> ServiceResult<Option<UserClaim<'_, S>>> {
+        let holder = self.claim_holder();
+        let now = self.clock.now();
+        let ttl = self.config.claims.ttl;
+        let taken = self.store.write(|repo| repo.claim_user(user, &holder, now, ttl))?;
+        Ok(taken.then_some(UserClaim {
+            services: self,
+            user,
+            holder,
+        }))
+    }
+
     /// [`Services::claim_user`] when `needed` (the login mode sends this change to the
     /// Application Server), else nothing: a local-only change is ordered by its transaction.
     pub(crate) fn claim_user_if(&self, needed: bool, user: UserKey) -> ServiceResult<Option<UserClaim<'_, S>>> {
@@ -92,7 +106,7 @@ impl<S: Store> Services<S> {
 
     /// A fresh holder id (128 random bits, hex) from the [`Random`](accountd_domain::ports::Random)
     /// port: one per claim, so a holder never releases a claim it does not hold.
-    fn claim_holder(&self) -> String {
+    pub(crate) fn claim_holder(&self) -> String {
         let mut bytes = [0u8; 16];
         self.random.fill(&mut bytes);
         bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -24,6 +24,38 @@ pub struct ServiceConfig {
     /// binary ([`ClaimConfig::for_upstream_timeout`]), not a key of their own.
     #[serde(skip)]
     pub claims: ClaimConfig,
+    /// The durable outbox's worker (issue 15).
+    pub outbox: OutboxConfig,
+}
+
+/// How the outbox worker delivers: how often it looks, how many messages at a time, and how it
+/// backs off a failing delivery before giving up on it (a recorded divergence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Pause between two looks at the outbox when the last one found nothing due.
+    pub poll_interval_ms: u64,
+    /// Most messages leased at one look.
+    pub batch: u32,
+    /// Pause before the second attempt; it doubles with each failed attempt, up to
+    /// `max_retry_delay_seconds` (plus up to 10 % random jitter).
+    pub first_retry_delay_ms: u64,
+    pub max_retry_delay_seconds: u64,
+    /// Failed attempts after which a message is given up and recorded as a divergence.
+    pub max_attempts: u32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1_000,
+            batch: 32,
+            first_retry_delay_ms: 1_000,
+            max_retry_delay_seconds: 600,
+            // 1 s doubling to 10 min: about 2 h 40 min of attempts.
+            max_attempts: 25,
+        }
+    }
 }
 
 /// How long a change waits for another change of the same user, and how long a claim lives when

@@ -19,6 +19,7 @@ pub mod error;
 pub mod hasher;
 pub mod import;
 pub mod operator;
+pub mod outbox;
 pub mod pincode;
 pub mod profile;
 pub mod random;
@@ -58,6 +59,9 @@ pub struct Services<S: Store> {
     /// Key of the Basic-auth cache; per process (the cache is too). XSRF tokens use none of it:
     /// every instance must agree on them (see `auth::XSRF_KEY`).
     secret_key: [u8; 32],
+    /// Who delivers each outbox topic ([`outbox`]).
+    outbox_handlers: Vec<Arc<dyn outbox::OutboxHandler<S>>>,
+    outbox_counters: outbox::OutboxCounters,
 }
 
 impl<S: Store> std::fmt::Debug for Services<S> {
@@ -91,6 +95,8 @@ impl<S: Store> Services<S> {
             basic_cache,
             sso,
             secret_key,
+            outbox_handlers: outbox::builtin_handlers(),
+            outbox_counters: outbox::OutboxCounters::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 //! only they change the settings. New PINs are checked by the PIN rules when
 //! `VALIDATE_PINCODE_LOCALLY` is on (the Application Server's rules for the level, else accountd's).
 
+use crate::outbox::{DIVERGED_PIN, Realign};
 use crate::profile::Actor;
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::level::GroupMember;
@@ -148,9 +149,16 @@ impl<S: Store> Services<S> {
             None => None,
         };
         let keep_history = rules.as_ref().map_or(default_pin_rules().history, |r| r.history);
-        if how.write_upstream {
-            self.upstream.set_pin(&user, update.pin.as_ref(), &settings)?;
-        }
+        let armed = if how.write_upstream {
+            let armed = self.arm(user.key, Realign::PinSettings)?;
+            if let Err(err) = self.upstream.set_pin(&user, update.pin.as_ref(), &settings) {
+                self.upstream_failed(armed, &err);
+                return Err(err.into());
+            }
+            Some(armed)
+        } else {
+            None
+        };
         let now = self.clock.now();
         let written = self.store.write(|repo| {
             // What was decided on: an interleaved change of the user or of the PIN is detected.
@@ -159,6 +167,9 @@ impl<S: Store> Services<S> {
                     == current.as_ref().map(|r| (r.settings, r.hash.clone()));
             if how.write_upstream && !still {
                 return Err(ServiceError::PreconditionFailed);
+            }
+            if let Some(armed) = &armed {
+                self.disarm(repo, armed)?;
             }
             repo.set_pin(user.key, new_hash.as_ref(), &settings, keep_history, now)?;
             let event = self.audit_event(
@@ -172,26 +183,22 @@ impl<S: Store> Services<S> {
             repo.record_audit(&event)?;
             Ok::<_, ServiceError>(())
         });
-        if how.write_upstream
-            && let Err(err) = &written
-        {
-            self.revert_upstream_pin(&user, update.pin.is_some(), &current_settings, err);
+        if let (Err(err), Some(armed)) = (&written, armed) {
+            // The settings go back on the AS; a changed PIN can't (only its hash is kept).
+            self.realign_now(armed, err);
+            if update.pin.is_some() {
+                self.record_divergence(
+                    user.key,
+                    DIVERGED_PIN,
+                    &format!(
+                        "the local write failed ({err}) after the Application Server accepted a new PIN: the AS has \
+                         the new PIN, the local store the old one; a PIN change or reset aligns both"
+                    ),
+                );
+            }
         }
         written?;
         Ok(settings)
-    }
-
-    /// After the Application Server accepted a PIN change and the local write failed (`err`): puts
-    /// the AS's PIN settings back (best effort); a changed PIN itself can't be sent back (only its
-    /// hash is kept). Logged at error level either way.
-    fn revert_upstream_pin(&self, user: &User, pin_changed: bool, before: &PinSettings, err: &ServiceError) {
-        // issue 15: outbox. The durable outbox will record the divergence and replay the revert.
-        let reverted = self.upstream.set_pin(user, None, before);
-        tracing::error!(
-            user = %user.key, error = %err, pin_changed, settings_put_back = reverted.is_ok(),
-            revert_error = reverted.err().map(|e| e.to_string()),
-            "the local write failed after the Application Server accepted a PIN change"
-        );
     }
 
     /// The old PIN, required to change one's own: a wrong one counts for throttling and for the PIN's

@@ -5,6 +5,7 @@
 //! decided on; a local failure then puts the AS back (best effort, logged at error level).
 
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use crate::outbox::{DIVERGED_PASSWORD, Realign};
 use accountd_domain::ids::UserKey;
 use accountd_domain::level::UserLevel;
 use accountd_domain::ports::{Repository, Store};
@@ -196,8 +197,12 @@ impl<S: Store> Services<S> {
             if effective.is_empty() {
                 return Ok(current);
             }
-            self.upstream.update_profile(&current, &effective)?;
-            Some((current, effective))
+            let armed = self.arm(target, Realign::Profile(effective.fields()))?;
+            if let Err(err) = self.upstream.update_profile(&current, &effective) {
+                self.upstream_failed(armed, &err);
+                return Err(err.into());
+            }
+            Some((current, effective, armed))
         } else {
             None
         };
@@ -205,8 +210,11 @@ impl<S: Store> Services<S> {
         let written = self.store.write(|repo| {
             let (change, expected) = match &sent {
                 // Exactly what the AS accepted, on the version it was decided on: an interleaved
-                // write is a `VersionMismatch`, answered 412 after the AS is put back.
-                Some((before, sent)) => (sent.clone(), Some(before.version)),
+                // write is a `VersionMismatch`, answered 412 after the AS is realigned.
+                Some((before, sent, armed)) => {
+                    self.disarm(repo, armed)?;
+                    (sent.clone(), Some(before.version))
+                }
                 None => {
                     let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
                     let change = self.decide_profile_change(actor, &current, change, repo)?;
@@ -232,30 +240,10 @@ impl<S: Store> Services<S> {
             repo.record_audit(&event)?;
             Ok(updated)
         });
-        if let (Err(err), Some((before, sent))) = (&written, &sent) {
-            self.revert_upstream_profile(before, sent, err);
+        if let (Err(err), Some((_, _, armed))) = (&written, sent) {
+            self.realign_now(armed, err);
         }
         written
-    }
-
-    /// After the Application Server accepted `sent` and the local write failed (`err`): puts the
-    /// AS back to `before`'s values, best effort, and logs the divergence at error level.
-    pub(crate) fn revert_upstream_profile(&self, before: &User, sent: &ProfileChange, err: &ServiceError) {
-        // issue 15: outbox. A failed compensation (or a crash before it) leaves the AS ahead of the
-        // local store; the durable outbox will record the divergence and replay the revert.
-        let revert = sent.reverting(&before.profile);
-        let fields: Vec<&str> = sent.fields().iter().map(|f| f.wire_name()).collect();
-        match self.upstream.update_profile(before, &revert) {
-            Ok(()) => tracing::error!(
-                user = %before.key, ?fields, error = %err,
-                "the local write failed after the Application Server accepted a profile change; the AS was put back"
-            ),
-            Err(revert_err) => tracing::error!(
-                user = %before.key, ?fields, error = %err, revert_error = %revert_err,
-                "the local write failed after the Application Server accepted a profile change, and putting the AS \
-                 back failed: the AS and the local store disagree"
-            ),
-        }
     }
 
     /// Records a refused or failed change in a transaction of its own (the change's rolled back).
@@ -403,11 +391,13 @@ impl<S: Store> Services<S> {
     /// the old password can't be sent back (only its hash is kept), so the divergence is logged at
     /// error level; the user's next password change (or an administrator's reset) aligns both.
     pub(crate) fn report_upstream_password_divergence(&self, user: &User, err: &ServiceError) {
-        // issue 15: outbox. The durable outbox will record this divergence for reconciliation.
-        tracing::error!(
-            user = %user.key, error = %err,
-            "the local write failed after the Application Server accepted a new password: the AS has the new \
-             password, the local store the old one"
+        self.record_divergence(
+            user.key,
+            DIVERGED_PASSWORD,
+            &format!(
+                "the local write failed ({err}) after the Application Server accepted a new password: the AS has \
+                 the new password, the local store the old one; a password change or reset aligns both"
+            ),
         );
     }
 

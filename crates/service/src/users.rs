@@ -5,6 +5,7 @@
 //! place (tenant/group, or the user there) gets 403 whether or not the user exists; inside their scope
 //! a missing user is 404 (DELETE: 200, as the seed says deleting a missing user is no error).
 
+use crate::outbox::{DIVERGED_DELETE, Realign};
 use crate::profile::{Actor, PreparedPassword, refuse_move_out_of_scope, refuse_read_only, require};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::endpoint::Endpoint;
@@ -268,16 +269,23 @@ impl<S: Store> Services<S> {
         // The Application Server first, outside any transaction: the profile, then the password
         // (a refused password puts the accepted profile back).
         let profile_sent = how.write_upstream && !change.is_empty();
-        if profile_sent {
-            self.upstream.update_profile(&target, &change)?;
-        }
+        let armed = if profile_sent {
+            let armed = self.arm(target.key, Realign::Profile(change.fields()))?;
+            if let Err(err) = self.upstream.update_profile(&target, &change) {
+                self.upstream_failed(armed, &err);
+                return Err(err.into());
+            }
+            Some(armed)
+        } else {
+            None
+        };
         if password_upstream
             && let Some(password) = &update.password
             && let Err(err) = self.upstream.set_password(&target, &password.new)
         {
             let err = ServiceError::from(err);
-            if profile_sent {
-                self.revert_upstream_profile(&target, &change, &err);
+            if let Some(armed) = armed {
+                self.realign_now(armed, &err);
             }
             return Err(err);
         }
@@ -294,6 +302,9 @@ impl<S: Store> Services<S> {
                 let current_endpoint = repo.endpoint(target.key)?;
                 let (change, endpoint) =
                     effective_update(actor_ref, &current, current_endpoint.as_ref(), update, repo)?;
+                if let Some(armed) = &armed {
+                    self.disarm(repo, armed)?;
+                }
                 let user = repo.update_profile(target.key, expected.or(decided), &change, now)?;
                 if let Some(endpoint) = &endpoint {
                     repo.set_endpoint(user.key, endpoint.as_ref())?;
@@ -321,8 +332,8 @@ impl<S: Store> Services<S> {
             })
             .map_err(input_reference);
         if let Err(err) = &written {
-            if profile_sent {
-                self.revert_upstream_profile(&target, &change, err);
+            if let Some(armed) = armed {
+                self.realign_now(armed, err);
             }
             if password_upstream {
                 self.report_upstream_password_divergence(&target, err);
@@ -416,11 +427,15 @@ impl<S: Store> Services<S> {
         if decided.is_some()
             && let Err(err) = &written
         {
-            // issue 15: outbox. A deleted AS user can't be recreated from here (its password is
-            // not known); the durable outbox will record the divergence for reconciliation.
-            tracing::error!(
-                user = %target.key, error = %err,
-                "the local delete failed after the Application Server deleted the user: the user exists only locally"
+            // A deleted AS user can't be recreated from here (its password is not known): a
+            // divergence for an operator.
+            self.record_divergence(
+                target.key,
+                DIVERGED_DELETE,
+                &format!(
+                    "the local delete failed ({err}) after the Application Server deleted the user: the user exists \
+                     only locally"
+                ),
             );
         }
         written

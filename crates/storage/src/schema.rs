@@ -224,6 +224,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        topic -> Text,
+        user_key -> Nullable<BigInt>,
+        payload -> Text,
+        created_at -> BigInt,
+        not_before -> BigInt,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        leased_by -> Nullable<Text>,
+        leased_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    divergences (id) {
+        id -> BigInt,
+        user_key -> Nullable<BigInt>,
+        topic -> Text,
+        detail -> Text,
+        recorded_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     groups,
@@ -243,4 +268,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_licenses,
     user_secondary_groups,
     user_claims,
+    outbox,
+    divergences,
 );

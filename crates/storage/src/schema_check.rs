@@ -114,6 +114,8 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
         ("tenant_licenses", columns_of::<tenant_licenses::table>()),
         ("user_secondary_groups", columns_of::<user_secondary_groups::table>()),
         ("user_claims", columns_of::<user_claims::table>()),
+        ("outbox", columns_of::<outbox::table>()),
+        ("divergences", columns_of::<divergences::table>()),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))

@@ -15,6 +15,7 @@ mod credentials;
 mod devices;
 mod directory;
 mod inventory;
+mod outbox;
 mod pins;
 mod sessions;
 mod throttle;

@@ -1,0 +1,2 @@
+DROP TABLE divergences;
+DROP TABLE outbox;
