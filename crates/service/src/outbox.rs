@@ -204,7 +204,9 @@ impl<S: Store> OutboxHandler<S> for RealignProfile {
         let fields = payload
             .fields
             .iter()
-            .map(|name| ProfileField::from_wire_name(name).ok_or_else(|| DeliveryError::GiveUp(format!("field {name}"))))
+            .map(|name| {
+                ProfileField::from_wire_name(name).ok_or_else(|| DeliveryError::GiveUp(format!("field {name}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let Some(user) = realigned_user(services, message)? else {
             return Ok(());
@@ -233,7 +235,10 @@ impl<S: Store> OutboxHandler<S> for RealignPinSettings {
             .map_err(|e| DeliveryError::Retry(e.to_string()))?
             .map(|r| r.settings)
             .unwrap_or_default();
-        services.upstream.set_pin(&user, None, &settings).map_err(delivery_error)
+        services
+            .upstream
+            .set_pin(&user, None, &settings)
+            .map_err(delivery_error)
     }
 }
 
@@ -409,16 +414,19 @@ impl<S: Store> Services<S> {
                     .write(|repo| repo.remove_outbox(message.id).map(|_| Settled::Delivered))
                     .map_err(ServiceError::from)
             }
-            Some(Err(DeliveryError::Retry(error))) if message.attempts.saturating_add(1) < self.config.outbox.max_attempts => {
+            Some(Err(DeliveryError::Retry(error)))
+                if message.attempts.saturating_add(1) < self.config.outbox.max_attempts =>
+            {
                 counters.failures.fetch_add(1, Ordering::Relaxed);
                 let attempts = message.attempts.saturating_add(1);
                 let next = self.clock.now().plus(self.retry_delay(attempts));
                 tracing::warn!(id = message.id, topic = %message.topic, attempts, error = %error, "an outbox delivery failed; retrying later");
-                self.store.write(|repo| {
-                    repo.retry_outbox(message.id, attempts, next, Some(&error))
-                        .map(|()| Settled::Retried)
-                })
-                .map_err(ServiceError::from)
+                self.store
+                    .write(|repo| {
+                        repo.retry_outbox(message.id, attempts, next, Some(&error))
+                            .map(|()| Settled::Retried)
+                    })
+                    .map_err(ServiceError::from)
             }
             Some(Err(DeliveryError::Retry(error) | DeliveryError::GiveUp(error))) => {
                 counters.failures.fetch_add(1, Ordering::Relaxed);
@@ -479,4 +487,279 @@ enum Settled {
     Retried,
     GivenUp,
     Postponed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RequestContext;
+    use crate::ServiceConfig;
+    use crate::hasher::Hasher;
+    use crate::profile::Actor;
+    use crate::random::OsRandom;
+    use accountd_domain::ids::Username;
+    use accountd_domain::ports::{ApplicationServer, Clock, ManualClock};
+    use accountd_domain::text::Name;
+    use accountd_policy::hashing::HashParams;
+    use accountd_policy::mode::LoginMode;
+    use accountd_storage::Database;
+    use accountd_storage::testing::TestDatabase;
+    use accountd_upstream::memory::InMemoryUpstream;
+
+    const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+    /// Demo data hashes every demo password: the smallest argon2 parameters keep that quick.
+    const FAST: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn config() -> ServiceConfig {
+        let mut config = ServiceConfig::default();
+        config.apio.login_mode = LoginMode::LocalLoginDedicated;
+        config.hashing = FAST;
+        config
+    }
+
+    /// One instance of the service on `db`, with the AS `upstream` and `clock`.
+    fn instance(db: &Database, upstream: &Arc<InMemoryUpstream>, clock: &Arc<ManualClock>) -> Services<Database> {
+        Services::new(
+            db.clone(),
+            upstream.clone(),
+            clock.clone(),
+            Arc::new(OsRandom),
+            Hasher::new(FAST, 2),
+            config(),
+        )
+        .unwrap()
+    }
+
+    fn rename(first_name: &str) -> ProfileChange {
+        ProfileChange {
+            first_name: Some(Name::parse_for("firstName", first_name).unwrap()),
+            ..ProfileChange::default()
+        }
+    }
+
+    fn user(services: &Services<Database>) -> accountd_domain::user::User {
+        services
+            .find_user(&Username::parse("foouser").unwrap())
+            .unwrap()
+            .unwrap()
+    }
+
+    fn on_the_as(upstream: &InMemoryUpstream) -> Option<String> {
+        upstream
+            .profile_changes_of("foouser")
+            .iter()
+            .rev()
+            .find_map(|c| c.first_name.as_ref().map(ToString::to_string))
+    }
+
+    #[test]
+    fn retry_delays_double_up_to_their_cap_with_bounded_jitter() {
+        let db = TestDatabase::sqlite();
+        let upstream = Arc::new(InMemoryUpstream::new());
+        let services = instance(&db, &upstream, &Arc::new(ManualClock::at(T0)));
+        let delays: Vec<Duration> = (1..=12).map(|n| services.retry_delay(n)).collect();
+        for (n, delay) in delays.iter().enumerate() {
+            let base = Duration::from_secs(1u64 << n).min(Duration::from_secs(600));
+            assert!(
+                *delay >= base && *delay <= base.mul_f64(1.1),
+                "attempt {}: {delay:?}",
+                n + 1
+            );
+        }
+        assert!(services.retry_delay(u32::MAX) <= Duration::from_secs(660));
+    }
+
+    /// An instance dies after the AS accepted and before its local write: its armed realignment is
+    /// in the database; another instance (or the same after a restart) delivers it once the dead
+    /// one's claim would have expired, with the local values.
+    fn a_crash_after_the_application_server_accepted_is_realigned_after_restart(db: &TestDatabase) {
+        let upstream = Arc::new(InMemoryUpstream::new());
+        let clock = Arc::new(ManualClock::at(T0));
+        let dying = instance(db, &upstream, &clock);
+        dying.load_demo_data().unwrap();
+        let foo = user(&dying);
+        let claim = dying.claim_user(foo.key).unwrap();
+        let armed = dying
+            .arm(foo.key, Realign::Profile(vec![ProfileField::FirstName]))
+            .unwrap();
+        upstream.update_profile(&foo, &rename("Crashed")).unwrap();
+        // The crash: nothing is released, disarmed or written.
+        std::mem::forget(claim);
+        let _never_disarmed = armed;
+        drop(dying);
+        assert_eq!(on_the_as(&upstream).as_deref(), Some("Crashed"));
+
+        let restarted = instance(db, &upstream, &clock);
+        assert_eq!(restarted.outbox_status().unwrap().depth, 1);
+        // Not due while the claim could still be live.
+        assert_eq!(restarted.run_outbox_once().unwrap(), OutboxRun::default());
+        clock.advance_seconds(i64::try_from(config().claims.ttl.as_secs()).unwrap());
+        let run = restarted.run_outbox_once().unwrap();
+        assert_eq!((run.leased, run.delivered), (1, 1));
+        assert_eq!(on_the_as(&upstream), Some(foo.profile.first_name.to_string()));
+        let status = restarted.outbox_status().unwrap();
+        assert_eq!((status.depth, status.delivered_total, status.divergences), (0, 1, 0));
+    }
+
+    #[test]
+    fn a_crash_after_the_application_server_accepted_is_realigned_after_restart_on_sqlite() {
+        a_crash_after_the_application_server_accepted_is_realigned_after_restart(&TestDatabase::sqlite());
+    }
+
+    #[test]
+    fn a_crash_after_the_application_server_accepted_is_realigned_after_restart_on_postgres() {
+        if let Some(db) = TestDatabase::postgres_or_skip() {
+            a_crash_after_the_application_server_accepted_is_realigned_after_restart(&db);
+        }
+    }
+
+    /// A realignment the AS keeps refusing for a while is retried with backoff; one it refuses for
+    /// good, or past `max_attempts`, becomes a divergence.
+    #[test]
+    fn failing_deliveries_back_off_then_become_divergences() {
+        let db = TestDatabase::sqlite();
+        let upstream = Arc::new(InMemoryUpstream::new());
+        let clock = Arc::new(ManualClock::at(T0));
+        let mut services = instance(&db, &upstream, &clock);
+        services.config.outbox.max_attempts = 3;
+        services.load_demo_data().unwrap();
+        let foo = user(&services);
+        let enqueue = |topic: &str| {
+            let message = NewOutboxMessage {
+                topic: topic.to_owned(),
+                user: Some(foo.key),
+                payload: r#"{"fields":["firstName"]}"#.to_owned(),
+                not_before: clock.now(),
+            };
+            services.store.write(|repo| services.enqueue(repo, &message)).unwrap()
+        };
+        let id = enqueue(REALIGN_PROFILE);
+        upstream.fail_always(Some(UpstreamError::Timeout));
+        let run = services.run_outbox_once().unwrap();
+        assert_eq!((run.leased, run.retried), (1, 1));
+        let stored = services.store.read(|repo| repo.outbox_message(id)).unwrap().unwrap();
+        assert_eq!(stored.attempts, 1);
+        assert!(stored.not_before >= clock.now().plus_seconds(1));
+        assert!(stored.last_error.unwrap().contains("did not answer in time"));
+        // Backing off: nothing due yet.
+        assert_eq!(services.run_outbox_once().unwrap().leased, 0);
+        clock.advance_seconds(2);
+        assert_eq!(services.run_outbox_once().unwrap().retried, 1);
+        clock.advance_seconds(3);
+        // The third failed attempt is the last.
+        assert_eq!(services.run_outbox_once().unwrap().given_up, 1);
+        let status = services.outbox_status().unwrap();
+        assert_eq!(
+            (
+                status.depth,
+                status.divergences,
+                status.failures_total,
+                status.given_up_total
+            ),
+            (0, 1, 3, 1)
+        );
+
+        // Refused for good at the first attempt.
+        upstream.fail_always(Some(UpstreamError::Rejected {
+            details: "no such field".into(),
+        }));
+        enqueue(REALIGN_PROFILE);
+        assert_eq!(services.run_outbox_once().unwrap().given_up, 1);
+        let divergences = services.divergences().unwrap();
+        assert_eq!(divergences.len(), 2);
+        assert_eq!(divergences[1].topic, REALIGN_PROFILE);
+        assert_eq!(divergences[1].user, Some(foo.key));
+        assert!(
+            divergences[1].detail.contains("no such field"),
+            "{}",
+            divergences[1].detail
+        );
+        assert!(services.resolve_divergence(divergences[0].id).unwrap());
+        assert_eq!(services.outbox_status().unwrap().divergences, 1);
+
+        // A topic no handler here knows (a newer instance's) is put back untouched.
+        upstream.fail_always(None);
+        let unknown = enqueue("mail.password-changed");
+        assert_eq!(services.run_outbox_once().unwrap().postponed, 1);
+        let stored = services
+            .store
+            .read(|repo| repo.outbox_message(unknown))
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.attempts, 0);
+    }
+
+    /// The worker does not deliver a user's message while a change of that user holds the claim.
+    #[test]
+    fn a_message_waits_for_its_users_claim() {
+        let db = TestDatabase::sqlite();
+        let upstream = Arc::new(InMemoryUpstream::new());
+        let clock = Arc::new(ManualClock::at(T0));
+        let services = instance(&db, &upstream, &clock);
+        services.load_demo_data().unwrap();
+        let foo = user(&services);
+        let claim = services.claim_user(foo.key).unwrap();
+        let message = Realign::PinSettings.message(foo.key, clock.now());
+        services.store.write(|repo| services.enqueue(repo, &message)).unwrap();
+        assert_eq!(services.run_outbox_once().unwrap().postponed, 1);
+        assert!(upstream.calls().is_empty());
+        drop(claim);
+        clock.advance_seconds(2);
+        assert_eq!(services.run_outbox_once().unwrap().delivered, 1);
+        assert!(upstream.pin_settings_of("foouser").is_some());
+    }
+
+    /// Issue 15: two instances on one PostgreSQL database change one user at the same time, round
+    /// after round; the AS and the local store end each round with the same value, and an ETag
+    /// conflict is still refused.
+    #[test]
+    fn two_instances_change_one_user_in_the_same_order_on_the_application_server_and_locally() {
+        let Some(db) = TestDatabase::postgres_or_skip() else {
+            return;
+        };
+        let upstream = Arc::new(InMemoryUpstream::new());
+        let clock = Arc::new(ManualClock::at(T0));
+        let (a, b) = (instance(&db, &upstream, &clock), instance(&db, &upstream, &clock));
+        a.load_demo_data().unwrap();
+        let key = user(&a).key;
+        upstream.set_delay(Some(Duration::from_millis(20)));
+        let ctx = RequestContext::default();
+        for round in 0..8 {
+            std::thread::scope(|s| {
+                let one = s.spawn(|| a.update_profile(Actor::Operator, key, None, &rename(&format!("A{round}")), &ctx));
+                let two = s.spawn(|| b.update_profile(Actor::Operator, key, None, &rename(&format!("B{round}")), &ctx));
+                one.join().unwrap().unwrap();
+                two.join().unwrap().unwrap();
+            });
+            let local = user(&a).profile.first_name.to_string();
+            assert_eq!(on_the_as(&upstream), Some(local.clone()), "round {round}");
+        }
+        // Both send the version they read: one wins, the other is refused (412) without an AS call.
+        let version = user(&a).version;
+        let calls = upstream.calls().len();
+        let (one, two) = std::thread::scope(|s| {
+            let one = s.spawn(|| a.update_profile(Actor::Operator, key, Some(version), &rename("Etag A"), &ctx));
+            let two = s.spawn(|| b.update_profile(Actor::Operator, key, Some(version), &rename("Etag B"), &ctx));
+            (one.join().unwrap(), two.join().unwrap())
+        });
+        assert_eq!(
+            [&one, &two]
+                .iter()
+                .filter(|r| matches!(r, Err(ServiceError::PreconditionFailed)))
+                .count(),
+            1,
+            "{one:?} {two:?}"
+        );
+        assert_eq!(upstream.calls().len(), calls + 1);
+        assert_eq!(on_the_as(&upstream), Some(user(&a).profile.first_name.to_string()));
+        assert_eq!(
+            a.outbox_status().unwrap().depth,
+            0,
+            "every armed realignment was disarmed"
+        );
+    }
 }

@@ -85,6 +85,8 @@ contract_tests!(
     throttle_windows,
     user_claims_exclude_and_expire,
     user_claims_race_has_one_winner,
+    outbox_leases_in_order_retries_and_records_divergences,
+    outbox_leases_are_disjoint,
     audit_newest_first,
     write_rolls_back_on_err,
     failed_statement_keeps_write_usable,

@@ -98,6 +98,8 @@ struct State {
     calls: Vec<UpstreamCall>,
     fail_next: VecDeque<UpstreamError>,
     fail_always: Option<UpstreamError>,
+    /// Calls that still succeed before every call fails with the error.
+    fail_after: Option<(usize, UpstreamError)>,
     delay: Option<Duration>,
     known_users_only: bool,
 }
@@ -202,9 +204,21 @@ impl InMemoryUpstream {
         self.state().fail_next.push_back(error);
     }
 
-    /// Every call fails with `error` until this is called with `None`.
+    /// Every call fails with `error` until this is called with `None` (which also ends
+    /// [`InMemoryUpstream::succeed_then_fail`]).
     pub fn fail_always(&self, error: Option<UpstreamError>) {
-        self.state().fail_always = error;
+        let mut state = self.state();
+        if error.is_none() {
+            state.fail_after = None;
+        }
+        state.fail_always = error;
+    }
+
+    /// The next `successes` calls run as usual; every later one fails with `error` until
+    /// [`InMemoryUpstream::fail_always`]`(None)`: an AS that accepts a change and is gone for the
+    /// call after it.
+    pub fn succeed_then_fail(&self, successes: usize, error: UpstreamError) {
+        self.state().fail_after = Some((successes, error));
     }
 
     /// Every call waits this long before it answers (a slow network element); `None`: no wait.
@@ -244,6 +258,12 @@ impl InMemoryUpstream {
         }
         if let Some(error) = &state.fail_always {
             return Err(error.clone());
+        }
+        if let Some((left, error)) = &mut state.fail_after {
+            if *left == 0 {
+                return Err(error.clone());
+            }
+            *left -= 1;
         }
         operation(&mut state)
     }

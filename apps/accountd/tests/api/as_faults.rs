@@ -8,7 +8,7 @@
 use crate::helpers::*;
 use accountd_policy::mode::LoginMode;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,6 +152,10 @@ async fn dedicated_over_http_with_timeout(
             config.upstream.breaker.failure_threshold = failure_threshold;
             config.upstream.breaker.cool_down = Duration::from_secs(30);
             config.upstream.max_in_flight = max_in_flight;
+            // The outbox worker's realignments after an ambiguous failure (a 500, a timeout) are
+            // calls too; they would race with the counts these tests make, so the worker looks
+            // once at start and then not for an hour. tests/api/outbox.rs covers it.
+            config.outbox.poll_interval_ms = 3_600_000;
         }),
         upstream_from_config: true,
     })
@@ -262,34 +266,6 @@ async fn a_refused_connection_answers_502_and_changes_nothing() {
     assert_eq!(stored_first_name(&app).await, before);
 }
 
-async fn readyz(app: &TestApp) -> Value {
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "an open breaker keeps the instance ready"
-    );
-    response.json().await.unwrap()
-}
-
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn the_breaker_opens_fails_fast_with_503_and_half_opens_after_the_cool_down() {
     let stub = Stub::start();
@@ -365,4 +341,99 @@ async fn calls_past_max_in_flight_fail_fast_with_503() {
     assert_eq!(second.headers()["retry-after"], "1");
     assert_eq!(metric(&app, "accountd_upstream_max_in_flight").await, 1.0);
     assert_eq!(metric(&app, "accountd_upstream_in_flight").await, 0.0);
+}
+
+/// With the breaker open, every change that goes to the AS (password, PIN, delete) fails fast with
+/// 503 `upstream-unavailable`, sends nothing and changes nothing locally.
+#[actix_web::test]
+async fn with_the_breaker_open_password_pin_and_delete_answer_503_and_change_nothing() {
+    let stub = Stub::start();
+    let app = dedicated_over_http(stub.base_url(), 1, 16).await;
+    let xsrf = app.login_ok(&app.client, GROUP_ADMIN).await;
+    stub.set(Fault::Status(500));
+    assert_eq!(rename(&app, &xsrf, "X").await.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(readyz(&app).await["upstream"]["breaker"], "open");
+    let sent = stub.requests();
+    let path = user_path("Pie", "PieGroup", GROUP_ADMIN);
+    let client = app.fresh_client();
+    let password = client
+        .put(app.url(&path))
+        .basic_auth(GROUP_ADMIN, Some(DEMO_PASSWORD))
+        .json(&json!({"oldPassword": DEMO_PASSWORD, "newPassword": "Another-Passw0rd!"}))
+        .send()
+        .await
+        .unwrap();
+    let pin = client
+        .put(app.url(&format!("{path}pincode/")))
+        .basic_auth("admin", Some(DEMO_PASSWORD))
+        .json(&json!({"pinCode": "73915"}))
+        .send()
+        .await
+        .unwrap();
+    let delete = client
+        .delete(app.url(&path))
+        .basic_auth("admin", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    for (what, response) in [("password", password), ("PIN", pin), ("delete", delete)] {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+        assert_eq!(
+            problem(response).await["type"],
+            "urn:accountd:problem:upstream-unavailable",
+            "{what}"
+        );
+    }
+    assert_eq!(stub.requests(), sent, "an open breaker sends nothing");
+    // Nothing changed: the old password still logs in, the user is there, no PIN was set.
+    app.login_ok(&app.fresh_client(), GROUP_ADMIN).await;
+    let pin_now = app
+        .fresh_client()
+        .get(app.url(&format!("{path}pincode/")))
+        .basic_auth("admin", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pin_now.status(), StatusCode::OK);
+    assert_eq!(readyz(&app).await["outbox"]["divergences"], 0);
+}
+
+/// In SERVER_LOGIN a login needs the AS: with the breaker open it fails fast (503), while a
+/// session opened before keeps reading.
+#[actix_web::test]
+async fn server_login_with_the_breaker_open_refuses_logins_fast_and_keeps_sessions_reading() {
+    let stub = Stub::start();
+    let app = spawn_with(Spawn {
+        mode: LoginMode::ServerLogin,
+        configure: Box::new({
+            let base_url = stub.base_url();
+            move |config| {
+                config.upstream.kind = accountd::config::UpstreamKind::Http;
+                config.upstream.http.base_url = base_url;
+                config.upstream.http.request_timeout = Duration::from_millis(REQUEST_TIMEOUT_MS);
+                config.upstream.breaker.failure_threshold = 1;
+                config.upstream.breaker.cool_down = Duration::from_secs(30);
+            }
+        }),
+        upstream_from_config: true,
+    })
+    .await;
+    app.login_ok(&app.client, GROUP_ADMIN).await;
+    stub.set(Fault::Status(500));
+    let failed = app.login_with(&app.fresh_client(), "foouser", DEMO_PASSWORD).await;
+    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+    let sent = stub.requests();
+    let started = Instant::now();
+    let refused = app.login_with(&app.fresh_client(), "foouser", DEMO_PASSWORD).await;
+    println!(
+        "SERVER_LOGIN, open breaker: a login failed fast in {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        problem(refused).await["type"],
+        "urn:accountd:problem:upstream-unavailable"
+    );
+    assert_eq!(stub.requests(), sent);
+    assert_eq!(app.get_info(&app.client).await.status(), StatusCode::OK);
 }

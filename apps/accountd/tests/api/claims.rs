@@ -4,12 +4,7 @@
 //! that fails after the AS accepted puts the AS back.
 
 use crate::helpers::*;
-use accountd_domain::ids::Username;
-use accountd_domain::ports::{Clock, Store};
-use accountd_domain::text::Text;
-use accountd_domain::user::ProfileChange;
 use accountd_policy::mode::LoginMode;
-use accountd_service::ServiceError;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -106,26 +101,9 @@ async fn a_local_write_failing_after_the_application_server_accepted_puts_the_ap
     let before = stored_first_name(&app).await;
     app.upstream.set_delay(Some(Duration::from_millis(800)));
     let change = rename(&app, &xsrf, "Diverging");
-    let interleaved = async {
-        // A write the claim does not order (straight into the store), during the AS call: the
-        // change's local write then finds another version.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let (db, clock) = (app.db.clone(), app.clock.clone());
-        actix_web::web::block(move || {
-            db.write(|repo| {
-                let user = repo.user_by_username(&Username::parse(GROUP_ADMIN).unwrap())?.unwrap();
-                let touch = ProfileChange {
-                    description: Some(Text::parse_for("description", "touched").unwrap()),
-                    ..ProfileChange::default()
-                };
-                repo.update_profile(user.key, None, &touch, clock.now())
-                    .map_err(ServiceError::from)
-            })
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    };
+    // A write the claim does not order (straight into the store), during the AS call: the
+    // change's local write then finds another version.
+    let interleaved = touch_during_the_call(&app, GROUP_ADMIN);
     let (response, ()) = tokio::join!(change, interleaved);
     assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
     app.upstream.set_delay(None);

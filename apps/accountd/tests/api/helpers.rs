@@ -5,16 +5,18 @@ use accountd::config::AppConfig;
 use accountd::{demo, startup};
 use accountd_domain::ids::{GroupId, TenantId, UserId, Username};
 use accountd_domain::level::{GroupMember, Role};
-use accountd_domain::ports::{Clock, ManualClock, SystemClock};
+use accountd_domain::ports::{Clock, ManualClock, Store, SystemClock};
 use accountd_domain::secret::Password;
-use accountd_domain::text::Name;
-use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile, User};
+use accountd_domain::text::{Name, Text};
+use accountd_domain::user::{
+    AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile, ProfileChange, User,
+};
 use accountd_policy::mode::LoginMode;
 use accountd_service::RequestContext;
-use accountd_service::Services;
 use accountd_service::hasher::Hasher;
 use accountd_service::profile::Actor;
 use accountd_service::random::OsRandom;
+use accountd_service::{ServiceError, Services};
 use accountd_storage::{Database, PoolOptions};
 use accountd_upstream::InMemoryUpstream;
 use reqwest::{Client, Response, StatusCode};
@@ -279,4 +281,52 @@ pub async fn rename(app: &TestApp, xsrf: &str, first_name: &str) -> Response {
 pub async fn stored_first_name(app: &TestApp) -> String {
     let body: Value = app.get_info(&app.client).await.json().await.unwrap();
     body["profile"]["first_name"].as_str().unwrap().to_owned()
+}
+
+/// `/readyz`'s body; it must answer 200 (faults elsewhere keep the instance ready).
+pub async fn readyz(app: &TestApp) -> Value {
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the instance stays ready");
+    response.json().await.unwrap()
+}
+
+/// The value of an unlabelled metric in `/metrics`.
+pub async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("{name} not in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// 300 ms from now (inside an Application Server call the test has slowed down), changes
+/// `username`'s description straight in the store, around every claim: the change under way then
+/// finds another version when it writes locally, after the AS accepted.
+pub async fn touch_during_the_call(app: &TestApp, username: &str) {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (db, clock, username) = (app.db.clone(), app.clock.clone(), Username::parse(username).unwrap());
+    actix_web::web::block(move || {
+        db.write(|repo| {
+            let user = repo.user_by_username(&username)?.unwrap();
+            let touch = ProfileChange {
+                description: Some(Text::parse_for("description", "touched").unwrap()),
+                ..ProfileChange::default()
+            };
+            repo.update_profile(user.key, None, &touch, clock.now())
+                .map_err(ServiceError::from)
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
 }

@@ -13,6 +13,7 @@ mod helpers;
 mod import;
 mod login_modes;
 mod ops;
+mod outbox;
 mod profile;
 mod round_trip;
 mod session;

@@ -18,7 +18,10 @@ async fn health_is_the_process_and_readiness_the_database() {
     assert_eq!(health.json::<Value>().await.unwrap(), json!({"status": "ok"}));
     let ready = c.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    assert_eq!(ready.json::<Value>().await.unwrap(), json!({"status": "ready"}));
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "ready", "outbox": {"depth": 0, "oldest_age_seconds": 0, "divergences": 0}})
+    );
 
     // A migration this build expects goes missing (as when an older schema is shared): not ready,
     // though alive.

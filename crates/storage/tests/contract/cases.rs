@@ -6,7 +6,7 @@ use accountd_domain::endpoint::{DeviceLevel, DeviceOwner, Endpoint, LineRef, Tru
 use accountd_domain::ids::{AppId, DepartmentName, DeviceName, UserId, UserKey, Username};
 use accountd_domain::level::Role;
 use accountd_domain::pincode::PinSettings;
-use accountd_domain::ports::{DeleteOptions, PageRequest, Store, StoreError};
+use accountd_domain::ports::{DeleteOptions, NewOutboxMessage, PageRequest, Store, StoreError};
 use accountd_domain::principal::AuthMethod;
 use accountd_domain::records::{
     AppData, AuditAction, AuditEvent, AuditOutcome, ClientInfo, License, NewApiToken, NewSession, ThrottleState,
@@ -1220,6 +1220,131 @@ pub fn user_claims_race_has_one_winner(db: &TestDatabase) {
         }
     });
     assert_eq!(wins.into_inner(), 1);
+}
+
+fn outbox_message(topic: &str, user: Option<i64>, not_before: Timestamp) -> NewOutboxMessage {
+    NewOutboxMessage {
+        topic: topic.to_owned(),
+        user: user.map(UserKey),
+        payload: format!("{{\"n\":{}}}", not_before.as_millis()),
+        not_before,
+    }
+}
+
+/// The outbox: due messages are leased oldest first, one user's in order, a live lease excludes;
+/// retries put back with attempts and error; stats and divergences.
+pub fn outbox_leases_in_order_retries_and_records_divergences(db: &TestDatabase) {
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    let (u1, u2) = (Some(1), Some(2));
+    let first = write(db, |r| r.enqueue_outbox(&outbox_message("t", u1, at(0)), at(0))).unwrap();
+    let second = write(db, |r| r.enqueue_outbox(&outbox_message("t", u1, at(0)), at(0))).unwrap();
+    let other = write(db, |r| r.enqueue_outbox(&outbox_message("t", u2, at(0)), at(0))).unwrap();
+    let later = write(db, |r| r.enqueue_outbox(&outbox_message("t", None, at(60)), at(0))).unwrap();
+    assert!(first < second && second < other && other < later);
+    let stats = read(db, |r| r.outbox_stats()).unwrap();
+    assert_eq!(
+        (stats.depth, stats.oldest_created_at, stats.divergences),
+        (4, Some(at(0)), 0)
+    );
+
+    // User 1's second message waits for its first; the not-yet-due one stays.
+    let leased = write(db, |r| r.lease_outbox(at(1), "w1", at(11), 10)).unwrap();
+    let ids: Vec<i64> = leased.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [first, other]);
+    assert_eq!(leased[0].user, Some(UserKey(1)));
+    assert_eq!(leased[0].topic, "t");
+    assert_eq!(leased[0].attempts, 0);
+    // A live lease excludes another lessee; user 1's second message still waits.
+    assert!(
+        write(db, |r| r.lease_outbox(at(2), "w2", at(12), 10))
+            .unwrap()
+            .is_empty()
+    );
+    // A failed attempt: put back with its count and error, due later.
+    write(db, |r| r.retry_outbox(first, 1, at(5), Some("the AS was down"))).unwrap();
+    let stored = read(db, |r| r.outbox_message(first)).unwrap().unwrap();
+    assert_eq!((stored.attempts, stored.not_before), (1, at(5)));
+    assert_eq!(stored.last_error.as_deref(), Some("the AS was down"));
+    assert!(
+        write(db, |r| r.lease_outbox(at(3), "w2", at(13), 10))
+            .unwrap()
+            .is_empty()
+    );
+    // Due again; the expired lease of `other` (to 11) is taken over at 12.
+    let leased = write(db, |r| r.lease_outbox(at(12), "w2", at(22), 10)).unwrap();
+    assert_eq!(leased.iter().map(|m| m.id).collect::<Vec<_>>(), [first, other]);
+    // Delivered: deleted; user 1's next one comes up.
+    assert!(write(db, |r| r.remove_outbox(first)).unwrap());
+    assert!(!write(db, |r| r.remove_outbox(first)).unwrap());
+    assert!(write(db, |r| r.remove_outbox(other)).unwrap());
+    let leased = write(db, |r| r.lease_outbox(at(60), "w3", at(70), 1)).unwrap();
+    assert_eq!(
+        leased.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [second],
+        "the limit holds"
+    );
+    assert_eq!(read(db, |r| r.outbox_stats()).unwrap().oldest_created_at, Some(at(0)));
+
+    // An error text is bounded.
+    write(db, |r| r.retry_outbox(second, 2, at(60), Some(&"x".repeat(10_000)))).unwrap();
+    let stored = read(db, |r| r.outbox_message(second)).unwrap().unwrap();
+    assert_eq!(stored.last_error.map(|e| e.len()), Some(500));
+
+    // Divergences: recorded, counted, listed oldest first, resolved once.
+    let d1 = write(db, |r| {
+        r.record_divergence(Some(UserKey(1)), "upstream.password", "diverged", at(1))
+    })
+    .unwrap();
+    let d2 = write(db, |r| r.record_divergence(None, "mail", "gave up", at(2))).unwrap();
+    assert_eq!(read(db, |r| r.outbox_stats()).unwrap().divergences, 2);
+    let listed = read(db, |r| r.divergences()).unwrap();
+    assert_eq!(listed.iter().map(|d| d.id).collect::<Vec<_>>(), [d1, d2]);
+    assert_eq!(listed[0].user, Some(UserKey(1)));
+    assert_eq!(
+        (listed[0].topic.as_str(), listed[0].detail.as_str()),
+        ("upstream.password", "diverged")
+    );
+    assert_eq!(listed[1].recorded_at, at(2));
+    assert!(write(db, |r| r.resolve_divergence(d1)).unwrap());
+    assert!(!write(db, |r| r.resolve_divergence(d1)).unwrap());
+    assert_eq!(read(db, |r| r.outbox_stats()).unwrap().divergences, 1);
+
+    // Written inside a transaction that rolls back, a message is not there.
+    let rolled_back: Result<(), CallerError> = db.write(|r| {
+        r.enqueue_outbox(&outbox_message("t", None, at(0)), at(0))?;
+        Err(CallerError::Upstream)
+    });
+    assert!(rolled_back.is_err());
+    assert_eq!(read(db, |r| r.outbox_stats()).unwrap().depth, 2);
+}
+
+/// Many lessees at the same instant: every due message is leased exactly once.
+pub fn outbox_leases_are_disjoint(db: &TestDatabase) {
+    let database: &Database = db;
+    for n in 0..40 {
+        write(db, |r| r.enqueue_outbox(&outbox_message("t", Some(n), T0), T0)).unwrap();
+    }
+    let leased = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let leased = &leased;
+            s.spawn(move || {
+                let holder = format!("worker{t}");
+                loop {
+                    let got = write(database, |r| r.lease_outbox(T0, &holder, T0.plus_seconds(60), 3)).unwrap();
+                    if got.is_empty() {
+                        return;
+                    }
+                    leased.lock().unwrap().extend(got.into_iter().map(|m| m.id));
+                }
+            });
+        }
+    });
+    let mut ids = leased.into_inner().unwrap();
+    let total = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((total, ids.len()), (40, 40), "each message leased once");
 }
 
 pub fn audit_newest_first(db: &TestDatabase) {
