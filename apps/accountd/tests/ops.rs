@@ -1,7 +1,8 @@
 //! Operability, proven on the real binary run as child processes (`CARGO_BIN_EXE_accountd`): its
 //! log holds none of the secrets a realistic session used; SIGTERM lets the in-flight request
 //! finish; two instances on one PostgreSQL schema share sessions, logouts, password changes and
-//! throttling; `import`/`export` from the command line.
+//! throttling, and order two changes of one user the same way on the Application Server and
+//! locally; `import`/`export` from the command line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use accountd_domain::ids::Username;
@@ -667,6 +668,138 @@ async fn two_instances_share_sessions_logouts_password_changes_and_throttling() 
     assert!(
         metrics.contains("accountd_throttled_attempts_total{route=\"/api/v1/login/\"} 1"),
         "{metrics}"
+    );
+    a.stop();
+    b.stop();
+}
+
+/// A recording Application Server on `127.0.0.1:0`: every request answers `204` after `delay`;
+/// the `firstName` of each profile `PUT` is recorded when it arrives, in arrival order.
+struct RecordingAs {
+    port: u16,
+    first_names: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingAs {
+    fn start(delay: Duration) -> RecordingAs {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first_names = Arc::new(Mutex::new(Vec::new()));
+        let record = first_names.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let record = record.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut head = String::new();
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        head.push_str(&line);
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if head.starts_with("PUT ") && head.lines().next().is_some_and(|l| l.contains("/profile")) {
+                        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        if let Some(name) = body["firstName"].as_str() {
+                            record.lock().unwrap().push(name.to_owned());
+                        }
+                    }
+                    std::thread::sleep(delay);
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                });
+            }
+        });
+        RecordingAs { port, first_names }
+    }
+
+    fn last_first_name(&self) -> Option<String> {
+        self.first_names.lock().unwrap().last().cloned()
+    }
+}
+
+/// Issue 15: two changes of one user sent at the same moment through two instances on one
+/// PostgreSQL schema, round after round, end in the same order on the Application Server and
+/// locally (the per-user claim orders them across instances); an ETag conflict is still 412.
+#[tokio::test]
+async fn two_instances_change_one_user_in_the_same_order_on_the_application_server_and_locally() {
+    let schema = match TestSchema::create() {
+        Ok(schema) => schema,
+        Err(reason) => return postgres_unavailable(reason).unwrap_or(()),
+    };
+    let stub = RecordingAs::start(Duration::from_millis(60));
+    let base_url = format!("http://127.0.0.1:{}", stub.port);
+    let env = [
+        ("ACCOUNTD__APIO__LOGIN_MODE", "LOCAL_LOGIN_DEDICATED"),
+        ("ACCOUNTD__UPSTREAM__KIND", "http"),
+        ("ACCOUNTD__UPSTREAM__HTTP__BASE_URL", base_url.as_str()),
+    ];
+    let a = Server::start(schema.url(), &["--demo"], &env);
+    let b = Server::start(schema.url(), &[], &env);
+    let c = client();
+    let (on_a, on_b) = (
+        session(&c, &a, "foouser", DEMO_PASSWORD).await,
+        session(&c, &b, "foouser", DEMO_PASSWORD).await,
+    );
+    let rename = |server: &Server, s: &Session, name: String| {
+        c.put(server.url(USER_LOGIN_INFO))
+            .headers(s.headers())
+            .json(&json!({ "first_name": name }))
+            .send()
+    };
+    let stored = || async {
+        let info: Value = c
+            .get(a.url(USER_LOGIN_INFO))
+            .headers(on_a.headers())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info["profile"]["first_name"].as_str().unwrap().to_owned()
+    };
+    for round in 0..6 {
+        let (one, two) = tokio::join!(
+            rename(&a, &on_a, format!("A{round}")),
+            rename(&b, &on_b, format!("B{round}"))
+        );
+        assert_eq!(one.unwrap().status(), StatusCode::OK);
+        assert_eq!(two.unwrap().status(), StatusCode::OK);
+        assert_eq!(stub.last_first_name(), Some(stored().await), "round {round}");
+    }
+    // Both send the ETag they read (seed 001): one wins, the other gets 412 and never reaches the AS.
+    let read = c.get(a.url(FOOUSER)).headers(on_a.headers()).send().await.unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+    let sent = stub.first_names.lock().unwrap().len();
+    let put = |server: &Server, s: &Session, name: &str| {
+        c.put(server.url(FOOUSER))
+            .headers(s.headers())
+            .header("if-match", etag.clone())
+            .json(&json!({ "firstName": name }))
+            .send()
+    };
+    let (one, two) = tokio::join!(put(&a, &on_a, "Etag A"), put(&b, &on_b, "Etag B"));
+    let mut statuses = [one.unwrap().status(), two.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    assert_eq!(stub.first_names.lock().unwrap().len(), sent + 1);
+    assert_eq!(stub.last_first_name(), Some(stored().await));
+    let ready: Value = c.get(a.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        ready["outbox"],
+        json!({"depth": 0, "oldest_age_seconds": 0, "divergences": 0})
     );
     a.stop();
     b.stop();

@@ -29,7 +29,7 @@ fn upstream_first_name(app: &TestApp, username: &str) -> Option<String> {
 async fn a_slow_application_server_call_does_not_hold_up_other_users_logins() {
     let app = dedicated().await;
     let xsrf = app.login_ok(&app.client, GROUP_ADMIN).await;
-    let delay = Duration::from_millis(2500);
+    let delay = Duration::from_millis(3000);
     app.upstream.set_delay(Some(delay));
     let slow = async {
         let started = Instant::now();
