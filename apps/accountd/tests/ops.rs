@@ -5,216 +5,31 @@
 //! locally; `import`/`export` from the command line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/recording_as.rs"]
+mod recording_as;
+#[path = "common/server.rs"]
+mod server;
+
+use recording_as::RecordingAs;
+use server::*;
+
 use accountd_domain::ids::Username;
 use accountd_domain::ports::Store;
 use accountd_storage::testing::{TestSchema, postgres_unavailable};
 use accountd_storage::{Database, PoolOptions};
 use base64::Engine as _;
-use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
 const GROUP_ADMIN: &str = "PieGroupAdmin1@sip.netaxis.be";
 const USER_LOGIN_INFO: &str = "/api/v1/session/user_login_info/";
 const FOOUSER: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/";
 const FOOPIN: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/pincode/";
-
-/// Generous bound for a child to start (argon2 for the demo users) or to stop.
-const PATIENCE: Duration = Duration::from_secs(120);
-
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_accountd"));
-    // Only what each test sets: no configuration from the environment the tests run in.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("ACCOUNTD__") || name == "RUST_LOG" {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
-/// `accountd serve` as a child process, its standard error captured whole.
-struct Server {
-    child: Child,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = binary();
-        command
-            .arg("serve")
-            .args(args)
-            .env("ACCOUNTD__SERVER__BIND", "127.0.0.1:0")
-            .env("ACCOUNTD__SERVER__WORKERS", "2")
-            .env("ACCOUNTD__DATABASE__URL", database_url)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start accountd");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready, listening) = mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = line
-                    .strip_prefix("accountd listening on 127.0.0.1:")
-                    .and_then(|p| p.trim().parse::<u16>().ok())
-                {
-                    let _ = ready.send(port);
-                }
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        let port = match listening.recv_timeout(PATIENCE) {
-            Ok(port) => port,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("accountd did not start:\n{}", stderr.lock().unwrap());
-            }
-        };
-        let server = Server {
-            child,
-            port,
-            stderr,
-            reader: Some(reader),
-        };
-        server.wait_until_serving();
-        server
-    }
-
-    /// Until `/healthz` answers 200: the server loop runs (and handles SIGTERM from then on; the
-    /// "listening" line comes a moment before).
-    fn wait_until_serving(&self) {
-        use std::io::{Read, Write};
-        let started = Instant::now();
-        loop {
-            let answer = std::net::TcpStream::connect(("127.0.0.1", self.port)).and_then(|mut stream| {
-                stream.write_all(b"GET /healthz HTTP/1.0\r\n\r\n")?;
-                let mut text = String::new();
-                stream.read_to_string(&mut text)?;
-                Ok(text)
-            });
-            if answer.is_ok_and(|text| text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200")) {
-                return;
-            }
-            assert!(started.elapsed() < PATIENCE, "accountd does not answer /healthz");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to end (within [`PATIENCE`]) and returns its status and whole log.
-    fn wait(mut self) -> (ExitStatus, String) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(started.elapsed() < PATIENCE, "accountd did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        if let Some(reader) = self.reader.take() {
-            reader.join().unwrap();
-        }
-        let log = self.stderr.lock().unwrap().clone();
-        (status, log)
-    }
-
-    /// Stops the server with SIGTERM; it must exit 0. Returns its whole log.
-    fn stop(self) -> String {
-        self.sigterm();
-        let (status, log) = self.wait();
-        assert!(status.success(), "accountd exited with {status}:\n{log}");
-        log
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("accountd.db").display())
-}
-
-/// A client that keeps no cookies (each test passes them explicitly, as two browsers would) and
-/// no idle connections (so a stopping server has none to close).
-fn client() -> Client {
-    Client::builder().pool_max_idle_per_host(0).build().unwrap()
-}
-
-fn cookie(response: &Response, name: &str) -> Option<String> {
-    response
-        .cookies()
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
-}
-
-/// A logged-in browser: its session id and XSRF token.
-#[derive(Debug, Clone)]
-struct Session {
-    id: String,
-    xsrf: String,
-}
-
-impl Session {
-    fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_str(&format!("sessionid={}; XSRF-TOKEN={}", self.id, self.xsrf)).unwrap(),
-        );
-        headers.insert("x-xsrf-token", HeaderValue::from_str(&self.xsrf).unwrap());
-        headers
-    }
-}
-
-async fn login(client: &Client, server: &Server, username: &str, password: &str) -> Response {
-    client
-        .post(server.url("/api/v1/login/"))
-        .json(&json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn session(client: &Client, server: &Server, username: &str, password: &str) -> Session {
-    let response = login(client, server, username, password).await;
-    assert_eq!(response.status(), StatusCode::OK, "login of {username}");
-    Session {
-        id: cookie(&response, "sessionid").unwrap(),
-        xsrf: cookie(&response, "XSRF-TOKEN").unwrap(),
-    }
-}
 
 // ------------------------------------------------------------------------------------------------
 // Logs
@@ -673,62 +488,6 @@ async fn two_instances_share_sessions_logouts_password_changes_and_throttling() 
     b.stop();
 }
 
-/// A recording Application Server on `127.0.0.1:0`: every request answers `204` after `delay`;
-/// the `firstName` of each profile `PUT` is recorded when it arrives, in arrival order.
-struct RecordingAs {
-    port: u16,
-    first_names: Arc<Mutex<Vec<String>>>,
-}
-
-impl RecordingAs {
-    fn start(delay: Duration) -> RecordingAs {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let first_names = Arc::new(Mutex::new(Vec::new()));
-        let record = first_names.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let record = record.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut head = String::new();
-                    let mut length = 0usize;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                        head.push_str(&line);
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    if head.starts_with("PUT ") && head.lines().next().is_some_and(|l| l.contains("/profile")) {
-                        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        if let Some(name) = body["firstName"].as_str() {
-                            record.lock().unwrap().push(name.to_owned());
-                        }
-                    }
-                    std::thread::sleep(delay);
-                    let _ =
-                        stream.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                });
-            }
-        });
-        RecordingAs { port, first_names }
-    }
-
-    fn last_first_name(&self) -> Option<String> {
-        self.first_names.lock().unwrap().last().cloned()
-    }
-}
-
 /// Issue 15: two changes of one user sent at the same moment through two instances on one
 /// PostgreSQL schema, round after round, end in the same order on the Application Server and
 /// locally (the per-user claim orders them across instances); an ETag conflict is still 412.
@@ -739,7 +498,7 @@ async fn two_instances_change_one_user_in_the_same_order_on_the_application_serv
         Err(reason) => return postgres_unavailable(reason).unwrap_or(()),
     };
     let stub = RecordingAs::start(Duration::from_millis(60));
-    let base_url = format!("http://127.0.0.1:{}", stub.port);
+    let base_url = stub.base_url();
     let env = [
         ("ACCOUNTD__APIO__LOGIN_MODE", "LOCAL_LOGIN_DEDICATED"),
         ("ACCOUNTD__UPSTREAM__KIND", "http"),
@@ -782,7 +541,7 @@ async fn two_instances_change_one_user_in_the_same_order_on_the_application_serv
     // Both send the ETag they read (seed 001): one wins, the other gets 412 and never reaches the AS.
     let read = c.get(a.url(FOOUSER)).headers(on_a.headers()).send().await.unwrap();
     let etag = read.headers()["etag"].to_str().unwrap().to_owned();
-    let sent = stub.first_names.lock().unwrap().len();
+    let sent = stub.profile_puts();
     let put = |server: &Server, s: &Session, name: &str| {
         c.put(server.url(FOOUSER))
             .headers(s.headers())
@@ -794,7 +553,7 @@ async fn two_instances_change_one_user_in_the_same_order_on_the_application_serv
     let mut statuses = [one.unwrap().status(), two.unwrap().status()];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
-    assert_eq!(stub.first_names.lock().unwrap().len(), sent + 1);
+    assert_eq!(stub.profile_puts(), sent + 1);
     assert_eq!(stub.last_first_name(), Some(stored().await));
     let ready: Value = c.get(a.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(

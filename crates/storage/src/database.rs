@@ -177,6 +177,46 @@ impl Database {
         self.pool.get().map_err(pool_error)
     }
 
+    /// The database's own consistency check: on SQLite `PRAGMA integrity_check` (pages, indexes,
+    /// constraints) and `PRAGMA foreign_key_check`; PostgreSQL checks both on every write, so it
+    /// answers whether a connection can be had. Returns the problems found (empty: consistent).
+    /// For the reliability suite and operators after a crash, not for request paths: it reads the
+    /// whole database.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            line: String,
+        }
+        let mut conn = self.connection()?;
+        match &mut *conn {
+            DbConn::Sqlite(c) => {
+                let mut problems: Vec<String> =
+                    diesel::sql_query("SELECT integrity_check AS line FROM pragma_integrity_check")
+                        .load::<Line>(c)
+                        .map_err(db_error)?
+                        .into_iter()
+                        .map(|l| l.line)
+                        .filter(|l| l != "ok")
+                        .collect();
+                let violations = diesel::sql_query(
+                    "SELECT \"table\" || ' row ' || COALESCE(rowid, 0) || ' → ' || parent AS line FROM pragma_foreign_key_check",
+                )
+                .load::<Line>(c)
+                .map_err(db_error)?;
+                problems.extend(violations.into_iter().map(|l| format!("foreign key: {}", l.line)));
+                Ok(problems)
+            }
+            DbConn::Postgres(c) => {
+                diesel::sql_query("SELECT 'ok' AS line")
+                    .load::<Line>(c)
+                    .map_err(db_error)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
     /// Runs raw SQL on a pooled connection: for tests and operators' tools that need to reach
     /// under the ports (introspection, fault injection). Not for application code.
     pub fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
