@@ -424,7 +424,7 @@ impl<T> Repository for T where
         + AuditLog
         + InventoryStore
         + ClaimStore
-    + OutboxStore
+        + OutboxStore
 {
 }
 

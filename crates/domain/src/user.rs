@@ -30,7 +30,10 @@ impl Timestamp {
 
     /// `self + duration`, saturating.
     pub fn plus(self, duration: std::time::Duration) -> Self {
-        Self(self.0.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
+        Self(
+            self.0
+                .saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// Whole seconds from `earlier` to `self` (negative when `earlier` is later).
