@@ -116,7 +116,7 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
             .inc_by(guard.fast_failures.saturating_sub(m.upstream_fast_failures.get()));
     }
     let services = state.services.clone();
-    match blocking(move || Ok(services.outbox_status()?)).await {
+    match blocking(move || services.outbox_status()).await {
         Ok(outbox) => {
             m.outbox_depth.set(saturating(outbox.depth));
             m.outbox_oldest_age.set(saturating(outbox.oldest_age_seconds));
