@@ -183,7 +183,13 @@ fn divergences_command<S: Store>(services: &Services<S>, resolve: Option<i64>) -
     let open = services.divergences()?;
     for d in &open {
         let user = d.user.map(|u| u.0.to_string()).unwrap_or_default();
-        println!("{}\t{}\t{user}\t{}\t{}", d.id, d.recorded_at.as_millis(), d.topic, d.detail);
+        println!(
+            "{}\t{}\t{user}\t{}\t{}",
+            d.id,
+            d.recorded_at.as_millis(),
+            d.topic,
+            d.detail
+        );
     }
     eprintln!("{} open divergence(s)", open.len());
     Ok(())
