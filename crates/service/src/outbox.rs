@@ -204,7 +204,9 @@ impl<S: Store> OutboxHandler<S> for RealignProfile {
         let fields = payload
             .fields
             .iter()
-            .map(|name| ProfileField::from_wire_name(name).ok_or_else(|| DeliveryError::GiveUp(format!("field {name}"))))
+            .map(|name| {
+                ProfileField::from_wire_name(name).ok_or_else(|| DeliveryError::GiveUp(format!("field {name}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let Some(user) = realigned_user(services, message)? else {
             return Ok(());
@@ -233,7 +235,10 @@ impl<S: Store> OutboxHandler<S> for RealignPinSettings {
             .map_err(|e| DeliveryError::Retry(e.to_string()))?
             .map(|r| r.settings)
             .unwrap_or_default();
-        services.upstream.set_pin(&user, None, &settings).map_err(delivery_error)
+        services
+            .upstream
+            .set_pin(&user, None, &settings)
+            .map_err(delivery_error)
     }
 }
 
@@ -409,16 +414,19 @@ impl<S: Store> Services<S> {
                     .write(|repo| repo.remove_outbox(message.id).map(|_| Settled::Delivered))
                     .map_err(ServiceError::from)
             }
-            Some(Err(DeliveryError::Retry(error))) if message.attempts.saturating_add(1) < self.config.outbox.max_attempts => {
+            Some(Err(DeliveryError::Retry(error)))
+                if message.attempts.saturating_add(1) < self.config.outbox.max_attempts =>
+            {
                 counters.failures.fetch_add(1, Ordering::Relaxed);
                 let attempts = message.attempts.saturating_add(1);
                 let next = self.clock.now().plus(self.retry_delay(attempts));
                 tracing::warn!(id = message.id, topic = %message.topic, attempts, error = %error, "an outbox delivery failed; retrying later");
-                self.store.write(|repo| {
-                    repo.retry_outbox(message.id, attempts, next, Some(&error))
-                        .map(|()| Settled::Retried)
-                })
-                .map_err(ServiceError::from)
+                self.store
+                    .write(|repo| {
+                        repo.retry_outbox(message.id, attempts, next, Some(&error))
+                            .map(|()| Settled::Retried)
+                    })
+                    .map_err(ServiceError::from)
             }
             Some(Err(DeliveryError::Retry(error) | DeliveryError::GiveUp(error))) => {
                 counters.failures.fetch_add(1, Ordering::Relaxed);

@@ -4,8 +4,8 @@
 //! and written locally only after the AS accepted it, in one short transaction on the version it was
 //! decided on; a local failure then puts the AS back (best effort, logged at error level).
 
-use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use crate::outbox::{DIVERGED_PASSWORD, Realign};
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::UserKey;
 use accountd_domain::level::UserLevel;
 use accountd_domain::ports::{Repository, Store};
