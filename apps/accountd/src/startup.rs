@@ -11,6 +11,8 @@ use accountd_service::hasher::Hasher;
 use accountd_service::random::OsRandom;
 use accountd_storage::{Database, PoolOptions};
 use accountd_upstream::{DisabledUpstream, GuardedUpstream, HttpUpstream};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::{Context, Result, bail};
 use std::net::TcpListener;
@@ -151,6 +153,27 @@ fn spawn_outbox_worker<S: Store>(services: &Arc<Services<S>>) -> Result<()> {
     Ok(())
 }
 
+/// The application one server worker runs: every route of [`accountd_http::configure`] inside the
+/// request-id and personal-data middlewares. The server and the in-process tests (the property
+/// tests of `tests/api/fuzz.rs`, through `actix_web::test::init_service`) build it here, so what
+/// the tests send goes through exactly the production stack.
+pub fn app<S: Store>(
+    state: web::Data<AppState<S>>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(middleware::from_fn(accountd_http::headers::personal_data))
+        .wrap(middleware::from_fn(context::request_id))
+        .configure(accountd_http::configure(state))
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
@@ -179,14 +202,9 @@ impl Application {
             config: config.http.clone(),
             metrics: accountd_http::ops::Metrics::new(),
         });
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(middleware::from_fn(accountd_http::headers::personal_data))
-                .wrap(middleware::from_fn(context::request_id))
-                .configure(accountd_http::configure(state.clone()))
-        })
-        .shutdown_timeout(config.server.shutdown_timeout_seconds)
-        .client_request_timeout(Duration::from_secs(10));
+        let mut server = HttpServer::new(move || app(state.clone()))
+            .shutdown_timeout(config.server.shutdown_timeout_seconds)
+            .client_request_timeout(Duration::from_secs(10));
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }

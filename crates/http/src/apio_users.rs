@@ -697,8 +697,9 @@ pub(crate) async fn delete<S: Store>(
     req: HttpRequest,
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = crate::json::bytes(body, state.config.max_body_bytes)?;
     let member = member_of(path.into_inner())?;
     let from_query = delete_query(req.query_string())?;
     let from_body: DeleteBody = if body.iter().all(u8::is_ascii_whitespace) {

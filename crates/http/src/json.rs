@@ -14,7 +14,7 @@
 
 use crate::error::{ApiError, FieldError};
 use actix_web::dev::Payload;
-use actix_web::error::JsonPayloadError;
+use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -67,6 +67,19 @@ fn payload_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error 
         },
     };
     api.into()
+}
+
+/// A body taken as bytes (DELETE's optional one, read by [`from_object`] only when present), or
+/// the problem of why it could not be read. actix's `Bytes` extractor has no error handler of its
+/// own: without this, a body over `limit` was a `text/plain` 413 instead of a problem.
+pub fn bytes(body: Result<web::Bytes, actix_web::Error>, limit: usize) -> Result<web::Bytes, ApiError> {
+    body.map_err(|err| match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+        _ => ApiError::BadRequest {
+            details: format!("The body could not be read: {err}."),
+            errors: vec![],
+        },
+    })
 }
 
 fn not_json(err: &serde_json::Error) -> ApiError {

@@ -217,3 +217,27 @@ async fn an_array_is_refused_where_the_contract_says_object() {
     }
     assert_eq!(state(&app, &admin).await, before, "nothing changed");
 }
+
+/// Found by the property tests (tests/api/fuzz.rs): DELETE reads its optional body as bytes, and a
+/// body over `http.max_body_bytes` was actix's plain-text 413 (`payload reached size limit`), not
+/// a problem. Every route's oversized body is the same 413 problem, DELETE's too.
+#[actix_web::test]
+async fn an_oversized_body_is_a_413_problem_on_every_route() {
+    let app = spawn_app().await;
+    let admin = as_admin(&app).await;
+    let before = state(&app, &admin).await;
+    let limit = app.config.http.max_body_bytes;
+    let oversized = format!(r#"{{"delete_devices": true, "x": "{}"}}"#, "a".repeat(limit));
+    for (method, path) in [
+        (Method::DELETE, FOOUSER),
+        (Method::PUT, FOOUSER),
+        (Method::PUT, FOOPIN),
+        (Method::PUT, PROFILE),
+    ] {
+        let r = send_raw(&app, &admin, method.clone(), path, &oversized).await;
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{method} {path}");
+        let problem = problem(r).await;
+        assert_eq!(problem["status"], 413, "{method} {path}: {problem}");
+    }
+    assert_eq!(state(&app, &admin).await, before, "nothing changed");
+}

@@ -82,24 +82,13 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
     config.throttle.failure_floor_ms = 0;
     (options.configure)(&mut config);
 
-    let db = Database::open(&config.database.url, &PoolOptions::default()).expect("database");
-    let clock = Arc::new(ManualClock::at(SystemClock.now()));
-    let upstream = Arc::new(InMemoryUpstream::new());
-    for user in ["admin", GROUP_ADMIN, "foouser", "jbloggs"] {
-        upstream.add_user(user, DEMO_PASSWORD);
-    }
-    let hasher = Hasher::new(config.hashing, 2);
-    let services = Services::new(
-        db.clone(),
-        upstream.clone(),
-        clock.clone(),
-        Arc::new(OsRandom),
-        hasher.clone(),
-        config.service_config(),
-    )
-    .expect("services");
-    demo::load(&services).expect("demo data");
-    upstream.clear_calls();
+    let DemoServices {
+        db,
+        clock,
+        upstream,
+        hasher,
+        services,
+    } = demo_services(&config);
     let services = if options.upstream_from_config {
         Services::new(
             db.clone(),
@@ -128,6 +117,45 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
         db,
         handle,
         _dir: dir,
+    }
+}
+
+/// The use cases of a test server before it is served: over the database `config` names, loaded
+/// with the demo data, on a manual clock and an in-memory Application Server that knows the demo
+/// users (its calls cleared).
+pub struct DemoServices {
+    pub db: Database,
+    pub clock: Arc<ManualClock>,
+    pub upstream: Arc<InMemoryUpstream>,
+    pub hasher: Hasher,
+    pub services: Services<Database>,
+}
+
+pub fn demo_services(config: &AppConfig) -> DemoServices {
+    let db = Database::open(&config.database.url, &PoolOptions::default()).expect("database");
+    let clock = Arc::new(ManualClock::at(SystemClock.now()));
+    let upstream = Arc::new(InMemoryUpstream::new());
+    for user in ["admin", GROUP_ADMIN, "foouser", "jbloggs"] {
+        upstream.add_user(user, DEMO_PASSWORD);
+    }
+    let hasher = Hasher::new(config.hashing, 2);
+    let services = Services::new(
+        db.clone(),
+        upstream.clone(),
+        clock.clone(),
+        Arc::new(OsRandom),
+        hasher.clone(),
+        config.service_config(),
+    )
+    .expect("services");
+    demo::load(&services).expect("demo data");
+    upstream.clear_calls();
+    DemoServices {
+        db,
+        clock,
+        upstream,
+        hasher,
+        services,
     }
 }
 
