@@ -20,10 +20,8 @@ use accountd_storage::{Database, PoolOptions};
 use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const GROUP_ADMIN: &str = "PieGroupAdmin1@sip.netaxis.be";
