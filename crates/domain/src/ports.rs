@@ -35,6 +35,10 @@ pub enum StoreError {
     /// The database can't be reached or is busy beyond its timeout.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk (or quota) is full: the write was not made. Reads still work, and
+    /// writes work again once space is freed.
+    #[error("the store is full: {0}")]
+    Full(String),
     /// Stored data fails the domain's invariants (written by something else, or corrupted).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

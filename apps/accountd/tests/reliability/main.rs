@@ -14,4 +14,6 @@ mod recording_as;
 mod server;
 
 mod crash;
+mod database_outage;
+mod disk_full;
 mod report;
