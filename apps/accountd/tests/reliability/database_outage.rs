@@ -28,10 +28,7 @@ impl OwnDatabase {
     fn create() -> Result<OwnDatabase, String> {
         let base = postgres_base_url();
         let admin = Database::open(&base, &PoolOptions::default()).map_err(|e| e.to_string())?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("accountd_outage_{}_{nanos}", std::process::id());
+        let name = format!("accountd_outage_{}", uuid::Uuid::new_v4().simple());
         admin
             .execute_raw(&format!("CREATE DATABASE {name}"))
             .map_err(|e| e.to_string())?;
