@@ -86,7 +86,7 @@ pub fn reliability(args: &[String]) -> Result<()> {
     for (krate, target, filter) in [("accountd-domain", "fuzz", ""), ("accountd", "api", "fuzz")] {
         let fuzz_started = Instant::now();
         let status = Command::new("cargo")
-            .args(["test", "-p", krate, "--test", target, filter])
+            .args(["test", "--workspace", "--test", target, filter])
             .env("PROPTEST_CASES", options.fuzz_cases.to_string())
             .status()
             .context("running the property tests")?;
