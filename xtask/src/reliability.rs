@@ -83,10 +83,16 @@ pub fn reliability(args: &[String]) -> Result<()> {
         .env("RELIABILITY_SOAK_SECONDS", options.soak_seconds.to_string());
     let (mut records, scenarios_ok) = run_collecting(command)?;
 
-    for (krate, target, filter) in [("accountd-domain", "fuzz", ""), ("accountd", "api", "fuzz")] {
+    let suites: [(&str, &[&str]); 3] = [
+        ("accountd-domain", &["--test", "fuzz"]),
+        ("accountd", &["--test", "api", "fuzz"]),
+        ("accountd", &["--lib", "fuzz"]),
+    ];
+    for (krate, target) in suites {
         let fuzz_started = Instant::now();
         let status = Command::new("cargo")
-            .args(["test", "--workspace", "--test", target, filter])
+            .args(["test", "--workspace"])
+            .args(target)
             .env("PROPTEST_CASES", options.fuzz_cases.to_string())
             .status()
             .context("running the property tests")?;
@@ -94,8 +100,10 @@ pub fn reliability(args: &[String]) -> Result<()> {
             "scenario": "fuzzing",
             "backend": if krate == "accountd" { "SQLite" } else { "none" },
             "fault": format!(
-                "{} arbitrary inputs per property: `PROPTEST_CASES={} cargo test -p {krate} --test {target} {filter}`",
-                options.fuzz_cases, options.fuzz_cases
+                "{} arbitrary inputs per property: `PROPTEST_CASES={} cargo test --workspace {}`",
+                options.fuzz_cases,
+                options.fuzz_cases,
+                target.join(" ")
             ),
             "answered": if status.success() { "no panic, no 5xx, every refusal a 4xx problem" } else { "FAILED: see the output" },
             "lost": 0,
