@@ -345,7 +345,7 @@ pub trait OutboxStore {
     fn remove_outbox(&mut self, id: i64) -> StoreResult<bool>;
     /// One message, when it is still there.
     fn outbox_message(&mut self, id: i64) -> StoreResult<Option<OutboxMessage>>;
-    /// Leases up to `limit` due messages to `holder` until `lease_until`, oldest first: due
+    /// Leases up to `limit` due messages to `holder` until `lease_until`, earliest due first: due
     /// (`not_before <= now`), not under a live lease, and the first message of their user still
     /// in the outbox (so one user's messages go in order). Several instances leasing at once get
     /// disjoint messages (PostgreSQL skips rows another lease statement has locked).
