@@ -8,7 +8,6 @@
 
 pub mod account;
 pub mod apio;
-pub mod apio_users;
 pub mod auth;
 pub mod axway;
 pub mod context;
@@ -148,7 +147,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         apio::routes::<S>(cfg);
         superoffice::routes::<S>(cfg);
         axway::routes::<S>(cfg);
-        apio_users::routes::<S>(cfg);
+        apio::users::routes::<S>(cfg);
         selfservice::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);

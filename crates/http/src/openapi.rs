@@ -8,7 +8,7 @@
 //! `docs/openapi.json` is the committed copy; a test fails when it is stale
 //! (`cargo xtask openapi` rewrites it).
 
-use crate::apio_users::{CreateBody, ProfileBody, UpdateBody};
+use crate::apio::users::{CreateBody, ProfileBody, UpdateBody};
 use crate::error::Problem;
 use crate::page::{asset, fingerprint};
 use actix_web::http::header;
@@ -56,13 +56,13 @@ pub struct Empty {}
         crate::apio::put_login_info,
         crate::apio::get_login_info_deprecated,
         crate::apio::put_login_info_deprecated,
-        crate::apio_users::list,
-        crate::apio_users::create,
-        crate::apio_users::get,
-        crate::apio_users::put,
-        crate::apio_users::delete,
-        crate::apio_users::get_pin,
-        crate::apio_users::put_pin,
+        crate::apio::users::list,
+        crate::apio::users::create,
+        crate::apio::users::get,
+        crate::apio::users::put,
+        crate::apio::users::delete,
+        crate::apio::users::get_pin,
+        crate::apio::users::put_pin,
         crate::superoffice::current_principal,
         crate::axway::get_current_user,
         crate::axway::put_current_user,
@@ -181,7 +181,7 @@ fn constrain_path_ids(op: &mut Operation) {
             && param.name.ends_with("_id")
             && let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut()
         {
-            object.pattern = Some(crate::apio_users::IDENTIFIER.to_owned());
+            object.pattern = Some(crate::apio::users::IDENTIFIER.to_owned());
         }
     }
 }
@@ -400,9 +400,9 @@ mod tests {
             crate::apio::LOGOUT,
             crate::apio::USER_LOGIN_INFO,
             crate::apio::LOGIN_INFO_DEPRECATED,
-            crate::apio_users::USERS,
-            crate::apio_users::USER,
-            crate::apio_users::PINCODE,
+            crate::apio::users::USERS,
+            crate::apio::users::USER,
+            crate::apio::users::PINCODE,
             crate::superoffice::CURRENT_PRINCIPAL,
             crate::axway::CURRENT_USER,
             crate::axway::CHANGE_PASSWORD,

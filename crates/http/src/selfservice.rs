@@ -3,7 +3,7 @@
 //! policy (listed, and a candidate checked without storing it), and the caller's sessions.
 //! Everything is about the caller; nothing here addresses another user.
 
-use crate::apio_users::{nullable, user_path};
+use crate::apio::users::{nullable, user_path};
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;

@@ -3,7 +3,7 @@
 //! One walk over every operation of the OpenAPI document, each answered as it would be in use.
 
 use crate::helpers::*;
-use accountd_http::{apio, apio_users, axway, selfservice, superoffice};
+use accountd_http::{apio, axway, selfservice, superoffice};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -82,10 +82,10 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     }
 
     // Seed 001: the group's users, one user, its PIN code.
-    let users = fill(apio_users::USERS, &ids);
+    let users = fill(apio::users::USERS, &ids);
     walk.step(
         Method::GET,
-        apio_users::USERS,
+        apio::users::USERS,
         basic(Method::GET, &users, "admin"),
         StatusCode::OK,
     )
@@ -93,30 +93,30 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     let create = basic(Method::POST, &users, "admin").json(&json!({
         "userId": "headers", "password": "Fresh-Start-9x!", "firstName": "Head", "lastName": "Ers"
     }));
-    walk.step(Method::POST, apio_users::USERS, create, StatusCode::CREATED)
+    walk.step(Method::POST, apio::users::USERS, create, StatusCode::CREATED)
         .await;
-    let user = fill(apio_users::USER, &ids);
+    let user = fill(apio::users::USER, &ids);
     walk.step(
         Method::GET,
-        apio_users::USER,
+        apio::users::USER,
         basic(Method::GET, &user, "foouser"),
         StatusCode::OK,
     )
     .await;
     let put = basic(Method::PUT, &user, "foouser").json(&json!({"cliFirstName": "Foo"}));
-    walk.step(Method::PUT, apio_users::USER, put, StatusCode::OK).await;
-    let pin = fill(apio_users::PINCODE, &ids);
+    walk.step(Method::PUT, apio::users::USER, put, StatusCode::OK).await;
+    let pin = fill(apio::users::PINCODE, &ids);
     walk.step(
         Method::GET,
-        apio_users::PINCODE,
+        apio::users::PINCODE,
         basic(Method::GET, &pin, "foouser"),
         StatusCode::OK,
     )
     .await;
     let put = basic(Method::PUT, &pin, "admin").json(&json!({"expirationDays": 90}));
-    walk.step(Method::PUT, apio_users::PINCODE, put, StatusCode::OK).await;
+    walk.step(Method::PUT, apio::users::PINCODE, put, StatusCode::OK).await;
     let created = fill(
-        apio_users::USER,
+        apio::users::USER,
         &[
             ("tenant_id", "ApioSpTest"),
             ("group_id", "ApioGrpTest"),
@@ -125,7 +125,7 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     );
     walk.step(
         Method::DELETE,
-        apio_users::USER,
+        apio::users::USER,
         basic(Method::DELETE, &created, "admin"),
         StatusCode::OK,
     )

@@ -1,31 +1,33 @@
 //! The APIO user resource of seed 001: `GET/PUT/DELETE /api/v1/tenants/{t}/groups/{g}/users/{u}/`,
 //! its `pincode/`, and what administrators expect beside it: `POST` (create) and `GET` (list, by
 //! pages) on `/api/v1/tenants/{t}/groups/{g}/users/`. Bodies follow the seed field for field.
+//!
+//! Request bodies are in [`requests`] (read and validated into the service's types), the
+//! representations sent back in [`views`]; this module has the routes and the handlers.
 
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
 use crate::error::{ApiError, Collect};
 use crate::json::Json;
-use crate::secret::Secret;
 use crate::{AppState, resource};
-use accountd_domain::endpoint::{
-    AccessDeviceEndpoint, Contact, DeviceLevel, DeviceRef, Endpoint, LineRef, TrunkEndpoint,
-};
-use accountd_domain::ids::{AppId, DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, UserKey, Username};
+use accountd_domain::ids::{AppId, DepartmentName, GroupId, TenantId, UserId, UserKey, Username};
 use accountd_domain::level::GroupMember;
 use accountd_domain::pincode::PinSettings;
-use accountd_domain::ports::{DeleteOptions, DeleteOutcome, PageRequest, Store};
-use accountd_domain::secret::{Password, PinCode};
-use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
-use accountd_domain::user::{DepartmentKey, Profile, ProfileChange, User, Version};
+use accountd_domain::ports::{DeleteOptions, PageRequest, Store};
+use accountd_domain::text::Name;
+use accountd_domain::user::{Profile, Version};
 use accountd_domain::{InvalidValue, Problem};
 use accountd_service::pincode::PinUpdate;
-use accountd_service::users::{NewGroupUser, PasswordChange, UserDetails, UserUpdate};
+use accountd_service::users::{NewGroupUser, UserDetails};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::ToSchema;
+
+mod requests;
+mod views;
+
+pub use requests::*;
+pub use views::*;
 
 pub const USERS: &str = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/";
 pub const USER: &str = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{user_id}/";
@@ -75,381 +77,6 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_pin::<S>))
             .route(web::put().to(put_pin::<S>)),
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Representations
-
-/// Seed 001's `department`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DepartmentView {
-    pub tenant_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group_id: Option<String>,
-    pub department_name: String,
-    pub full_path_name: String,
-}
-
-/// `{"name": …, "level": …}`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeviceRefBody {
-    pub name: String,
-    pub level: String,
-}
-
-/// Seed 001's `accessDeviceEndpoint`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AccessDeviceEndpointView {
-    pub access_device: DeviceRefBody,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line_number: Option<u16>,
-    pub contacts: Vec<String>,
-    pub line_port: String,
-}
-
-/// `trunkEndpoint`: the trunk group's device, the line port and contacts.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TrunkEndpointView {
-    pub trunk_group_device: DeviceRefBody,
-    pub line_port: String,
-    pub contacts: Vec<String>,
-}
-
-/// Seed 001's user, field for field and in its order. Unset endpoints are absent.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub last_name: String,
-    pub first_name: String,
-    pub cli_last_name: String,
-    pub cli_first_name: String,
-    pub phone_number: String,
-    pub extension: String,
-    pub cli_phone_number: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub department: Option<DepartmentView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_address: Option<String>,
-    pub network_class_of_service: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_device_endpoint: Option<AccessDeviceEndpointView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trunk_endpoint: Option<TrunkEndpointView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_zone: Option<String>,
-}
-
-fn device_body(device: &DeviceRef) -> DeviceRefBody {
-    DeviceRefBody {
-        name: device.name.to_string(),
-        level: device.level.as_str().to_owned(),
-    }
-}
-
-fn contacts(list: &[Contact]) -> Vec<String> {
-    list.iter().map(|c| c.as_str().to_owned()).collect()
-}
-
-impl UserView {
-    pub fn of(details: &UserDetails) -> Self {
-        let p = &details.user.profile;
-        let (access, trunk) = match &details.endpoint {
-            Some(Endpoint::AccessDevice(e)) => (
-                Some(AccessDeviceEndpointView {
-                    access_device: device_body(&e.device),
-                    line_number: e.line_number,
-                    contacts: contacts(&e.contacts),
-                    line_port: e.line_port.to_string(),
-                }),
-                None,
-            ),
-            Some(Endpoint::Trunk(e)) => (
-                None,
-                Some(TrunkEndpointView {
-                    trunk_group_device: device_body(&e.device),
-                    line_port: e.line_port.to_string(),
-                    contacts: contacts(&e.contacts),
-                }),
-            ),
-            None => (None, None),
-        };
-        UserView {
-            last_name: p.last_name.to_string(),
-            first_name: p.first_name.to_string(),
-            cli_last_name: p.cli_last_name.to_string(),
-            cli_first_name: p.cli_first_name.to_string(),
-            phone_number: p.phone_number.to_string(),
-            extension: p.extension.to_string(),
-            cli_phone_number: p.cli_phone_number.to_string(),
-            department: p.department.as_ref().map(|d| DepartmentView {
-                tenant_id: d.key.tenant.to_string(),
-                group_id: d.key.group.as_ref().map(ToString::to_string),
-                department_name: d.key.name.to_string(),
-                full_path_name: d.full_path_name(),
-            }),
-            language: p.language.as_ref().map(ToString::to_string),
-            email_address: p.email.as_ref().map(ToString::to_string),
-            network_class_of_service: p.network_class_of_service.to_string(),
-            access_device_endpoint: access,
-            trunk_endpoint: trunk,
-            time_zone: p.time_zone.as_ref().map(ToString::to_string),
-        }
-    }
-}
-
-/// Seed 001's pincode resource. The PIN itself is never returned (the seed allows its absence).
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PinView {
-    pub login_disabled: bool,
-    pub expiration_days: u16,
-    pub does_not_expire: bool,
-}
-
-impl From<PinSettings> for PinView {
-    fn from(s: PinSettings) -> Self {
-        PinView {
-            login_disabled: s.login_disabled,
-            expiration_days: s.expiration_days(),
-            does_not_expire: s.does_not_expire,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Input
-
-/// `null` and absent differ: `Some(None)` is an explicit `null` (clear), `None` absent (keep).
-pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DepartmentBody {
-    pub tenant_id: String,
-    #[serde(default)]
-    pub group_id: Option<String>,
-    pub department_name: String,
-    /// Derived from the parents: accepted (clients send back what they read) and ignored.
-    #[serde(default)]
-    pub full_path_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AccessDeviceEndpointBody {
-    pub access_device: DeviceRefBody,
-    pub line_port: String,
-    #[serde(default)]
-    pub line_number: Option<u16>,
-    #[serde(default)]
-    pub contacts: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TrunkEndpointBody {
-    pub trunk_group_device: DeviceRefBody,
-    pub line_port: String,
-    #[serde(default)]
-    pub contacts: Vec<String>,
-}
-
-/// The profile members of seed 001, shared by PUT and POST. `null` (or `""`) clears an optional one.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ProfileBody {
-    pub last_name: Option<String>,
-    pub first_name: Option<String>,
-    pub cli_last_name: Option<String>,
-    pub cli_first_name: Option<String>,
-    pub phone_number: Option<String>,
-    pub extension: Option<String>,
-    pub cli_phone_number: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub department: Option<Option<DepartmentBody>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub language: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub email_address: Option<Option<String>>,
-    pub network_class_of_service: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub time_zone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub access_device_endpoint: Option<Option<AccessDeviceEndpointBody>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub trunk_endpoint: Option<Option<TrunkEndpointBody>>,
-}
-
-/// Seed 001's PUT: the profile members, and `oldPassword`/`newPassword`.
-// The passwords are `Secret`s: `Debug` doesn't show them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateBody {
-    #[serde(flatten)]
-    pub profile: ProfileBody,
-    pub old_password: Option<Secret<Password>>,
-    pub new_password: Option<Secret<Password>>,
-}
-
-/// An optional member: absent keeps (`None`), `null` or `""` clears (`Some(None)`), anything else
-/// is parsed.
-pub(crate) fn clearable<T>(
-    invalid: &mut Collect,
-    value: Option<Option<String>>,
-    parse: impl FnOnce(String) -> Result<T, InvalidValue>,
-) -> Option<Option<T>> {
-    match value {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(v)) if v.is_empty() => Some(None),
-        Some(Some(v)) => invalid.take(parse(v)).map(Some),
-    }
-}
-
-fn device_ref(invalid: &mut Collect, body: DeviceRefBody) -> Option<DeviceRef> {
-    let name = invalid.take(DeviceName::parse(body.name));
-    let level = invalid.take(DeviceLevel::parse(&body.level));
-    Some(DeviceRef {
-        name: name?,
-        level: level?,
-    })
-}
-
-fn contact_list(invalid: &mut Collect, list: Vec<String>) -> Vec<Contact> {
-    list.into_iter()
-        .filter_map(|c| invalid.take(Contact::parse(c)))
-        .collect()
-}
-
-impl ProfileBody {
-    /// The domain change and endpoint change, or every invalid value at once.
-    fn into_change(self, invalid: &mut Collect) -> (ProfileChange, Option<Option<Endpoint>>) {
-        let department = self.department.map(|d| {
-            d.and_then(|d| {
-                let tenant = invalid.take(TenantId::parse(d.tenant_id).map_err(|e| e.renamed("department.tenantId")));
-                let group = d
-                    .group_id
-                    .map(|g| invalid.take(GroupId::parse(g).map_err(|e| e.renamed("department.groupId"))));
-                let name = invalid
-                    .take(DepartmentName::parse(d.department_name).map_err(|e| e.renamed("department.departmentName")));
-                Some(DepartmentKey {
-                    tenant: tenant?,
-                    group: match group {
-                        Some(g) => Some(g?),
-                        None => None,
-                    },
-                    name: name?,
-                })
-            })
-        });
-        let access = self.access_device_endpoint.map(|a| {
-            a.and_then(|a| {
-                let device = device_ref(invalid, a.access_device);
-                let line_port = invalid.take(LinePort::parse(a.line_port));
-                let contacts = contact_list(invalid, a.contacts);
-                Some(AccessDeviceEndpoint {
-                    device: device?,
-                    line_port: line_port?,
-                    line_number: a.line_number,
-                    contacts,
-                })
-            })
-        });
-        let trunk = self.trunk_endpoint.map(|t| {
-            t.and_then(|t| {
-                let device = device_ref(invalid, t.trunk_group_device);
-                let line_port = invalid.take(LinePort::parse(t.line_port));
-                let contacts = contact_list(invalid, t.contacts);
-                Some(TrunkEndpoint {
-                    device: device?,
-                    line_port: line_port?,
-                    contacts,
-                })
-            })
-        });
-        let endpoint = match (access, trunk) {
-            (Some(Some(_)), Some(Some(_))) => {
-                invalid.take::<()>(Endpoint::from_exclusive(None, None).and(Err(InvalidValue::new(
-                    "accessDeviceEndpoint",
-                    Problem::Conflict("accessDeviceEndpoint and trunkEndpoint are mutually exclusive"),
-                ))));
-                None
-            }
-            (Some(Some(a)), _) => Some(Some(Endpoint::AccessDevice(a))),
-            (_, Some(Some(t))) => Some(Some(Endpoint::Trunk(t))),
-            (Some(None), _) | (_, Some(None)) => Some(None),
-            (None, None) => None,
-        };
-        let change = ProfileChange {
-            first_name: self
-                .first_name
-                .and_then(|v| invalid.take(Name::parse_for("firstName", v))),
-            last_name: self
-                .last_name
-                .and_then(|v| invalid.take(Name::parse_for("lastName", v))),
-            cli_first_name: self
-                .cli_first_name
-                .and_then(|v| invalid.take(Text::parse_for("cliFirstName", v))),
-            cli_last_name: self
-                .cli_last_name
-                .and_then(|v| invalid.take(Text::parse_for("cliLastName", v))),
-            phone_number: self
-                .phone_number
-                .and_then(|v| invalid.take(PhoneNumber::parse_for("phoneNumber", v))),
-            extension: self
-                .extension
-                .and_then(|v| invalid.take(Extension::parse_for("extension", v))),
-            cli_phone_number: self
-                .cli_phone_number
-                .and_then(|v| invalid.take(PhoneNumber::parse_for("cliPhoneNumber", v))),
-            department,
-            language: clearable(invalid, self.language, |v| Language::parse_for("language", v)),
-            email: clearable(invalid, self.email_address, |v| {
-                EmailAddress::parse_for("emailAddress", v)
-            }),
-            network_class_of_service: self
-                .network_class_of_service
-                .and_then(|v| invalid.take(Text::parse_for("networkClassOfService", v))),
-            time_zone: clearable(invalid, self.time_zone, |v| TimeZoneName::parse_for("timeZone", v)),
-            mobile: None,
-            description: None,
-            image: None,
-        };
-        (change, endpoint)
-    }
-}
-
-impl UpdateBody {
-    fn into_update(self) -> Result<UserUpdate, ApiError> {
-        let mut invalid = Collect::default();
-        let (profile, endpoint) = self.profile.into_change(&mut invalid);
-        let password = match (self.old_password, self.new_password) {
-            (old, Some(new)) => {
-                let new = invalid.take(new.named("newPassword"));
-                let old = old.and_then(|o| invalid.take(o.named("oldPassword")));
-                new.map(|new| PasswordChange { old, new })
-            }
-            (Some(_), None) => {
-                invalid.take::<()>(Err(InvalidValue::new("newPassword", Problem::Empty)));
-                None
-            }
-            (None, None) => None,
-        };
-        invalid.finish()?;
-        Ok(UserUpdate {
-            profile,
-            endpoint,
-            password,
-        })
-    }
 }
 
 fn member_of(path: (String, String, String)) -> Result<GroupMember, ApiError> {
@@ -574,103 +201,6 @@ pub(crate) async fn put<S: Store>(
     Ok(with_user(actix_web::http::StatusCode::OK, &details))
 }
 
-/// DELETE options from a JSON body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteBody {
-    pub delete_devices: Option<bool>,
-    #[serde(rename = "_excludedAppIds")]
-    pub excluded_app_ids: Option<Vec<String>>,
-}
-
-/// DELETE options from the query string: `delete_devices=true|false`, `_excludedAppIds=a,b` (or
-/// repeated). Unknown parameters are refused.
-fn delete_query(query: &str) -> Result<DeleteBody, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(query)?;
-    let mut body = DeleteBody::default();
-    for (key, value) in pairs {
-        match key.as_str() {
-            "delete_devices" => {
-                body.delete_devices = Some(match value.as_str() {
-                    "true" | "True" | "1" => true,
-                    "false" | "False" | "0" => false,
-                    _ => {
-                        return Err(ApiError::invalid(vec![InvalidValue::new(
-                            "delete_devices",
-                            Problem::Format("true or false"),
-                        )]));
-                    }
-                })
-            }
-            "_excludedAppIds" => body
-                .excluded_app_ids
-                .get_or_insert_with(Vec::new)
-                .extend(value.split(',').filter(|v| !v.is_empty()).map(str::to_owned)),
-            other => {
-                return Err(ApiError::BadRequest {
-                    details: format!("Unknown query parameter {other:?}."),
-                    errors: vec![],
-                });
-            }
-        }
-    }
-    Ok(body)
-}
-
-fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
-    web::Query::<Vec<(String, String)>>::from_query(query)
-        .map(web::Query::into_inner)
-        .map_err(|e| ApiError::BadRequest {
-            details: format!("The query string is not valid: {e}."),
-            errors: vec![],
-        })
-}
-
-/// The seed's delete report: `{}` when nothing but the user went; else the three members.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct DeleteReport {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detached_additional_users: Option<Vec<LineView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deleted_additional_devices: Option<Vec<LineView>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deleted_main_device: Option<LineView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct LineView {
-    user_id: String,
-    line_port: String,
-}
-
-fn line_view(line: &LineRef) -> LineView {
-    LineView {
-        user_id: line.user_id.to_string(),
-        line_port: line.line_port.to_string(),
-    }
-}
-
-impl From<&DeleteOutcome> for DeleteReport {
-    fn from(outcome: &DeleteOutcome) -> Self {
-        let anything = !outcome.detached_additional_users.is_empty()
-            || !outcome.deleted_additional_devices.is_empty()
-            || outcome.deleted_main_device.is_some();
-        if !anything {
-            return DeleteReport {
-                detached_additional_users: None,
-                deleted_additional_devices: None,
-                deleted_main_device: None,
-            };
-        }
-        DeleteReport {
-            detached_additional_users: Some(outcome.detached_additional_users.iter().map(line_view).collect()),
-            deleted_additional_devices: Some(outcome.deleted_additional_devices.iter().map(line_view).collect()),
-            deleted_main_device: outcome.deleted_main_device.as_ref().map(line_view),
-        }
-    }
-}
-
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{user_id}/", tag = "apio", operation_id = "apio_delete_user",
     summary = "Delete a user (and, by default, its devices)",
     params(
@@ -764,20 +294,6 @@ pub(crate) async fn get_pin<S: Store>(
     Ok(HttpResponse::Ok().json(PinView::from(settings)))
 }
 
-/// Seed 001's pincode PUT.
-// The PINs are `Secret`s: `Debug` doesn't show them.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PinBody {
-    #[schema(value_type = Option<String>, pattern = "^[0-9]{1,64}$")]
-    pub pin_code: Option<Secret<PinCode>>,
-    #[schema(value_type = Option<String>, pattern = "^[0-9]{1,64}$")]
-    pub old_pin_code: Option<Secret<PinCode>>,
-    pub login_disabled: Option<bool>,
-    pub expiration_days: Option<i64>,
-    pub does_not_expire: Option<bool>,
-}
-
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{user_id}/pincode/", tag = "apio", operation_id = "apio_put_pincode",
     summary = "Change a user's PIN or PIN settings",
     params(
@@ -818,51 +334,6 @@ pub(crate) async fn put_pin<S: Store>(
     let settings = blocking(move || services.update_pin(&caller.principal, &member, &update, &ctx)).await?;
     Ok(HttpResponse::Ok().json(PinView::from(settings)))
 }
-
-/// `GET …/users/` query: a page size and the cursor of the previous page.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Users per page (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// The `next` of the previous page.
-    pub after: Option<i64>,
-}
-
-/// One listed user.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserSummary {
-    pub user_id: String,
-    pub username: String,
-    pub user_level: u8,
-    pub first_name: String,
-    pub last_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_address: Option<String>,
-}
-
-/// A page of a group's users; `next` is the `after` of the following page, `null` on the last.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UserPage {
-    pub users: Vec<UserSummary>,
-    pub next: Option<i64>,
-}
-
-fn summary(user: &User) -> Option<UserSummary> {
-    Some(UserSummary {
-        user_id: user.role.member()?.user.to_string(),
-        username: user.username.to_string(),
-        user_level: user.level().as_u8(),
-        first_name: user.profile.first_name.to_string(),
-        last_name: user.profile.last_name.to_string(),
-        email_address: user.profile.email.as_ref().map(ToString::to_string),
-    })
-}
-
-pub const MAX_PAGE: u32 = 200;
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/", tag = "apio", operation_id = "apio_list_users",
     summary = "The users of a group, by pages (the next page's link in `Link: rel=next`)",
@@ -914,23 +385,6 @@ pub(crate) async fn list<S: Store>(
         users: listed.items.iter().filter_map(summary).collect(),
         next,
     }))
-}
-
-/// `POST …/users/`: a new user of this group.
-// The password is a `Secret`: `Debug` doesn't show it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateBody {
-    pub user_id: String,
-    /// The login name; the user id when absent.
-    pub username: Option<String>,
-    pub password: Secret<Password>,
-    /// 0 (end user, the default), 4 (department admin) or 8 (group admin).
-    pub user_level: Option<u8>,
-    /// The department a department admin administers.
-    pub administered_department: Option<String>,
-    #[serde(flatten)]
-    pub profile: ProfileBody,
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/", tag = "apio", operation_id = "apio_create_user",

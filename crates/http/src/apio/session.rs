@@ -1,7 +1,7 @@
 //! The APIO dialect: login and logout, and the session's login info (seed 000), with its deprecated
 //! alias. Field names and casing follow the seed exactly (`first_name` beside `emailAddress`).
 
-use crate::apio_users::{clearable, nullable};
+use super::users::{clearable, nullable};
 use crate::auth::{Caller, SESSION_COOKIE, XSRF_COOKIE};
 use crate::context::{Ctx, blocking};
 use crate::error::responses as problem;
