@@ -154,7 +154,7 @@ fn spawn_outbox_worker<S: Store>(services: &Arc<Services<S>>) -> Result<()> {
 }
 
 /// The application one server worker runs: every route of [`accountd_http::configure`] inside the
-/// request-id and personal-data middlewares. The server and the in-process tests (the property
+/// request-id, personal-data and body-deadline middlewares. The server and the in-process tests (the property
 /// tests of `tests/api/fuzz.rs`, through `actix_web::test::init_service`) build it here, so what
 /// the tests send goes through exactly the production stack.
 pub fn app<S: Store>(
@@ -169,9 +169,28 @@ pub fn app<S: Store>(
     >,
 > {
     App::new()
+        .wrap(middleware::from_fn(accountd_http::deadline::body_deadline))
         .wrap(middleware::from_fn(accountd_http::headers::personal_data))
         .wrap(middleware::from_fn(context::request_id))
         .configure(accountd_http::configure(state))
+}
+
+/// A listening socket on `address` with an accept queue of `backlog`. std's `TcpListener::bind`
+/// listens with its own fixed backlog, and actix's `backlog` setting applies only to the sockets
+/// actix binds itself, not to one handed over with `listen`: so the socket is made here, as actix
+/// would (`SO_REUSEADDR`, so a restart does not wait for the old connections' `TIME_WAIT`).
+fn listen(address: &str, backlog: u32) -> Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let address = address
+        .to_socket_addrs()?
+        .next()
+        .with_context(|| format!("{address} names no address"))?;
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 /// A bound, ready-to-run server.
@@ -189,10 +208,21 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds `config.server.bind` and prepares the server around `services`.
+    /// Binds `config.server.bind` and prepares the server around `services`, with the connection
+    /// limits of `[server]` (docs/operations.md, "Floods and slow clients").
     pub fn build<S: Store>(config: &AppConfig, services: Services<S>) -> Result<Self> {
-        let listener =
-            TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+        let limits = &config.server;
+        if limits.client_request_timeout_ms == 0 {
+            // actix reads 0 as "no timeout": every idle connection and every slowloris kept forever.
+            bail!("server.client_request_timeout_ms must be at least 1");
+        }
+        if limits.max_connections == 0 || limits.backlog == 0 {
+            bail!("server.max_connections and server.backlog must be at least 1");
+        }
+        if config.http.body_timeout_ms == 0 {
+            bail!("http.body_timeout_ms must be at least 1");
+        }
+        let listener = listen(&limits.bind, limits.backlog).with_context(|| format!("binding {}", limits.bind))?;
         let port = listener.local_addr()?.port();
         let services = Arc::new(services);
         spawn_session_purge(services.clone());
@@ -203,8 +233,12 @@ impl Application {
             metrics: accountd_http::ops::Metrics::new(),
         });
         let mut server = HttpServer::new(move || app(state.clone()))
-            .shutdown_timeout(config.server.shutdown_timeout_seconds)
-            .client_request_timeout(Duration::from_secs(10));
+            .shutdown_timeout(limits.shutdown_timeout_seconds)
+            .client_request_timeout(Duration::from_millis(limits.client_request_timeout_ms))
+            .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_ms))
+            // A zero duration is `KeepAlive::Disabled`.
+            .keep_alive(Duration::from_millis(limits.keep_alive_ms))
+            .max_connections(limits.max_connections);
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
