@@ -39,7 +39,11 @@ pub struct BodyTimedOut {
 
 impl fmt::Display for BodyTimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the request body did not arrive within {} ms", self.after.as_millis())
+        write!(
+            f,
+            "the request body did not arrive within {} ms",
+            self.after.as_millis()
+        )
     }
 }
 
@@ -151,7 +155,10 @@ mod tests {
         let (req, _) = req.replace_payload(Payload::from(stalled));
         let started = std::time::Instant::now();
         let response = test::call_service(&app, req).await;
-        assert!(started.elapsed() >= Duration::from_millis(200), "not before the deadline");
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "not before the deadline"
+        );
         assert_eq!(response.status(), 408);
         assert_eq!(
             response.headers().get("content-type").map(|v| v.as_bytes()),

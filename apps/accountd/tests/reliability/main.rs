@@ -14,4 +14,5 @@ mod recording_as;
 mod server;
 
 mod crash;
+mod floods;
 mod report;
