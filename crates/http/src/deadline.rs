@@ -112,7 +112,8 @@ impl Stream for Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::{App, HttpResponse, test, web};
+    use actix_web::test as actix_test;
+    use actix_web::{App, HttpResponse, web};
 
     /// A body that never ends.
     struct Stalled;
@@ -130,7 +131,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_body_in_time_is_read_and_a_stalled_one_is_a_408_problem() {
-        let app = test::init_service(
+        let app = actix_test::init_service(
             App::new()
                 .app_data(BodyTimeout(Duration::from_millis(200)))
                 .app_data(crate::json::config(1024))
@@ -138,15 +139,15 @@ mod tests {
                 .route("/", web::post().to(read)),
         )
         .await;
-        let req = test::TestRequest::post()
+        let req = actix_test::TestRequest::post()
             .uri("/")
             .insert_header(("content-type", "application/json"))
             .set_payload(r#"{"whole": true}"#)
             .to_request();
-        let response = test::call_service(&app, req).await;
+        let response = actix_test::call_service(&app, req).await;
         assert_eq!(response.status(), 200);
 
-        let req = test::TestRequest::post()
+        let req = actix_test::TestRequest::post()
             .uri("/")
             .insert_header(("content-type", "application/json"))
             .insert_header(("content-length", "10"))
@@ -154,7 +155,7 @@ mod tests {
         let stalled: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(Stalled);
         let (req, _) = req.replace_payload(Payload::from(stalled));
         let started = std::time::Instant::now();
-        let response = test::call_service(&app, req).await;
+        let response = actix_test::call_service(&app, req).await;
         assert!(
             started.elapsed() >= Duration::from_millis(200),
             "not before the deadline"
@@ -164,7 +165,7 @@ mod tests {
             response.headers().get("content-type").map(|v| v.as_bytes()),
             Some(&b"application/problem+json"[..])
         );
-        let problem: serde_json::Value = test::read_body_json(response).await;
+        let problem: serde_json::Value = actix_test::read_body_json(response).await;
         assert!(
             problem["detail"].as_str().is_some_and(|d| d.contains("200 ms")),
             "{problem}"
