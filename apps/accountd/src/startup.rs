@@ -11,11 +11,13 @@ use accountd_service::hasher::Hasher;
 use accountd_service::random::OsRandom;
 use accountd_storage::{Database, PoolOptions};
 use accountd_upstream::{DisabledUpstream, GuardedUpstream, HttpUpstream};
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig as ActixAppConfig;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, middleware, web};
 use anyhow::{Context, Result, bail};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,24 +177,6 @@ pub fn app<S: Store>(
         .configure(accountd_http::configure(state))
 }
 
-/// A listening socket on `address` with an accept queue of `backlog`. std's `TcpListener::bind`
-/// listens with its own fixed backlog, and actix's `backlog` setting applies only to the sockets
-/// actix binds itself, not to one handed over with `listen`: so the socket is made here, as actix
-/// would (`SO_REUSEADDR`, so a restart does not wait for the old connections' `TIME_WAIT`).
-fn listen(address: &str, backlog: u32) -> Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    use std::net::ToSocketAddrs;
-    let address = address
-        .to_socket_addrs()?
-        .next()
-        .with_context(|| format!("{address} names no address"))?;
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&address.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(socket.into())
-}
-
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
@@ -222,7 +206,8 @@ impl Application {
         if config.http.body_timeout_ms == 0 {
             bail!("http.body_timeout_ms must be at least 1");
         }
-        let listener = listen(&limits.bind, limits.backlog).with_context(|| format!("binding {}", limits.bind))?;
+        let listener = crate::transport::listen(&limits.bind, limits.backlog)
+            .with_context(|| format!("binding {}", limits.bind))?;
         let port = listener.local_addr()?.port();
         let services = Arc::new(services);
         spawn_session_purge(services.clone());
@@ -232,17 +217,46 @@ impl Application {
             config: config.http.clone(),
             metrics: accountd_http::ops::Metrics::new(),
         });
-        let mut server = HttpServer::new(move || app(state.clone()))
+        // What `HttpServer::listen` assembles, with each connection wrapped in a `HeadWatch`
+        // before HTTP/1 reads it (crate::transport: actix's head timer covers a first request only).
+        let mut builder = actix_server::Server::build()
             .shutdown_timeout(limits.shutdown_timeout_seconds)
-            .client_request_timeout(Duration::from_millis(limits.client_request_timeout_ms))
-            .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_ms))
-            // A zero duration is `KeepAlive::Disabled`.
-            .keep_alive(Duration::from_millis(limits.keep_alive_ms))
-            .max_connections(limits.max_connections);
-        if config.server.workers > 0 {
-            server = server.workers(config.server.workers);
+            .max_concurrent_connections(limits.max_connections);
+        if limits.workers > 0 {
+            builder = builder.workers(limits.workers);
         }
-        let server = server.listen(listener)?.run();
+        let shutdown = builder.graceful_shutdown_signal();
+        let local = listener.local_addr()?;
+        let head_timeout = Duration::from_millis(limits.client_request_timeout_ms);
+        // A zero duration is `KeepAlive::Disabled`.
+        let keep_alive = Duration::from_millis(limits.keep_alive_ms);
+        let disconnect = Duration::from_millis(limits.client_disconnect_timeout_ms);
+        let server = builder
+            .listen("accountd", listener, move || {
+                let shutdown = shutdown.clone();
+                let http = HttpService::build()
+                    // Idle kept-alive connections close at once on SIGTERM, as under `HttpServer`.
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .keep_alive(keep_alive)
+                    .client_request_timeout(head_timeout)
+                    .client_disconnect_timeout(disconnect)
+                    .local_addr(local)
+                    .h1(map_config(
+                        app(state.clone()).into_factory().map_err(|err| err.error_response()),
+                        // Only `connection_info` reads it, for requests without a Host header;
+                        // nothing of accountd's builds a URL from it.
+                        |_| ActixAppConfig::default(),
+                    ));
+                fn_service(move |io: actix_web::rt::net::TcpStream| {
+                    let peer = io.peer_addr().ok();
+                    std::future::ready(Ok((crate::transport::HeadWatch::new(io, head_timeout), peer)))
+                })
+                .and_then(http)
+            })?
+            .run();
         Ok(Self { port, server })
     }
 
