@@ -38,6 +38,9 @@ pub struct AppConfig {
     pub outbox: OutboxConfig,
 }
 
+/// The listening socket and its connections: what actix's connection dispatcher enforces before a
+/// request reaches a route (docs/operations.md, "Floods and slow clients"). The limits on a
+/// request's body, which the routes enforce, are in [`HttpConfig`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -47,6 +50,21 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on SIGTERM/SIGINT.
     pub shutdown_timeout_seconds: u64,
+    /// How long a new connection has to deliver its first request's headers, whole (else 408 and
+    /// closed): what cuts an idle connection and a slowloris. At least 1.
+    pub client_request_timeout_ms: u64,
+    /// How long a closing connection waits for the client to acknowledge the close before it is
+    /// dropped (0: dropped at once).
+    pub client_disconnect_timeout_ms: u64,
+    /// How long a connection may stay idle between two requests (0: one request per connection).
+    /// Above a load balancer's idle timeout, so the balancer, not accountd, closes its pooled
+    /// connections and never sends a request on one accountd is closing.
+    pub keep_alive_ms: u64,
+    /// Connections one worker holds at once; at the limit it accepts no more until one closes, and
+    /// new ones wait in the backlog. At least 1.
+    pub max_connections: usize,
+    /// Connections the kernel queues before they are accepted (capped by `net.core.somaxconn`).
+    pub backlog: u32,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +73,11 @@ impl Default for ServerConfig {
             bind: "127.0.0.1:8080".into(),
             workers: 0,
             shutdown_timeout_seconds: 30,
+            client_request_timeout_ms: 5_000,
+            client_disconnect_timeout_ms: 1_000,
+            keep_alive_ms: 75_000,
+            max_connections: 10_000,
+            backlog: 2_048,
         }
     }
 }

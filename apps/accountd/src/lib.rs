@@ -8,3 +8,4 @@ pub mod import;
 pub mod populate;
 pub mod startup;
 pub mod telemetry;
+pub mod transport;

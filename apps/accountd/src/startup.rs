@@ -11,11 +11,13 @@ use accountd_service::hasher::Hasher;
 use accountd_service::random::OsRandom;
 use accountd_storage::{Database, PoolOptions};
 use accountd_upstream::{DisabledUpstream, GuardedUpstream, HttpUpstream};
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig as ActixAppConfig;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, middleware, web};
 use anyhow::{Context, Result, bail};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,7 +157,7 @@ fn spawn_outbox_worker<S: Store>(services: &Arc<Services<S>>) -> Result<()> {
 }
 
 /// The application one server worker runs: every route of [`accountd_http::configure`] inside the
-/// request-id and personal-data middlewares. The server and the in-process tests (the property
+/// request-id, personal-data and body-deadline middlewares. The server and the in-process tests (the property
 /// tests of `tests/api/fuzz.rs`, through `actix_web::test::init_service`) build it here, so what
 /// the tests send goes through exactly the production stack.
 pub fn app<S: Store>(
@@ -170,6 +172,7 @@ pub fn app<S: Store>(
     >,
 > {
     App::new()
+        .wrap(middleware::from_fn(accountd_http::deadline::body_deadline))
         .wrap(middleware::from_fn(accountd_http::headers::personal_data))
         .wrap(middleware::from_fn(context::request_id))
         .configure(accountd_http::configure(state))
@@ -190,10 +193,22 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds `config.server.bind` and prepares the server around `services`.
+    /// Binds `config.server.bind` and prepares the server around `services`, with the connection
+    /// limits of `[server]` (docs/operations.md, "Floods and slow clients").
     pub fn build<S: Store>(config: &AppConfig, services: Services<S>) -> Result<Self> {
-        let listener =
-            TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+        let limits = &config.server;
+        if limits.client_request_timeout_ms == 0 {
+            // actix reads 0 as "no timeout": every idle connection and every slowloris kept forever.
+            bail!("server.client_request_timeout_ms must be at least 1");
+        }
+        if limits.max_connections == 0 || limits.backlog == 0 {
+            bail!("server.max_connections and server.backlog must be at least 1");
+        }
+        if config.http.body_timeout_ms == 0 {
+            bail!("http.body_timeout_ms must be at least 1");
+        }
+        let listener = crate::transport::listen(&limits.bind, limits.backlog)
+            .with_context(|| format!("binding {}", limits.bind))?;
         let port = listener.local_addr()?.port();
         let services = Arc::new(services);
         spawn_session_purge(services.clone());
@@ -203,13 +218,46 @@ impl Application {
             config: config.http.clone(),
             metrics: accountd_http::ops::Metrics::new(),
         });
-        let mut server = HttpServer::new(move || app(state.clone()))
-            .shutdown_timeout(config.server.shutdown_timeout_seconds)
-            .client_request_timeout(Duration::from_secs(10));
-        if config.server.workers > 0 {
-            server = server.workers(config.server.workers);
+        // What `HttpServer::listen` assembles, with each connection wrapped in a `HeadWatch`
+        // before HTTP/1 reads it (crate::transport: actix's head timer covers a first request only).
+        let mut builder = actix_server::Server::build()
+            .shutdown_timeout(limits.shutdown_timeout_seconds)
+            .max_concurrent_connections(limits.max_connections);
+        if limits.workers > 0 {
+            builder = builder.workers(limits.workers);
         }
-        let server = server.listen(listener)?.run();
+        let shutdown = builder.graceful_shutdown_signal();
+        let local = listener.local_addr()?;
+        let head_timeout = Duration::from_millis(limits.client_request_timeout_ms);
+        // A zero duration is `KeepAlive::Disabled`.
+        let keep_alive = Duration::from_millis(limits.keep_alive_ms);
+        let disconnect = Duration::from_millis(limits.client_disconnect_timeout_ms);
+        let server = builder
+            .listen("accountd", listener, move || {
+                let shutdown = shutdown.clone();
+                let http = HttpService::build()
+                    // Idle kept-alive connections close at once on SIGTERM, as under `HttpServer`.
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .keep_alive(keep_alive)
+                    .client_request_timeout(head_timeout)
+                    .client_disconnect_timeout(disconnect)
+                    .local_addr(local)
+                    .h1(map_config(
+                        app(state.clone()).into_factory().map_err(|err| err.error_response()),
+                        // Only `connection_info` reads it, for requests without a Host header;
+                        // nothing of accountd's builds a URL from it.
+                        |_| ActixAppConfig::default(),
+                    ));
+                fn_service(move |io: actix_web::rt::net::TcpStream| {
+                    let peer = io.peer_addr().ok();
+                    std::future::ready(Ok((crate::transport::HeadWatch::new(io, head_timeout), peer)))
+                })
+                .and_then(http)
+            })?
+            .run();
         Ok(Self { port, server })
     }
 

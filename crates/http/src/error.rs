@@ -89,6 +89,10 @@ pub enum ApiError {
     PayloadTooLarge {
         limit: usize,
     },
+    /// The body did not arrive within `http.body_timeout_ms` of the headers (408).
+    BodyTimeout {
+        after: std::time::Duration,
+    },
     /// The request lacks a valid XSRF token (403).
     Xsrf,
     /// The client accepts no representation the operation has (406).
@@ -451,6 +455,15 @@ impl ApiError {
                 "Payload too large",
                 format!("The request body is larger than {limit} bytes."),
             ),
+            E::BodyTimeout { after } => Answer::new(
+                C::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+                format!(
+                    "The request body did not arrive within {} ms of its headers.",
+                    after.as_millis()
+                ),
+            ),
             E::Xsrf => Answer::new(
                 C::FORBIDDEN,
                 "xsrf",
@@ -623,6 +636,14 @@ mod tests {
         assert_eq!(s(ServiceError::Unauthenticated), 401);
         assert_eq!(s(ServiceError::WrongSecret("old password")), 403);
         assert_eq!(s(ServiceError::NotFound("user")), 404);
+        assert_eq!(
+            ApiError::BodyTimeout {
+                after: std::time::Duration::from_secs(1)
+            }
+            .status_code()
+            .as_u16(),
+            408
+        );
         assert_eq!(s(ServiceError::Conflict("username")), 409);
         assert_eq!(s(ServiceError::PreconditionFailed), 412);
         assert_eq!(s(ServiceError::PreconditionRequired), 428);

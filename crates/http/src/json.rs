@@ -4,6 +4,7 @@
 //!
 //! - `Content-Type: application/json` (else 415) and at most `http.max_body_bytes` (else 413): the
 //!   `JsonConfig` of [`config`];
+//! - whole within `http.body_timeout_ms` of the headers (else 408; crate::deadline);
 //! - valid JSON (else 400 with serde's line and column);
 //! - a JSON **object** (else 400 before any member is read): serde's derived `Deserialize` of a
 //!   struct also reads an array, member by member in declaration order, so
@@ -61,6 +62,9 @@ fn payload_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error 
             ApiError::PayloadTooLarge { limit }
         }
         JsonPayloadError::Deserialize(e) => not_json(&e),
+        JsonPayloadError::Payload(ref e) if let Some(after) = crate::deadline::timed_out(e) => {
+            ApiError::BodyTimeout { after }
+        }
         other => ApiError::BadRequest {
             details: format!("The body could not be read: {other}."),
             errors: vec![],
@@ -75,6 +79,7 @@ fn payload_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error 
 pub fn bytes(body: Result<web::Bytes, actix_web::Error>, limit: usize) -> Result<web::Bytes, ApiError> {
     body.map_err(|err| match err.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
+        Some(e) if let Some(after) = crate::deadline::timed_out(e) => ApiError::BodyTimeout { after },
         _ => ApiError::BadRequest {
             details: format!("The body could not be read: {err}."),
             errors: vec![],

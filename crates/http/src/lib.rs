@@ -3,14 +3,16 @@
 //!
 //! [`configure`] mounts every route for a given store; production and tests call the same function
 //! (the server binary in `apps/accountd`, the integration tests with a temporary database). The
-//! server wraps them in two middlewares: [`context::request_id`] and [`headers::personal_data`]
-//! (`Cache-Control: no-store` and `nosniff` on every answer).
+//! server wraps them in three middlewares: [`context::request_id`], [`headers::personal_data`]
+//! (`Cache-Control: no-store` and `nosniff` on every answer) and [`deadline::body_deadline`] (a
+//! body must arrive within `http.body_timeout_ms`).
 
 pub mod account;
 pub mod apio;
 pub mod auth;
 pub mod axway;
 pub mod context;
+pub mod deadline;
 pub mod error;
 pub mod headers;
 pub mod json;
@@ -38,6 +40,10 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// Largest request body accepted, in bytes (413 above).
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive, from its headers, in milliseconds (408
+    /// above): actix's header timeout ends with the headers, and without this a body trickled a
+    /// byte at a time held its connection and its handler forever (docs/operations.md). At least 1.
+    pub body_timeout_ms: u64,
     /// Read the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// The SuperOffice dialect's settings (`[http.superoffice]`).
@@ -49,6 +55,7 @@ impl Default for HttpConfig {
         Self {
             secure_cookies: false,
             max_body_bytes: 64 * 1024,
+            body_timeout_ms: 10_000,
             trust_forwarded_for: false,
             superoffice: superoffice::SuperOfficeConfig::default(),
         }
@@ -88,6 +95,7 @@ fn form_error(err: UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
             "The body must be a form (Content-Type: application/x-www-form-urlencoded).".into(),
         ),
         UrlencodedError::Overflow { limit, .. } => ApiError::PayloadTooLarge { limit },
+        UrlencodedError::Payload(ref e) if let Some(after) = deadline::timed_out(e) => ApiError::BodyTimeout { after },
         other => ApiError::BadRequest {
             details: format!("The form body is not valid: {other}."),
             errors: vec![],
@@ -133,6 +141,7 @@ pub(crate) fn resource(path: &str) -> actix_web::Resource {
 pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let limit = state.config.max_body_bytes;
+        let body_timeout = deadline::BodyTimeout(std::time::Duration::from_millis(state.config.body_timeout_ms));
         let address_source = context::ClientAddressSource {
             trust_forwarded_for: state.config.trust_forwarded_for,
         };
@@ -140,6 +149,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         cfg.app_data(state)
             .app_data(metrics)
             .app_data(address_source)
+            .app_data(body_timeout)
             .app_data(json::config(limit))
             .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
             .app_data(web::QueryConfig::default().error_handler(query_error))

@@ -190,6 +190,7 @@ fn add_common_responses(op: &mut Operation) {
     use crate::error::responses as problem;
     let mut shared = Vec::new();
     if op.request_body.is_some() {
+        shared.push(problem::RequestTimeout::responses());
         shared.push(problem::PayloadTooLarge::responses());
         shared.push(problem::UnsupportedMediaType::responses());
     }

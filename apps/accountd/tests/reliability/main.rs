@@ -16,4 +16,5 @@ mod server;
 mod crash;
 mod database_outage;
 mod disk_full;
+mod floods;
 mod report;

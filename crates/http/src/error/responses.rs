@@ -70,6 +70,14 @@ pub struct PreconditionFailed(pub Problem);
 
 #[derive(Debug, IntoResponses)]
 #[response(
+    status = 408,
+    description = "The body did not arrive within the configured time (http.body_timeout_ms)",
+    content_type = "application/problem+json"
+)]
+pub struct RequestTimeout(pub Problem);
+
+#[derive(Debug, IntoResponses)]
+#[response(
     status = 413,
     description = "The body is larger than the configured limit",
     content_type = "application/problem+json"
