@@ -337,11 +337,20 @@ pub async fn metric(app: &TestApp, name: &str) -> f64 {
         .unwrap()
 }
 
-/// 300 ms from now (inside an Application Server call the test has slowed down), changes
+/// Once the next Application Server call has started (the test slowed it down), changes
 /// `username`'s description straight in the store, around every claim: the change under way then
-/// finds another version when it writes locally, after the AS accepted.
+/// finds another version when it writes locally, after the AS accepted. Waits for the call rather
+/// than a fixed time, so a slow machine does not make the touch land before the change read.
 pub async fn touch_during_the_call(app: &TestApp, username: &str) {
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = app.upstream.calls().len();
+    let started = std::time::Instant::now();
+    while app.upstream.calls().len() == before {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no AS call started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let (db, clock, username) = (app.db.clone(), app.clock.clone(), Username::parse(username).unwrap());
     actix_web::web::block(move || {
         db.write(|repo| {
