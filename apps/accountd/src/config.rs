@@ -10,7 +10,7 @@ use accountd_http::HttpConfig;
 use accountd_policy::hashing::HashParams;
 use accountd_policy::settings::{ApioSettings, PasswordBaseline};
 use accountd_service::ServiceConfig;
-use accountd_service::config::{BasicAuthConfig, OutboxConfig, SessionConfig, ThrottleConfig};
+use accountd_service::config::{AuditConfig, BasicAuthConfig, OutboxConfig, SessionConfig, ThrottleConfig};
 use accountd_service::sso::SsoConfig;
 use accountd_upstream::{BreakerConfig, GuardConfig, HttpUpstreamConfig};
 use anyhow::{Context, Result};
@@ -36,6 +36,7 @@ pub struct AppConfig {
     pub basic_auth: BasicAuthConfig,
     pub sso: SsoConfig,
     pub outbox: OutboxConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -178,6 +179,7 @@ impl AppConfig {
             sso: self.sso.clone(),
             claims: accountd_service::config::ClaimConfig::for_upstream_timeout(self.upstream.http.request_timeout),
             outbox: self.outbox,
+            audit: self.audit.clone(),
         }
     }
 }
