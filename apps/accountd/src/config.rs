@@ -7,6 +7,7 @@
 //! variable. Unknown keys are refused at start, with their name.
 
 use accountd_http::HttpConfig;
+use accountd_http::context::{AccessLog, AccessLogPolicy};
 use accountd_policy::hashing::HashParams;
 use accountd_policy::settings::{ApioSettings, PasswordBaseline};
 use accountd_service::ServiceConfig;
@@ -85,6 +86,20 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing `EnvFilter` directive (`RUST_LOG` overrides it).
     pub filter: String,
+    /// Which requests get an access line: `errors` (4xx, 5xx and slow answers), `all` or `off`.
+    pub access: AccessLog,
+    /// With `access = "errors"`, an answer at least this slow (ms) is logged whatever its status.
+    pub access_slow_ms: u64,
+}
+
+impl LogConfig {
+    /// The access log's settings, for the HTTP layer.
+    pub fn access_log(&self) -> AccessLogPolicy {
+        AccessLogPolicy {
+            mode: self.access,
+            slow: std::time::Duration::from_millis(self.access_slow_ms),
+        }
+    }
 }
 
 impl Default for LogConfig {
@@ -92,6 +107,8 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Text,
             filter: "info".into(),
+            access: AccessLog::default(),
+            access_slow_ms: 1000,
         }
     }
 }

@@ -205,6 +205,7 @@ impl Application {
             services,
             config: config.http.clone(),
             metrics: accountd_http::ops::Metrics::new(),
+            access_log: config.log.access_log(),
         });
         let mut server = HttpServer::new(move || app(state.clone()))
             .shutdown_timeout(config.server.shutdown_timeout_seconds)
