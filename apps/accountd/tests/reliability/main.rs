@@ -15,3 +15,4 @@ mod server;
 
 mod crash;
 mod report;
+mod soak;
