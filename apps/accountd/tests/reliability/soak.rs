@@ -486,6 +486,17 @@ async fn soak(backend: &str, database_url: &str, dir: &Path) {
     let access_bytes: usize = access_lines.iter().map(|l| l.len() + 1).sum();
     let purge_lines = log.lines().filter(|l| l.contains("purged")).count();
 
+    // The series itself, for whoever explains a slope (shown with --nocapture).
+    for s in &samples {
+        println!(
+            "soak {backend} t={:>5}s rss={:>6.1}MiB fds={:>3} db={:>9}B rows={:?}",
+            s.at.as_secs(),
+            s.rss_kib as f64 / 1024.0,
+            s.fds,
+            s.db_bytes,
+            s.rows
+        );
+    }
     let warm: Vec<&Sample> = samples.iter().filter(|s| s.at >= plan.warm_up).collect();
     let first = warm.first().copied().unwrap_or(&samples[0]);
     let last = samples.last().unwrap();
