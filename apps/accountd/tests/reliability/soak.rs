@@ -7,7 +7,10 @@
 //! Every few seconds it samples the server's resident memory (`/proc/<pid>/status` VmRSS), its
 //! open file descriptors (`/proc/<pid>/fd`), the database's size (SQLite: the file and its WAL;
 //! PostgreSQL: `pg_total_relation_size` of every table of the schema) and the rows of the tables
-//! the purge bounds. It reports their slopes per hour (least squares over the samples after a
+//! the purge bounds. On a PostgreSQL server without autovacuum (the shared test server has it off)
+//! it vacuums the schema's tables every minute itself, as autovacuum would in production: without
+//! that, every UPDATE and DELETE leaves a dead row version nothing reclaims, and the size grows
+//! with the traffic whatever the purge does. It reports their slopes per hour (least squares over the samples after a
 //! warm-up that lets the first sessions and audit events reach their retention), and the log's
 //! size per request at the default `log.access` (`RELIABILITY_SOAK_ACCESS_LOG=all` measures the
 //! other setting).
@@ -108,8 +111,27 @@ impl Plan {
 
 /// Reads what the database holds, on a connection of its own.
 enum Probe {
-    Sqlite { path: PathBuf, conn: SqliteConnection },
-    Postgres { conn: PgConnection },
+    Sqlite {
+        path: PathBuf,
+        conn: SqliteConnection,
+    },
+    Postgres {
+        conn: PgConnection,
+        /// Set when the server runs without autovacuum (the shared test server does): the probe
+        /// then vacuums the schema's tables every [`VACUUM_EVERY`], as autovacuum would, so that
+        /// the size measured is that of a production server rather than of dead row versions
+        /// nothing reclaims. The times it did, for the report.
+        vacuums: Option<(Instant, u64)>,
+    },
+}
+
+/// autovacuum's default naptime.
+const VACUUM_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    setting: String,
 }
 
 #[derive(QueryableByName)]
@@ -125,16 +147,81 @@ impl Probe {
                 path: PathBuf::from(path),
                 conn: SqliteConnection::establish(path).unwrap(),
             },
-            None => Probe::Postgres {
-                conn: PgConnection::establish(database_url).unwrap(),
-            },
+            None => {
+                let mut conn = PgConnection::establish(database_url).unwrap();
+                let autovacuum: Vec<Setting> =
+                    diesel::sql_query("SELECT setting FROM pg_settings WHERE name = 'autovacuum'")
+                        .load(&mut conn)
+                        .unwrap();
+                let off = autovacuum.first().is_some_and(|s| s.setting == "off");
+                Probe::Postgres {
+                    conn,
+                    vacuums: off.then(|| (Instant::now(), 0)),
+                }
+            }
+        }
+    }
+
+    /// What autovacuum would have done by now, when the server has it off.
+    fn vacuum_if_due(&mut self) {
+        let Probe::Postgres {
+            conn,
+            vacuums: Some((last, n)),
+        } = self
+        else {
+            return;
+        };
+        if last.elapsed() < VACUUM_EVERY {
+            return;
+        }
+        let tables: Vec<Setting> =
+            diesel::sql_query("SELECT tablename AS setting FROM pg_tables WHERE schemaname = current_schema()")
+                .load(conn)
+                .unwrap();
+        for t in tables {
+            diesel::sql_query(format!("VACUUM \"{}\"", t.setting))
+                .execute(conn)
+                .unwrap();
+        }
+        *last = Instant::now();
+        *n += 1;
+    }
+
+    /// PostgreSQL: the largest relations of the schema (tables, indexes, TOAST), for the report.
+    fn largest(&mut self) -> Vec<(String, i64)> {
+        #[derive(QueryableByName)]
+        struct Relation {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            bytes: i64,
+        }
+        let Probe::Postgres { conn, .. } = self else {
+            return Vec::new();
+        };
+        let rows: Vec<Relation> = diesel::sql_query(
+            "SELECT c.relname::TEXT AS name, pg_relation_size(c.oid)::BIGINT AS bytes FROM pg_class c \
+             JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = current_schema() \
+             ORDER BY 2 DESC LIMIT 6",
+        )
+        .load(conn)
+        .unwrap();
+        rows.into_iter().map(|r| (r.name, r.bytes)).collect()
+    }
+
+    fn vacuums(&self) -> Option<u64> {
+        match self {
+            Probe::Postgres {
+                vacuums: Some((_, n)), ..
+            } => Some(*n),
+            _ => None,
         }
     }
 
     fn count(&mut self, sql: &str) -> u64 {
         let rows: Vec<Count> = match self {
             Probe::Sqlite { conn, .. } => diesel::sql_query(sql).load(conn),
-            Probe::Postgres { conn } => diesel::sql_query(sql).load(conn),
+            Probe::Postgres { conn, .. } => diesel::sql_query(sql).load(conn),
         }
         .unwrap();
         rows.first().map_or(0, |c| c.n as u64)
@@ -210,6 +297,7 @@ fn sample_until(
             if stop.load(Ordering::SeqCst) {
                 return (samples, probe);
             }
+            probe.vacuum_if_due();
             std::thread::sleep(every);
         }
     })
@@ -469,6 +557,8 @@ async fn soak(backend: &str, database_url: &str, dir: &Path) {
         std::thread::sleep(Duration::from_millis(250));
     };
     let db_after_drain = probe.bytes();
+    let largest = probe.largest();
+    let vacuums = probe.vacuums();
     let log = server.stop();
 
     let requests: u64 = tallies.iter().map(|t| t.requests).sum();
@@ -526,6 +616,8 @@ async fn soak(backend: &str, database_url: &str, dir: &Path) {
         "fds_per_hour": round1(slope(&|s| s.fds as f64)),
         "db_bytes": {"start": samples[0].db_bytes, "after_warm_up": first.db_bytes, "end": last.db_bytes, "after_drain": db_after_drain},
         "db_mib_per_hour": round1(slope(&|s| s.db_bytes as f64 / 1_048_576.0)),
+        "db_largest_relations": largest,
+        "vacuums_by_the_probe": vacuums,
         "audit_events": {"written_about": audited, "peak_after_warm_up": peak("audit_events"), "end": last.rows["audit_events"]},
         "audit_rows_per_hour": round1(slope(&|s| s.rows["audit_events"] as f64)),
         "sessions_peak": peak("sessions"),
