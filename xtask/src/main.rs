@@ -11,6 +11,7 @@
 //!   `ci` (it takes minutes and its numbers depend on the machine).
 
 mod bench;
+mod reliability;
 mod schemathesis;
 
 use anyhow::{Context, Result, bail};
@@ -32,9 +33,10 @@ fn main() -> Result<()> {
         Some("bench") => bench::bench(&args[1..]),
         Some("openapi") => schemathesis::openapi(),
         Some("schemathesis") => schemathesis::schemathesis(),
+        Some("reliability") => reliability::reliability(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|deps|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]>"
+                "usage: cargo xtask <ci|deps|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]>"
             );
             bail!("unknown or missing command")
         }

@@ -68,6 +68,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Pooled connections (0: two per core, at least 4).
     pub pool_size: u32,
+    /// How long a request waits for a pooled connection before it is answered 503 (the database
+    /// is down, or every connection is busy).
+    pub pool_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -75,6 +78,7 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://accountd.db".into(),
             pool_size: 0,
+            pool_timeout_ms: 10_000,
         }
     }
 }

@@ -285,4 +285,140 @@ mod tests {
         assert!(rows[3].record.clone().unwrap_err().contains("kind must be one of"));
         assert!(read_csv("kind,nickname\n".as_bytes()).is_err(), "unknown column");
     }
+
+    /// Issue 16, fuzzing: any text as a CSV import, any JSON as a JSON import, and whatever
+    /// records they give through the whole import (on SQLite): no panic, every record that
+    /// can't be used reported at its place, never a failure of the whole run but for a file that
+    /// can't be read at all.
+    mod fuzz {
+        use super::*;
+        use accountd_domain::ports::ManualClock;
+        use accountd_domain::user::Timestamp;
+        use accountd_policy::hashing::HashParams;
+        use accountd_service::hasher::Hasher;
+        use accountd_service::import::Silent;
+        use accountd_service::random::OsRandom;
+        use accountd_service::{ServiceConfig, Services};
+        use accountd_storage::testing::TestDatabase;
+        use accountd_upstream::DisabledUpstream;
+        use proptest::prelude::*;
+        use proptest::sample::select;
+        use std::sync::Arc;
+
+        /// A cell: real-looking values, CSV's special characters, any text.
+        fn cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                select(vec![
+                    "tenant",
+                    "group",
+                    "department",
+                    "device",
+                    "user",
+                    "Pie",
+                    "PieGroup",
+                    "4",
+                    "0",
+                    "true",
+                    "x@y.z",
+                    "Initial-Passw0rd!",
+                    "Europe/Brussels",
+                    "approved",
+                    "trunk",
+                    "-1",
+                    "99999999999",
+                ])
+                .prop_map(str::to_owned),
+                "[,\"\n\r a-z0-9]{0,12}",
+                any::<String>(),
+            ]
+        }
+
+        fn csv_text() -> impl Strategy<Value = String> {
+            let columns = prop::collection::vec(
+                prop_oneof![9 => select(CSV_COLUMNS.to_vec()).prop_map(str::to_owned), 1 => "[a-z]{1,8}"],
+                1..8,
+            );
+            (
+                columns,
+                prop::collection::vec(prop::collection::vec(cell(), 0..9), 0..6),
+            )
+                .prop_map(|(columns, rows)| {
+                    let mut text = columns.join(",");
+                    for row in rows {
+                        text.push('\n');
+                        text.push_str(&row.join(","));
+                    }
+                    text
+                })
+        }
+
+        fn member_value() -> impl Strategy<Value = serde_json::Value> {
+            prop_oneof![
+                cell().prop_map(serde_json::Value::String),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<bool>().prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+                Just(serde_json::json!([1, "a"])),
+                Just(serde_json::json!({"nested": true})),
+            ]
+        }
+
+        fn json_records() -> impl Strategy<Value = serde_json::Value> {
+            let member = prop_oneof![9 => select(CSV_COLUMNS.to_vec()).prop_map(str::to_owned), 1 => "[a-z]{1,8}"];
+            let record = prop::collection::btree_map(member, member_value(), 0..10)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()));
+            prop_oneof![
+                8 => prop::collection::vec(record, 0..6).prop_map(serde_json::Value::Array),
+                1 => member_value(),
+            ]
+        }
+
+        fn import(rows: Vec<Located>) -> ImportReport {
+            let db = TestDatabase::sqlite();
+            let services = Services::new(
+                db.database().clone(),
+                Arc::new(DisabledUpstream),
+                Arc::new(ManualClock::at(Timestamp::from_millis(1_700_000_000_000))),
+                Arc::new(OsRandom),
+                Hasher::new(
+                    HashParams {
+                        memory_kib: 64,
+                        iterations: 1,
+                        parallelism: 1,
+                    },
+                    2,
+                ),
+                ServiceConfig::default(),
+            )
+            .unwrap();
+            services.import(rows, &Silent).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+
+            #[test]
+            fn any_csv_text_imports_without_a_panic(text in csv_text()) {
+                if let Ok(rows) = read_csv(text.as_bytes()) {
+                    let records = rows.len();
+                    let report = import(rows);
+                    prop_assert!(report.created_total() + report.unchanged_total() <= records as u64);
+                }
+            }
+
+            #[test]
+            fn any_json_imports_without_a_panic(value in json_records()) {
+                let text = serde_json::to_vec(&value).unwrap();
+                match read_json(text.as_slice()) {
+                    Ok(rows) => {
+                        prop_assert!(value.is_array());
+                        let records = rows.len();
+                        let report = import(rows);
+                        prop_assert!(report.created_total() + report.unchanged_total() <= records as u64);
+                    }
+                    Err(err) => prop_assert!(!value.is_array() || err.to_string().contains("JSON array"), "{err}"),
+                }
+            }
+        }
+    }
 }

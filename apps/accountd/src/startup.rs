@@ -29,6 +29,7 @@ pub fn open_database(config: &AppConfig) -> Result<Database> {
     };
     let options = PoolOptions {
         max_size: size,
+        connection_timeout: Duration::from_millis(config.database.pool_timeout_ms.max(1)),
         ..PoolOptions::default()
     };
     Database::open(&config.database.url, &options).with_context(|| {

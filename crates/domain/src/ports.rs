@@ -35,6 +35,10 @@ pub enum StoreError {
     /// The database can't be reached or is busy beyond its timeout.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk (or quota) is full: the write was not made. Reads still work, and
+    /// writes work again once space is freed.
+    #[error("the store is full: {0}")]
+    Full(String),
     /// Stored data fails the domain's invariants (written by something else, or corrupted).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -341,7 +345,7 @@ pub trait OutboxStore {
     fn remove_outbox(&mut self, id: i64) -> StoreResult<bool>;
     /// One message, when it is still there.
     fn outbox_message(&mut self, id: i64) -> StoreResult<Option<OutboxMessage>>;
-    /// Leases up to `limit` due messages to `holder` until `lease_until`, oldest first: due
+    /// Leases up to `limit` due messages to `holder` until `lease_until`, earliest due first: due
     /// (`not_before <= now`), not under a live lease, and the first message of their user still
     /// in the outbox (so one user's messages go in order). Several instances leasing at once get
     /// disjoint messages (PostgreSQL skips rows another lease statement has locked).

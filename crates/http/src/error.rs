@@ -408,6 +408,15 @@ impl ApiError {
             )
             .swedish("Databasen är upptagen eller kan inte nås; inget ändrades. Försök igen.")
             .retry_after(1),
+            // A full disk is the operator's to fix; reads go on meanwhile (docs/operations.md).
+            E::Service(S::Store(StoreError::Full(_))) => Answer::new(
+                C::INSUFFICIENT_STORAGE,
+                "storage-full",
+                "Storage full",
+                "The database's storage is full; nothing was changed. Reading still works; try the change again later.",
+            )
+            .swedish("Databasens lagring är full; inget ändrades. Läsning fungerar fortfarande; försök igen senare.")
+            .retry_after(60),
             // `ServiceError::from(StoreError)` turns the first three into their own variants: here
             // they are a bug, like the rest.
             E::Service(
@@ -620,6 +629,10 @@ mod tests {
         assert_eq!(s(ServiceError::Throttled { retry_after_seconds: 5 }), 429);
         assert_eq!(s(ServiceError::Upstream(UpstreamError::Timeout)), 504);
         assert_eq!(s(ServiceError::Store(StoreError::Unavailable("busy".into()))), 503);
+        assert_eq!(
+            s(ServiceError::Store(StoreError::Full("database or disk is full".into()))),
+            507
+        );
         assert_eq!(s(ServiceError::UserBusy), 503);
         assert_eq!(
             s(ServiceError::Upstream(UpstreamError::NotAttempted {

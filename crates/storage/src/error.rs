@@ -145,6 +145,12 @@ fn is_busy(kind: &DatabaseErrorKind, message: &str) -> bool {
         || message.contains("deadlock detected")
 }
 
+/// Whether a database error says its disk is full: SQLite's `SQLITE_FULL` ("database or disk is
+/// full"), PostgreSQL's `disk_full` (53100, "could not extend file …: No space left on device").
+fn is_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
+}
+
 /// Maps a diesel error to the domain's. Foreign-key violations name `"record"` unless the
 /// database says which reference failed; see [`db_error_for`].
 pub(crate) fn db_error(e: DieselError) -> StoreError {
@@ -161,6 +167,7 @@ pub(crate) fn db_error_for(e: DieselError, missing: &'static str) -> StoreError 
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
             StoreError::NotFound(missing_reference(info.as_ref(), missing))
         }
+        DieselError::DatabaseError(_, info) if is_full(info.message()) => StoreError::Full(info.message().to_owned()),
         DieselError::DatabaseError(kind, info) if is_busy(&kind, info.message()) => {
             StoreError::Unavailable(info.message().to_owned())
         }
@@ -198,4 +205,37 @@ pub(crate) fn pool_error(e: r2d2::Error) -> StoreError {
 /// Stored data that fails a domain constructor.
 pub(crate) fn corrupt(table: &str, key: impl std::fmt::Display, what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{table} {key}: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_full_disk_is_full_not_a_backend_error() {
+        for message in [
+            "database or disk is full",
+            "could not extend file \"base/16384/16385\": No space left on device",
+        ] {
+            assert!(
+                matches!(
+                    db_error(database_error(DatabaseErrorKind::Unknown, message)),
+                    StoreError::Full(_)
+                ),
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            db_error(database_error(DatabaseErrorKind::Unknown, "syntax error")),
+            StoreError::Backend(_)
+        ));
+        assert!(matches!(
+            db_error(database_error(DatabaseErrorKind::Unknown, "database is locked")),
+            StoreError::Unavailable(_)
+        ));
+    }
 }

@@ -16,8 +16,8 @@ CREATE TABLE outbox (
     leased_by TEXT,
     leased_until BIGINT
 );
--- The worker's scan for due rows, and the per-user ordering check.
-CREATE INDEX outbox_not_before_idx ON outbox (not_before);
+-- The worker's look for due rows (earliest due first), and the per-user ordering check.
+CREATE INDEX outbox_not_before_id_idx ON outbox (not_before, id);
 CREATE INDEX outbox_user_key_id_idx ON outbox (user_key, id);
 
 -- Divergences between the local store and the Application Server that accountd could not repair

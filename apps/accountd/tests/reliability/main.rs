@@ -14,5 +14,7 @@ mod recording_as;
 mod server;
 
 mod crash;
+mod database_outage;
+mod disk_full;
 mod report;
 mod soak;

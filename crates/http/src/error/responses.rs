@@ -111,7 +111,7 @@ pub struct Unavailable(pub Problem);
 #[derive(Debug, IntoResponses)]
 #[response(
     status = "default",
-    description = "Any other error",
+    description = "Any other error, e.g. 507 `storage-full` on a change when the database's disk is full (reads keep working; see Retry-After)",
     content_type = "application/problem+json"
 )]
 pub struct OtherError(pub Problem);

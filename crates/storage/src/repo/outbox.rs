@@ -61,13 +61,14 @@ struct DivergenceRow {
 /// Error texts are kept to this many characters: enough to diagnose, not a place to store bodies.
 const MAX_ERROR_CHARS: usize = 500;
 
-/// The ids of up to `limit` due, unleased rows, oldest first; locked (and skipped by other
-/// lessees) on PostgreSQL until the lease transaction ends.
+/// The ids of up to `limit` due, unleased rows, earliest due first (through the
+/// `(not_before, id)` index); locked (and skipped by other lessees) on PostgreSQL until the lease
+/// transaction ends.
 fn due_ids(conn: &mut DbConn, now: i64, limit: i64) -> StoreResult<Vec<i64>> {
     let due = outbox::table
         .filter(outbox::not_before.le(now))
         .filter(outbox::leased_until.is_null().or(outbox::leased_until.le(now)))
-        .order(outbox::id.asc())
+        .order((outbox::not_before.asc(), outbox::id.asc()))
         .limit(limit)
         .select(outbox::id);
     match conn {
@@ -115,6 +116,7 @@ impl OutboxStore for Repo<'_> {
             .transpose()
     }
 
+    /// Leases in id order among what is due (see `due_ids` for the order they are picked in).
     fn lease_outbox(
         &mut self,
         now: Timestamp,
@@ -155,6 +157,9 @@ impl OutboxStore for Repo<'_> {
                 .filter(|r| r.user_key.is_none_or(|u| firsts.get(&u) == Some(&r.id)))
                 .collect();
             let leased_ids: Vec<i64> = leased.iter().map(|r| r.id).collect();
+            if leased_ids.is_empty() {
+                return Ok(Vec::new());
+            }
             diesel::update(outbox::table.filter(outbox::id.eq_any(&leased_ids)))
                 .set((
                     outbox::leased_by.eq(holder),

@@ -35,6 +35,10 @@ const WHOLE_TABLE: &[(&str, &str)] = &[
         "FROM `audit_events` ORDER BY `audit_events`.`id` DESC LIMIT ?",
         "audit_events",
     ),
+    // `outbox_stats`: the depth and the oldest message for /metrics and /readyz. The outbox holds
+    // only undelivered messages (delivered ones are deleted), so counting it is counting a
+    // backlog, which is the metric.
+    ("SELECT COUNT(*), min(`outbox`.`created_at`) FROM `outbox`", "outbox"),
 ];
 
 #[derive(QueryableByName)]

@@ -13,216 +13,28 @@
 
 use super::{Placement, Repo, department_ref, group_keys, lock_user, parse_path, tenant_key};
 use crate::connection::DbConn;
-use crate::error::{QueryResultExt, corrupt};
-use crate::schema::{app_data, departments, devices, groups, tenants, user_endpoints, users};
-use accountd_domain::endpoint::LineRef;
-use accountd_domain::ids::{DepartmentName, GroupId, LinePort, TenantId, UserId, UserKey, Username};
-use accountd_domain::level::{GroupMember, Role, UserLevel};
+use crate::error::QueryResultExt;
+use crate::schema::{departments, groups, tenants, users};
+use accountd_domain::ids::{GroupId, TenantId, UserKey, Username};
+use accountd_domain::level::{GroupMember, Role};
 use accountd_domain::ports::{DeleteOptions, DeleteOutcome, Page, PageRequest, StoreError, StoreResult, UserStore};
 use accountd_domain::records::PasswordRecord;
 use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
 use accountd_domain::user::{
-    AccountChange, AccountState, AccountType, Department, DepartmentKey, NewUser, Profile, ProfileChange, Timestamp,
-    User, Version,
+    AccountChange, AccountState, DepartmentKey, NewUser, ProfileChange, Timestamp, User, Version,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
 
 diesel::alias!(departments as admin_departments: AdminDepartments);
 
-/// The `users` row.
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = users)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub(crate) struct UserRow {
-    key: i64,
-    uuid: String,
-    username: String,
-    level: i32,
-    tenant_key: Option<i64>,
-    group_key: Option<i64>,
-    user_id: Option<String>,
-    admin_department_key: Option<i64>,
-    department_key: Option<i64>,
-    first_name: String,
-    last_name: String,
-    cli_first_name: String,
-    cli_last_name: String,
-    phone_number: String,
-    extension: String,
-    cli_phone_number: String,
-    language: Option<String>,
-    email: Option<String>,
-    network_class_of_service: String,
-    time_zone: Option<String>,
-    mobile: String,
-    description: String,
-    image: String,
-    enabled: bool,
-    state: String,
-    account_type: String,
-    created_at: i64,
-    updated_at: i64,
-    version: i64,
-}
+mod delete;
+mod rows;
 
-/// A user row with what its joins bring: tenant id, group id, the department's tenant key, group
-/// key, name and path, and the administered department's name.
-pub(crate) type UserJoinRow = (
-    UserRow,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-/// `$source` (a query whose tables include `users`) outer-joined with what a [`User`] needs.
-macro_rules! user_joins {
-    ($source:expr) => {
-        $source
-            .left_join(
-                $crate::schema::tenants::table
-                    .on($crate::schema::users::tenant_key.eq($crate::schema::tenants::key.nullable())),
-            )
-            .left_join(
-                $crate::schema::groups::table
-                    .on($crate::schema::users::group_key.eq($crate::schema::groups::key.nullable())),
-            )
-            .left_join(
-                $crate::schema::departments::table
-                    .on($crate::schema::users::department_key.eq($crate::schema::departments::key.nullable())),
-            )
-            .left_join(
-                $crate::repo::user::admin_departments.on($crate::schema::users::admin_department_key.eq(
-                    $crate::repo::user::admin_departments
-                        .field($crate::schema::departments::key)
-                        .nullable(),
-                )),
-            )
-    };
-}
-pub(crate) use user_joins;
-
-/// The select clause of a [`UserJoinRow`], over [`user_joins!`].
-macro_rules! user_columns {
-    () => {
-        (
-            <$crate::repo::user::UserRow as diesel::SelectableHelper<_>>::as_select(),
-            $crate::schema::tenants::tenant_id.nullable(),
-            $crate::schema::groups::group_id.nullable(),
-            $crate::schema::departments::tenant_key.nullable(),
-            $crate::schema::departments::group_key.nullable(),
-            $crate::schema::departments::name.nullable(),
-            $crate::schema::departments::path.nullable(),
-            $crate::repo::user::admin_departments
-                .field($crate::schema::departments::name)
-                .nullable(),
-        )
-    };
-}
-pub(crate) use user_columns;
-
-/// Builds the domain user from its joined row, through the domain's constructors.
-pub(crate) fn to_user(row: UserJoinRow) -> StoreResult<User> {
-    let (u, tenant_id, group_id, dept_tenant_key, dept_group_key, dept_name, dept_path, admin_dept_name) = row;
-    let key = u.key;
-    let bad = |e: accountd_domain::InvalidValue| corrupt("user", key, e);
-    let tenant = tenant_id.map(TenantId::parse).transpose().map_err(bad)?;
-    let group = group_id.map(GroupId::parse).transpose().map_err(bad)?;
-    let user_id = u.user_id.clone().map(UserId::parse).transpose().map_err(bad)?;
-    let level = u8::try_from(u.level)
-        .map_err(|_| corrupt("user", key, "level out of range"))
-        .and_then(|l| UserLevel::from_u8(l).map_err(bad))?;
-    let admin_department = admin_dept_name.map(DepartmentName::parse).transpose().map_err(bad)?;
-    if u.admin_department_key.is_some() != admin_department.is_some() {
-        return Err(corrupt("user", key, "administered department missing"));
-    }
-    let role = Role::from_parts(level, tenant.clone(), group.clone(), user_id, admin_department)
-        .map_err(|_| corrupt("user", key, "role columns disagree with the level"))?;
-
-    let department = match u.department_key {
-        None => None,
-        Some(dept_key) => {
-            let (Some(name), Some(path), Some(dept_tenant)) = (dept_name, dept_path, dept_tenant_key) else {
-                return Err(corrupt("user", key, "department missing"));
-            };
-            let Some(tenant) = tenant.clone().filter(|_| Some(dept_tenant) == u.tenant_key) else {
-                return Err(corrupt("user", key, "department of another tenant"));
-            };
-            let group = match dept_group_key {
-                None => None,
-                Some(g) if Some(g) == u.group_key => group.clone(),
-                Some(_) => return Err(corrupt("user", key, "department of another group")),
-            };
-            let name = DepartmentName::parse(name).map_err(bad)?;
-            let mut names = parse_path(dept_key, &path)?;
-            if names.pop().as_ref() != Some(&name) {
-                return Err(corrupt("department", dept_key, "path does not end with the name"));
-            }
-            let department_key = DepartmentKey { tenant, group, name };
-            Some(Department::new(department_key, names).map_err(|e| corrupt("department", dept_key, e))?)
-        }
-    };
-
-    let profile = Profile {
-        first_name: Name::from_stored("firstName", u.first_name).map_err(bad)?,
-        last_name: Name::from_stored("lastName", u.last_name).map_err(bad)?,
-        cli_first_name: Text::from_stored("cliFirstName", u.cli_first_name).map_err(bad)?,
-        cli_last_name: Text::from_stored("cliLastName", u.cli_last_name).map_err(bad)?,
-        phone_number: PhoneNumber::parse_for("phoneNumber", u.phone_number).map_err(bad)?,
-        extension: Extension::parse_for("extension", u.extension).map_err(bad)?,
-        cli_phone_number: PhoneNumber::parse_for("cliPhoneNumber", u.cli_phone_number).map_err(bad)?,
-        department,
-        language: u
-            .language
-            .map(|v| Language::from_stored("language", v))
-            .transpose()
-            .map_err(bad)?,
-        email: u
-            .email
-            .map(|v| EmailAddress::from_stored("emailAddress", v))
-            .transpose()
-            .map_err(bad)?,
-        network_class_of_service: Text::from_stored("networkClassOfService", u.network_class_of_service)
-            .map_err(bad)?,
-        time_zone: u
-            .time_zone
-            .map(|v| TimeZoneName::from_stored("timeZone", v))
-            .transpose()
-            .map_err(bad)?,
-        mobile: PhoneNumber::parse_for("mobile", u.mobile).map_err(bad)?,
-        description: Text::from_stored("description", u.description).map_err(bad)?,
-        image: Text::from_stored("image", u.image).map_err(bad)?,
-    };
-    Ok(User {
-        key: UserKey(key),
-        uuid: Uuid::parse_str(&u.uuid).map_err(|e| corrupt("user", key, e))?,
-        username: Username::parse(u.username).map_err(bad)?,
-        role,
-        profile,
-        enabled: u.enabled,
-        state: AccountState::parse(&u.state).map_err(bad)?,
-        account_type: AccountType::parse(&u.account_type).map_err(bad)?,
-        created_at: Timestamp::from_millis(u.created_at),
-        updated_at: Timestamp::from_millis(u.updated_at),
-        version: Version(u.version),
-    })
-}
-
-/// One user by key, through the joins.
-pub(super) fn load_user(conn: &mut DbConn, key: UserKey) -> StoreResult<Option<User>> {
-    user_joins!(users::table)
-        .filter(users::key.eq(key.0))
-        .select(user_columns!())
-        .first::<UserJoinRow>(conn)
-        .optional()
-        .store()?
-        .map(to_user)
-        .transpose()
-}
+use delete::delete_user;
+pub(crate) use rows::UserRow;
+pub(super) use rows::load_user;
+pub(crate) use rows::{UserJoinRow, to_user, user_columns, user_joins};
 
 /// The role as columns.
 struct RoleColumns<'a> {
@@ -374,15 +186,6 @@ fn stale_or_missing(conn: &mut DbConn, key: UserKey) -> StoreError {
         Ok(None) => StoreError::NotFound("user"),
         Err(e) => crate::error::db_error(e),
     }
-}
-
-/// A line of a user being deleted.
-#[derive(Debug, Queryable)]
-struct LineRow {
-    device_key: i64,
-    line_port: String,
-    is_main: bool,
-    kind: String,
 }
 
 impl UserStore for Repo<'_> {
@@ -639,112 +442,4 @@ impl UserStore for Repo<'_> {
     ) -> StoreResult<DeleteOutcome> {
         self.atomic(|conn| delete_user(conn, member, expected, options))
     }
-}
-
-/// Seed 001's delete; the rules are in `docs/storage.md` ("Deleting a user").
-fn delete_user(
-    conn: &mut DbConn,
-    member: &GroupMember,
-    expected: Option<Version>,
-    options: &DeleteOptions,
-) -> StoreResult<DeleteOutcome> {
-    let found: Option<(i64, i64, Option<i64>)> = users::table
-        .inner_join(groups::table.on(users::group_key.eq(groups::key.nullable())))
-        .inner_join(tenants::table.on(groups::tenant_key.eq(tenants::key)))
-        .filter(tenants::tenant_id.eq(member.tenant.as_str()))
-        .filter(groups::group_id.eq(member.group.as_str()))
-        .filter(users::user_id.eq(member.user.as_str()))
-        .select((users::key, users::version, users::group_key))
-        .first(conn)
-        .optional()
-        .store()?;
-    let Some((key, version, Some(group_key))) = found else {
-        return Ok(DeleteOutcome::default());
-    };
-    if expected.is_some_and(|v| v.0 != version) {
-        return Err(StoreError::VersionMismatch);
-    }
-    lock_user(conn, UserKey(key))?;
-
-    let lines: Vec<LineRow> = user_endpoints::table
-        .filter(user_endpoints::user_key.eq(key))
-        .order(user_endpoints::key.asc())
-        .select((
-            user_endpoints::device_key,
-            user_endpoints::line_port,
-            user_endpoints::is_main,
-            user_endpoints::kind,
-        ))
-        .load(conn)
-        .store()?;
-    let line_ref = |line_port: &str| -> StoreResult<LineRef> {
-        Ok(LineRef {
-            user_id: member.user.clone(),
-            line_port: LinePort::parse(line_port).map_err(|e| corrupt("user_endpoint", key, e))?,
-        })
-    };
-    let mut outcome = DeleteOutcome {
-        existed: true,
-        ..DeleteOutcome::default()
-    };
-    let main = lines.iter().find(|l| l.is_main);
-    if let Some(main) = main {
-        outcome.deleted_main_device = Some(line_ref(&main.line_port)?);
-    }
-    if options.delete_devices {
-        // Owned: every access device the user has a line on. Trunk groups are shared
-        // infrastructure and are never deleted with one of their users.
-        let mut owned: Vec<i64> = lines
-            .iter()
-            .filter(|l| l.kind == "access")
-            .map(|l| l.device_key)
-            .collect();
-        owned.sort_unstable();
-        owned.dedup();
-        if !owned.is_empty() {
-            let others: Vec<(Option<String>, String)> = user_endpoints::table
-                .inner_join(users::table.on(users::key.eq(user_endpoints::user_key)))
-                .filter(user_endpoints::device_key.eq_any(&owned))
-                .filter(user_endpoints::user_key.ne(key))
-                .select((users::user_id, user_endpoints::line_port))
-                .load(conn)
-                .store()?;
-            for (user_id, line_port) in others {
-                let bad = |e: accountd_domain::InvalidValue| corrupt("user_endpoint", key, e);
-                let user_id =
-                    user_id.ok_or_else(|| corrupt("user_endpoint", key, "a line of a user without user id"))?;
-                outcome.detached_additional_users.push(LineRef {
-                    user_id: UserId::parse(user_id).map_err(bad)?,
-                    line_port: LinePort::parse(line_port).map_err(bad)?,
-                });
-            }
-            let main_device = main.filter(|m| m.kind == "access").map(|m| m.device_key);
-            let mut reported = Vec::new();
-            for line in lines.iter().filter(|l| !l.is_main && l.kind == "access") {
-                if Some(line.device_key) != main_device && !reported.contains(&line.device_key) {
-                    reported.push(line.device_key);
-                    outcome.deleted_additional_devices.push(line_ref(&line.line_port)?);
-                }
-            }
-            diesel::delete(devices::table.filter(devices::key.eq_any(&owned)))
-                .execute(conn)
-                .store()?;
-        }
-        outcome.detached_additional_users.sort();
-        outcome.deleted_additional_devices.sort();
-    }
-
-    let excluded: Vec<&str> = options.excluded_app_ids.iter().map(|a| a.as_str()).collect();
-    diesel::delete(
-        app_data::table
-            .filter(app_data::group_key.eq(group_key))
-            .filter(app_data::user_id.eq(member.user.as_str()))
-            .filter(app_data::app_id.ne_all(&excluded)),
-    )
-    .execute(conn)
-    .store()?;
-    // Passwords, PINs, histories, sessions, tokens, remaining lines and secondary groups go by
-    // cascade.
-    diesel::delete(users::table.find(key)).execute(conn).store()?;
-    Ok(outcome)
 }
