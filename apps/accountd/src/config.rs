@@ -7,10 +7,11 @@
 //! variable. Unknown keys are refused at start, with their name.
 
 use accountd_http::HttpConfig;
+use accountd_http::context::{AccessLog, AccessLogPolicy};
 use accountd_policy::hashing::HashParams;
 use accountd_policy::settings::{ApioSettings, PasswordBaseline};
 use accountd_service::ServiceConfig;
-use accountd_service::config::{BasicAuthConfig, OutboxConfig, SessionConfig, ThrottleConfig};
+use accountd_service::config::{AuditConfig, BasicAuthConfig, OutboxConfig, SessionConfig, ThrottleConfig};
 use accountd_service::sso::SsoConfig;
 use accountd_upstream::{BreakerConfig, GuardConfig, HttpUpstreamConfig};
 use anyhow::{Context, Result};
@@ -36,6 +37,7 @@ pub struct AppConfig {
     pub basic_auth: BasicAuthConfig,
     pub sso: SsoConfig,
     pub outbox: OutboxConfig,
+    pub audit: AuditConfig,
 }
 
 /// The listening socket and its connections: what actix's connection dispatcher enforces before a
@@ -111,6 +113,20 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing `EnvFilter` directive (`RUST_LOG` overrides it).
     pub filter: String,
+    /// Which requests get an access line: `errors` (4xx, 5xx and slow answers), `all` or `off`.
+    pub access: AccessLog,
+    /// With `access = "errors"`, an answer at least this slow (ms) is logged whatever its status.
+    pub access_slow_ms: u64,
+}
+
+impl LogConfig {
+    /// The access log's settings, for the HTTP layer.
+    pub fn access_log(&self) -> AccessLogPolicy {
+        AccessLogPolicy {
+            mode: self.access,
+            slow: std::time::Duration::from_millis(self.access_slow_ms),
+        }
+    }
 }
 
 impl Default for LogConfig {
@@ -118,6 +134,8 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Text,
             filter: "info".into(),
+            access: AccessLog::default(),
+            access_slow_ms: 1000,
         }
     }
 }
@@ -205,6 +223,7 @@ impl AppConfig {
             sso: self.sso.clone(),
             claims: accountd_service::config::ClaimConfig::for_upstream_timeout(self.upstream.http.request_timeout),
             outbox: self.outbox,
+            audit: self.audit.clone(),
         }
     }
 }

@@ -99,12 +99,15 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
     .context("configuring SSO")
 }
 
-/// Every ten minutes, deletes the sessions past their timeouts, the throttling counters that count
-/// for nothing any more and expired user claims (on the blocking pool). Must be called inside the
+/// Every `sessions.purge_interval_seconds` (ten minutes by default), deletes the sessions past
+/// their timeouts, the throttling counters that count for nothing any more, expired user claims and
+/// the audit events past `audit.retention_seconds` (on the blocking pool): what would otherwise
+/// grow the database with the traffic rather than with the users. Must be called inside the
 /// server's runtime.
 fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
+    let every = Duration::from_secs(services.config().sessions.purge_interval_seconds.max(1));
     actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
+        let mut interval = actix_web::rt::time::interval(every);
         loop {
             interval.tick().await;
             let services = services.clone();
@@ -114,7 +117,8 @@ fn spawn_session_purge<S: Store>(services: Arc<Services<S>>) {
                     sessions = purged.sessions,
                     counters = purged.throttle_counters,
                     claims = purged.user_claims,
-                    "expired sessions, throttling counters and user claims purged"
+                    audit_events = purged.audit_events,
+                    "expired sessions, throttling counters, user claims and audit events purged"
                 ),
                 Ok(Err(err)) => tracing::warn!(error = %err, "could not purge expired rows"),
                 Err(_) => return,
@@ -217,6 +221,7 @@ impl Application {
             services,
             config: config.http.clone(),
             metrics: accountd_http::ops::Metrics::new(),
+            access_log: config.log.access_log(),
         });
         // What `HttpServer::listen` assembles, with each connection wrapped in a `HeadWatch`
         // before HTTP/1 reads it (crate::transport: actix's head timer covers a first request only).

@@ -56,7 +56,12 @@ async fn the_log_holds_no_secret_of_a_realistic_session() {
     let server = Server::start(
         &url,
         &["--demo"],
-        &[("ACCOUNTD__LOG__FORMAT", "json"), ("ACCOUNTD__LOG__FILTER", "debug")],
+        &[
+            ("ACCOUNTD__LOG__FORMAT", "json"),
+            ("ACCOUNTD__LOG__FILTER", "debug"),
+            // An access line per request, to check each one (the default keeps only refusals).
+            ("ACCOUNTD__LOG__ACCESS", "all"),
+        ],
     );
     // An API token, made by the operator command against the running server's database.
     let token_out = binary()
@@ -303,6 +308,44 @@ async fn the_log_holds_no_secret_of_a_realistic_session() {
         "route patterns, not paths"
     );
     assert!(!log.contains("QuerySecret"), "no query string");
+}
+
+#[tokio::test]
+async fn the_default_access_log_keeps_refused_requests_with_their_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_url(dir.path()), &[], &[("ACCOUNTD__LOG__FORMAT", "json")]);
+    let c = client();
+    let get = |path: &str, id: &str| c.get(server.url(path)).header("x-request-id", id).send();
+    assert_eq!(get("/healthz", "quiet-ok").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        get(USER_LOGIN_INFO, "loud-401").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get("/no/such/route", "loud-404").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let log = server.stop();
+    let access: Vec<Value> = log
+        .lines()
+        .filter(|l| l.contains("\"accountd::access\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let line_of = |id: &str| access.iter().find(|a| a["span"]["request_id"] == id);
+    assert_eq!(
+        line_of("loud-401").map(|a| a["status"].clone()),
+        Some(json!(401)),
+        "{log}"
+    );
+    assert_eq!(
+        line_of("loud-404").map(|a| a["status"].clone()),
+        Some(json!(404)),
+        "{log}"
+    );
+    assert!(
+        line_of("quiet-ok").is_none(),
+        "a fast 200 leaves no access line:\n{log}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -390,11 +390,16 @@ pub trait InventoryStore {
     fn list_users(&mut self, page: PageRequest) -> StoreResult<Page<User>>;
 }
 
-/// The audit log: append and read back.
+/// The audit log: append, read back, and forget what is past its retention.
 pub trait AuditLog {
     fn record_audit(&mut self, event: &AuditEvent) -> StoreResult<()>;
     /// The newest events about `subject` (or all, with `None`), newest first.
     fn recent_audit(&mut self, subject: Option<UserKey>, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// Deletes at most `batch` of the events that happened before `before`, oldest first; returns
+    /// how many went. Bounded so that the first purge of a years-old log does not hold SQLite's
+    /// single write lock (or one long PostgreSQL transaction) for the whole deletion: the caller
+    /// repeats until fewer than `batch` went.
+    fn purge_audit(&mut self, before: Timestamp, batch: u32) -> StoreResult<u64>;
 }
 
 /// Every storage port on one connection or transaction.

@@ -25,9 +25,57 @@ fn acceptable_request_id(value: &str) -> bool {
     (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
+/// Which answered requests get an access line (`log.access`).
+///
+/// One line per request was most of an instance's disk use (a 5-minute soak wrote 650 MB of them
+/// at the default level) while the line support actually looks up, by the request id a user
+/// quotes, is that of a refused or failed request. So by default only those, and slow answers,
+/// are logged; [`Metrics`] still count every request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLog {
+    /// Every request.
+    All,
+    /// Answers with a 4xx or 5xx status, and answers slower than the slow threshold.
+    #[default]
+    Errors,
+    /// None: the request id is still on every other line logged during the request, and in the
+    /// response.
+    Off,
+}
+
+/// The access log's settings, as the app data the [`request_id`] middleware reads. An app without
+/// them (a test's) logs as the default does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLogPolicy {
+    pub mode: AccessLog,
+    /// With [`AccessLog::Errors`], an answer at least this slow is logged whatever its status.
+    pub slow: std::time::Duration,
+}
+
+impl Default for AccessLogPolicy {
+    fn default() -> Self {
+        Self {
+            mode: AccessLog::default(),
+            slow: std::time::Duration::from_millis(1000),
+        }
+    }
+}
+
+impl AccessLogPolicy {
+    /// Whether an answer with `status` after `elapsed` gets an access line.
+    pub fn logs(&self, status: actix_web::http::StatusCode, elapsed: std::time::Duration) -> bool {
+        match self.mode {
+            AccessLog::All => true,
+            AccessLog::Errors => status.is_client_error() || status.is_server_error() || elapsed >= self.slow,
+            AccessLog::Off => false,
+        }
+    }
+}
+
 /// Middleware: assigns the request id, opens the request's span, echoes the id in the response,
-/// and when the request is answered writes its access-log line and counts it in the server's
-/// [`Metrics`] (when the app has them).
+/// and when the request is answered writes its access-log line (as [`AccessLogPolicy`] says) and
+/// counts it in the server's [`Metrics`] (when the app has them).
 ///
 /// The access line (target `accountd::access`, level info) holds the method, the route **pattern**,
 /// the status and the latency, inside the request's span (so with its `request_id`). It never holds
@@ -39,6 +87,7 @@ pub async fn request_id(
     let started = Instant::now();
     let method = req.method().clone();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let access = req.app_data::<AccessLogPolicy>().copied().unwrap_or_default();
     let id = req
         .headers()
         .get(&REQUEST_ID)
@@ -53,16 +102,18 @@ pub async fn request_id(
     let elapsed = started.elapsed();
     let status = response.status();
     let route = response.request().match_pattern();
-    span.in_scope(|| {
-        tracing::info!(
-            target: "accountd::access",
-            method = %method,
-            route = route.as_deref().unwrap_or(crate::ops::UNMATCHED),
-            status = status.as_u16(),
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
-    });
+    if access.logs(status, elapsed) {
+        span.in_scope(|| {
+            tracing::info!(
+                target: "accountd::access",
+                method = %method,
+                route = route.as_deref().unwrap_or(crate::ops::UNMATCHED),
+                status = status.as_u16(),
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+        });
+    }
     if let Some(metrics) = metrics {
         metrics.observe(&method, route.as_deref(), status, elapsed);
     }
@@ -166,6 +217,31 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_access_log_keeps_refused_failed_and_slow_answers() {
+        use actix_web::http::StatusCode;
+        use std::time::Duration;
+        let fast = Duration::from_millis(3);
+        let policy = AccessLogPolicy::default();
+        assert!(!policy.logs(StatusCode::OK, fast));
+        assert!(!policy.logs(StatusCode::NO_CONTENT, fast));
+        assert!(!policy.logs(StatusCode::FOUND, fast));
+        assert!(policy.logs(StatusCode::UNAUTHORIZED, fast));
+        assert!(policy.logs(StatusCode::NOT_FOUND, fast));
+        assert!(policy.logs(StatusCode::SERVICE_UNAVAILABLE, fast));
+        assert!(policy.logs(StatusCode::OK, Duration::from_millis(1000)), "slow");
+        let all = AccessLogPolicy {
+            mode: AccessLog::All,
+            ..policy
+        };
+        assert!(all.logs(StatusCode::OK, fast));
+        let off = AccessLogPolicy {
+            mode: AccessLog::Off,
+            ..policy
+        };
+        assert!(!off.logs(StatusCode::INTERNAL_SERVER_ERROR, Duration::from_secs(60)));
+    }
 
     #[test]
     fn request_ids_are_bounded_and_plain() {

@@ -68,6 +68,8 @@ pub struct AppState<S: Store> {
     pub config: HttpConfig,
     /// This server's request metrics (`/metrics`), shared by its workers.
     pub metrics: ops::Metrics,
+    /// Which requests get an access line (`log.access`).
+    pub access_log: context::AccessLogPolicy,
 }
 
 impl<S: Store> AppState<S> {
@@ -77,6 +79,7 @@ impl<S: Store> AppState<S> {
             services,
             config,
             metrics: ops::Metrics::new(),
+            access_log: context::AccessLogPolicy::default(),
         }
     }
 }
@@ -146,8 +149,10 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
             trust_forwarded_for: state.config.trust_forwarded_for,
         };
         let metrics = web::Data::new(state.metrics.clone());
+        let access_log = state.access_log;
         cfg.app_data(state)
             .app_data(metrics)
+            .app_data(access_log)
             .app_data(address_source)
             .app_data(body_timeout)
             .app_data(json::config(limit))

@@ -26,6 +26,8 @@ pub struct ServiceConfig {
     pub claims: ClaimConfig,
     /// The durable outbox's worker (issue 15).
     pub outbox: OutboxConfig,
+    /// How long audit events are kept.
+    pub audit: AuditConfig,
 }
 
 /// How the outbox worker delivers: how often it looks, how many messages at a time, and how it
@@ -99,6 +101,10 @@ pub struct SessionConfig {
     pub absolute_timeout_seconds: i64,
     /// `last_seen` is written at most this often per session (a GET is then a pure read).
     pub touch_interval_seconds: i64,
+    /// Pause between two runs of the periodic purge (expired sessions, throttling counters, user
+    /// claims, audit events past their retention). Expired sessions are refused whether purged or
+    /// not; the purge only bounds the database.
+    pub purge_interval_seconds: u64,
 }
 
 impl Default for SessionConfig {
@@ -107,6 +113,25 @@ impl Default for SessionConfig {
             idle_timeout_seconds: 30 * 60,
             absolute_timeout_seconds: 12 * 3600,
             touch_interval_seconds: 60,
+            purge_interval_seconds: 600,
+        }
+    }
+}
+
+/// The audit log's retention: without one, every write adds a row forever and the database grows
+/// with the traffic, not with the users.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Events older than this are deleted by the periodic purge; 0 keeps them forever. In seconds,
+    /// like every other duration of the service's settings (90 days: 7776000).
+    pub retention_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_seconds: 90 * 86_400,
         }
     }
 }

@@ -130,17 +130,48 @@ impl<S: Store> Services<S> {
         Ok(self.store.write(|repo| repo.throttle_purge(before))?)
     }
 
+    /// Deletes the audit events older than `audit.retention_seconds` (none when it is 0). Returns
+    /// how many.
+    ///
+    /// In batches of [`AUDIT_PURGE_BATCH`], each its own write: the first purge after an upgrade
+    /// (or after retention was shortened) may find millions of rows, and one statement deleting
+    /// them all would hold SQLite's write lock, and every request that writes, for as long.
+    pub fn purge_old_audit(&self) -> ServiceResult<u64> {
+        let retention = self.config.audit.retention_seconds;
+        if retention == 0 {
+            return Ok(0);
+        }
+        let before = self
+            .clock
+            .now()
+            .plus_seconds(-i64::try_from(retention).unwrap_or(i64::MAX));
+        let mut purged = 0;
+        loop {
+            let batch = self.store.write(|repo| repo.purge_audit(before, AUDIT_PURGE_BATCH))?;
+            purged += batch;
+            if batch < u64::from(AUDIT_PURGE_BATCH) {
+                return Ok(purged);
+            }
+        }
+    }
+
     /// The periodic purge: sessions past their timeouts, throttling counters that count for
-    /// nothing any more, and user claims whose holder crashed before releasing them.
+    /// nothing any more, user claims whose holder crashed before releasing them, and audit events
+    /// past their retention.
     pub fn purge_expired(&self) -> ServiceResult<Purged> {
         let now = self.clock.now();
         Ok(Purged {
             sessions: self.purge_expired_sessions()?,
             throttle_counters: self.purge_expired_throttles()?,
             user_claims: self.store.write(|repo| repo.purge_expired_claims(now))?,
+            audit_events: self.purge_old_audit()?,
         })
     }
 }
+
+/// Audit events deleted by one write of [`Services::purge_old_audit`]: a few milliseconds of
+/// SQLite's write lock.
+pub const AUDIT_PURGE_BATCH: u32 = 5_000;
 
 /// What [`Services::purge_expired`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -148,4 +179,5 @@ pub struct Purged {
     pub sessions: u64,
     pub throttle_counters: u64,
     pub user_claims: u64,
+    pub audit_events: u64,
 }

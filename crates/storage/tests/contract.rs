@@ -88,6 +88,7 @@ contract_tests!(
     outbox_leases_in_order_retries_and_records_divergences,
     outbox_leases_are_disjoint,
     audit_newest_first,
+    audit_purge_deletes_only_the_old_oldest_first_in_batches,
     write_rolls_back_on_err,
     failed_statement_keeps_write_usable,
     reads_may_write_single_statements,

@@ -518,6 +518,41 @@ async fn request_ids_are_echoed() {
 }
 
 #[actix_web::test]
+async fn audit_events_past_their_retention_are_purged() {
+    use accountd_domain::ports::Store;
+    let mut app = spawn_with(Spawn {
+        configure: Box::new(|c| c.audit.retention_seconds = 3600),
+        ..Spawn::default()
+    })
+    .await;
+    let events = |app: &TestApp| app.db.read(|r| r.recent_audit(None, 10_000)).unwrap().len() as u64;
+    app.login_ok(&app.client, GROUP_ADMIN).await;
+    let first = events(&app);
+    assert!(first >= 1, "the login is audited");
+    app.clock.advance_seconds(30 * 60);
+    let other = app.fresh_client();
+    app.login_ok(&other, GROUP_ADMIN).await;
+    assert_eq!(events(&app), first + 1);
+    assert_eq!(
+        app.operator().purge_expired().unwrap().audit_events,
+        0,
+        "nothing is an hour old yet"
+    );
+    app.clock.advance_seconds(31 * 60);
+    assert_eq!(
+        app.operator().purge_expired().unwrap().audit_events,
+        first,
+        "what happened at the first login goes"
+    );
+    assert_eq!(events(&app), 1, "the second login's event stays");
+    // 0 keeps every event, however old.
+    app.clock.advance_seconds(10 * 365 * 86_400);
+    app.config.audit.retention_seconds = 0;
+    assert_eq!(app.operator().purge_expired().unwrap().audit_events, 0);
+    assert_eq!(events(&app), 1);
+}
+
+#[actix_web::test]
 async fn abandoned_sessions_are_purged() {
     use accountd_domain::ports::Store;
     let app = spawn_app().await;

@@ -18,3 +18,4 @@ mod database_outage;
 mod disk_full;
 mod floods;
 mod report;
+mod soak;

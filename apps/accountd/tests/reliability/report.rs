@@ -27,7 +27,6 @@ impl Scale {
         }
     }
 
-    #[allow(dead_code)] // the soak scenario's
     /// How long the soak runs: `RELIABILITY_SOAK_SECONDS`, else 20 s (CI) or 2 min (full).
     pub fn soak(self) -> Duration {
         let default = self.pick(20, 120);

@@ -1,5 +1,6 @@
 //! [`AuditLog`]: append-only audit events. No foreign keys: the log outlives the users it names.
-//! `fields` is a JSON array of wire names.
+//! `fields` is a JSON array of wire names. Events leave only through the retention purge
+//! ([`AuditLog::purge_audit`]), oldest first, by the index on `at`.
 
 use super::Repo;
 use crate::error::{QueryResultExt, corrupt};
@@ -73,5 +74,23 @@ impl AuditLog for Repo<'_> {
         }
         .store()?;
         rows.into_iter().map(to_event).collect()
+    }
+
+    fn purge_audit(&mut self, before: Timestamp, batch: u32) -> StoreResult<u64> {
+        // The oldest `batch` ids by the `at` index, then a delete by primary key: one bounded
+        // statement on both backends (neither SQLite nor PostgreSQL has `DELETE … LIMIT` by default).
+        // (An alias: diesel refuses a subquery on the table the statement deletes from.)
+        let old = diesel::alias!(audit_events as old);
+        let oldest = old
+            .filter(old.field(audit_events::at).lt(before.as_millis()))
+            .order(old.field(audit_events::at).asc())
+            .limit(i64::from(batch))
+            .select(old.field(audit_events::id));
+        self.single(|conn| {
+            diesel::delete(audit_events::table.filter(audit_events::id.eq_any(oldest)))
+                .execute(conn)
+                .store()
+                .map(|n| n as u64)
+        })
     }
 }

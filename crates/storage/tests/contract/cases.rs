@@ -1378,6 +1378,43 @@ pub fn audit_newest_first(db: &TestDatabase) {
     assert!(read(db, |r| r.recent_audit(Some(UserKey(3)), 10)).unwrap().is_empty());
 }
 
+pub fn audit_purge_deletes_only_the_old_oldest_first_in_batches(db: &TestDatabase) {
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    // Recorded out of order: the purge goes by `at`, not by id.
+    let events: Vec<AuditEvent> = [5, 1, 30, 3, 2, 40, 4]
+        .into_iter()
+        .map(|s| AuditEvent {
+            at: at(s),
+            ..audit(Some(UserKey(s)), AuditAction::Login)
+        })
+        .collect();
+    for e in &events {
+        write(db, |r| r.record_audit(e)).unwrap();
+    }
+    let left = |db: &TestDatabase| -> Vec<i64> {
+        let mut s: Vec<i64> = read(db, |r| r.recent_audit(None, 100))
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.at.as_millis() - T0.as_millis()) / 1000)
+            .collect();
+        s.sort_unstable();
+        s
+    };
+    // A batch of 2 of the five before 10 s: the two oldest.
+    assert_eq!(write(db, |r| r.purge_audit(at(10), 2)).unwrap(), 2);
+    assert_eq!(left(db), vec![3, 4, 5, 30, 40]);
+    // The rest of them; an event at the bound itself stays.
+    assert_eq!(write(db, |r| r.purge_audit(at(30), 100)).unwrap(), 3);
+    assert_eq!(left(db), vec![30, 40]);
+    assert_eq!(write(db, |r| r.purge_audit(at(30), 100)).unwrap(), 0);
+    assert_eq!(write(db, |r| r.purge_audit(at(0), 100)).unwrap(), 0);
+    // What stays reads back whole.
+    assert_eq!(
+        read(db, |r| r.recent_audit(Some(UserKey(40)), 10)).unwrap(),
+        vec![events[5].clone()]
+    );
+}
+
 /// An error of the caller's own, as a service's would be.
 #[derive(Debug, PartialEq)]
 enum CallerError {
