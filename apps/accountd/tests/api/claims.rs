@@ -16,15 +16,6 @@ async fn dedicated() -> TestApp {
     .await
 }
 
-/// The first name the AS holds last for `username` (its last accepted profile change naming one).
-fn upstream_first_name(app: &TestApp, username: &str) -> Option<String> {
-    app.upstream
-        .profile_changes_of(username)
-        .iter()
-        .rev()
-        .find_map(|c| c.first_name.as_ref().map(|n| n.to_string()))
-}
-
 #[actix_web::test]
 async fn a_slow_application_server_call_does_not_hold_up_other_users_logins() {
     let app = dedicated().await;

@@ -367,3 +367,13 @@ pub async fn touch_during_the_call(app: &TestApp, username: &str) {
     .unwrap()
     .unwrap();
 }
+
+/// The first name the (in-memory) Application Server holds last for `username`: its last accepted
+/// profile change naming one.
+pub fn upstream_first_name(app: &TestApp, username: &str) -> Option<String> {
+    app.upstream
+        .profile_changes_of(username)
+        .iter()
+        .rev()
+        .find_map(|c| c.first_name.as_ref().map(|n| n.to_string()))
+}

@@ -20,15 +20,6 @@ async fn dedicated() -> TestApp {
     .await
 }
 
-/// The first name the AS holds last for `username`.
-fn upstream_first_name(app: &TestApp, username: &str) -> Option<String> {
-    app.upstream
-        .profile_changes_of(username)
-        .iter()
-        .rev()
-        .find_map(|c| c.first_name.as_ref().map(|n| n.to_string()))
-}
-
 /// Waits (at most 10 s) until `/readyz` shows an empty outbox.
 async fn outbox_drained(app: &TestApp) {
     let started = Instant::now();

@@ -6,6 +6,7 @@
 //! check must be clean, and the outbox must drain after the restart with the AS aligned with the
 //! local store.
 
+use crate::population::Population;
 use crate::recording_as::RecordingAs;
 use crate::report::{Scale, report};
 use crate::server::*;
@@ -38,45 +39,15 @@ const PINS: [&str; 6] = ["739152", "264817", "518394", "947261", "385729", "6725
 /// The AS's request timeout: claims expire 2 × this + 5 s after a crash.
 const AS_TIMEOUT_MS: u64 = 1000;
 
-fn username(i: usize) -> String {
-    format!("w{i:02}@reliability.example")
-}
-
-fn user_path(i: usize) -> String {
-    format!("/api/v1/tenants/{TENANT}/groups/{GROUP}/users/w{i:02}/")
-}
-
-/// The import file: a tenant, a group and the writers, each with the first password.
-fn write_import(dir: &Path) -> std::path::PathBuf {
-    let mut records = vec![
-        json!({"kind": "tenant", "tenant": TENANT, "name": "Reliability"}),
-        json!({"kind": "group", "tenant": TENANT, "group": GROUP}),
-    ];
-    for i in 0..USERS {
-        records.push(json!({
-            "kind": "user", "username": username(i), "level": 0, "tenant": TENANT, "group": GROUP,
-            "user_id": format!("w{i:02}"), "first_name": "Writer", "last_name": format!("{i}"),
-            "password": PASSWORDS[0],
-        }));
-    }
-    let file = dir.join("writers.json");
-    std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
-    file
-}
-
-fn import(database_url: &str, file: &Path) {
-    let output = binary()
-        .arg("import")
-        .arg(file)
-        .env("ACCOUNTD__DATABASE__URL", database_url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "import: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+/// The writers.
+const WRITERS: Population = Population {
+    prefix: "w",
+    tenant: TENANT,
+    group: GROUP,
+    count: USERS,
+    first_name: "Writer",
+    password: PASSWORDS[0],
+};
 
 fn start(database_url: &str, stub: &RecordingAs) -> Server {
     let base_url = stub.base_url();
@@ -132,7 +103,7 @@ async fn login(c: &Client, server_url: &str, user: &str, password: &str) -> Opti
 /// Writes as user `i` until the server dies (a request fails to get an answer) or `stop`.
 async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>, acked: Arc<AtomicU64>) -> Writer {
     let c = client();
-    let user = username(i);
+    let user = WRITERS.username(i);
     let mut w = Writer::default();
     let Some(session) = login(&c, &server_url, &user, PASSWORDS[0]).await else {
         w.refused.push("first login".into());
@@ -156,7 +127,7 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
                 let next = (w.password + 1) % PASSWORDS.len();
                 w.pending_password = Some(next);
                 (
-                    c.put(format!("{server_url}{}", user_path(i)))
+                    c.put(format!("{server_url}{}", WRITERS.user_path(i)))
                         .headers(session.headers())
                         .json(&json!({"oldPassword": PASSWORDS[w.password], "newPassword": PASSWORDS[next]})),
                     "password",
@@ -170,7 +141,7 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
                     body["oldPinCode"] = json!(PINS[old]);
                 }
                 (
-                    c.put(format!("{server_url}{}pincode/", user_path(i)))
+                    c.put(format!("{server_url}{}pincode/", WRITERS.user_path(i)))
                         .headers(session.headers())
                         .json(&body),
                     "pin",
@@ -215,7 +186,7 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
 /// each. Returns the number of lost ones (0, 1, 2 or 3).
 async fn lost_changes(i: usize, server_url: &str, w: &Writer, db: &Database) -> u64 {
     let c = client();
-    let user = username(i);
+    let user = WRITERS.username(i);
     let mut lost = 0;
     // The password: the acknowledged one, or the one in flight if it was applied.
     let candidates: Vec<usize> = std::iter::once(w.password).chain(w.pending_password).collect();
@@ -261,7 +232,7 @@ async fn lost_changes(i: usize, server_url: &str, w: &Writer, db: &Database) -> 
             let started = Instant::now();
             let status = loop {
                 let response = c
-                    .put(format!("{server_url}{}pincode/", user_path(i)))
+                    .put(format!("{server_url}{}pincode/", WRITERS.user_path(i)))
                     .headers(session.headers())
                     .json(&json!({"oldPinCode": PINS[old], "pinCode": PINS[next]}))
                     .send()
@@ -316,7 +287,7 @@ async fn lost_changes(i: usize, server_url: &str, w: &Writer, db: &Database) -> 
 
 async fn crash_under_load(backend: &str, database_url: &str, dir: &Path) {
     let scale = Scale::get();
-    import(database_url, &write_import(dir));
+    WRITERS.import(database_url, dir);
     // A slow AS: a kill then often finds changes inside their AS call, with a realignment armed.
     let stub = RecordingAs::start(Duration::from_millis(150));
     let server = start(database_url, &stub);
@@ -398,7 +369,7 @@ async fn crash_under_load(backend: &str, database_url: &str, dir: &Path) {
     }
     // The AS agrees with the local store for every writer it heard of.
     for i in 0..USERS {
-        let user = username(i);
+        let user = WRITERS.username(i);
         if let Some(on_the_as) = stub.first_name_of(&user) {
             let local = db
                 .read(|repo| repo.user_by_username(&Username::parse(&user).unwrap()))

@@ -17,5 +17,6 @@ mod crash;
 mod database_outage;
 mod disk_full;
 mod floods;
+mod population;
 mod report;
 mod soak;

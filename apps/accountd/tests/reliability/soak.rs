@@ -21,6 +21,7 @@
 //! generous bounds on memory, descriptors and database size after the warm-up (a leak doubling
 //! them fails; the figures themselves are for docs/reliability.md).
 
+use crate::population::Population;
 use crate::report::{Scale, report};
 use crate::server::*;
 use accountd_storage::testing::{TestSchema, postgres_unavailable};
@@ -45,40 +46,15 @@ const THROTTLE_WINDOW_S: u64 = 5;
 /// The tables the periodic purge bounds.
 const PURGED_TABLES: [&str; 4] = ["sessions", "throttle", "audit_events", "user_claims"];
 
-fn username(i: usize) -> String {
-    format!("s{i:02}@reliability.example")
-}
-
-fn user_path(i: usize) -> String {
-    format!("/api/v1/tenants/{TENANT}/groups/{GROUP}/users/s{i:02}/")
-}
-
-fn import(database_url: &str, dir: &Path) {
-    let mut records = vec![
-        json!({"kind": "tenant", "tenant": TENANT, "name": "Soak"}),
-        json!({"kind": "group", "tenant": TENANT, "group": GROUP}),
-    ];
-    for i in 0..CLIENTS {
-        records.push(json!({
-            "kind": "user", "username": username(i), "level": 0, "tenant": TENANT, "group": GROUP,
-            "user_id": format!("s{i:02}"), "first_name": "Soaker", "last_name": format!("{i}"),
-            "password": FIRST_PASSWORD,
-        }));
-    }
-    let file = dir.join("soakers.json");
-    std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
-    let output = binary()
-        .arg("import")
-        .arg(&file)
-        .env("ACCOUNTD__DATABASE__URL", database_url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "import: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+/// The soak's users.
+const USERS: Population = Population {
+    prefix: "s",
+    tenant: TENANT,
+    group: GROUP,
+    count: CLIENTS,
+    first_name: "Soaker",
+    password: FIRST_PASSWORD,
+};
 
 /// How the run is sized: the purge and the retention shrink with short runs so that purging
 /// happens many times whatever the length.
@@ -377,7 +353,7 @@ async fn login(c: &Client, url: &str, user: &str, password: &str, t: &mut Tally)
 /// timeout every 40 requests, so idle expiry happens besides the absolute one.
 async fn drive(i: usize, url: String, stop: Arc<AtomicBool>) -> Tally {
     let c = client();
-    let user = username(i);
+    let user = USERS.username(i);
     let mut password = FIRST_PASSWORD.to_owned();
     let mut t = Tally::default();
     let mut current = None;
@@ -410,7 +386,7 @@ async fn drive(i: usize, url: String, stop: Arc<AtomicBool>) -> Tally {
             ),
             15 => (
                 "password",
-                c.put(format!("{url}{}", user_path(i)))
+                c.put(format!("{url}{}", USERS.user_path(i)))
                     .headers(li.session.headers())
                     .json(&json!({"oldPassword": password, "newPassword": new_password})),
                 true,
@@ -491,7 +467,7 @@ fn round1(x: f64) -> f64 {
 async fn soak(backend: &str, database_url: &str, dir: &Path) {
     let plan = Plan::new(Scale::get().soak());
     let access_log = std::env::var("RELIABILITY_SOAK_ACCESS_LOG").unwrap_or_else(|_| "errors".into());
-    import(database_url, dir);
+    USERS.import(database_url, dir);
     let s = |d: Duration| d.as_secs().to_string();
     let server = Server::start(
         database_url,
