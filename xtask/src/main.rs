@@ -9,10 +9,13 @@
 //! - `examples`: only the inner crates' examples step of `ci`.
 //! - `openapi`: rewrite the committed docs/openapi.json from the code.
 //! - `schemathesis`: only the schemathesis step of `ci`.
+//! - `mutants`: cargo-mutants over the inner crates (xtask/src/mutants.rs); not part of `ci` (it
+//!   takes most of an hour on 2 cores).
 //! - `bench`: the benchmarks of docs/performance.md (release build, wrk, one table); not part of
 //!   `ci` (it takes minutes and its numbers depend on the machine).
 
 mod bench;
+mod mutants;
 mod reliability;
 mod schemathesis;
 
@@ -37,9 +40,10 @@ fn main() -> Result<()> {
         Some("openapi") => schemathesis::openapi(),
         Some("schemathesis") => schemathesis::schemathesis(),
         Some("reliability") => reliability::reliability(&args[1..]),
+        Some("mutants") => mutants::mutants(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|deps|examples|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]>"
+                "usage: cargo xtask <ci|deps|examples|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]|mutants [cargo-mutants args]>"
             );
             bail!("unknown or missing command")
         }
