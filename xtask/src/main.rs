@@ -2,15 +2,20 @@
 //!
 //! - `ci`: everything CI checks, in order: formatting, clippy with `-D warnings`, the inner crates'
 //!   dependency direction, Chromium and chromedriver for the browser test (installed with apt-get
-//!   when missing), every test of the workspace, then schemathesis against a demo server
-//!   (xtask/src/schemathesis.rs). `.ci/run` and the README call it.
+//!   when missing), every test of the workspace, the inner crates' examples (each asserts what it
+//!   prints; `cargo test` only builds them), `cargo doc` with `-D warnings`, then schemathesis
+//!   against a demo server (xtask/src/schemathesis.rs). `.ci/run` and the README call it.
 //! - `deps`: only the dependency-direction check.
+//! - `examples`: only the inner crates' examples step of `ci`.
 //! - `openapi`: rewrite the committed docs/openapi.json from the code.
 //! - `schemathesis`: only the schemathesis step of `ci`.
+//! - `mutants`: cargo-mutants over the inner crates (xtask/src/mutants.rs); not part of `ci` (it
+//!   takes most of an hour on 2 cores).
 //! - `bench`: the benchmarks of docs/performance.md (release build, wrk, one table); not part of
 //!   `ci` (it takes minutes and its numbers depend on the machine).
 
 mod bench;
+mod mutants;
 mod reliability;
 mod schemathesis;
 
@@ -30,13 +35,15 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("deps") => check_dependency_direction(),
+        Some("examples") => run_inner_examples(),
         Some("bench") => bench::bench(&args[1..]),
         Some("openapi") => schemathesis::openapi(),
         Some("schemathesis") => schemathesis::schemathesis(),
         Some("reliability") => reliability::reliability(&args[1..]),
+        Some("mutants") => mutants::mutants(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|deps|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]>"
+                "usage: cargo xtask <ci|deps|examples|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]|mutants [cargo-mutants args]>"
             );
             bail!("unknown or missing command")
         }
@@ -64,6 +71,14 @@ fn ci() -> Result<()> {
     step("tests", || {
         run("cargo", &["test", "--workspace", "--all-targets", "--no-fail-fast"])
     })?;
+    step("examples", run_inner_examples)?;
+    step("rustdoc", || {
+        run_with_env(
+            "cargo",
+            &["doc", "--workspace", "--no-deps", "--quiet"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        )
+    })?;
     step("schemathesis", schemathesis::schemathesis)?;
     eprintln!("xtask ci: all green in {:.0?}", started.elapsed());
     Ok(())
@@ -78,12 +93,56 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
+    run_with_env(program, args, &[])
+}
+
+fn run_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .with_context(|| format!("starting {program}"))?;
     if !status.success() {
-        bail!("`{program} {}` exited with {status}", args.join(" "));
+        let env: String = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+        bail!("`{env}{program} {}` exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Runs every example of the inner crates (`crates/<part>/examples/*.rs`, found on disk so a new
+/// one is run without editing this list). Each example asserts what it prints, so it is a test
+/// that also documents: `cargo test --all-targets` only builds examples, it never runs them.
+fn run_inner_examples() -> Result<()> {
+    for krate in INNER_CRATES {
+        let dir = Path::new("crates")
+            .join(krate.trim_start_matches("accountd-"))
+            .join("examples");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+            })
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            bail!("{} holds no example", dir.display());
+        }
+        for name in &names {
+            eprintln!("{krate}: example {name}");
+            let output = Command::new("cargo")
+                .args(["run", "--quiet", "-p", krate, "--example", name])
+                .output()
+                .with_context(|| format!("running example {name}"))?;
+            if !output.status.success() {
+                bail!(
+                    "example {name} of {krate} exited with {}:\n{}{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -128,7 +128,7 @@ fn read_json(reader: impl std::io::Read) -> Result<Vec<Located>> {
 }
 
 /// Writes `records` to `path` in `format`. The records carry password hashes, so the file is
-/// readable by its owner only (see [`create_private`]).
+/// readable by its owner only (see `create_private`).
 pub fn write_file(path: &Path, format: Format, records: &[Record]) -> Result<()> {
     let file = create_private(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);

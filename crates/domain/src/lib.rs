@@ -14,6 +14,13 @@
 //! - [`rules`]: password and PIN rule sets as data.
 //! - [`records`]: sessions, tokens, throttling, audit and the other stored records.
 //! - [`ports`]: the traits storage, the Application Server, the clock and randomness implement.
+//!
+//! # Examples
+//!
+//! `crates/domain/examples/validated_values.rs` builds ids, profile values, secrets and roles
+//! through their constructors and shows what each refuses
+//! (`cargo run -p accountd-domain --example validated_values`). It asserts what it prints, and
+//! `cargo xtask ci` runs it. The policy crate's examples use these values to ask the questions.
 
 pub mod endpoint;
 pub mod error;

@@ -2,7 +2,7 @@
 //! with a stable `type`, a `details` member (APIO clients read it) and `errors[]` listing every
 //! violation. Everything a client sees of each case (status, `type`, title, `detail` in English and,
 //! for SuperOffice clients, Swedish, `errors[]`, `WWW-Authenticate`, `Retry-After`) is one row of
-//! one table, [`ApiError::answer`]: an exhaustive `match` without wildcards, so a new variant does
+//! one table, `ApiError::answer`: an exhaustive `match` without wildcards, so a new variant does
 //! not compile until its row is written. No internal text (SQL, upstream log text) ever reaches a
 //! client: those are logged with the request id and answered generically.
 

@@ -3,8 +3,8 @@
 //! one answered with a problem+json that names it:
 //!
 //! - `Content-Type: application/json` (else 415) and at most `http.max_body_bytes` (else 413): the
-//!   `JsonConfig` of [`config`];
-//! - whole within `http.body_timeout_ms` of the headers (else 408; crate::deadline);
+//!   `JsonConfig` of `config()`;
+//! - whole within `http.body_timeout_ms` of the headers (else 408; `crate::deadline`);
 //! - valid JSON (else 400 with serde's line and column);
 //! - a JSON **object** (else 400 before any member is read): serde's derived `Deserialize` of a
 //!   struct also reads an array, member by member in declaration order, so

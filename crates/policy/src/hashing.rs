@@ -655,6 +655,110 @@ mod tests {
         ));
     }
 
+    /// Each bound of [`check_cost`] exactly, on both sides. `HashParams::validate` can't show
+    /// them all (the argon2 crate refuses memory below 8 per lane by itself), but
+    /// [`check_stored_hash`] has only these bounds between a hostile imported hash and the server.
+    #[test]
+    fn cost_bounds_are_exact() {
+        let max_m = HashParams::MAX_MEMORY_KIB;
+        for (m, t, p, ok) in [
+            (8, 1, 1, true),
+            (7, 1, 1, false),
+            (72, 1, 9, true),
+            (71, 1, 9, false),
+            (max_m, 1, 1, true),
+            (max_m + 1, 1, 1, false),
+            (512, 1, HashParams::MAX_PARALLELISM, true),
+            (520, 1, HashParams::MAX_PARALLELISM + 1, false),
+            (64, 1, 0, false),
+            (64, HashParams::MAX_ITERATIONS, 1, true),
+            (64, HashParams::MAX_ITERATIONS + 1, 1, false),
+            (64, 0, 1, false),
+        ] {
+            assert_eq!(check_cost(m, t, p).is_ok(), ok, "m={m} t={t} p={p}");
+            // A stored hash with that cost: checked by our bounds alone, nothing computed.
+            let stored = h(&format!(
+                "$argon2id$v=19$m={m},t={t},p={p}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+            ));
+            match check_stored_hash(&stored) {
+                Ok(()) => assert!(ok, "m={m} t={t} p={p} accepted"),
+                Err(HashError::Unsupported(_)) => assert!(!ok, "m={m} t={t} p={p} refused"),
+                Err(e) => panic!("m={m} t={t} p={p}: {e}"),
+            }
+        }
+        assert_eq!(
+            check_cost(71, 1, 9),
+            Err("memory_kib must be between 72 (8 per lane) and 1048576".to_owned())
+        );
+    }
+
+    #[test]
+    fn pbkdf2_iteration_bound_is_exact() {
+        let hash = "WHiW/J4oczM83YnkR6temR2srZHjVNeIqZPnRQpQUw4=";
+        let at_bound = format!("pbkdf2_sha256${MAX_PBKDF2_ITERATIONS}$salt${hash}");
+        assert_eq!(check_stored_hash(&h(&at_bound)), Ok(()));
+        let above = format!("pbkdf2_sha256${}$salt${hash}", MAX_PBKDF2_ITERATIONS + 1);
+        assert!(matches!(check_stored_hash(&h(&above)), Err(HashError::Unsupported(_))));
+        assert_eq!(check_stored_hash(&h(&format!("pbkdf2_sha256$1$salt${hash}"))), Ok(()));
+    }
+
+    /// `needs_rehash` for a hash that differs from the current parameters in one respect only:
+    /// each must be rehashed, so no single check of `PhcCheck::is_current` can be dropped.
+    #[test]
+    fn each_difference_alone_asks_for_a_rehash() {
+        let salt = SaltString::encode_b64(&[3; 16]).unwrap();
+        let params = SMALL.argon2_params().unwrap();
+        let short_output =
+            argon2::Params::new(SMALL.memory_kib, SMALL.iterations, SMALL.parallelism, Some(16)).unwrap();
+        for (what, argon2) in [
+            (
+                "argon2i",
+                Argon2::new(Algorithm::Argon2i, Version::V0x13, params.clone()),
+            ),
+            (
+                "version 0x10",
+                Argon2::new(Algorithm::Argon2id, Version::V0x10, params.clone()),
+            ),
+            (
+                "16-byte output",
+                Argon2::new(Algorithm::Argon2id, Version::V0x13, short_output),
+            ),
+        ] {
+            let phc = argon2.hash_password(b"1357", &salt).unwrap().to_string();
+            let v = verify_secret(&h(&phc), "1357", &SMALL).unwrap();
+            assert!(v.matches && v.needs_rehash, "{what}: {phc}");
+        }
+        let current = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"1357", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            verify_secret(&h(&current), "1357", &SMALL).unwrap(),
+            Verified {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+    }
+
+    /// Our infallible HMAC key setup against the hmac crate's own, for every key length around
+    /// the 64-byte block (a key of exactly one block is used as is, a longer one hashed first).
+    #[test]
+    fn hmac_key_padding_matches_the_hmac_crate() {
+        for len in 0..=130 {
+            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut ours = hmac_sha256(&key);
+            ours.update(b"message");
+            let mut theirs = HmacSha256::new_from_slice(&key).unwrap();
+            theirs.update(b"message");
+            assert_eq!(
+                ours.finalize().into_bytes(),
+                theirs.finalize().into_bytes(),
+                "key of {len} bytes"
+            );
+        }
+    }
+
     #[test]
     fn pbkdf2_and_hmac_match_the_rfc_vectors() {
         // RFC 7914 §11 (PBKDF2-HMAC-SHA256, "passwd"/"salt", c=1) and the widely published

@@ -16,6 +16,18 @@
 //! - [`hashing`]: argon2id hashing of passwords and PINs, and verification of imported Django hashes.
 //! - [`tokens`]: session/API token encoding, digests and the session-bound XSRF token.
 //! - [`throttle`]: brute-force counters, their keys and their sliding windows.
+//!
+//! # Examples
+//!
+//! Runnable programs in `crates/policy/examples/`, one question each; every one asserts what it
+//! prints, and `cargo xtask ci` runs them all:
+//!
+//! - `check_password`: seed 001's settings read through serde, the rules that follow for an end
+//!   user and for an administrator, and every rule a candidate breaks
+//!   (`cargo run -p accountd-policy --example check_password -- 'candidate'`);
+//! - `judge_pin`: the local PIN rules and every rule a PIN breaks, the user's numbers included;
+//! - `login_modes`: who checks a password and which stores a change is written to, per mode;
+//! - `may_change_user`: whether an actor may read or change a user, and why not.
 
 #![warn(missing_docs)]
 

@@ -9,18 +9,18 @@
 //!
 //! # Realignments: when the local write fails after the Application Server accepted
 //!
-//! A change that goes to the AS *arms* a realignment before the call ([`Services::arm`]): a
+//! A change that goes to the AS *arms* a realignment before the call (`Services::arm`): a
 //! message, in a short transaction of its own, saying "set these fields of this user on the AS to
 //! their local values", not due before the user's claim would expire. Then:
 //!
-//! - the local write commits: the same transaction deletes the message ([`Services::disarm`]);
+//! - the local write commits: the same transaction deletes the message (`Services::disarm`);
 //!   nothing is sent.
 //! - the AS refused, or was not called (breaker open, too many calls): the AS did not change, the
-//!   message is deleted ([`Services::upstream_failed`]).
+//!   message is deleted (`Services::upstream_failed`).
 //! - the AS timed out or failed in a way that does not say whether it applied the change: the
 //!   message is made due; the worker realigns the AS once the request has released the claim.
 //! - the local write failed after the AS accepted: the request realigns at once, under its claim
-//!   ([`Services::realign_now`]); if that fails too, the message stays for the worker.
+//!   (`Services::realign_now`); if that fails too, the message stays for the worker.
 //! - the process died anywhere in between: the message is there after the restart, due when the
 //!   claim would have expired.
 //!

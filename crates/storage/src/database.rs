@@ -121,7 +121,7 @@ impl Database {
     ///   schema (`?options=-csearch_path%3Dmyschema`); see [`postgres_url_with_schema`].
     ///
     /// A new SQLite file is created readable and writable by its owner only (see
-    /// [`create_private_sqlite_file`]).
+    /// `create_private_sqlite_file`).
     pub fn open(url: &str, opts: &PoolOptions) -> Result<Database, StorageError> {
         let (backend, target) = parse_url(url)?;
         if backend == Backend::Sqlite {

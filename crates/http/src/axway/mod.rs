@@ -8,7 +8,7 @@
 //! is 403 naming each one, and nothing is changed. How every member maps to the model is in
 //! `docs/dialects.md`.
 //!
-//! Request bodies are in [`requests`], the representation in [`views`]; this module has the routes
+//! Request bodies are in `requests`, the representation in `views`; this module has the routes
 //! and the handlers.
 
 use crate::auth::Caller;

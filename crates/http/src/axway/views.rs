@@ -12,7 +12,7 @@ pub(crate) fn organization_namespace() -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:accountd:organization")
 }
 
-/// A user's Axway organization: UUID v5 of `tenant:<tenant id>` in [`organization_namespace`], so
+/// A user's Axway organization: UUID v5 of `tenant:<tenant id>` in `organization_namespace()`, so
 /// every user of a tenant shares it and it never changes; System users, who belong to no tenant,
 /// share the platform's (`platform`).
 pub fn organization_id(role: &Role) -> Uuid {

@@ -4,8 +4,8 @@
 //!
 //! Every field's source is in `docs/dialects.md`. Field names and casing are the seed's exactly.
 //!
-//! The representation is in [`views`] (written as XML by [`xml`]), the answer's language in
-//! [`language`]; this module has the routes, the content negotiation and the handler.
+//! The representation is in `views` (written as XML by `xml`), the answer's language in
+//! `language`; this module has the routes, the content negotiation and the handler.
 
 use crate::auth::Caller;
 use crate::context::blocking;

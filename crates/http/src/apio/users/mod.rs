@@ -2,8 +2,8 @@
 //! its `pincode/`, and what administrators expect beside it: `POST` (create) and `GET` (list, by
 //! pages) on `/api/v1/tenants/{t}/groups/{g}/users/`. Bodies follow the seed field for field.
 //!
-//! Request bodies are in [`requests`] (read and validated into the service's types), the
-//! representations sent back in [`views`]; this module has the routes and the handlers.
+//! Request bodies are in `requests` (read and validated into the service's types), the
+//! representations sent back in `views`; this module has the routes and the handlers.
 
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
