@@ -1,16 +1,17 @@
 //! The load: requests as data, turned into the Lua scripts `wrk` sends in rotation (so every
 //! request can carry its own cookie, XSRF header or body), wrk's runs and what they measured; and
-//! the few plain HTTP requests that log the benchmark's users in beforehand.
+//! the few plain HTTP requests (ureq) that log the benchmark's users in beforehand.
 
 use super::{AXWAY_CHANGE_PASSWORD, CONNECTIONS, LOGIN, PASSWORD, THREADS, WARMUP_SECONDS, number, spread, username};
 use anyhow::{Context, Result, bail, ensure};
-use serde_json::Value;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use ureq::OrAnyStatus as _;
 
 /// One request of a rotation: wrk sends them in turn, over every connection.
 pub(super) struct Request {
@@ -263,21 +264,28 @@ pub(super) fn login_spread(port: u16, users: u64) -> Result<Vec<Session>> {
     spread(users).map(|i| login(port, &username(i), PASSWORD)).collect()
 }
 
+/// Logs `user` in over plain HTTP (a handful of requests before the load; wrk does the load).
+/// Cookies are read by hand: the workspace's ureq has no cookie store, and wrk needs the header
+/// text anyway.
 pub(super) fn login(port: u16, user: &str, password: &str) -> Result<Session> {
-    let body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
-    let reply = http(port, "POST", LOGIN, &[("Content-Type", "application/json")], &body)?;
-    ensure!(
-        reply.status == 200,
-        "login of {user} answered {}: {}",
-        reply.status,
-        reply.body
-    );
+    let reply = ureq::post(&format!("http://127.0.0.1:{port}{LOGIN}"))
+        .timeout(Duration::from_secs(30))
+        .send_json(json!({ "username": user, "password": password }))
+        // ureq 2 answers a 4xx or 5xx as `Err(Status)`: keep it as a reply, to show its body.
+        .or_any_status()
+        .with_context(|| format!("login of {user}"))?;
+    if reply.status() != 200 {
+        let status = reply.status();
+        bail!(
+            "login of {user} answered {status}: {}",
+            reply.into_string().unwrap_or_default()
+        );
+    }
     let cookie = |name: &str| {
         reply
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, v)| v.split(';').next())
+            .all("set-cookie")
+            .into_iter()
+            .filter_map(|v| v.split(';').next())
             .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
     };
     let session = cookie("sessionid").context("login set no sessionid cookie")?;
@@ -288,64 +296,6 @@ pub(super) fn login(port: u16, user: &str, password: &str) -> Result<Session> {
     })
 }
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-/// One HTTP/1.1 request on its own connection (enough for logging in; wrk does the load).
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Result<Reply> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        let _ = write!(request, "{k}: {v}\r\n");
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP header end")?;
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status")?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Ok(Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    })
-}
-
 pub(super) fn basic_auth(user: &str, password: &str) -> String {
-    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }

@@ -31,7 +31,7 @@ use load::{Load, ensure_wrk};
 use phases::{ceiling, large_database, small_database};
 use report::Memory;
 use serde_json::Value;
-use server::{Server, TempDir, free_port};
+use server::{Server, free_port};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -151,7 +151,7 @@ struct Bench {
     opts: Options,
     accountd: PathBuf,
     ceiling: PathBuf,
-    work: TempDir,
+    work: tempfile::TempDir,
     port: u16,
     env: Vec<(String, String)>,
     load: Load,
@@ -159,7 +159,10 @@ struct Bench {
 
 impl Bench {
     fn new(opts: Options, target: &Path) -> Result<Self> {
-        let work = TempDir::new()?;
+        let work = tempfile::Builder::new()
+            .prefix("accountd-bench-")
+            .tempdir()
+            .context("creating the scratch directory")?;
         let db = work.path().join("bench.db");
         let port = free_port()?;
         let env = vec![
