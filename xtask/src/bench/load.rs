@@ -299,3 +299,28 @@ pub(super) fn login(port: u16, user: &str, password: &str) -> Result<Session> {
 pub(super) fn basic_auth(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_is_rfc_7617s_example() {
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+    }
+
+    #[test]
+    fn a_request_becomes_one_lua_statement() {
+        let put = Request::new("PUT", "/p/")
+            .header("Cookie", "sessionid=s".into())
+            .body("{}".into());
+        assert_eq!(
+            put.lua(),
+            "  reqs[#reqs + 1] = wrk.format([==[PUT]==], [==[/p/]==], { [ [==[Cookie]==] ] = [==[sessionid=s]==] }, [==[{}]==])"
+        );
+        assert!(Request::get("/").lua().ends_with("{  }, nil)"));
+    }
+}

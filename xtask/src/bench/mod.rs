@@ -273,3 +273,23 @@ fn number(v: &Value, key: &str) -> Result<f64> {
         .and_then(Value::as_f64)
         .with_context(|| format!("`{key}` missing in {v}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_by_three() {
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(2000), "2,000");
+    }
+
+    #[test]
+    fn sessions_spread_clear_of_the_password_changers() {
+        let small: Vec<u64> = spread(SMALL_DB).collect();
+        assert_eq!(small.len(), SESSIONS as usize);
+        assert!(small.iter().all(|&i| (1..FIRST_CHANGER).contains(&i)));
+        assert!(spread(1_000_000).all(|i| (1..=1_000_000).contains(&i)));
+    }
+}

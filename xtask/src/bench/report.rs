@@ -336,3 +336,34 @@ fn write_docs(path: &Path, table: &str) -> Result<()> {
     };
     std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_replaces_only_the_text_between_the_markers() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let page = dir.path().join("performance.md");
+        std::fs::write(&page, format!("# P\n\nbefore\n{BEGIN}\nold\n{END}\nafter\n"))?;
+        write_docs(&page, "new")?;
+        assert_eq!(
+            std::fs::read_to_string(&page)?,
+            format!("# P\n\nbefore\n{BEGIN}\nnew\n{END}\nafter\n")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_page_without_markers_gets_them_appended() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let page = dir.path().join("performance.md");
+        std::fs::write(&page, "# P\n")?;
+        write_docs(&page, "t")?;
+        assert_eq!(
+            std::fs::read_to_string(&page)?,
+            format!("# P\n## Latest run\n\n{BEGIN}\nt\n{END}\n")
+        );
+        Ok(())
+    }
+}
