@@ -21,6 +21,7 @@ mod repo;
 mod schema;
 #[cfg(test)]
 mod schema_check;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use connection::Backend;

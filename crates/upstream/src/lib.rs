@@ -17,11 +17,13 @@
 pub mod disabled;
 pub mod guard;
 pub mod http;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
 pub use disabled::DisabledUpstream;
 pub use guard::{BreakerConfig, GuardConfig, GuardedUpstream};
 pub use http::{ConfigError, HttpUpstream, HttpUpstreamConfig};
+#[cfg(any(test, feature = "testing"))]
 pub use memory::{InMemoryUpstream, UpstreamCall};
 
 #[cfg(test)]
