@@ -25,15 +25,10 @@ use std::time::{Duration, Instant};
 const USERS: usize = 16;
 const TENANT: &str = "Rel";
 const GROUP: &str = "RelGroup";
-/// Rotated through: each is new to a history of 3.
-const PASSWORDS: [&str; 6] = [
-    "Reliable-Passw0rd-A!",
-    "Reliable-Passw0rd-B!",
-    "Reliable-Passw0rd-C!",
-    "Reliable-Passw0rd-D!",
-    "Reliable-Passw0rd-E!",
-    "Reliable-Passw0rd-F!",
-];
+/// The writers' `n`-th password: never one of the history's (each change takes the next).
+fn password(n: usize) -> String {
+    format!("Reliable-Passw0rd-{n:03}!")
+}
 /// Valid under the default PIN rules (no runs, repeats, patterns or reversals of each other).
 const PINS: [&str; 6] = ["739152", "264817", "518394", "947261", "385729", "672593"];
 /// The AS's request timeout: claims expire 2 × this + 5 s after a crash.
@@ -46,7 +41,7 @@ const WRITERS: Population = Population {
     group: GROUP,
     count: USERS,
     first_name: "Writer",
-    password: PASSWORDS[0],
+    password: "Reliable-Passw0rd-000!",
 };
 
 fn start(database_url: &str, stub: &RecordingAs) -> Server {
@@ -105,7 +100,7 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
     let c = client();
     let user = WRITERS.username(i);
     let mut w = Writer::default();
-    let Some(session) = login(&c, &server_url, &user, PASSWORDS[0]).await else {
+    let Some(session) = login(&c, &server_url, &user, &password(0)).await else {
         w.refused.push("first login".into());
         return w;
     };
@@ -124,12 +119,12 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
                 )
             }
             1 => {
-                let next = (w.password + 1) % PASSWORDS.len();
+                let next = w.password + 1;
                 w.pending_password = Some(next);
                 (
                     c.put(format!("{server_url}{}", WRITERS.user_path(i)))
                         .headers(session.headers())
-                        .json(&json!({"oldPassword": PASSWORDS[w.password], "newPassword": PASSWORDS[next]})),
+                        .json(&json!({"oldPassword": password(w.password), "newPassword": password(next)})),
                     "password",
                 )
             }
@@ -149,7 +144,7 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
             }
             _ => (
                 c.post(format!("{server_url}/api/v1/login/"))
-                    .json(&json!({"username": user, "password": PASSWORDS[w.password]})),
+                    .json(&json!({"username": user, "password": password(w.password)})),
                 "login",
             ),
         };
@@ -192,7 +187,7 @@ async fn lost_changes(i: usize, server_url: &str, w: &Writer, db: &Database) -> 
     let candidates: Vec<usize> = std::iter::once(w.password).chain(w.pending_password).collect();
     let mut session = None;
     for p in &candidates {
-        if let Some(s) = login(&c, server_url, &user, PASSWORDS[*p]).await {
+        if let Some(s) = login(&c, server_url, &user, &password(*p)).await {
             session = Some(s);
             break;
         }
