@@ -57,7 +57,8 @@ fn run_collecting(mut command: Command) -> Result<(Vec<Value>, bool)> {
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         println!("{line}");
-        if let Some(json) = line.strip_prefix("RELIABILITY ") {
+        // `cargo test` prints "test <name> ... " and then the test's own output on the same line.
+        if let Some(json) = line.find("RELIABILITY {").map(|at| &line[at + "RELIABILITY ".len()..]) {
             records.push(serde_json::from_str(json).with_context(|| format!("a report line: {json}"))?);
         }
     }
