@@ -7,7 +7,7 @@
 //!   transaction (`BEGIN IMMEDIATE` on SQLite) that commits only when the closure returns `Ok`.
 //! - [`PoolOptions`], [`Backend`], [`StorageError`] (opening), and
 //!   [`StoreError`](accountd_domain::ports::StoreError) for everything the ports do.
-//! - [`testing`]: a fresh database per test (SQLite temp file or PostgreSQL schema), dropped on
+//! - `testing` (feature `testing`): a fresh database per test (SQLite temp file or PostgreSQL schema), dropped on
 //!   `Drop`, for this crate's contract tests and any crate that tests against a real store.
 //!
 //! Modules: `connection` (the one connection type over both backends, the pool, transactions),

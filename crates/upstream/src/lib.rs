@@ -8,7 +8,7 @@
 //!   written in `docs/upstream.md`, configured by [`HttpUpstreamConfig`].
 //! - [`guard`]: [`GuardedUpstream`], a decorator around any of them bounding the calls in flight
 //!   and opening a circuit breaker on repeated failures, configured by [`GuardConfig`].
-//! - [`memory`]: [`InMemoryUpstream`], a complete in-memory Application Server with a call log and
+//! - `memory` (feature `testing`): `InMemoryUpstream`, a complete in-memory Application Server with a call log and
 //!   failure injection, for the tests of the crates that use the port.
 //!
 //! Every adapter is synchronous, like the port: the HTTP layer runs use cases on a blocking pool.
