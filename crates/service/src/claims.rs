@@ -56,18 +56,12 @@ impl<S: Store> Services<S> {
     /// has it, at most [`ClaimConfig::wait`](crate::config::ClaimConfig); then
     /// [`ServiceError::UserBusy`]. Each attempt is one short statement of its own.
     pub(crate) fn claim_user(&self, user: UserKey) -> ServiceResult<UserClaim<'_, S>> {
-        let holder = self.claim_holder();
-        let (wait, ttl) = (self.config.claims.wait, self.config.claims.ttl);
+        let wait = self.config.claims.wait;
         let mut waited = Duration::ZERO;
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let now = self.clock.now();
-            if self.store.write(|repo| repo.claim_user(user, &holder, now, ttl))? {
-                return Ok(UserClaim {
-                    services: self,
-                    user,
-                    holder,
-                });
+            if let Some(claim) = self.try_claim_user(user)? {
+                return Ok(claim);
             }
             if waited >= wait {
                 tracing::warn!(user = %user, waited_ms = waited.as_millis(), "gave up waiting for a user claim");
