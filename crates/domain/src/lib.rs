@@ -14,6 +14,7 @@
 //! - [`rules`]: password and PIN rule sets as data.
 //! - [`records`]: sessions, tokens, throttling, audit and the other stored records.
 //! - [`ports`]: the traits storage, the Application Server, the clock and randomness implement.
+//! - `testing` (feature `testing`, dev-dependencies only): the workspace's one test-user builder.
 //!
 //! # Examples
 //!
@@ -32,6 +33,8 @@ pub mod principal;
 pub mod records;
 pub mod rules;
 pub mod secret;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod text;
 pub mod user;
 

@@ -276,11 +276,11 @@ fn scope_contains(actor: &Role, role: &Role, department: Option<&Department>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use accountd_domain::ids::UserId;
-    use accountd_domain::ids::{DepartmentName, UserKey, Username};
-    use accountd_domain::level::{GroupMember, UserLevel};
-    use accountd_domain::text::Name;
-    use accountd_domain::user::{AccountState, AccountType, Profile, Timestamp, Version};
+
+    use accountd_domain::ids::DepartmentName;
+    use accountd_domain::level::UserLevel;
+
+    use accountd_domain::testing::{TestUser, member};
     use proptest::prelude::*;
 
     fn tenant(t: &str) -> TenantId {
@@ -289,14 +289,6 @@ mod tests {
 
     fn group(g: &str) -> GroupId {
         GroupId::parse(g).unwrap()
-    }
-
-    fn member(t: &str, g: &str, u: &str) -> GroupMember {
-        GroupMember {
-            tenant: tenant(t),
-            group: group(g),
-            user: UserId::parse(u).unwrap(),
-        }
     }
 
     /// The department tree used in every group: D1 ⊃ D2 ⊃ D3, and D4 beside D1.
@@ -318,24 +310,7 @@ mod tests {
     }
 
     fn user(key: i64, role: Role, department: Option<Department>) -> User {
-        let mut profile = Profile::named(
-            Name::parse_for("firstName", "Jo").unwrap(),
-            Name::parse_for("lastName", "Bloggs").unwrap(),
-        );
-        profile.department = department;
-        User {
-            key: UserKey(key),
-            uuid: uuid::Uuid::nil(),
-            username: Username::parse(format!("user{key}")).unwrap(),
-            role,
-            profile,
-            enabled: true,
-            state: AccountState::Approved,
-            account_type: AccountType::Internal,
-            created_at: Timestamp::from_millis(0),
-            updated_at: Timestamp::from_millis(0),
-            version: Version::FIRST,
-        }
+        TestUser::new(key, role).department(department).build()
     }
 
     fn end_user(key: i64, t: &str, g: &str, d: Option<&str>) -> User {

@@ -88,36 +88,16 @@ pub fn function_rights(user: &User) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use accountd_domain::ids::{DepartmentName, GroupId, TenantId, UserId, UserKey, Username};
+    use accountd_domain::ids::DepartmentName;
     use accountd_domain::level::GroupMember;
-    use accountd_domain::text::Name;
-    use accountd_domain::user::{AccountState, AccountType, Profile, Timestamp, Version};
+    use accountd_domain::testing::{self, TestUser};
 
     fn member(user: &str) -> GroupMember {
-        GroupMember {
-            tenant: TenantId::parse("T").unwrap(),
-            group: GroupId::parse("G").unwrap(),
-            user: UserId::parse(user).unwrap(),
-        }
+        testing::member("T", "G", user)
     }
 
     fn user(key: i64, role: Role) -> User {
-        User {
-            key: UserKey(key),
-            uuid: uuid::Uuid::nil(),
-            username: Username::parse(format!("user{key}")).unwrap(),
-            role,
-            profile: Profile::named(
-                Name::parse_for("firstName", "Jo").unwrap(),
-                Name::parse_for("lastName", "Bloggs").unwrap(),
-            ),
-            enabled: true,
-            state: AccountState::Approved,
-            account_type: AccountType::Internal,
-            created_at: Timestamp::from_millis(0),
-            updated_at: Timestamp::from_millis(0),
-            version: Version::FIRST,
-        }
+        TestUser::new(key, role).build()
     }
 
     #[test]

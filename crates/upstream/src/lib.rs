@@ -30,34 +30,20 @@ pub use memory::{InMemoryUpstream, UpstreamCall};
 mod test_support {
     //! Builders the unit tests share.
 
-    use accountd_domain::ids::{GroupId, TenantId, UserId, UserKey, Username};
-    use accountd_domain::level::{GroupMember, Role};
-    use accountd_domain::text::Name;
-    use accountd_domain::user::{AccountState, AccountType, Profile, Timestamp, User, Version};
+    use accountd_domain::level::Role;
+    use accountd_domain::testing::{TestUser, member};
+    use accountd_domain::user::User;
 
     /// An approved end user with this username.
     pub(crate) fn sample_user(username: &str) -> User {
-        User {
-            key: UserKey(1),
-            uuid: uuid::Uuid::nil(),
-            username: Username::parse(username).unwrap(),
-            role: Role::EndUser {
-                member: GroupMember {
-                    tenant: TenantId::parse("Pie").unwrap(),
-                    group: GroupId::parse("PieGroup").unwrap(),
-                    user: UserId::parse("u1").unwrap(),
-                },
+        TestUser::new(
+            1,
+            Role::EndUser {
+                member: member("Pie", "PieGroup", "u1"),
             },
-            profile: Profile::named(
-                Name::parse_for("firstName", "John").unwrap(),
-                Name::parse_for("lastName", "Doe").unwrap(),
-            ),
-            enabled: true,
-            state: AccountState::Approved,
-            account_type: AccountType::Internal,
-            created_at: Timestamp::from_millis(0),
-            updated_at: Timestamp::from_millis(0),
-            version: Version::FIRST,
-        }
+        )
+        .username(username)
+        .named("John", "Doe")
+        .build()
     }
 }

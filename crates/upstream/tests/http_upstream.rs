@@ -8,16 +8,15 @@
 // Helpers outside `#[test]` functions panic on purpose too: a broken fixture is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use accountd_domain::ids::{DepartmentName, GroupId, TenantId, UserId, UserKey, Username};
-use accountd_domain::level::{GroupMember, Role, UserLevel};
+use accountd_domain::ids::{DepartmentName, GroupId, TenantId, Username};
+use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::pincode::PinSettings;
 use accountd_domain::ports::{ApplicationServer, UpstreamError};
 use accountd_domain::rules::{PasswordRules, PinRules};
 use accountd_domain::secret::{Password, PinCode};
+use accountd_domain::testing::{TestUser, member};
 use accountd_domain::text::{EmailAddress, Name, Text, TimeZoneName};
-use accountd_domain::user::{
-    AccountState, AccountType, DepartmentKey, Profile, ProfileChange, Timestamp, User, Version,
-};
+use accountd_domain::user::{DepartmentKey, ProfileChange, User};
 use accountd_upstream::{HttpUpstream, HttpUpstreamConfig};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -263,28 +262,15 @@ fn client(server: &TestServer) -> HttpUpstream {
 }
 
 fn user(username: &str) -> User {
-    User {
-        key: UserKey(7),
-        uuid: uuid::Uuid::nil(),
-        username: Username::parse(username).unwrap(),
-        role: Role::GroupAdmin {
-            member: GroupMember {
-                tenant: TenantId::parse("Pie").unwrap(),
-                group: GroupId::parse("PieGroup").unwrap(),
-                user: UserId::parse("PieGroupAdmin1").unwrap(),
-            },
+    TestUser::new(
+        7,
+        Role::GroupAdmin {
+            member: member("Pie", "PieGroup", "PieGroupAdmin1"),
         },
-        profile: Profile::named(
-            Name::parse_for("firstName", "John").unwrap(),
-            Name::parse_for("lastName", "Doe").unwrap(),
-        ),
-        enabled: true,
-        state: AccountState::Approved,
-        account_type: AccountType::Internal,
-        created_at: Timestamp::from_millis(0),
-        updated_at: Timestamp::from_millis(0),
-        version: Version::FIRST,
-    }
+    )
+    .username(username)
+    .named("John", "Doe")
+    .build()
 }
 
 fn password() -> Password {

@@ -128,39 +128,28 @@ pub(crate) async fn change_password<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use accountd_domain::ids::{GroupId, TenantId, UserId, UserKey, Username};
-    use accountd_domain::level::GroupMember;
+    use accountd_domain::ids::TenantId;
+
     use accountd_domain::level::{Role, UserLevel};
-    use accountd_domain::text::{EmailAddress, Name, PhoneNumber};
-    use accountd_domain::user::{AccountState, AccountType, Profile, Timestamp, User, Version};
+    use accountd_domain::testing::{TestUser, member};
+    use accountd_domain::text::{Name, PhoneNumber};
+    use accountd_domain::user::User;
     use uuid::Uuid;
 
     fn jbloggs() -> User {
-        let mut profile = Profile::named(
-            Name::parse_for("f", "New").unwrap(),
-            Name::parse_for("l", "User").unwrap(),
-        );
-        profile.email = Some(EmailAddress::parse_for("e", "jbloggs@acmecorp.com").unwrap());
-        profile.phone_number = PhoneNumber::parse_for("p", "+353 (1) 6742000").unwrap();
-        User {
-            key: UserKey(7),
-            uuid: Uuid::new_v4(),
-            username: Username::parse("jbloggs").unwrap(),
-            role: Role::EndUser {
-                member: GroupMember {
-                    tenant: TenantId::parse("AcmeCorp").unwrap(),
-                    group: GroupId::parse("AcmeGroup").unwrap(),
-                    user: UserId::parse("jbloggs").unwrap(),
-                },
+        TestUser::new(
+            7,
+            Role::EndUser {
+                member: member("AcmeCorp", "AcmeGroup", "jbloggs"),
             },
-            profile,
-            enabled: true,
-            state: AccountState::Approved,
-            account_type: AccountType::Internal,
-            created_at: Timestamp::from_millis(1_367_337_125_476),
-            updated_at: Timestamp::from_millis(1_367_337_125_476),
-            version: Version::FIRST,
-        }
+        )
+        .username("jbloggs")
+        .uuid(Uuid::new_v4())
+        .named("New", "User")
+        .email("jbloggs@acmecorp.com")
+        .profile(|p| p.phone_number = PhoneNumber::parse_for("p", "+353 (1) 6742000").unwrap())
+        .at(1_367_337_125_476)
+        .build()
     }
 
     fn echo(user: &User) -> AxwayUserUpdate {

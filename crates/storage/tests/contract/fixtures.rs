@@ -3,14 +3,14 @@
 use accountd_domain::endpoint::{
     AccessDeviceEndpoint, AdditionalEndpoint, Contact, Device, DeviceLevel, DeviceOwner, DeviceRef, Endpoint,
 };
-use accountd_domain::ids::{DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, Username};
+use accountd_domain::ids::{DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId};
 use accountd_domain::level::{GroupMember, Role};
 use accountd_domain::ports::{Repository, Store, StoreError, StoreResult};
 use accountd_domain::records::{Group, NewDepartment, Tenant};
-use accountd_domain::text::{Name, Text};
-use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile, Timestamp, User};
+use accountd_domain::testing::TestUser;
+use accountd_domain::text::Text;
+use accountd_domain::user::{DepartmentKey, NewUser, Timestamp, User};
 use accountd_storage::Database;
-use uuid::Uuid;
 
 pub const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
@@ -52,23 +52,12 @@ pub fn department_key(tenant: &str, group: Option<&str>, name: &str) -> Departme
     }
 }
 
-/// A new user with a named profile, approved and enabled.
+/// A new user with a named profile, approved and enabled (the workspace's test-user builder).
 pub fn new_user(username: &str, role: Role) -> NewUser {
-    NewUser {
-        uuid: Uuid::new_v4(),
-        username: Username::parse(username).unwrap(),
-        role,
-        profile: NewProfile {
-            profile: Profile::named(
-                Name::parse_for("firstName", "John").unwrap(),
-                Name::parse_for("lastName", "Doe").unwrap(),
-            ),
-            department: None,
-        },
-        enabled: true,
-        state: AccountState::Approved,
-        account_type: AccountType::Internal,
-    }
+    TestUser::new(0, role)
+        .username(username)
+        .named("John", "Doe")
+        .new_user()
 }
 
 /// Tenant `Pie` with groups `PieGroup` and `OtherGroup`.
