@@ -25,7 +25,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const GROUP_ADMIN: &str = "PieGroupAdmin1@sip.netaxis.be";
-const USER_LOGIN_INFO: &str = "/api/v1/session/user_login_info/";
 const FOOUSER: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/";
 const FOOPIN: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/pincode/";
 
@@ -558,18 +557,7 @@ async fn two_instances_change_one_user_in_the_same_order_on_the_application_serv
             .json(&json!({ "first_name": name }))
             .send()
     };
-    let stored = || async {
-        let info: Value = c
-            .get(a.url(USER_LOGIN_INFO))
-            .headers(on_a.headers())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        info["profile"]["first_name"].as_str().unwrap().to_owned()
-    };
+    let stored = || async { stored_first_name(&c, &a.url(""), &on_a).await.1.unwrap() };
     for round in 0..6 {
         let (one, two) = tokio::join!(
             rename(&a, &on_a, format!("A{round}")),

@@ -5,7 +5,7 @@
 
 use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
 use reqwest::{Client, Response, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -203,4 +203,40 @@ pub async fn session(client: &Client, server: &Server, username: &str, password:
         id: cookie(&response, "sessionid").unwrap(),
         xsrf: cookie(&response, "XSRF-TOKEN").unwrap(),
     }
+}
+
+/// Seed 000's own-profile resource.
+pub const USER_LOGIN_INFO: &str = "/api/v1/session/user_login_info/";
+
+/// A session for `username` on the server at `base_url`, or `None` when the login is refused or
+/// the server does not answer (a server being killed, a database being down).
+pub async fn try_session(client: &Client, base_url: &str, username: &str, password: &str) -> Option<Session> {
+    let response = client
+        .post(format!("{base_url}/api/v1/login/"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .ok()?;
+    (response.status() == StatusCode::OK).then(|| Session {
+        id: cookie(&response, "sessionid").unwrap(),
+        xsrf: cookie(&response, "XSRF-TOKEN").unwrap(),
+    })
+}
+
+/// `GET user_login_info` as `session`: the status and the body (`null` when it is not JSON).
+pub async fn login_info(client: &Client, base_url: &str, session: &Session) -> (StatusCode, Value) {
+    let response = client
+        .get(format!("{base_url}{USER_LOGIN_INFO}"))
+        .headers(session.headers())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The first name `GET user_login_info` shows `session` (`None` when the answer has none).
+pub async fn stored_first_name(client: &Client, base_url: &str, session: &Session) -> (StatusCode, Option<String>) {
+    let (status, body) = login_info(client, base_url, session).await;
+    (status, body["profile"]["first_name"].as_str().map(str::to_owned))
 }

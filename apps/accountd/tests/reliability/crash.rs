@@ -15,7 +15,7 @@ use accountd_domain::ports::Store;
 use accountd_domain::records::{AuditAction, AuditOutcome};
 use accountd_storage::testing::{TestSchema, postgres_unavailable};
 use accountd_storage::{Database, PoolOptions};
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -82,25 +82,12 @@ struct Writer {
     refused: Vec<String>,
 }
 
-async fn login(c: &Client, server_url: &str, user: &str, password: &str) -> Option<Session> {
-    let response = c
-        .post(format!("{server_url}/api/v1/login/"))
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .ok()?;
-    (response.status() == StatusCode::OK).then(|| Session {
-        id: cookie(&response, "sessionid").unwrap(),
-        xsrf: cookie(&response, "XSRF-TOKEN").unwrap(),
-    })
-}
-
 /// Writes as user `i` until the server dies (a request fails to get an answer) or `stop`.
 async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>, acked: Arc<AtomicU64>) -> Writer {
     let c = client();
     let user = WRITERS.username(i);
     let mut w = Writer::default();
-    let Some(session) = login(&c, &server_url, &user, &password(0)).await else {
+    let Some(session) = try_session(&c, &server_url, &user, &password(0)).await else {
         w.refused.push("first login".into());
         return w;
     };
@@ -112,7 +99,7 @@ async fn write_until_killed(i: usize, server_url: String, stop: Arc<AtomicBool>,
                 let name = format!("W{i}n{n}");
                 w.pending_name = Some(name.clone());
                 (
-                    c.put(format!("{server_url}/api/v1/session/user_login_info/"))
+                    c.put(format!("{server_url}{USER_LOGIN_INFO}"))
                         .headers(session.headers())
                         .json(&json!({"first_name": name})),
                     "profile",
@@ -187,7 +174,7 @@ async fn lost_changes(i: usize, server_url: &str, w: &Writer, db: &Database) -> 
     let candidates: Vec<usize> = std::iter::once(w.password).chain(w.pending_password).collect();
     let mut session = None;
     for p in &candidates {
-        if let Some(s) = login(&c, server_url, &user, &password(*p)).await {
+        if let Some(s) = try_session(&c, server_url, &user, &password(*p)).await {
             session = Some(s);
             break;
         }
@@ -197,16 +184,8 @@ async fn lost_changes(i: usize, server_url: &str, w: &Writer, db: &Database) -> 
         return 3;
     };
     // The first name.
-    let info: Value = c
-        .get(format!("{server_url}/api/v1/session/user_login_info/"))
-        .headers(session.headers())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let stored = info["profile"]["first_name"].as_str().unwrap().to_owned();
+    let (_, stored) = stored_first_name(&c, server_url, &session).await;
+    let stored = stored.unwrap();
     // Before its first acknowledged rename, the imported name is as good.
     let acked = w.first_name.clone().unwrap_or_else(|| "Writer".to_owned());
     let expected: Vec<String> = std::iter::once(acked).chain(w.pending_name.clone()).collect();

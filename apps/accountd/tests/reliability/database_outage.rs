@@ -9,7 +9,7 @@ use crate::server::*;
 use accountd_storage::testing::{in_ci, postgres_base_url};
 use accountd_storage::{Database, PoolOptions};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,12 +122,11 @@ async fn a_postgres_outage_answers_503_recovers_by_itself_and_loses_nothing() {
                 let write = n % 2 == 0;
                 let name = format!("C{i}n{n}");
                 let request = if write {
-                    c.put(format!("{url}/api/v1/session/user_login_info/"))
+                    c.put(format!("{url}{USER_LOGIN_INFO}"))
                         .headers(s.headers())
                         .json(&json!({"last_name": name}))
                 } else {
-                    c.get(format!("{url}/api/v1/session/user_login_info/"))
-                        .headers(s.headers())
+                    c.get(format!("{url}{USER_LOGIN_INFO}")).headers(s.headers())
                 };
                 let sent_at = Instant::now();
                 let Ok(response) = request.timeout(Duration::from_secs(30)).send().await else {
@@ -179,15 +178,8 @@ async fn a_postgres_outage_answers_503_recovers_by_itself_and_loses_nothing() {
     }
     // No acknowledged write lost: the name stored is the last one acknowledged (every write went
     // to the same user; the server answered them one after the other).
-    let info: Value = c
-        .get(format!("{url}/api/v1/session/user_login_info/"))
-        .headers(session(&c, &server, "foouser", DEMO_PASSWORD).await.headers())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let foo = session(&c, &server, "foouser", DEMO_PASSWORD).await;
+    let (_, info) = login_info(&c, &url, &foo).await;
     let stored = info["profile"]["last_name"].as_str().unwrap().to_owned();
     let acked = acked.lock().unwrap().clone();
     let acknowledged = acked.len() as u64;

@@ -63,7 +63,7 @@ fn fill(path: &Path) -> u64 {
 
 async fn rename(c: &Client, url: &str, s: &Session, name: &str) -> (StatusCode, Value) {
     let response = c
-        .put(format!("{url}/api/v1/session/user_login_info/"))
+        .put(format!("{url}{USER_LOGIN_INFO}"))
         .headers(s.headers())
         .json(&json!({"first_name": name}))
         .send()
@@ -71,18 +71,6 @@ async fn rename(c: &Client, url: &str, s: &Session, name: &str) -> (StatusCode, 
         .unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn stored_name(c: &Client, url: &str, s: &Session) -> (StatusCode, Option<String>) {
-    let response = c
-        .get(format!("{url}/api/v1/session/user_login_info/"))
-        .headers(s.headers())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    (status, body["profile"]["first_name"].as_str().map(str::to_owned))
 }
 
 #[tokio::test]
@@ -110,14 +98,14 @@ async fn a_full_disk_refuses_writes_with_507_keeps_reads_and_resumes() {
     }
     let login_while_full = login(&c, &server, "jbloggs", DEMO_PASSWORD).await.status();
     // Reads go on.
-    let (read_status, read_name) = stored_name(&c, &url, &s).await;
+    let (read_status, read_name) = stored_first_name(&c, &url, &s).await;
     let ready = c.get(format!("{url}/readyz")).send().await.unwrap().status();
 
     // Space returns: writes resume.
     std::fs::remove_file(&filler).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (after_status, _) = rename(&c, &url, &s, "AfterFull").await;
-    let (_, after_name) = stored_name(&c, &url, &s).await;
+    let (_, after_name) = stored_first_name(&c, &url, &s).await;
     server.stop();
     let db = Database::open(&url_of_db, &PoolOptions::default()).unwrap();
     let problems = db.integrity_check().unwrap();

@@ -133,7 +133,7 @@ async fn ordinary(url: String, duration: Duration) -> Served {
         for _ in 0..3 {
             let t = Instant::now();
             let response = c
-                .get(format!("{url}/api/v1/session/user_login_info/"))
+                .get(format!("{url}{USER_LOGIN_INFO}"))
                 .headers(session.headers())
                 .send()
                 .await;

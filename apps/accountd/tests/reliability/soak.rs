@@ -379,7 +379,7 @@ async fn drive(i: usize, url: String, stop: Arc<AtomicBool>) -> Tally {
         let (op, request, audited) = match n % 20 {
             16..=19 => (
                 "profile",
-                c.put(format!("{url}/api/v1/session/user_login_info/"))
+                c.put(format!("{url}{USER_LOGIN_INFO}"))
                     .headers(li.session.headers())
                     .json(&json!({"first_name": format!("S{i}n{n}")})),
                 true,
@@ -403,8 +403,7 @@ async fn drive(i: usize, url: String, stop: Arc<AtomicBool>) -> Tally {
             }
             _ => (
                 "get",
-                c.get(format!("{url}/api/v1/session/user_login_info/"))
-                    .headers(li.session.headers()),
+                c.get(format!("{url}{USER_LOGIN_INFO}")).headers(li.session.headers()),
                 false,
             ),
         };

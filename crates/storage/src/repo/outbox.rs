@@ -61,19 +61,18 @@ struct DivergenceRow {
 /// Error texts are kept to this many characters: enough to diagnose, not a place to store bodies.
 const MAX_ERROR_CHARS: usize = 500;
 
-/// The ids of up to `limit` due, unleased rows, earliest due first (through the
+/// Up to `limit` due, unleased rows, earliest due first (through the
 /// `(not_before, id)` index); locked (and skipped by other lessees) on PostgreSQL until the lease
 /// transaction ends.
-fn due_ids(conn: &mut DbConn, now: i64, limit: i64) -> StoreResult<Vec<i64>> {
+fn due_rows(conn: &mut DbConn, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
     let due = outbox::table
         .filter(outbox::not_before.le(now))
         .filter(outbox::leased_until.is_null().or(outbox::leased_until.le(now)))
         .order((outbox::not_before.asc(), outbox::id.asc()))
-        .limit(limit)
-        .select(outbox::id);
+        .limit(limit);
     match conn {
-        DbConn::Sqlite(c) => due.load(c),
-        DbConn::Postgres(c) => due.for_update().skip_locked().load(c),
+        DbConn::Sqlite(c) => due.select(OutboxRow::as_select()).load(c),
+        DbConn::Postgres(c) => due.select(OutboxRow::as_select()).for_update().skip_locked().load(c),
     }
     .store()
 }
@@ -126,16 +125,12 @@ impl OutboxStore for Repo<'_> {
     ) -> StoreResult<Vec<OutboxMessage>> {
         let now_ms = now.as_millis();
         self.atomic(|conn| {
-            let ids = due_ids(conn, now_ms, i64::from(limit))?;
-            if ids.is_empty() {
+            // Locked and loaded in one query; delivered in id order.
+            let mut candidates = due_rows(conn, now_ms, i64::from(limit))?;
+            if candidates.is_empty() {
                 return Ok(Vec::new());
             }
-            let candidates: Vec<OutboxRow> = outbox::table
-                .filter(outbox::id.eq_any(&ids))
-                .order(outbox::id.asc())
-                .select(OutboxRow::as_select())
-                .load(conn)
-                .store()?;
+            candidates.sort_unstable_by_key(|r| r.id);
             // The first row still in the outbox of each candidate's user: a later row of a user
             // waits for the earlier one (leased, backing off or not yet due) to go.
             let users: Vec<i64> = candidates.iter().filter_map(|r| r.user_key).collect();
