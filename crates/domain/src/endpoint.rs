@@ -259,4 +259,17 @@ mod tests {
         assert!(Contact::parse("sip: alice").is_err());
         assert!(Contact::parse("").is_err());
     }
+
+    #[test]
+    fn contacts_are_bounded_and_kept_as_given() {
+        let long = format!("sip:{}", "a".repeat(Contact::MAX_LEN - 4));
+        let contact = Contact::parse(long.clone()).unwrap();
+        assert_eq!(contact.as_str(), long);
+        assert_eq!(String::from(contact), long);
+        assert_eq!(
+            Contact::parse(format!("{long}b")).unwrap_err().problem,
+            Problem::TooLong { max: Contact::MAX_LEN }
+        );
+        assert_eq!(Contact::try_from("sip:x".to_owned()).unwrap().as_str(), "sip:x");
+    }
 }

@@ -87,3 +87,14 @@ impl InvalidValue {
         Self { field, ..self }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renamed_keeps_the_problem_under_the_new_name() {
+        let renamed = InvalidValue::new("tenant", Problem::Empty).renamed("department.tenantId");
+        assert_eq!(renamed, InvalidValue::new("department.tenantId", Problem::Empty));
+    }
+}

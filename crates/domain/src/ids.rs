@@ -236,4 +236,10 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn user_keys_display_as_their_number() {
+        assert_eq!(UserKey(42).to_string(), "42");
+        assert_eq!(format!("{:>4}", UserKey(-7)), "  -7");
+    }
 }

@@ -267,4 +267,15 @@ mod tests {
         assert_eq!(Role::System.tenant(), None);
         assert!(UserLevel::System > UserLevel::TenantAdmin);
     }
+
+    #[test]
+    fn setting_names_and_admins() {
+        let names: Vec<&str> = UserLevel::ALL.iter().map(|l| l.setting_name()).collect();
+        assert_eq!(
+            names,
+            ["END_USER", "DEPARTMENT_ADMIN", "GROUP_ADMIN", "TENANT_ADMIN", "SYSTEM"]
+        );
+        let admins: Vec<bool> = UserLevel::ALL.iter().map(|l| l.is_admin()).collect();
+        assert_eq!(admins, [false, true, true, true, true]);
+    }
 }

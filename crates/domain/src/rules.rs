@@ -106,4 +106,19 @@ mod tests {
         assert!(s.forbid_common);
         assert_eq!(s, b.strictest(&a));
     }
+
+    #[test]
+    fn strictest_forbids_what_either_side_forbids() {
+        let forbids = PasswordRules {
+            forbid_username: true,
+            forbid_common: true,
+            ..PasswordRules::NONE
+        };
+        for (a, b) in [(&forbids, &PasswordRules::NONE), (&PasswordRules::NONE, &forbids)] {
+            let both = a.strictest(b);
+            assert!(both.forbid_username && both.forbid_common);
+        }
+        let neither = PasswordRules::NONE.strictest(&PasswordRules::NONE);
+        assert!(!neither.forbid_username && !neither.forbid_common);
+    }
 }

@@ -157,4 +157,29 @@ mod tests {
         assert!(Password::new("x".repeat(1025)).is_err());
         assert!(Password::new("x".repeat(1024)).is_ok());
     }
+
+    #[test]
+    fn debug_names_the_type_and_hides_the_secret() {
+        let password = format!("{:?}", Password::new("Sup3r-secret!").unwrap());
+        assert_eq!(password, "Password(<redacted>)");
+        let pin = format!("{:?}", PinCode::parse("918273").unwrap());
+        assert_eq!(pin, "PinCode(<redacted>)");
+        let hash = format!(
+            "{:?}",
+            SecretHash::new("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA").unwrap()
+        );
+        assert_eq!(hash, "SecretHash(<redacted>)");
+        let digest = TokenDigest([0xab; 32]);
+        assert_eq!(digest.log_label(), "abababab");
+        assert_eq!(format!("{digest:?}"), "TokenDigest(abababab…)");
+    }
+
+    #[test]
+    fn pins_are_at_most_64_digits() {
+        assert!(PinCode::parse("1".repeat(PinCode::MAX_LEN)).is_ok());
+        assert_eq!(
+            PinCode::parse("1".repeat(PinCode::MAX_LEN + 1)).unwrap_err().problem,
+            Problem::TooLong { max: PinCode::MAX_LEN }
+        );
+    }
 }

@@ -475,4 +475,12 @@ mod tests {
             Problem::TooLong { max: 80 }
         );
     }
+
+    #[test]
+    fn a_stored_email_needs_both_parts() {
+        assert!(EmailAddress::from_stored("email", "a@b").is_ok());
+        for bad in ["@b", "a@", "@", "ab"] {
+            assert!(EmailAddress::from_stored("email", bad).is_err(), "{bad}");
+        }
+    }
 }
