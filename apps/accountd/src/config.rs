@@ -38,6 +38,8 @@ pub struct AppConfig {
     pub sso: SsoConfig,
     pub outbox: OutboxConfig,
     pub audit: AuditConfig,
+    pub security: accountd_service::config::SecurityConfig,
+    pub mfa: accountd_service::config::MfaConfig,
 }
 
 /// The listening socket and its connections: what actix's connection dispatcher enforces before a
@@ -224,6 +226,8 @@ impl AppConfig {
             claims: accountd_service::config::ClaimConfig::for_upstream_timeout(self.upstream.http.request_timeout),
             outbox: self.outbox,
             audit: self.audit.clone(),
+            security: self.security.clone(),
+            mfa: self.mfa.clone(),
         }
     }
 }

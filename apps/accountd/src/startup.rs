@@ -88,7 +88,7 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
             mode.as_str()
         );
     }
-    Services::new(
+    let mut services = Services::new(
         store,
         upstream(config)?,
         Arc::new(SystemClock),
@@ -96,7 +96,79 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
         Hasher::sized_to_cores(config.hashing),
         config.service_config(),
     )
-    .context("configuring SSO")
+    .context("configuring SSO")?;
+    services.set_key_ring(key_ring(config)?);
+    Ok(services)
+}
+
+/// The name of the key file beside an SQLite database (docs/second-factors.md).
+pub const KEY_FILE: &str = "accountd-keys";
+
+/// The keys that seal TOTP secrets (docs/second-factors.md): `security.keys` when set. Else, on
+/// SQLite, the key file beside the database, generated at the first start (mode 0600, one
+/// `id:base64` line per key, oldest first); on PostgreSQL start is refused, as every instance
+/// must seal and open with the same keys.
+pub fn key_ring(config: &AppConfig) -> Result<accountd_policy::factors::KeyRing> {
+    use accountd_service::factors::parse_keys;
+    if !config.security.keys.is_empty() {
+        return parse_keys(&config.security.keys).map_err(|e| anyhow::anyhow!("invalid security.keys: {e}"));
+    }
+    let url = &config.database.url;
+    let Some(database) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        bail!(
+            "security.keys is required with PostgreSQL: every instance must seal and open TOTP secrets with \
+             the same keys. Make one with `accountd keygen` and give it to every instance \
+             (ACCOUNTD__SECURITY__KEYS or [security] keys)."
+        );
+    };
+    let file = std::path::Path::new(database).with_file_name(KEY_FILE);
+    if !file.exists() {
+        write_new_key_file(&file)?;
+        tracing::info!(file = %file.display(), "generated the key that seals TOTP secrets");
+    }
+    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let keys: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    parse_keys(&keys).map_err(|e| anyhow::anyhow!("invalid key file {}: {e}", file.display()))
+}
+
+/// One new key as `accountd keygen` prints it: `id:base64-of-32-random-bytes`, its id `k` and the
+/// date (so that a rotation's new key sorts after the old one).
+pub fn new_key_line(id: &str) -> String {
+    use accountd_domain::ports::Random;
+    use base64::Engine;
+    let mut key = zeroize::Zeroizing::new([0u8; accountd_policy::factors::KEY_BYTES]);
+    OsRandom.fill(key.as_mut());
+    format!(
+        "{id}:{}",
+        base64::engine::general_purpose::STANDARD.encode(key.as_ref())
+    )
+}
+
+fn write_new_key_file(file: &std::path::Path) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut out = options
+        .open(file)
+        .with_context(|| format!("creating {}", file.display()))?;
+    writeln!(
+        out,
+        "# accountd's keys that seal TOTP secrets, oldest first: `id:base64`. Keep it secret and\n\
+         # back it up with the database; a lost key makes its users' authenticators unusable.\n{}",
+        new_key_line("k1")
+    )
+    .and_then(|()| out.sync_all())
+    .with_context(|| format!("writing {}", file.display()))
 }
 
 /// Every `sessions.purge_interval_seconds` (ten minutes by default), deletes the sessions past

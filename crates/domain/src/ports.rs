@@ -10,8 +10,8 @@ use crate::ids::{AppId, GroupId, TenantId, UserKey, Username};
 use crate::level::{GroupMember, UserLevel};
 use crate::pincode::PinSettings;
 use crate::records::{
-    ApiToken, AppData, AuditEvent, Group, License, NewApiToken, NewDepartment, NewSession, PasswordRecord, PinRecord,
-    Session, Tenant, ThrottleState,
+    ApiToken, AppData, AuditEvent, Group, License, LoginChallenge, NewApiToken, NewDepartment, NewSession,
+    PasswordRecord, PinRecord, Session, Tenant, ThrottleState, TotpFactor,
 };
 use crate::rules::{PasswordRules, PinRules};
 use crate::secret::{Password, PinCode, SecretHash, TokenDigest};
@@ -234,6 +234,38 @@ pub trait SessionStore {
     fn purge_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64>;
 }
 
+/// Second factors (issue 18): TOTP authenticators, recovery codes, login challenges, and the
+/// sessions' proof times.
+pub trait FactorStore {
+    fn totp_factor(&mut self, user: UserKey) -> StoreResult<Option<TotpFactor>>;
+    /// Stores `factor` (unconfirmed) in place of the user's authenticator, if any.
+    fn put_totp_factor(&mut self, factor: &TotpFactor) -> StoreResult<()>;
+    /// Records `step` as used on the user's authenticator, and confirms it at `now` when it was
+    /// not: `false` (nothing changed) when there is no authenticator or `step` is not after its
+    /// last used one. One conditional write, so a code is accepted once across every instance.
+    fn use_totp_step(&mut self, user: UserKey, step: i64, now: Timestamp) -> StoreResult<bool>;
+    /// `false` when the user had no authenticator.
+    fn delete_totp_factor(&mut self, user: UserKey) -> StoreResult<bool>;
+    /// Replaces the user's recovery codes with these digests (the old set dies).
+    fn replace_recovery_codes(&mut self, user: UserKey, digests: &[TokenDigest], now: Timestamp) -> StoreResult<()>;
+    /// Uses up one recovery code: `false` when the user has no unused code with this digest.
+    fn use_recovery_code(&mut self, user: UserKey, digest: &TokenDigest) -> StoreResult<bool>;
+    fn recovery_codes_left(&mut self, user: UserKey) -> StoreResult<u32>;
+    /// Deletes the user's recovery codes; returns how many went.
+    fn delete_recovery_codes(&mut self, user: UserKey) -> StoreResult<u64>;
+    fn create_login_challenge(&mut self, challenge: &LoginChallenge) -> StoreResult<()>;
+    fn login_challenge(&mut self, digest: &TokenDigest) -> StoreResult<Option<LoginChallenge>>;
+    /// Counts a wrong code given with the challenge; returns the failures so far (0: no challenge).
+    fn count_challenge_failure(&mut self, digest: &TokenDigest) -> StoreResult<u32>;
+    /// `false` when there was none (used already, or expired and purged).
+    fn delete_login_challenge(&mut self, digest: &TokenDigest) -> StoreResult<bool>;
+    /// Deletes the challenges that expired before `now`; returns how many went.
+    fn purge_login_challenges(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// Records that the session proved a password or factor at `now`, and sets whether it may only
+    /// enroll a factor. `false` when there is no such session.
+    fn prove_session(&mut self, digest: &TokenDigest, now: Timestamp, enrollment_only: bool) -> StoreResult<bool>;
+}
+
 /// API tokens for `Authorization: Bearer`.
 pub trait ApiTokenStore {
     fn create_api_token(&mut self, token: &NewApiToken) -> StoreResult<ApiToken>;
@@ -417,6 +449,7 @@ pub trait Repository:
     + InventoryStore
     + ClaimStore
     + OutboxStore
+    + FactorStore
 {
 }
 
@@ -434,6 +467,7 @@ impl<T> Repository for T where
         + InventoryStore
         + ClaimStore
         + OutboxStore
+        + FactorStore
 {
 }
 
@@ -632,5 +666,57 @@ mod tests {
     #[test]
     fn system_clock_is_after_2020() {
         assert!(SystemClock.now() > Timestamp::from_millis(1_577_836_800_000));
+    }
+
+    /// A store with no database behind it: only what the trait's defaults answer.
+    struct Nowhere;
+
+    impl Store for Nowhere {
+        fn read<T, E>(&self, _: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+        where
+            E: From<StoreError>,
+        {
+            Err(StoreError::Unavailable("nowhere".into()).into())
+        }
+
+        fn write<T, E>(&self, _: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+        where
+            E: From<StoreError>,
+        {
+            Err(StoreError::Unavailable("nowhere".into()).into())
+        }
+    }
+
+    #[test]
+    fn a_store_without_a_pool_or_bulk_copy_says_so() {
+        assert_eq!(Nowhere.pool_use(), None);
+        assert_eq!(Nowhere.check_ready(), Ok(()));
+        let copy = BulkCopy {
+            first: 1,
+            last: 2,
+            prefix: "u",
+            group_prefix: "g",
+            per_group: 1,
+        };
+        assert!(matches!(
+            Nowhere.bulk_copy_user(crate::ids::UserKey(1), &copy),
+            Err(StoreError::Backend(_))
+        ));
+    }
+
+    #[test]
+    fn breaker_states_have_their_gauge_codes_and_names() {
+        let states = [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen];
+        let codes: Vec<i64> = states.iter().map(|s| s.code()).collect();
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        assert_eq!(codes, [0, 1, 2]);
+        assert_eq!(names, ["closed", "open", "half-open"]);
+    }
+
+    #[test]
+    fn manual_clock_is_set_to_any_time() {
+        let c = ManualClock::at(Timestamp::from_millis(1000));
+        c.set(Timestamp::from_millis(500));
+        assert_eq!(c.now(), Timestamp::from_millis(500));
     }
 }

@@ -4,7 +4,7 @@
 use crate::ids::{GroupId, TenantId, UserId};
 use crate::level::Role;
 use crate::secret::TokenDigest;
-use crate::user::User;
+use crate::user::{Timestamp, User};
 use serde::{Deserialize, Serialize};
 
 /// How the caller proved who they are.
@@ -47,6 +47,13 @@ pub struct Principal {
     pub auth: AuthMethod,
     /// The session the request came with, if any (kept when the user's other sessions are ended).
     pub session: Option<TokenDigest>,
+    /// When this caller last proved a password or second factor: the session's last proof, the
+    /// request itself for HTTP Basic, `None` for API and identity-provider tokens (which prove
+    /// neither). Sensitive changes need a recent one (`security.reauth_max_age_seconds`).
+    pub proved_at: Option<Timestamp>,
+    /// A session of a user who must enroll a second factor (`mfa.required_levels`) and has none
+    /// yet: it may read its own account and enroll, nothing else.
+    pub enrollment_only: bool,
 }
 
 impl Principal {
@@ -142,5 +149,21 @@ mod tests {
         ] {
             assert_eq!(AuthMethod::parse(m.as_str()), Some(m));
         }
+    }
+
+    #[test]
+    fn a_principal_has_the_ids_of_its_role() {
+        let mut user = crate::testing::TestUser::new(1, Role::EndUser { member: member() }).build();
+        let principal = Principal {
+            user: user.clone(),
+            auth: AuthMethod::Session,
+            session: None,
+            proved_at: None,
+            enrollment_only: false,
+        };
+        assert_eq!(principal.ids(), Ids::of(&user.role));
+        assert_eq!(principal.ids().user_id.map(|u| u.to_string()), Some("u1".to_owned()));
+        user.role = Role::System;
+        assert_eq!(Principal { user, ..principal }.ids(), Ids::default());
     }
 }

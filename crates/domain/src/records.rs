@@ -88,6 +88,10 @@ pub struct NewSession {
     /// Absolute end, whatever the activity.
     pub expires_at: Timestamp,
     pub client: ClientInfo,
+    /// When the session last proved a password or factor (its creation, for a login).
+    pub proved_at: Timestamp,
+    /// May only read its own account and enroll a second factor (`mfa.required_levels`).
+    pub enrollment_only: bool,
 }
 
 /// A stored session.
@@ -102,6 +106,51 @@ pub struct Session {
     pub last_seen_at: Timestamp,
     pub expires_at: Timestamp,
     pub client: ClientInfo,
+    pub proved_at: Timestamp,
+    pub enrollment_only: bool,
+}
+
+/// A secret sealed with an AEAD under a configured key (`key_id`): the nonce and the ciphertext
+/// with its tag, as the key ring wrote them. Not readable without the key; its `Debug` shows the
+/// key id only all the same.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub key_id: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("key_id", &self.key_id)
+            .field("bytes", &"<sealed>")
+            .finish()
+    }
+}
+
+/// A user's TOTP authenticator as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpFactor {
+    pub user: UserKey,
+    /// The shared secret, sealed with the user's key as associated data.
+    pub sealed: SealedSecret,
+    pub created_at: Timestamp,
+    /// `None` until the user proved the authenticator with a first code; an unconfirmed one is
+    /// not a factor (login ignores it).
+    pub confirmed_at: Option<Timestamp>,
+    /// The last 30-second step a code was accepted for: that code and earlier ones are refused.
+    pub last_step: Option<i64>,
+}
+
+/// The second step of a login, handed out after the password; the store keeps its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginChallenge {
+    pub digest: TokenDigest,
+    pub user: UserKey,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Wrong codes given with it so far.
+    pub failures: u32,
 }
 
 /// An API token to create; the store keeps the digest only.
@@ -159,6 +208,16 @@ pub enum AuditAction {
     SessionRevoke,
     TokenCreate,
     TokenRevoke,
+    /// A TOTP authenticator enrolled (started, or confirmed: the fields say which).
+    FactorEnroll,
+    /// A second factor removed by its user.
+    FactorRemove,
+    /// A session proved its password or factor again (re-authentication).
+    Reauthenticate,
+    /// A new set of recovery codes.
+    RecoveryCodesRegenerate,
+    /// An administrator (or the operator) removed every factor of a user.
+    FactorReset,
 }
 
 impl AuditAction {
@@ -175,6 +234,11 @@ impl AuditAction {
             AuditAction::SessionRevoke => "session_revoke",
             AuditAction::TokenCreate => "token_create",
             AuditAction::TokenRevoke => "token_revoke",
+            AuditAction::FactorEnroll => "factor_enroll",
+            AuditAction::FactorRemove => "factor_remove",
+            AuditAction::Reauthenticate => "reauthenticate",
+            AuditAction::RecoveryCodesRegenerate => "recovery_codes_regenerate",
+            AuditAction::FactorReset => "factor_reset",
         }
     }
 
@@ -192,6 +256,11 @@ impl AuditAction {
             SessionRevoke,
             TokenCreate,
             TokenRevoke,
+            FactorEnroll,
+            FactorRemove,
+            Reauthenticate,
+            RecoveryCodesRegenerate,
+            FactorReset,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)

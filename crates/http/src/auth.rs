@@ -126,6 +126,7 @@ impl<S: Store> FromRequest for Caller<S> {
         let state = req.app_data::<web::Data<AppState<S>>>().cloned();
         let credentials = read_credentials(req);
         let ctx = context_of(req);
+        let enrolling_allowed = crate::factors::allowed_while_enrolling(req.method(), req.path());
         Box::pin(async move {
             let state = state.ok_or(ApiError::Busy)?;
             let services = state.services.clone();
@@ -148,6 +149,9 @@ impl<S: Store> FromRequest for Caller<S> {
                     blocking(move || services.authenticate_basic(&username, &password, &ctx)).await?
                 }
             };
+            if principal.enrollment_only && !enrolling_allowed {
+                return Err(ServiceError::EnrollmentRequired.into());
+            }
             Ok(Caller {
                 principal,
                 _store: PhantomData,

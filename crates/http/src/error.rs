@@ -120,6 +120,15 @@ pub struct Problem {
     pub details: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// `second-factor-required` only: send it back with a code to `POST /api/v1/login/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// `second-factor-required` only: the ways to finish (`totp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<&'static str>>,
+    /// `second-factor-required` only: when the challenge dies, in ms since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_expires_at: Option<i64>,
 }
 
 impl From<ServiceError> for ApiError {
@@ -155,6 +164,8 @@ struct Answer {
     challenge: bool,
     /// Sends `Retry-After` with these seconds.
     retry_after: Option<u64>,
+    /// The second step of a login (`second-factor-required`).
+    second_factor: Option<accountd_service::factors::SecondFactorChallenge>,
 }
 
 /// The schemes a 401 offers.
@@ -175,6 +186,7 @@ impl Answer {
             errors: Vec::new(),
             challenge: false,
             retry_after: None,
+            second_factor: None,
         }
     }
 
@@ -203,6 +215,7 @@ impl Answer {
             Some(swedish) if in_swedish => swedish,
             _ => self.detail,
         };
+        let second = self.second_factor;
         Problem {
             kind: format!("urn:accountd:problem:{}", self.code),
             title: self.title,
@@ -210,6 +223,9 @@ impl Answer {
             details: detail.clone(),
             detail,
             errors: self.errors,
+            challenge: second.as_ref().map(|s| s.challenge.clone()),
+            methods: second.as_ref().map(|s| s.methods.clone()),
+            challenge_expires_at: second.map(|s| s.expires_at.as_millis()),
         }
     }
 
@@ -353,6 +369,42 @@ impl ApiError {
                 "precondition-required",
                 "Precondition required",
                 "This change needs an If-Match header with the resource's ETag.",
+            ),
+            E::Service(S::SecondFactorRequired(challenge)) => Answer {
+                second_factor: Some(challenge.clone()),
+                ..Answer::new(
+                    C::UNAUTHORIZED,
+                    "second-factor-required",
+                    "Second factor required",
+                    "The password is right; this account also needs a second factor. Send the challenge \
+                     back to POST /api/v1/login/ with a code from the authenticator app (\"code\") or a \
+                     recovery code (\"recovery_code\").",
+                )
+            },
+            E::Service(S::BasicWithSecondFactor) => Answer::new(
+                C::UNAUTHORIZED,
+                "second-factor-basic-refused",
+                "HTTP Basic refused for this account",
+                "This account has a second factor, which HTTP Basic can't carry. Sign in with POST \
+                 /api/v1/login/ (password, then code), or use an API token (Authorization: Bearer).",
+            )
+            .swedish(
+                "Kontot har en andra faktor, som HTTP Basic inte kan bära. Logga in med POST /api/v1/login/ \
+                 eller använd en API-token (Authorization: Bearer).",
+            ),
+            E::Service(S::ReauthenticationRequired) => Answer::new(
+                C::UNAUTHORIZED,
+                "reauthentication-required",
+                "Re-authentication required",
+                "This change needs the password or a second factor proved again within the last minutes: \
+                 POST /api/v1/session/reauthenticate/, then retry. Nothing was changed.",
+            ),
+            E::Service(S::EnrollmentRequired) => Answer::new(
+                C::FORBIDDEN,
+                "second-factor-enrollment-required",
+                "Second factor enrollment required",
+                "This account must enroll a second factor before anything else: POST \
+                 /api/v1/session/second_factors/totp/. Nothing was changed.",
             ),
             E::Service(S::Throttled { retry_after_seconds }) => Answer::new(
                 C::TOO_MANY_REQUESTS,

@@ -14,6 +14,7 @@ pub mod axway;
 pub mod context;
 pub mod deadline;
 pub mod error;
+pub mod factors;
 pub mod headers;
 pub mod json;
 pub mod negotiate;
@@ -164,6 +165,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         axway::routes::<S>(cfg);
         apio::users::routes::<S>(cfg);
         selfservice::routes::<S>(cfg);
+        factors::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
         account::routes(cfg);

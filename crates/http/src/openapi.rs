@@ -76,6 +76,13 @@ pub struct Empty {}
         crate::selfservice::list_sessions,
         crate::selfservice::end_other_sessions,
         crate::selfservice::end_session,
+        crate::factors::status,
+        crate::factors::enroll_totp,
+        crate::factors::confirm_totp,
+        crate::factors::remove_totp,
+        crate::factors::regenerate_recovery_codes,
+        crate::factors::reauthenticate,
+        crate::factors::reset,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod factors;
 pub mod hashing;
 pub mod mode;
 pub mod password;

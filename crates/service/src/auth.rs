@@ -25,6 +25,9 @@ pub struct LoginOutcome {
     /// The XSRF token bound to this session, for the `XSRF-TOKEN` cookie.
     pub xsrf_token: String,
     pub expires_at: Timestamp,
+    /// The session may only enroll a second factor (`mfa.required_levels`); the login answer
+    /// says so.
+    pub enrollment_only: bool,
 }
 
 /// A new API token; `token` is shown once and never stored (nor printed by `Debug`).
@@ -42,6 +45,7 @@ impl std::fmt::Debug for LoginOutcome {
             .field("session_token", &"<redacted>")
             .field("xsrf_token", &"<redacted>")
             .field("expires_at", &self.expires_at)
+            .field("enrollment_only", &self.enrollment_only)
             .finish()
     }
 }
@@ -187,19 +191,29 @@ impl<S: Store> Services<S> {
     pub fn login(&self, username: &str, password: &Password, ctx: &RequestContext) -> ServiceResult<LoginOutcome> {
         self.check_throttle(username, ctx)?;
         match self.verify_credentials(username, password, false) {
-            Ok((user, record)) => self.open_session(user, record, AuthMethod::Session, ctx),
+            Ok((user, record)) => {
+                if self.store.read(|repo| self.has_second_factor(repo, user.key))? {
+                    return Err(self.second_factor_challenge(&user)?);
+                }
+                self.open_session(user, record, AuthMethod::Session, ctx, vec![])
+            }
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
         }
     }
 
-    fn open_session(
+    /// Opens a session for `user`, who proved what `proved_with` names (audited; nothing beyond the
+    /// password). A user who must have a factor and has none gets an enrollment-only session.
+    pub(crate) fn open_session(
         &self,
         user: User,
         record: Option<PasswordRecord>,
         auth: AuthMethod,
         ctx: &RequestContext,
+        proved_with: Vec<String>,
     ) -> ServiceResult<LoginOutcome> {
+        let enrollment_only =
+            self.factor_required(&user) && !self.store.read(|repo| self.has_second_factor(repo, user.key))?;
         let mut secret = [0u8; tokens::TOKEN_BYTES];
         self.random.fill(&mut secret);
         let now = self.clock.now();
@@ -211,17 +225,21 @@ impl<S: Store> Services<S> {
             created_at: now,
             expires_at,
             client: ctx.client.clone(),
+            proved_at: now,
+            enrollment_only,
         };
         let principal = Principal {
             user: user.clone(),
             auth,
             session: Some(session.digest),
+            proved_at: Some(now),
+            enrollment_only,
         };
         let event = self.audit_event(
             Some(&principal),
             Some(user.key),
             AuditAction::Login,
-            vec![],
+            proved_with,
             AuditOutcome::Success,
             ctx,
         );
@@ -237,6 +255,7 @@ impl<S: Store> Services<S> {
             session_token: tokens::encode_token(&secret),
             xsrf_token: tokens::xsrf_token(&secret, XSRF_KEY),
             expires_at,
+            enrollment_only,
             user,
         })
     }
@@ -267,6 +286,8 @@ impl<S: Store> Services<S> {
             user,
             auth: method,
             session: Some(digest),
+            proved_at: Some(session.proved_at),
+            enrollment_only: session.enrollment_only,
         })
     }
 
@@ -288,10 +309,15 @@ impl<S: Store> Services<S> {
     ) -> ServiceResult<Principal> {
         self.check_throttle(username, ctx)?;
         match self.verify_credentials(username, password, true) {
+            Ok((user, _)) if self.store.read(|repo| self.has_second_factor(repo, user.key))? => {
+                Err(ServiceError::BasicWithSecondFactor)
+            }
             Ok((user, _)) => Ok(Principal {
                 user,
                 auth: AuthMethod::Basic,
                 session: None,
+                proved_at: Some(self.clock.now()),
+                enrollment_only: false,
             }),
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
@@ -325,7 +351,8 @@ impl<S: Store> Services<S> {
     pub fn login_sso(&self, token: &str, ctx: &RequestContext) -> ServiceResult<LoginOutcome> {
         self.check_token_throttle(ctx)?;
         match self.sso_user(token) {
-            Ok(user) => self.open_session(user, None, AuthMethod::Sso, ctx),
+            // The identity provider owns the factors of its users (docs/second-factors.md).
+            Ok(user) => self.open_session(user, None, AuthMethod::Sso, ctx, vec!["sso".to_owned()]),
             Err(ServiceError::BadCredentials | ServiceError::Unauthenticated) => Err(self.failed_token(ctx)),
             Err(other) => Err(other),
         }
@@ -340,6 +367,8 @@ impl<S: Store> Services<S> {
                 user,
                 auth: AuthMethod::Sso,
                 session: None,
+                proved_at: None,
+                enrollment_only: false,
             });
         }
         self.authenticate_api_token(token)
@@ -367,6 +396,8 @@ impl<S: Store> Services<S> {
             user,
             auth: AuthMethod::ApiToken,
             session: None,
+            proved_at: None,
+            enrollment_only: false,
         })
     }
 
@@ -453,7 +484,11 @@ impl<S: Store> Services<S> {
         recorded.err().unwrap_or(ServiceError::BadCredentials)
     }
 
-    fn failed_login_event(&self, username: &str, ctx: &RequestContext) -> accountd_domain::records::AuditEvent {
+    pub(crate) fn failed_login_event(
+        &self,
+        username: &str,
+        ctx: &RequestContext,
+    ) -> accountd_domain::records::AuditEvent {
         accountd_domain::records::AuditEvent {
             at: self.clock.now(),
             actor: None,

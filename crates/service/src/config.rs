@@ -28,6 +28,51 @@ pub struct ServiceConfig {
     pub outbox: OutboxConfig,
     /// How long audit events are kept.
     pub audit: AuditConfig,
+    /// Re-authentication and the second step of a login (issue 18).
+    pub security: SecurityConfig,
+    /// Who must have a second factor.
+    pub mfa: MfaConfig,
+}
+
+/// Re-authentication for sensitive changes, the second step of a login, and the sealing keys of
+/// TOTP secrets (docs/second-factors.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// A sensitive change (adding or removing a factor, new recovery codes) needs a password or
+    /// factor proved within this many seconds in the session.
+    pub reauth_max_age_seconds: i64,
+    /// How long the challenge of a login's second step stays valid.
+    pub challenge_seconds: i64,
+    /// Wrong codes a challenge takes before it dies (the password must be given again).
+    pub challenge_max_failures: u32,
+    /// The issuer authenticator apps show beside the account name.
+    pub totp_issuer: String,
+    /// The sealing keys of TOTP secrets, oldest first, each `id:base64-of-32-bytes`; the last
+    /// seals, all open (rotation). Empty: the binary generates one into the SQLite data directory,
+    /// and refuses to start on PostgreSQL (every instance must share the keys).
+    pub keys: Vec<String>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            reauth_max_age_seconds: 300,
+            challenge_seconds: 300,
+            challenge_max_failures: 5,
+            totp_issuer: "accountd".to_owned(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Who must enroll a second factor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// Users of these levels (0, 4, 8, 12, 16) without a factor get a session that may only
+    /// enroll one, until they do.
+    pub required_levels: Vec<accountd_domain::level::UserLevel>,
 }
 
 /// How the outbox worker delivers: how often it looks, how many messages at a time, and how it

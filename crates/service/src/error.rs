@@ -59,6 +59,21 @@ pub enum ServiceError {
     /// The store failed (503 when unavailable, else 500: a bug or corrupt data).
     #[error(transparent)]
     Store(StoreError),
+    /// The password was right, and the user has a second factor: the login goes on with the
+    /// challenge (401 `second-factor-required`).
+    #[error("a second factor is required")]
+    SecondFactorRequired(crate::factors::SecondFactorChallenge),
+    /// HTTP Basic with a password, for a user with a second factor: Basic can't carry the second
+    /// step (401 `second-factor-basic-refused`, pointing to API tokens).
+    #[error("HTTP Basic can't be used by a user with a second factor")]
+    BasicWithSecondFactor,
+    /// A sensitive change needs a password or factor proved within `security.reauth_max_age_seconds`
+    /// (401 `reauthentication-required`).
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// The session may only enroll a second factor (`mfa.required_levels`) until it does (403).
+    #[error("a second factor must be enrolled first")]
+    EnrollmentRequired,
     /// Hashing failed (a bug or a corrupt stored hash: 500).
     #[error("hashing failed: {0}")]
     Hashing(String),

@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod dialects;
 pub mod error;
+pub mod factors;
 pub mod hasher;
 pub mod import;
 pub mod operator;
@@ -62,6 +63,9 @@ pub struct Services<S: Store> {
     /// Who delivers each outbox topic ([`outbox`]).
     outbox_handlers: Vec<Arc<dyn outbox::OutboxHandler<S>>>,
     outbox_counters: outbox::OutboxCounters,
+    /// The keys that seal TOTP secrets ([`factors`]); set by the binary.
+    key_ring: Option<accountd_policy::factors::KeyRing>,
+    factor_counters: factors::FactorCounters,
 }
 
 impl<S: Store> std::fmt::Debug for Services<S> {
@@ -97,7 +101,14 @@ impl<S: Store> Services<S> {
             secret_key,
             outbox_handlers: outbox::builtin_handlers(),
             outbox_counters: outbox::OutboxCounters::default(),
+            key_ring: None,
+            factor_counters: factors::FactorCounters::default(),
         })
+    }
+
+    /// Second-factor checks by method and outcome (`/metrics`).
+    pub fn factor_counts(&self) -> Vec<(&'static str, bool, u64)> {
+        self.factor_counters.snapshot()
     }
 
     /// A fresh random (version 4) UUID from the service's [`Random`] port, for a new user.

@@ -150,6 +150,8 @@ diesel::table! {
         expires_at -> BigInt,
         client_address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        proved_at -> BigInt,
+        enrollment_only -> Bool,
     }
 }
 
@@ -249,6 +251,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_factors (user_key) {
+        user_key -> BigInt,
+        key_id -> Text,
+        sealed -> Binary,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_key -> BigInt,
+        digest -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_challenges (digest) {
+        digest -> Binary,
+        user_key -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        failures -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     groups,
@@ -270,4 +302,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_claims,
     outbox,
     divergences,
+    totp_factors,
+    recovery_codes,
+    login_challenges,
 );

@@ -116,6 +116,9 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
         ("user_claims", columns_of::<user_claims::table>()),
         ("outbox", columns_of::<outbox::table>()),
         ("divergences", columns_of::<divergences::table>()),
+        ("totp_factors", columns_of::<totp_factors::table>()),
+        ("recovery_codes", columns_of::<recovery_codes::table>()),
+        ("login_challenges", columns_of::<login_challenges::table>()),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))
@@ -132,12 +135,15 @@ const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("devices", "group_key", "groups", "CASCADE"),
     ("devices", "tenant_key", "tenants", "CASCADE"),
     ("groups", "tenant_key", "tenants", "CASCADE"),
+    ("login_challenges", "user_key", "users", "CASCADE"),
     ("password_history", "user_key", "users", "CASCADE"),
     ("passwords", "user_key", "users", "CASCADE"),
     ("pin_history", "user_key", "users", "CASCADE"),
     ("pincodes", "user_key", "users", "CASCADE"),
+    ("recovery_codes", "user_key", "users", "CASCADE"),
     ("sessions", "user_key", "users", "CASCADE"),
     ("tenant_licenses", "tenant_key", "tenants", "CASCADE"),
+    ("totp_factors", "user_key", "users", "CASCADE"),
     ("user_endpoints", "device_key", "devices", "CASCADE"),
     ("user_endpoints", "user_key", "users", "CASCADE"),
     ("user_secondary_groups", "group_key", "groups", "CASCADE"),

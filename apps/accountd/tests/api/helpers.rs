@@ -90,7 +90,7 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
         services,
     } = demo_services(&config);
     let services = if options.upstream_from_config {
-        Services::new(
+        let mut services = Services::new(
             db.clone(),
             startup::upstream_with(&config, clock.clone()).expect("upstream from the configuration"),
             clock.clone(),
@@ -98,7 +98,9 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
             hasher.clone(),
             config.service_config(),
         )
-        .expect("services")
+        .expect("services");
+        services.set_key_ring(startup::key_ring(&config).expect("keys"));
+        services
     } else {
         services
     };
@@ -139,7 +141,7 @@ pub fn demo_services(config: &AppConfig) -> DemoServices {
         upstream.add_user(user, DEMO_PASSWORD);
     }
     let hasher = Hasher::new(config.hashing, 2);
-    let services = Services::new(
+    let mut services = Services::new(
         db.clone(),
         upstream.clone(),
         clock.clone(),
@@ -148,6 +150,7 @@ pub fn demo_services(config: &AppConfig) -> DemoServices {
         config.service_config(),
     )
     .expect("services");
+    services.set_key_ring(startup::key_ring(config).expect("keys"));
     demo::load(&services).expect("demo data");
     upstream.clear_calls();
     DemoServices {
@@ -163,7 +166,7 @@ impl TestApp {
     /// Use cases over the same database, clock and Application Server, to set up data as the
     /// operator would.
     pub fn operator(&self) -> Services<Database> {
-        Services::new(
+        let mut services = Services::new(
             self.db.clone(),
             self.upstream.clone(),
             self.clock.clone(),
@@ -171,7 +174,9 @@ impl TestApp {
             Hasher::new(self.config.hashing, 2),
             self.config.service_config(),
         )
-        .expect("services")
+        .expect("services");
+        services.set_key_ring(startup::key_ring(&self.config).expect("keys"));
+        services
     }
 
     /// Creates a user as the operator (password [`DEMO_PASSWORD`], not a first login).

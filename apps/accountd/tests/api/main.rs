@@ -17,6 +17,7 @@ mod ops;
 mod outbox;
 mod profile;
 mod round_trip;
+mod second_factors;
 mod session;
 mod superoffice;
 mod throttling;

@@ -14,6 +14,7 @@ use accountd_domain::principal::Ids;
 use accountd_domain::secret::Password;
 use accountd_domain::text::{EmailAddress, Name};
 use accountd_domain::user::{ProfileChange, User};
+use accountd_service::factors::Proof;
 use accountd_service::profile::Actor;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
@@ -51,6 +52,11 @@ pub struct LoginBody {
     #[schema(value_type = Option<String>)]
     pub password: Option<Secret<Password>>,
     pub token: Option<String>,
+    /// The second step (issue 18): the `challenge` of the `second-factor-required` answer, with
+    /// `code` (the authenticator app's) or `recovery_code`.
+    pub challenge: Option<String>,
+    pub code: Option<String>,
+    pub recovery_code: Option<String>,
     /// Deprecated by APIO; accepted and ignored.
     #[serde(default)]
     pub provide_basic_profile: Option<bool>,
@@ -63,6 +69,9 @@ impl std::fmt::Debug for LoginBody {
             .field("password", &self.password)
             // A signed token is a bearer credential until it expires.
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("challenge", &self.challenge.as_ref().map(|_| "<redacted>"))
+            .field("code", &self.code.as_ref().map(|_| "<redacted>"))
+            .field("recovery_code", &self.recovery_code.as_ref().map(|_| "<redacted>"))
             .field("provide_basic_profile", &self.provide_basic_profile)
             .finish()
     }
@@ -88,6 +97,10 @@ pub struct LoginInfo {
     pub ids: Ids,
     pub profile: LoginProfile,
     pub username: String,
+    /// Only in a login answer, and only when true: the session may only enroll a second factor
+    /// (`mfa.required_levels`) until it does. Absent for everybody else, as in seed 000.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub second_factor_enrollment_required: bool,
 }
 
 impl LoginInfo {
@@ -102,6 +115,7 @@ impl LoginInfo {
                 is_first_login,
             },
             username: user.username.to_string(),
+            second_factor_enrollment_required: false,
         }
     }
 }
@@ -161,7 +175,7 @@ fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_second
 
 #[utoipa::path(post, path = "/api/v1/login/", tag = "apio", operation_id = "apio_login",
     summary = "Log in with a username and password, or an identity provider's token",
-    description = "Sets the `sessionid` (HttpOnly) and `XSRF-TOKEN` cookies. Give `username` and `password`, or `token` alone.",
+    description = "Sets the `sessionid` (HttpOnly) and `XSRF-TOKEN` cookies. Give `username` and `password`, or `token` alone. For a user with a second factor the password answers 401 `second-factor-required` with a `challenge`: send it back with `code` or `recovery_code`.",
     request_body(content = LoginBody, content_type = "application/json"),
     security(()),
     responses(
@@ -178,15 +192,22 @@ pub(crate) async fn login<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let services = state.services.clone();
-    let outcome = match (body.username, body.password, body.token) {
-        (Some(username), Some(password), None) => {
+    let second = (body.challenge, body.code, body.recovery_code);
+    let outcome = match (body.username, body.password, body.token, second) {
+        (Some(username), Some(password), None, (None, None, None)) => {
             let password = password.named("password").map_err(|e| ApiError::invalid(vec![e]))?;
             blocking(move || services.login(&username, &password, &ctx)).await?
         }
-        (None, None, Some(token)) => blocking(move || services.login_sso(&token, &ctx)).await?,
+        (None, None, Some(token), (None, None, None)) => blocking(move || services.login_sso(&token, &ctx)).await?,
+        (None, None, None, (Some(challenge), Some(code), None)) => {
+            blocking(move || services.login_second_factor(&challenge, &Proof::Totp(&code), &ctx)).await?
+        }
+        (None, None, None, (Some(challenge), None, Some(code))) => {
+            blocking(move || services.login_second_factor(&challenge, &Proof::RecoveryCode(&code), &ctx)).await?
+        }
         _ => {
             return Err(ApiError::BadRequest {
-                details: "Give either username and password, or token.".into(),
+                details: "Give username and password, or token, or challenge with code or recovery_code.".into(),
                 errors: vec![],
             });
         }
@@ -198,10 +219,10 @@ pub(crate) async fn login<S: Store>(
         state.config.secure_cookies,
         max_age,
     );
-    Ok(HttpResponse::Ok()
-        .cookie(session)
-        .cookie(xsrf)
-        .json(LoginInfo::of(&outcome.user, Some(outcome.is_first_login))))
+    Ok(HttpResponse::Ok().cookie(session).cookie(xsrf).json(LoginInfo {
+        second_factor_enrollment_required: outcome.enrollment_only,
+        ..LoginInfo::of(&outcome.user, Some(outcome.is_first_login))
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/logout/", tag = "apio", operation_id = "apio_logout",

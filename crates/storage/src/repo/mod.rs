@@ -14,6 +14,7 @@ mod claims;
 mod credentials;
 mod devices;
 mod directory;
+mod factors;
 mod inventory;
 mod outbox;
 mod pins;

@@ -27,6 +27,8 @@ struct SessionRow {
     expires_at: i64,
     client_address: Option<String>,
     user_agent: Option<String>,
+    proved_at: i64,
+    enrollment_only: bool,
 }
 
 fn to_session(row: SessionRow) -> StoreResult<Session> {
@@ -44,6 +46,8 @@ fn to_session(row: SessionRow) -> StoreResult<Session> {
             address: row.client_address,
             user_agent: row.user_agent,
         },
+        proved_at: Timestamp::from_millis(row.proved_at),
+        enrollment_only: row.enrollment_only,
     })
 }
 
@@ -61,6 +65,8 @@ impl SessionStore for Repo<'_> {
                     sessions::expires_at.eq(session.expires_at.as_millis()),
                     sessions::client_address.eq(session.client.address.as_deref()),
                     sessions::user_agent.eq(session.client.user_agent.as_deref()),
+                    sessions::proved_at.eq(session.proved_at.as_millis()),
+                    sessions::enrollment_only.eq(session.enrollment_only),
                 ))
                 .returning(SessionRow::as_returning())
                 .get_result(c))

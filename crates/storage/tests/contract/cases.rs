@@ -9,7 +9,8 @@ use accountd_domain::pincode::PinSettings;
 use accountd_domain::ports::{DeleteOptions, NewOutboxMessage, PageRequest, Store, StoreError};
 use accountd_domain::principal::AuthMethod;
 use accountd_domain::records::{
-    AppData, AuditAction, AuditEvent, AuditOutcome, ClientInfo, License, NewApiToken, NewSession, ThrottleState,
+    AppData, AuditAction, AuditEvent, AuditOutcome, ClientInfo, License, LoginChallenge, NewApiToken, NewSession,
+    SealedSecret, ThrottleState, TotpFactor,
 };
 use accountd_domain::secret::{SecretHash, TokenDigest};
 use accountd_domain::text::{EmailAddress, Language, Name, PhoneNumber, Text, TimeZoneName};
@@ -964,6 +965,8 @@ fn new_session(n: u8, user: UserKey) -> NewSession {
             address: Some("192.0.2.1".to_owned()),
             user_agent: Some(format!("agent {n}")),
         },
+        proved_at: Timestamp::from_millis(T0.as_millis() + i64::from(n)),
+        enrollment_only: false,
     }
 }
 
@@ -1640,4 +1643,117 @@ pub fn pool_timeout_is_unavailable(db: &TestDatabase) {
     assert!(matches!(result, Err(StoreError::Unavailable(_))), "{result:?}");
     // The connection is back in the pool afterwards.
     assert_eq!(read(&small, |r| r.count_users()).unwrap(), 0);
+}
+
+/// Second factors (issue 18): a TOTP step is accepted once and only forward (the replay rule
+/// lives in the conditional write), recovery codes are used once and replaced as a set, login
+/// challenges count failures and expire, sessions record their proof, and everything goes with
+/// the user.
+pub fn second_factors_are_used_once_and_go_with_the_user(db: &TestDatabase) {
+    directory(db);
+    let u = end_user(db, "u1");
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    assert_eq!(read(db, |r| r.totp_factor(u.key)).unwrap(), None);
+    assert!(
+        !write(db, |r| r.use_totp_step(u.key, 5, at(0))).unwrap(),
+        "no authenticator"
+    );
+
+    let factor = TotpFactor {
+        user: u.key,
+        sealed: SealedSecret {
+            key_id: "k1".to_owned(),
+            bytes: vec![1, 2, 3],
+        },
+        created_at: at(0),
+        confirmed_at: None,
+        last_step: None,
+    };
+    write(db, |r| r.put_totp_factor(&factor)).unwrap();
+    assert_eq!(read(db, |r| r.totp_factor(u.key)).unwrap().as_ref(), Some(&factor));
+    // The first code confirms it; the same step again, or an earlier one, is refused.
+    assert!(write(db, |r| r.use_totp_step(u.key, 100, at(1))).unwrap());
+    assert!(!write(db, |r| r.use_totp_step(u.key, 100, at(2))).unwrap());
+    assert!(!write(db, |r| r.use_totp_step(u.key, 99, at(2))).unwrap());
+    assert!(write(db, |r| r.use_totp_step(u.key, 101, at(3))).unwrap());
+    let stored = read(db, |r| r.totp_factor(u.key)).unwrap().unwrap();
+    assert_eq!((stored.confirmed_at, stored.last_step), (Some(at(1)), Some(101)));
+    // A new enrollment replaces it, unconfirmed.
+    write(db, |r| {
+        r.put_totp_factor(&TotpFactor {
+            created_at: at(4),
+            ..factor.clone()
+        })
+    })
+    .unwrap();
+    let replaced = read(db, |r| r.totp_factor(u.key)).unwrap().unwrap();
+    assert_eq!((replaced.confirmed_at, replaced.last_step), (None, None));
+
+    // Recovery codes: a set, each used once, replaced whole.
+    let codes: Vec<TokenDigest> = (1..=10).map(digest).collect();
+    write(db, |r| r.replace_recovery_codes(u.key, &codes, at(5))).unwrap();
+    assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 10);
+    assert!(write(db, |r| r.use_recovery_code(u.key, &digest(3))).unwrap());
+    assert!(!write(db, |r| r.use_recovery_code(u.key, &digest(3))).unwrap());
+    assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 9);
+    write(db, |r| {
+        r.replace_recovery_codes(u.key, &[digest(20), digest(21)], at(6))
+    })
+    .unwrap();
+    assert!(
+        !write(db, |r| r.use_recovery_code(u.key, &digest(4))).unwrap(),
+        "the old set died"
+    );
+    assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 2);
+
+    // Login challenges.
+    let challenge = LoginChallenge {
+        digest: digest(40),
+        user: u.key,
+        created_at: at(0),
+        expires_at: at(300),
+        failures: 0,
+    };
+    write(db, |r| r.create_login_challenge(&challenge)).unwrap();
+    assert_eq!(
+        read(db, |r| r.login_challenge(&digest(40))).unwrap().as_ref(),
+        Some(&challenge)
+    );
+    assert_eq!(write(db, |r| r.count_challenge_failure(&digest(40))).unwrap(), 1);
+    assert_eq!(write(db, |r| r.count_challenge_failure(&digest(40))).unwrap(), 2);
+    assert_eq!(write(db, |r| r.count_challenge_failure(&digest(41))).unwrap(), 0);
+    assert_eq!(write(db, |r| r.purge_login_challenges(at(300))).unwrap(), 0);
+    assert_eq!(write(db, |r| r.purge_login_challenges(at(301))).unwrap(), 1);
+    assert!(!write(db, |r| r.delete_login_challenge(&digest(40))).unwrap());
+    write(db, |r| {
+        r.create_login_challenge(&LoginChallenge {
+            digest: digest(42),
+            ..challenge.clone()
+        })
+    })
+    .unwrap();
+    assert!(write(db, |r| r.delete_login_challenge(&digest(42))).unwrap());
+
+    // Sessions record their last proof.
+    let session = write(db, |r| r.create_session(&new_session(50, u.key))).unwrap();
+    assert!(!session.enrollment_only);
+    assert!(write(db, |r| r.prove_session(&digest(50), at(60), true)).unwrap());
+    let (proved, _) = read(db, |r| r.session_with_user(&digest(50))).unwrap().unwrap();
+    assert_eq!((proved.proved_at, proved.enrollment_only), (at(60), true));
+    assert!(!write(db, |r| r.prove_session(&digest(51), at(60), false)).unwrap());
+
+    // Everything goes with the user.
+    write(db, |r| {
+        r.create_login_challenge(&LoginChallenge {
+            digest: digest(43),
+            ..challenge.clone()
+        })
+    })
+    .unwrap();
+    let path = u.role.member().cloned().unwrap();
+    write(db, |r| r.delete_user(&path, None, &DeleteOptions::default())).unwrap();
+    assert_eq!(read(db, |r| r.totp_factor(u.key)).unwrap(), None);
+    assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 0);
+    assert_eq!(read(db, |r| r.login_challenge(&digest(43))).unwrap(), None);
+    assert!(!write(db, |r| r.delete_totp_factor(u.key)).unwrap());
 }

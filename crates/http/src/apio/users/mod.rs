@@ -79,7 +79,7 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn member_of(path: (String, String, String)) -> Result<GroupMember, ApiError> {
+pub(crate) fn member_of(path: (String, String, String)) -> Result<GroupMember, ApiError> {
     let mut invalid = Collect::default();
     let tenant = invalid.take(TenantId::parse(path.0));
     let group = invalid.take(GroupId::parse(path.1));
