@@ -251,6 +251,8 @@ pub trait FactorStore {
     /// Uses up one recovery code: `false` when the user has no unused code with this digest.
     fn use_recovery_code(&mut self, user: UserKey, digest: &TokenDigest) -> StoreResult<bool>;
     fn recovery_codes_left(&mut self, user: UserKey) -> StoreResult<u32>;
+    /// The digests of the user's unused recovery codes (for the export, the documented backup).
+    fn recovery_code_digests(&mut self, user: UserKey) -> StoreResult<Vec<TokenDigest>>;
     /// Deletes the user's recovery codes; returns how many went.
     fn delete_recovery_codes(&mut self, user: UserKey) -> StoreResult<u64>;
     fn create_login_challenge(&mut self, challenge: &LoginChallenge) -> StoreResult<()>;

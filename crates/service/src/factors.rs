@@ -244,7 +244,7 @@ impl<S: Store> Services<S> {
                 if factor.confirmed_at.is_none() {
                     return Ok(false);
                 }
-                let secret = self.open_secret(&factor)?;
+                let secret = self.open_secret(&factor, user)?;
                 match secret.matching_step(code, now.as_millis().div_euclid(1000)) {
                     Some(step) => self.store.write(|repo| repo.use_totp_step(user.key, step, now))?,
                     None => false,
@@ -274,10 +274,12 @@ impl<S: Store> Services<S> {
         Ok(ok)
     }
 
-    fn open_secret(&self, factor: &TotpFactor) -> ServiceResult<TotpSecret> {
+    /// Opens `user`'s sealed TOTP secret. The associated data is the user's uuid, which an export
+    /// and import keep (the numeric key changes).
+    fn open_secret(&self, factor: &TotpFactor, user: &User) -> ServiceResult<TotpSecret> {
         let bytes = self
             .key_ring()?
-            .open(&factor.sealed, &factor.user.0.to_be_bytes())
+            .open(&factor.sealed, user.uuid.as_bytes())
             .map_err(|e| ServiceError::Store(accountd_domain::ports::StoreError::Corrupt(e.to_string())))?;
         TotpSecret::from_bytes(&bytes).ok_or_else(|| {
             ServiceError::Store(accountd_domain::ports::StoreError::Corrupt(
@@ -387,7 +389,7 @@ impl<S: Store> Services<S> {
         self.random.fill(&mut nonce);
         let now = self.clock.now();
         let sealed = ring
-            .seal(secret.expose(), &user.key.0.to_be_bytes(), nonce)
+            .seal(secret.expose(), user.uuid.as_bytes(), nonce)
             .map_err(|e| ServiceError::Hashing(e.to_string()))?;
         let factor = TotpFactor {
             user: user.key,
@@ -433,7 +435,7 @@ impl<S: Store> Services<S> {
             .read(|repo| repo.totp_factor(user.key))?
             .filter(|f| f.confirmed_at.is_none())
             .ok_or(ServiceError::NotFound("TOTP enrollment"))?;
-        let secret = self.open_secret(&factor)?;
+        let secret = self.open_secret(&factor, user)?;
         let now = self.clock.now();
         let step = secret.matching_step(code, now.as_millis().div_euclid(1000));
         let used = match step {

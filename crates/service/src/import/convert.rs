@@ -9,8 +9,8 @@ use accountd_domain::endpoint::{
 use accountd_domain::ids::{DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, Username};
 use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::ports::Random;
-use accountd_domain::records::NewDepartment;
-use accountd_domain::secret::{Password, SecretHash};
+use accountd_domain::records::{NewDepartment, SealedSecret};
+use accountd_domain::secret::{Password, SecretHash, TokenDigest};
 use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
 use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile};
 use accountd_domain::{InvalidValue, Problem};
@@ -137,6 +137,9 @@ pub(super) enum Credential {
     Hash(SecretHash),
 }
 
+/// A sealed TOTP secret as exported, with its last used step.
+pub(super) type SealedTotp = (SealedSecret, Option<i64>);
+
 /// A user record checked and turned into domain values, ready to be written.
 pub(super) struct PreparedUser {
     pub location: Location,
@@ -146,6 +149,9 @@ pub(super) struct PreparedUser {
     pub credential: Credential,
     pub first_login: bool,
     pub endpoint: Option<Endpoint>,
+    /// A confirmed TOTP authenticator, sealed, with its last used step.
+    pub totp: Option<SealedTotp>,
+    pub recovery_codes: Vec<TokenDigest>,
 }
 
 /// A version 4 UUID from `random`.
@@ -339,6 +345,7 @@ pub(super) fn user_record(location: Location, record: &Record, random: &dyn Rand
     if let Some(account_type) = account_type? {
         user.account_type = account_type;
     }
+    let (totp, recovery_codes) = factors(record)?;
     Ok(PreparedUser {
         location,
         user,
@@ -346,7 +353,48 @@ pub(super) fn user_record(location: Location, record: &Record, random: &dyn Rand
         credential,
         first_login,
         endpoint,
+        totp,
+        recovery_codes,
     })
+}
+
+/// The user's second factors as the export wrote them: the sealed TOTP secret (`key_id:base64`)
+/// with its last used step, and the recovery codes' digests. Recovery codes need an authenticator.
+fn factors(record: &Record) -> Converted<(Option<SealedTotp>, Vec<TokenDigest>)> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let totp = match text(&record.totp) {
+        None => None,
+        Some(value) => {
+            let (key_id, sealed) = value
+                .split_once(':')
+                .ok_or(RecordError::Factor("totp is not key_id:base64"))?;
+            let bytes = b64
+                .decode(sealed)
+                .map_err(|_| RecordError::Factor("totp is not key_id:base64"))?;
+            Some((
+                SealedSecret {
+                    key_id: key_id.to_owned(),
+                    bytes,
+                },
+                record.totp_last_step,
+            ))
+        }
+    };
+    let codes = text(&record.recovery_codes)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|d| {
+            b64.decode(d)
+                .ok()
+                .and_then(|bytes| TokenDigest::from_slice(&bytes).ok())
+                .ok_or(RecordError::Factor("recovery_codes are not base64 SHA-256 digests"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if totp.is_none() && (!codes.is_empty() || record.totp_last_step.is_some()) {
+        return Err(RecordError::Factor("recovery_codes and totp_last_step need totp"));
+    }
+    Ok((totp, codes))
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub enum RecordError {
     PasswordAndHash,
     #[error("password_hash is not a hash")]
     NotAHash,
+    /// The second-factor columns are malformed (the reason names the column, never the value).
+    #[error("{0}")]
+    Factor(&'static str),
     /// A hash of a scheme or cost this server can't verify (the scheme is named, not the value).
     #[error("password_hash: {0}")]
     UnusableHash(HashError),

@@ -6,7 +6,8 @@ use super::{BATCH, Kind, Progress, Record};
 use crate::{ServiceResult, Services};
 use accountd_domain::endpoint::{Contact, DeviceOwner, Endpoint};
 use accountd_domain::ports::{PageRequest, Store, StoreError};
-use accountd_domain::records::PasswordRecord;
+use accountd_domain::records::{PasswordRecord, TotpFactor};
+use accountd_domain::secret::TokenDigest;
 use accountd_domain::user::User;
 
 impl<S: Store> Services<S> {
@@ -82,11 +83,20 @@ impl<S: Store> Services<S> {
             let details = self.store.read(|repo| {
                 page.items
                     .iter()
-                    .map(|u| Ok((repo.password(u.key)?, repo.endpoint(u.key)?)))
+                    .map(|u| {
+                        let factor = repo.totp_factor(u.key)?.filter(|f| f.confirmed_at.is_some());
+                        let codes = match factor {
+                            Some(_) => repo.recovery_code_digests(u.key)?,
+                            None => Vec::new(),
+                        };
+                        Ok((repo.password(u.key)?, repo.endpoint(u.key)?, factor, codes))
+                    })
                     .collect::<Result<Vec<_>, StoreError>>()
             })?;
-            for (user, (password, endpoint)) in page.items.iter().zip(details) {
-                records.push(user_record(user, password.as_ref(), endpoint.as_ref()));
+            for (user, (password, endpoint, factor, codes)) in page.items.iter().zip(details) {
+                let mut record = user_record(user, password.as_ref(), endpoint.as_ref());
+                with_factors(&mut record, factor.as_ref(), &codes);
+                records.push(record);
             }
             progress.advance(page.items.len() as u64);
             match page.next_after {
@@ -95,6 +105,19 @@ impl<S: Store> Services<S> {
             }
         }
         Ok(records)
+    }
+}
+
+/// The user's confirmed TOTP authenticator, sealed as stored, and their recovery codes' digests:
+/// a restore keeps them working (with the same key configured).
+fn with_factors(record: &mut Record, factor: Option<&TotpFactor>, codes: &[TokenDigest]) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(factor) = factor {
+        record.totp = Some(format!("{}:{}", factor.sealed.key_id, b64.encode(&factor.sealed.bytes)));
+        record.totp_last_step = factor.last_step;
+        let codes: Vec<String> = codes.iter().map(|d| b64.encode(d.as_bytes())).collect();
+        record.recovery_codes = owned(&codes.join(" "));
     }
 }
 
@@ -163,5 +186,8 @@ fn user_record(user: &User, password: Option<&PasswordRecord>, endpoint: Option<
         contacts,
         parent: None,
         name: None,
+        totp: None,
+        totp_last_step: None,
+        recovery_codes: None,
     }
 }

@@ -124,10 +124,20 @@ pub struct Record {
     /// SIP contacts of the endpoint, separated by spaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<String>,
+    /// The user's confirmed TOTP authenticator, sealed as stored: `key_id:base64` (the key stays
+    /// with the operator; an import needs the same key id configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
+    /// The last TOTP step used, so a restore does not accept its code again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_last_step: Option<i64>,
+    /// The unused recovery codes' SHA-256 digests, base64, separated by spaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<String>,
 }
 
 /// The CSV header, in the order export writes it: every field of [`Record`].
-pub const CSV_COLUMNS: [&str; 37] = [
+pub const CSV_COLUMNS: [&str; 40] = [
     "kind",
     "tenant",
     "group",
@@ -165,6 +175,9 @@ pub const CSV_COLUMNS: [&str; 37] = [
     "line_number",
     "endpoint",
     "contacts",
+    "totp",
+    "totp_last_step",
+    "recovery_codes",
 ];
 
 impl Record {
@@ -187,7 +200,7 @@ impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut shown = serde_json::to_value(self).unwrap_or_default();
         if let Some(members) = shown.as_object_mut() {
-            for secret in ["password", "password_hash"] {
+            for secret in ["password", "password_hash", "totp", "recovery_codes"] {
                 if let Some(value) = members.get_mut(secret) {
                     *value = serde_json::Value::from("<redacted>");
                 }

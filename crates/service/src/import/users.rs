@@ -107,6 +107,16 @@ impl<S: Store> Services<S> {
             if let Some(endpoint) = &user.endpoint {
                 repo.set_endpoint(created.key, Some(endpoint))?;
             }
+            if let Some((sealed, last_step)) = &user.totp {
+                repo.put_totp_factor(&accountd_domain::records::TotpFactor {
+                    user: created.key,
+                    sealed: sealed.clone(),
+                    created_at: now,
+                    confirmed_at: Some(now),
+                    last_step: *last_step,
+                })?;
+                repo.replace_recovery_codes(created.key, &user.recovery_codes, now)?;
+            }
             let event = self.tool_audit_event(
                 ACTOR,
                 Some(created.key),

@@ -162,6 +162,18 @@ impl FactorStore for Repo<'_> {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    fn recovery_code_digests(&mut self, user: UserKey) -> StoreResult<Vec<TokenDigest>> {
+        recovery_codes::table
+            .filter(recovery_codes::user_key.eq(user.0))
+            .order(recovery_codes::id.asc())
+            .select(recovery_codes::digest)
+            .load::<Vec<u8>>(self.conn)
+            .store()?
+            .iter()
+            .map(|d| TokenDigest::from_slice(d).map_err(|e| corrupt("recovery_codes", user.0, e)))
+            .collect()
+    }
+
     fn delete_recovery_codes(&mut self, user: UserKey) -> StoreResult<u64> {
         self.single(|conn| {
             diesel::delete(recovery_codes::table.filter(recovery_codes::user_key.eq(user.0)))

@@ -1705,6 +1705,10 @@ pub fn second_factors_are_used_once_and_go_with_the_user(db: &TestDatabase) {
         "the old set died"
     );
     assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 2);
+    assert_eq!(
+        read(db, |r| r.recovery_code_digests(u.key)).unwrap(),
+        [digest(20), digest(21)]
+    );
 
     // Login challenges.
     let challenge = LoginChallenge {
