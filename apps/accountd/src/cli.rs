@@ -67,6 +67,13 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<import::Format>,
     },
+    /// Print a new key for `security.keys` (`id:base64`, 32 random bytes), which seals TOTP
+    /// secrets (docs/second-factors.md). Required with PostgreSQL; add it last to rotate.
+    Keygen {
+        /// The key's id (letters, digits, '-', '_'; at most 32).
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
     /// List the recorded divergences between the local store and the Application Server
     /// (docs/operations.md), or resolve one once it is dealt with.
     Divergences {
@@ -110,6 +117,9 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove every second factor of a user (authenticator, recovery codes) and end their
+    /// sessions: for a user who lost their authenticator and their recovery codes. Audited.
+    ResetFactors { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +150,13 @@ pub fn main() -> Result<()> {
         Command::User(cmd) => {
             let services = startup::services(&config, startup::open_database(&config)?)?;
             user_command(&services, cmd)
+        }
+        Command::Keygen { id } => {
+            let line = startup::new_key_line(&id);
+            // Checked by the same parser the server uses.
+            accountd_service::factors::parse_keys(std::slice::from_ref(&line)).map_err(anyhow::Error::msg)?;
+            println!("{line}");
+            Ok(())
         }
         Command::Import { file, format } => import_command(&config, &file, format),
         Command::Export { file, format } => export_command(&config, &file, format),
@@ -394,6 +411,21 @@ fn user_command<S: Store>(services: &Services<S>, cmd: UserCommand) -> Result<()
                 .change_password(Actor::Operator, user.key, None, &password, &ctx)
                 .map_err(explain)?;
             println!("password of {username} changed; their sessions have ended");
+            Ok(())
+        }
+        UserCommand::ResetFactors { username } => {
+            let username = Username::parse(username)?;
+            let user = services
+                .find_user(&username)?
+                .with_context(|| format!("no user {username}"))?;
+            let had = services
+                .reset_second_factors(Actor::Operator, &user, &ctx)
+                .map_err(explain)?;
+            if had {
+                println!("second factors of {username} removed; their sessions have ended");
+            } else {
+                println!("{username} had no second factor; their sessions have ended");
+            }
             Ok(())
         }
     }

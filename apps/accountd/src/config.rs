@@ -327,4 +327,44 @@ mod tests {
         assert_eq!(cfg.database.url, "sqlite://accountd.db");
         assert_eq!(cfg.upstream.kind, UpstreamKind::Disabled);
     }
+
+    #[test]
+    fn security_keys_come_as_a_list_or_as_comma_separated_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accountd.toml");
+        std::fs::write(&file, "[security]\nkeys = [\"a:AAAA\", \"b:BBBB\"]\n").unwrap();
+        let from_file = AppConfig::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(from_file.security.keys, ["a:AAAA", "b:BBBB"]);
+        let from_env = AppConfig::load_from(None, env(&[("ACCOUNTD__SECURITY__KEYS", "a:AAAA, b:BBBB")])).unwrap();
+        assert_eq!(from_env.security.keys, ["a:AAAA", "b:BBBB"]);
+    }
+
+    #[test]
+    fn the_sealing_key_is_generated_beside_sqlite_and_required_with_postgres() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AppConfig::default();
+        config.database.url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+        let first = crate::startup::key_ring(&config).unwrap();
+        let file = dir.path().join(crate::startup::KEY_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // The same key at the next start.
+        let again = crate::startup::key_ring(&config).unwrap();
+        let sealed = first.seal(b"secret", b"u", [1; 24]).unwrap();
+        assert_eq!(&*again.open(&sealed, b"u").unwrap(), b"secret");
+
+        config.database.url = "postgres://postgres@127.0.0.1/test".into();
+        let refused = crate::startup::key_ring(&config).unwrap_err().to_string();
+        assert!(
+            refused.contains("security.keys is required with PostgreSQL"),
+            "{refused}"
+        );
+        config.security.keys = vec![crate::startup::new_key_line("k2")];
+        assert_eq!(crate::startup::key_ring(&config).unwrap().current_id(), "k2");
+        config.security.keys = vec!["k3:not-base64".into()];
+        assert!(crate::startup::key_ring(&config).is_err());
+    }
 }

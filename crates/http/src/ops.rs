@@ -22,7 +22,9 @@
 //! - `accountd_outbox_depth`, `accountd_outbox_oldest_age_seconds`, `accountd_divergences`: the
 //!   durable outbox and the open divergences (shared by every instance on the database), and
 //!   `accountd_outbox_delivered_total`, `accountd_outbox_delivery_failures_total`,
-//!   `accountd_outbox_given_up_total`: this instance's deliveries since it started.
+//!   `accountd_outbox_given_up_total`: this instance's deliveries since it started;
+//! - `accountd_second_factor_checks_total{method, outcome}`: second-factor codes checked
+//!   (`totp`, `recovery_code`, `password` for re-authentication; `accepted`, `refused`).
 
 use crate::context::blocking;
 use crate::error::ApiError;
@@ -131,6 +133,12 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
         // The store is down: the outbox gauges keep their last values; /readyz says why.
         Err(err) => tracing::warn!(error = %err, "could not read the outbox for /metrics"),
     }
+    for (method, accepted, count) in state.services.factor_counts() {
+        let counter = m
+            .second_factor_checks
+            .with_label_values(&[method, if accepted { "accepted" } else { "refused" }]);
+        counter.inc_by(count.saturating_sub(counter.get()));
+    }
     let mut body = Vec::new();
     let encoder = prometheus::TextEncoder::new();
     if let Err(err) = encoder.encode(&m.registry.gather(), &mut body) {
@@ -174,6 +182,7 @@ pub struct Metrics {
     outbox_delivered: IntCounter,
     outbox_failures: IntCounter,
     outbox_given_up: IntCounter,
+    second_factor_checks: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -287,11 +296,20 @@ impl Metrics {
                 "Outbox messages this instance gave up (each recorded as a divergence).",
             )
             .expect("valid metric"),
+            second_factor_checks: IntCounterVec::new(
+                Opts::new(
+                    "accountd_second_factor_checks_total",
+                    "Second-factor codes this instance checked, by method (totp, recovery_code, password for \
+                     re-authentication) and outcome (accepted, refused).",
+                ),
+                &["method", "outcome"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let up = IntGauge::new("accountd_up", "1 while the server runs.").expect("valid metric");
         up.set(1);
-        let collectors: [Box<dyn prometheus::core::Collector>; 21] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 22] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.duration.clone()),
             Box::new(metrics.throttled.clone()),
@@ -312,6 +330,7 @@ impl Metrics {
             Box::new(metrics.outbox_delivered.clone()),
             Box::new(metrics.outbox_failures.clone()),
             Box::new(metrics.outbox_given_up.clone()),
+            Box::new(metrics.second_factor_checks.clone()),
             Box::new(up),
         ];
         for collector in collectors {

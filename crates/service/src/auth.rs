@@ -296,7 +296,11 @@ impl<S: Store> Services<S> {
     pub fn purge_expired_sessions(&self) -> ServiceResult<u64> {
         let now = self.clock.now();
         let idle_before = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
-        Ok(self.store.write(|repo| repo.purge_sessions(now, idle_before))?)
+        Ok(self.store.write(|repo| {
+            // Expired second-step challenges go with the expired sessions.
+            repo.purge_login_challenges(now)?;
+            repo.purge_sessions(now, idle_before)
+        })?)
     }
 
     /// The caller behind `Authorization: Basic`: a login attempt on every request, throttled like

@@ -50,8 +50,29 @@ pub struct SecurityConfig {
     pub totp_issuer: String,
     /// The sealing keys of TOTP secrets, oldest first, each `id:base64-of-32-bytes`; the last
     /// seals, all open (rotation). Empty: the binary generates one into the SQLite data directory,
-    /// and refuses to start on PostgreSQL (every instance must share the keys).
+    /// and refuses to start on PostgreSQL (every instance must share the keys). In the
+    /// environment (`ACCOUNTD__SECURITY__KEYS`), the keys separated by commas.
+    #[serde(deserialize_with = "keys_from_text_or_list")]
     pub keys: Vec<String>,
+}
+
+/// `security.keys` as a list (a file) or as one text of comma-separated keys (the environment).
+fn keys_from_text_or_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Keys {
+        Text(String),
+        List(Vec<String>),
+    }
+    Ok(match Keys::deserialize(deserializer)? {
+        Keys::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Keys::List(list) => list,
+    })
 }
 
 impl Default for SecurityConfig {

@@ -93,7 +93,10 @@ fn backup_and_restore_keep_the_factor(source: &TestDatabase, target: &TestDataba
         "sealed, with its key id"
     );
     assert!(!format!("{exported:?}").contains(&enrollment.secret));
-    assert_eq!(exported.recovery_codes.as_deref().map(|c| c.split(' ').count()), Some(10));
+    assert_eq!(
+        exported.recovery_codes.as_deref().map(|c| c.split(' ').count()),
+        Some(10)
+    );
 
     let after = services(target, &clock);
     let rows = records

@@ -201,6 +201,29 @@ async fn totp_makes_login_two_steps_and_each_code_works_once() {
     assert!(has(AuditAction::Login, AuditOutcome::Success, "totp"));
     assert!(has(AuditAction::Login, AuditOutcome::Success, "recovery_code"));
     assert!(has(AuditAction::Login, AuditOutcome::Denied, "totp"));
+
+    // And counted by method and outcome.
+    let accepted = metric(
+        &app,
+        r#"accountd_second_factor_checks_total{method="totp",outcome="accepted"}"#,
+    )
+    .await;
+    let refused = metric(
+        &app,
+        r#"accountd_second_factor_checks_total{method="totp",outcome="refused"}"#,
+    )
+    .await;
+    let recovered = metric(
+        &app,
+        r#"accountd_second_factor_checks_total{method="recovery_code",outcome="accepted"}"#,
+    )
+    .await;
+    assert_eq!(
+        (accepted, recovered),
+        (2.0, 1.0),
+        "confirmation and one login; one recovery code"
+    );
+    assert!(refused >= 2.0, "the wrong confirmation and the replay: {refused}");
 }
 
 #[actix_web::test]

@@ -18,6 +18,9 @@ pub const DEMO_PASSWORD: &str = "Demo-Passw0rd!";
 /// Generous bound for a child to start (argon2 for the demo users) or to stop.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
+/// `security.keys` of every process the tests start (32 bytes of 7).
+pub const TEST_KEY: &str = "test:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
 pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_accountd"));
     // Only what each test sets: no configuration from the environment the tests run in.
@@ -26,6 +29,9 @@ pub fn binary() -> Command {
             command.env_remove(name);
         }
     }
+    // The key that seals TOTP secrets: required on PostgreSQL (every instance shares it); on
+    // SQLite it would otherwise be generated beside the database.
+    command.env("ACCOUNTD__SECURITY__KEYS", TEST_KEY);
     command
 }
 
