@@ -3,7 +3,7 @@
 //! One walk over every operation of the OpenAPI document, each answered as it would be in use.
 
 use crate::helpers::*;
-use accountd_http::{apio, axway, selfservice, superoffice};
+use accountd_http::{apio, axway, factors, selfservice, superoffice};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -213,6 +213,62 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
         sessions,
         basic(Method::DELETE, sessions, "foouser"),
         StatusCode::OK,
+    )
+    .await;
+
+    // Second factors (a cookie session: they are managed from one), then an administrator's reset.
+    let factors_browser = app.fresh_client();
+    let fx = app.login_ok(&factors_browser, "foouser").await;
+    let cookie = |method: Method, path: &str| {
+        factors_browser
+            .request(method, app.url(path))
+            .header("X-XSRF-TOKEN", fx.clone())
+    };
+    walk.step(
+        Method::GET,
+        factors::FACTORS,
+        cookie(Method::GET, factors::FACTORS),
+        StatusCode::OK,
+    )
+    .await;
+    let begun = walk
+        .step(
+            Method::POST,
+            factors::TOTP,
+            cookie(Method::POST, factors::TOTP),
+            StatusCode::CREATED,
+        )
+        .await;
+    let begun: Value = begun.json().await.unwrap_or(Value::Null);
+    let secret = accountd_policy::factors::TotpSecret::from_base32(begun["secret"].as_str().unwrap_or("")).unwrap();
+    let step = {
+        use accountd_domain::ports::Clock;
+        app.clock.now().as_millis() / 30_000
+    };
+    let confirm = cookie(Method::PUT, factors::TOTP).json(&json!({"code": secret.code_at_step(step)}));
+    walk.step(Method::PUT, factors::TOTP, confirm, StatusCode::OK).await;
+    let reauth = cookie(Method::POST, factors::REAUTHENTICATE).json(&json!({"code": secret.code_at_step(step + 1)}));
+    walk.step(Method::POST, factors::REAUTHENTICATE, reauth, StatusCode::NO_CONTENT)
+        .await;
+    walk.step(
+        Method::POST,
+        factors::RECOVERY_CODES,
+        cookie(Method::POST, factors::RECOVERY_CODES),
+        StatusCode::OK,
+    )
+    .await;
+    walk.step(
+        Method::DELETE,
+        factors::TOTP,
+        cookie(Method::DELETE, factors::TOTP),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    walk.step(
+        Method::DELETE,
+        factors::USER_FACTORS,
+        basic(Method::DELETE, &fill(factors::USER_FACTORS, &ids), "admin"),
+        StatusCode::NO_CONTENT,
     )
     .await;
 

@@ -1,4 +1,5 @@
-// Self-service account page: sign in, profile, password, PIN, sessions, sign out.
+// Self-service account page: sign in (with a second step for two-step verification), profile,
+// password, PIN, two-step verification and recovery codes, sessions, sign out.
 // Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
 'use strict';
 
@@ -11,7 +12,21 @@
     pinPolicy: '/api/v1/session/pincode_policy/',
     sessions: '/api/v1/session/sessions/',
     changePassword: '/api/portal/v1.3/currentuser/changepassword',
+    userLoginInfo: '/api/v1/session/user_login_info/',
+    factors: '/api/v1/session/second_factors/',
+    totp: '/api/v1/session/second_factors/totp/',
+    recoveryCodes: '/api/v1/session/second_factors/recovery_codes/',
+    reauthenticate: '/api/v1/session/reauthenticate/',
   };
+  // problem+json `type`s the page tells apart.
+  const PROBLEM = {
+    secondFactor: 'urn:accountd:problem:second-factor-required',
+    reauth: 'urn:accountd:problem:reauthentication-required',
+    enrollment: 'urn:accountd:problem:second-factor-enrollment-required',
+    wrongSecret: 'urn:accountd:problem:wrong-secret',
+  };
+  const isProblem = (r, type) => !!r.data && r.data.type === type;
+  const SVG_NS = 'http://www.w3.org/2000/svg';
   const PROFILE_FIELDS = ['firstName', 'lastName', 'emailAddress', 'phoneNumber', 'mobile', 'language', 'timeZone'];
   const LANG_KEY = 'accountd.lang';
   const $ = (id) => document.getElementById(id);
@@ -33,6 +48,11 @@
     pwPolicy: null, // {rules, checks}
     pinPolicy: null, // {applies, resource, hasPin, rules, checks}
     sessions: [],
+    factors: null, // {totp, totp_enabled_at, recovery_codes_left, enrollment_required}
+    enrollOnly: false, // the session may only enroll a second factor until it does
+    signinStep: null, // the login's second step: {challenge, methods, expiresAt, mode: 'totp'|'recovery'}
+    reauth: null, // a change waiting for the user to prove it is them: {retry, back, hasFactor, mode}
+    codesBack: null, // the id of what gets the focus once new recovery codes are put away
   };
 
   // ---------------------------------------------------------------- translations
@@ -49,6 +69,33 @@
       rulesTitle: 'Requirements:', passwordConfirm: 'Confirm new password', passwordSubmit: 'Change password',
       pinTitle: 'Change PIN', pinOld: 'Current PIN', pinNew: 'New PIN', pinRulesTitle: 'Requirements:',
       pinSubmit: 'Change PIN', sessionsTitle: 'Where you are signed in', endOthers: 'Sign out all other sessions',
+      // Two-step verification.
+      factorIntroTotp: 'Enter the 6-digit code from your authenticator app.',
+      factorIntroRecovery: 'Enter one of your recovery codes. Each code works only once.',
+      factorCode: 'Verification code', recoveryCode: 'Recovery code', factorSubmit: 'Verify', startOver: 'Start over',
+      useRecovery: 'Use a recovery code instead', useApp: 'Use a code from the app instead',
+      factorMissing: 'Enter the code.', factorWrong: 'Wrong code, or a code already used. Try again, or start over.',
+      challengeExpired: 'That took too long. Please sign in again.',
+      factorsTitle: 'Two-step verification',
+      factorsIntro: 'Besides your password, signing in asks for a code from an authenticator app on your phone.',
+      enrollRequired: 'Your administrator requires two-step verification for this account. Set it up to continue.',
+      totpStateNone: 'Status: off.', totpStatePending: 'Status: set-up not finished.', totpStateEnabled: 'Status: on since {date}.',
+      totpSetup: 'Set up', totpRemove: 'Turn off', cancel: 'Cancel',
+      totpScan: 'Scan this QR code with your authenticator app (such as FreeOTP, Google or Microsoft Authenticator), or type the key below into it. Then enter the code the app shows.',
+      qrLabel: 'QR code to scan with your authenticator app', totpKey: 'Key:', totpCode: 'Code from the app',
+      totpConfirm: 'Turn on', codeFormat: 'Enter the 6 digits the app shows.',
+      wrongCode: 'The code is wrong or was already used. Wait for the next one and try again.',
+      wrongRecoveryCode: 'This recovery code is wrong or was already used.',
+      totpOn: 'Two-step verification is on.', totpOff: 'Two-step verification is off. Your recovery codes no longer work.',
+      recoveryTitle: 'Recovery codes',
+      recoveryIntro: 'If you lose your phone, sign in with a recovery code instead of a code from the app. Each code works once.',
+      codesLeft: (p) => (p.n === 0 ? 'You have no recovery codes left: generate new ones.'
+        : `${p.n} unused ${p.n === 1 ? 'code' : 'codes'} left.`),
+      codesGenerate: 'Generate new codes', codesTitle: 'Your recovery codes',
+      codesSave: 'Save these codes somewhere safe now (in a password manager, or on paper). They will not be shown again. Each works once, and any older codes no longer work.',
+      codesDone: 'I have saved them', codesNew: 'New recovery codes were made: save them.',
+      reauthTitle: 'Confirm it is you', reauthIntro: 'This change needs you to prove again that it is you.',
+      reauthSubmit: 'Continue',
       // Messages built by the script.
       signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
       accountDisabled: 'This account cannot sign in.',
@@ -93,6 +140,35 @@
       pinTitle: 'Changer le code PIN', pinOld: 'Code PIN actuel', pinNew: 'Nouveau code PIN', pinRulesTitle: 'Exigences :',
       pinSubmit: 'Changer le code PIN',
       sessionsTitle: 'Où vous êtes connecté', endOthers: 'Déconnecter toutes les autres sessions',
+      factorIntroTotp: "Saisissez le code à 6 chiffres de votre application d'authentification.",
+      factorIntroRecovery: "Saisissez l'un de vos codes de secours. Chaque code ne sert qu'une fois.",
+      factorCode: 'Code de vérification', recoveryCode: 'Code de secours', factorSubmit: 'Vérifier',
+      startOver: 'Recommencer', useRecovery: 'Utiliser plutôt un code de secours',
+      useApp: "Utiliser plutôt un code de l'application",
+      factorMissing: 'Saisissez le code.', factorWrong: 'Code incorrect ou déjà utilisé. Réessayez, ou recommencez.',
+      challengeExpired: 'Le délai est dépassé. Veuillez vous reconnecter.',
+      factorsTitle: 'Validation en deux étapes',
+      factorsIntro: "En plus du mot de passe, la connexion demande un code d'une application d'authentification sur votre téléphone.",
+      enrollRequired: 'Votre administrateur exige la validation en deux étapes pour ce compte. Activez-la pour continuer.',
+      totpStateNone: 'État : désactivée.', totpStatePending: 'État : activation non terminée.',
+      totpStateEnabled: 'État : activée depuis le {date}.',
+      totpSetup: 'Activer', totpRemove: 'Désactiver', cancel: 'Annuler',
+      totpScan: "Scannez ce code QR avec votre application d'authentification (comme FreeOTP, Google ou Microsoft Authenticator), ou saisissez-y la clé ci-dessous. Saisissez ensuite le code qu'elle affiche.",
+      qrLabel: "Code QR à scanner avec votre application d'authentification", totpKey: 'Clé :',
+      totpCode: "Code de l'application", totpConfirm: 'Activer', codeFormat: "Saisissez les 6 chiffres affichés par l'application.",
+      wrongCode: 'Le code est incorrect ou a déjà été utilisé. Attendez le suivant et réessayez.',
+      wrongRecoveryCode: 'Ce code de secours est incorrect ou a déjà été utilisé.',
+      totpOn: 'La validation en deux étapes est activée.',
+      totpOff: 'La validation en deux étapes est désactivée. Vos codes de secours ne fonctionnent plus.',
+      recoveryTitle: 'Codes de secours',
+      recoveryIntro: "Si vous perdez votre téléphone, connectez-vous avec un code de secours au lieu d'un code de l'application. Chaque code ne sert qu'une fois.",
+      codesLeft: (p) => (p.n === 0 ? "Il ne vous reste aucun code de secours : générez-en de nouveaux."
+        : (p.n === 1 ? 'Il vous reste 1 code inutilisé.' : `Il vous reste ${p.n} codes inutilisés.`)),
+      codesGenerate: 'Générer de nouveaux codes', codesTitle: 'Vos codes de secours',
+      codesSave: "Enregistrez ces codes en lieu sûr dès maintenant (dans un gestionnaire de mots de passe, ou sur papier). Ils ne seront plus affichés. Chacun ne sert qu'une fois, et les anciens codes ne fonctionnent plus.",
+      codesDone: 'Je les ai enregistrés', codesNew: 'De nouveaux codes de secours ont été créés : enregistrez-les.',
+      reauthTitle: "Confirmez qu'il s'agit bien de vous", reauthIntro: "Cette modification exige de prouver à nouveau qu'il s'agit bien de vous.",
+      reauthSubmit: 'Continuer',
       signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
       badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
       accountDisabled: 'Ce compte ne peut pas se connecter.',
@@ -261,6 +337,9 @@
     renderRules('password');
     renderRules('pin');
     renderSessions();
+    renderSigninStep();
+    renderFactors();
+    renderReauth();
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -305,7 +384,8 @@
       if (text) data = JSON.parse(text);
     } catch (_) { /* not JSON */ }
     const result = { ok: res.ok, status: res.status, data, retryAfter: res.headers.get('Retry-After') };
-    if (res.status === 401 && !opts.keep401) showSignedOut(true);
+    // A change that needs a fresh proof answers 401 too, but the session is alive.
+    if (res.status === 401 && !opts.keep401 && !isProblem(result, PROBLEM.reauth)) showSignedOut(true);
     return result;
   }
 
@@ -397,9 +477,24 @@
     state.pwPolicy = null;
     state.pinPolicy = null;
     state.sessions = [];
-    for (const id of ['profile-form', 'password-form', 'pin-form']) { $(id).reset(); clearErrors($(id)); }
-    for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status', 'signout-status']) setStatus(id, '');
+    state.factors = null;
+    state.enrollOnly = false;
+    state.signinStep = null;
+    state.reauth = null;
+    for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form']) {
+      $(id).reset();
+      clearErrors($(id));
+    }
+    for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status', 'signout-status',
+      'factors-status', 'recovery-status', 'reauth-status']) setStatus(id, '');
+    hideEnrollment();
+    hideCodes();
+    $('reauth-section').hidden = true;
     $('signin-password').value = '';
+    $('signin-code').value = '';
+    $('signin-factor-error').textContent = '';
+    $('signin-factor-form').hidden = true;
+    $('signin-form').hidden = false;
     $('account').hidden = true;
     $('loading').hidden = true;
     $('signin').hidden = false;
@@ -526,6 +621,149 @@
     }));
   }
 
+  // Sets the i18n key of an element (applyLang keeps it translated) and its text now.
+  function setI18n(id, key) {
+    const el = $(id);
+    el.dataset.i18n = key;
+    el.textContent = t(key);
+  }
+
+  // The sign-in form's second step: a code from the app, or a recovery code.
+  function renderSigninStep() {
+    const step = state.signinStep;
+    if (!step) return;
+    const recovery = step.mode === 'recovery';
+    setI18n('signin-factor-intro', recovery ? 'factorIntroRecovery' : 'factorIntroTotp');
+    setI18n('signin-code-label', recovery ? 'recoveryCode' : 'factorCode');
+    setI18n('signin-use-recovery', recovery ? 'useApp' : 'useRecovery');
+    $('signin-use-recovery').closest('p').hidden = !step.methods.includes('recovery_code');
+    const input = $('signin-code');
+    input.inputMode = recovery ? 'text' : 'numeric';
+    input.autocomplete = recovery ? 'off' : 'one-time-code';
+  }
+
+  function renderFactors() {
+    const f = state.factors;
+    const line = $('factors-state');
+    const enrolling = !$('totp-enroll').hidden;
+    $('factors-required').hidden = !state.enrollOnly;
+    $('totp-qr').setAttribute('aria-label', t('qrLabel'));
+    if (!f) {
+      line.textContent = '';
+      delete line.dataset.state;
+      $('totp-setup').hidden = true;
+      $('totp-remove').hidden = true;
+      $('recovery-section').hidden = true;
+      return;
+    }
+    const key = { pending: 'totpStatePending', enabled: 'totpStateEnabled' }[f.totp] || 'totpStateNone';
+    const date = f.totp_enabled_at ? formatDate(new Date(f.totp_enabled_at).toISOString()) : t('unknown');
+    line.dataset.state = f.totp;
+    line.textContent = t(key, { date });
+    const on = f.totp === 'enabled';
+    $('totp-setup').hidden = on || enrolling;
+    $('totp-remove').hidden = !on || state.enrollOnly;
+    $('recovery-section').hidden = !on || state.enrollOnly;
+    $('recovery-left').textContent = t('codesLeft', { n: Number(f.recovery_codes_left || 0) });
+  }
+
+  // "ABCDEFGHIJKL..." -> "ABCD EFGH IJKL ...", easier to type into an app.
+  const groupSecret = (secret) => String(secret || '').replace(/(.{4})(?=.)/g, '$1 ');
+
+  // The server's QR code (an SVG document) as a live <svg>. Trusted Types refuse HTML strings, so
+  // the one string the page parses goes through this policy, which only lets an SVG document
+  // through to DOMParser (inert: nothing in it runs); the copy then keeps only the shapes
+  // (elements and attributes from an allowlist) and none of the source's nodes.
+  let svgPolicy = null;
+  const SVG_ELEMENTS = new Set(['g', 'path', 'rect']);
+  const SVG_ATTRIBUTES = new Set(['viewBox', 'width', 'height', 'd', 'x', 'y', 'fill', 'fill-rule', 'stroke',
+    'stroke-width', 'transform', 'shape-rendering']);
+  function importSvg(text) {
+    if (typeof text !== 'string' || !/^\s*(<\?xml[^>]*\?>\s*)?<svg[\s>]/.test(text)) return null;
+    let source = text;
+    try {
+      if (window.trustedTypes && window.trustedTypes.createPolicy) {
+        svgPolicy = svgPolicy || window.trustedTypes.createPolicy('accountd-qr-svg', {
+          createHTML: (s) => {
+            if (!/^\s*(<\?xml[^>]*\?>\s*)?<svg[\s>]/.test(s)) throw new TypeError('not an SVG document');
+            return s;
+          },
+        });
+        source = svgPolicy.createHTML(text);
+      }
+      const doc = new DOMParser().parseFromString(source, 'image/svg+xml');
+      const root = doc.documentElement;
+      if (!root || root.namespaceURI !== SVG_NS || root.localName !== 'svg'
+        || doc.getElementsByTagName('parsererror').length) return null;
+      const svg = copySvg(root);
+      svg.setAttribute('aria-hidden', 'true');
+      svg.setAttribute('focusable', 'false');
+      return svg;
+    } catch (_) {
+      return null; // the key stays, to type in
+    }
+  }
+
+  function copySvg(node) {
+    const el = document.createElementNS(SVG_NS, node.localName);
+    for (const a of node.attributes) {
+      if (!a.namespaceURI && SVG_ATTRIBUTES.has(a.name) && !/url\s*\(|script:/i.test(a.value)) el.setAttribute(a.name, a.value);
+    }
+    for (const child of node.children) {
+      if (child.namespaceURI === SVG_NS && SVG_ELEMENTS.has(child.localName)) el.append(copySvg(child));
+    }
+    return el;
+  }
+
+  function showEnrollment(data) {
+    const form = $('totp-confirm-form');
+    form.reset();
+    clearErrors(form);
+    $('totp-secret').textContent = groupSecret(data.secret);
+    const svg = importSvg(data.qr_svg);
+    $('totp-qr').replaceChildren(...(svg ? [svg] : []));
+    $('totp-qr').hidden = !svg;
+    $('totp-enroll').hidden = false;
+    renderFactors();
+    $('totp-scan').focus(); // read first; Tab then reaches the code field
+  }
+
+  function hideEnrollment() {
+    $('totp-enroll').hidden = true;
+    $('totp-secret').textContent = '';
+    $('totp-qr').replaceChildren();
+    $('totp-confirm-form').reset();
+    clearErrors($('totp-confirm-form'));
+  }
+
+  // New recovery codes, shown once: the focus goes to them.
+  function showCodes(codes, back) {
+    state.codesBack = back;
+    $('codes-list').replaceChildren(...codes.map((c) => h('li', {}, h('code', { textContent: String(c) }))));
+    $('codes-card').hidden = false;
+    $('codes-title').focus();
+  }
+
+  function hideCodes() {
+    $('codes-list').replaceChildren();
+    $('codes-card').hidden = true;
+  }
+
+  // The form asking for a fresh proof: a code from the app or a recovery code for a user with
+  // two-step verification, else the password.
+  function renderReauth() {
+    const r = state.reauth;
+    if (!r) return;
+    setI18n('reauth-label', { totp: 'factorCode', recovery: 'recoveryCode', password: 'password' }[r.mode]);
+    setI18n('reauth-use-recovery', r.mode === 'recovery' ? 'useApp' : 'useRecovery');
+    const left = state.factors ? Number(state.factors.recovery_codes_left || 0) : 0;
+    $('reauth-use-recovery').closest('p').hidden = !r.hasFactor || (r.mode !== 'recovery' && left === 0);
+    const input = $('reauth-secret');
+    input.type = r.mode === 'password' ? 'password' : 'text';
+    input.inputMode = r.mode === 'totp' ? 'numeric' : 'text';
+    input.autocomplete = { totp: 'one-time-code', recovery: 'off', password: 'current-password' }[r.mode];
+  }
+
   // ---------------------------------------------------------------- loading
 
   async function loadSessions() {
@@ -546,12 +784,23 @@
     return r;
   }
 
+  async function loadFactors() {
+    const r = await api('GET', API.factors);
+    if (r.ok && r.data) state.factors = r.data;
+    else if (r.status !== 401) setStatus('factors-status', problemText(r), 'bad');
+    renderFactors();
+    return r;
+  }
+
   // Signed in: fetch everything else, render, then (and only then) flag the body as signed-in.
   async function enterSignedIn(profile) {
     document.body.dataset.state = 'loading';
     state.profile = profile;
-    const [pw, pin, sessions] = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(), loadSessions()]);
-    if ([pw, pin, sessions].some((r) => r.status === 401)) return; // already back on the sign-in form
+    state.enrollOnly = false;
+    $('account').dataset.mode = 'full';
+    const [pw, pin, sessions, factors] = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
+      loadSessions(), loadFactors()]);
+    if ([pw, pin, sessions, factors].some((r) => r.status === 401)) return; // already back on the sign-in form
     state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
     renderProfile(profile);
     renderPin();
@@ -560,6 +809,23 @@
     $('loading').hidden = true;
     $('account').hidden = false;
     document.body.dataset.state = 'signed-in';
+  }
+
+  // A session that must enroll a second factor first: only the two-step section (and sign out)
+  // until it does.
+  async function enterEnrollmentOnly(username) {
+    document.body.dataset.state = 'loading';
+    state.profile = null;
+    state.enrollOnly = true;
+    $('account').dataset.mode = 'enroll';
+    const r = await loadFactors();
+    if (r.status === 401) return;
+    $('whoami').textContent = username || '';
+    applyLang();
+    $('signin').hidden = true;
+    $('loading').hidden = true;
+    $('account').hidden = false;
+    document.body.dataset.state = 'enrolling';
   }
 
   // ---------------------------------------------------------------- actions
@@ -576,20 +842,119 @@
     }
     await busy($('signin-submit'), async () => {
       const r = await api('POST', API.login, { username, password }, { keep401: true });
+      if (isProblem(r, PROBLEM.secondFactor) && r.data.challenge) {
+        showSigninStep(r.data);
+        return;
+      }
       if (!r.ok) {
         error.textContent = r.status === 401 ? t('badCredentials')
           : r.status === 403 ? t('accountDisabled') : problemText(r);
         $('signin-password').focus();
         return;
       }
-      const p = await api('GET', API.profile);
-      if (p.ok) {
-        $('signin-password').value = '';
-        await enterSignedIn(p.data);
-        $('whoami').focus();
-      } else if (p.status !== 401) {
-        error.textContent = problemText(p);
+      await finishSignIn(r, error);
+    });
+  }
+
+  // After a successful login answer: the whole page, or only enrollment when the session must
+  // enroll a second factor first.
+  async function finishSignIn(login, error) {
+    $('signin-password').value = '';
+    if (login.data && login.data.second_factor_enrollment_required) {
+      await enterEnrollmentOnly(login.data.username);
+      if (document.body.dataset.state === 'enrolling') $('factors-required').focus();
+      return;
+    }
+    const p = await api('GET', API.profile);
+    if (p.ok) {
+      await enterSignedIn(p.data);
+      $('whoami').focus();
+    } else if (isProblem(p, PROBLEM.enrollment)) {
+      await enterEnrollmentOnly(login.data && login.data.username);
+      if (document.body.dataset.state === 'enrolling') $('factors-required').focus();
+    } else if (p.status !== 401) {
+      error.textContent = problemText(p);
+    }
+  }
+
+  // The password was right and the account has a second factor: ask for a code.
+  function showSigninStep(data) {
+    state.signinStep = {
+      challenge: data.challenge,
+      methods: Array.isArray(data.methods) ? data.methods : ['totp'],
+      expiresAt: Number(data.challenge_expires_at) || null,
+      mode: 'totp',
+    };
+    $('signin-password').value = '';
+    $('signin-code').value = '';
+    $('signin-code').removeAttribute('aria-invalid');
+    $('signin-factor-error').textContent = '';
+    $('signin-error').textContent = '';
+    $('signin-form').hidden = true;
+    $('signin-factor-form').hidden = false;
+    renderSigninStep();
+    document.body.dataset.state = 'second-factor';
+    $('signin-code').focus();
+  }
+
+  // Back to the username and password (Start over, or the challenge expired).
+  function leaveSigninStep(message) {
+    state.signinStep = null;
+    $('signin-code').value = '';
+    $('signin-factor-error').textContent = '';
+    $('signin-factor-form').hidden = true;
+    $('signin-form').hidden = false;
+    $('signin-error').textContent = message || '';
+    document.body.dataset.state = 'signed-out';
+    $($('signin-username').value ? 'signin-password' : 'signin-username').focus();
+  }
+
+  function toggleSigninStep() {
+    const step = state.signinStep;
+    if (!step) return;
+    step.mode = step.mode === 'recovery' ? 'totp' : 'recovery';
+    $('signin-code').value = '';
+    $('signin-code').removeAttribute('aria-invalid');
+    $('signin-factor-error').textContent = '';
+    renderSigninStep();
+    $('signin-code').focus();
+  }
+
+  async function submitSigninStep(event) {
+    event.preventDefault();
+    const step = state.signinStep;
+    if (!step) return;
+    const error = $('signin-factor-error');
+    const input = $('signin-code');
+    error.textContent = '';
+    input.removeAttribute('aria-invalid');
+    const code = input.value.trim();
+    if (!code) {
+      error.textContent = t('factorMissing');
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      return;
+    }
+    const body = step.mode === 'recovery' ? { challenge: step.challenge, recovery_code: code }
+      : { challenge: step.challenge, code };
+    await busy($('signin-factor-submit'), async () => {
+      const r = await api('POST', API.login, body, { keep401: true });
+      if (!r.ok) {
+        // The server decides; the browser's clock only picks the message (a dead challenge).
+        if (r.status === 401 && step.expiresAt && Date.now() > step.expiresAt) {
+          leaveSigninStep(t('challengeExpired'));
+          return;
+        }
+        error.textContent = r.status === 401 ? t('factorWrong')
+          : r.status === 403 ? t('accountDisabled') : problemText(r);
+        input.setAttribute('aria-invalid', 'true');
+        input.select();
+        input.focus();
+        return;
       }
+      state.signinStep = null;
+      input.value = '';
+      await finishSignIn(r, error);
     });
   }
 
@@ -715,6 +1080,170 @@
     });
   }
 
+  // ---------------------------------------------------------------- two-step verification
+
+  // Runs `action` (which answers its api() result) with `button` busy. A change that needs a
+  // fresh proof (`reauthentication-required`) asks for it, then runs again.
+  async function guarded(button, statusId, action) {
+    setStatus(statusId, '');
+    await busy(button, async () => {
+      const r = await action();
+      if (isProblem(r, PROBLEM.reauth)) askReauth(() => guarded(button, statusId, action), button);
+      else if (!r.ok && r.status !== 401) setStatus(statusId, problemText(r), 'bad');
+    });
+  }
+
+  function askReauth(retry, back) {
+    const hasFactor = !!state.factors && state.factors.totp === 'enabled';
+    state.reauth = { retry, back, hasFactor, mode: hasFactor ? 'totp' : 'password' };
+    $('reauth-form').reset();
+    clearErrors($('reauth-form'));
+    setStatus('reauth-status', '');
+    $('reauth-section').hidden = false;
+    renderReauth();
+    $('reauth-secret').focus();
+  }
+
+  function closeReauth() {
+    const back = state.reauth && state.reauth.back;
+    state.reauth = null;
+    $('reauth-form').reset();
+    clearErrors($('reauth-form'));
+    setStatus('reauth-status', '');
+    $('reauth-section').hidden = true;
+    return back;
+  }
+
+  function toggleReauth() {
+    const r = state.reauth;
+    if (!r) return;
+    r.mode = r.mode === 'recovery' ? 'totp' : 'recovery';
+    $('reauth-secret').value = '';
+    clearErrors($('reauth-form'));
+    renderReauth();
+    $('reauth-secret').focus();
+  }
+
+  async function submitReauth(event) {
+    event.preventDefault();
+    const pending = state.reauth;
+    if (!pending) return;
+    clearErrors($('reauth-form'));
+    setStatus('reauth-status', '');
+    const raw = $('reauth-secret').value;
+    const value = pending.mode === 'password' ? raw : raw.trim();
+    if (!value) {
+      fieldError('reauth-secret', t('required'));
+      $('reauth-secret').focus();
+      return;
+    }
+    const body = pending.mode === 'password' ? { password: value }
+      : pending.mode === 'recovery' ? { recovery_code: value } : { code: value };
+    await busy($('reauth-submit'), async () => {
+      const r = await api('POST', API.reauthenticate, body);
+      if (r.ok) {
+        closeReauth();
+        await pending.retry();
+        if (pending.mode === 'recovery') await loadFactors(); // one code fewer
+        return;
+      }
+      if (r.status === 401) return;
+      if (isWrongSecret(r)) {
+        fieldError('reauth-secret', t({ password: 'wrongPassword', recovery: 'wrongRecoveryCode', totp: 'wrongCode' }[pending.mode]));
+      } else {
+        setStatus('reauth-status', problemText(r), 'bad');
+      }
+      $('reauth-secret').focus();
+    });
+  }
+
+  async function setupTotp() {
+    await guarded($('totp-setup'), 'factors-status', async () => {
+      const r = await api('POST', API.totp);
+      if (r.ok && r.data) {
+        await loadFactors(); // now pending
+        showEnrollment(r.data);
+      }
+      return r;
+    });
+  }
+
+  function cancelEnrollment() {
+    hideEnrollment();
+    renderFactors();
+    $('totp-setup').focus();
+  }
+
+  async function confirmTotp(event) {
+    event.preventDefault();
+    const form = $('totp-confirm-form');
+    clearErrors(form);
+    setStatus('factors-status', '');
+    const code = $('totp-code').value.replace(/\s+/g, '');
+    if (!/^\d{6}$/.test(code)) {
+      fieldError('totp-code', t('codeFormat'));
+      $('totp-code').focus();
+      return;
+    }
+    await busy($('totp-confirm'), async () => {
+      const r = await api('PUT', API.totp, { code });
+      if (r.ok && r.data) {
+        hideEnrollment();
+        await loadFactors();
+        setStatus('factors-status', t('totpOn'), 'ok');
+        showCodes(r.data.recovery_codes || [], state.enrollOnly ? null : 'totp-remove');
+      } else if (isWrongSecret(r)) {
+        fieldError('totp-code', t('wrongCode'));
+        $('totp-code').select();
+        $('totp-code').focus();
+      } else if (r.status !== 401) {
+        setStatus('factors-status', problemText(r), 'bad');
+      }
+    });
+  }
+
+  async function removeTotp() {
+    await guarded($('totp-remove'), 'factors-status', async () => {
+      const r = await api('DELETE', API.totp);
+      if (r.ok) {
+        hideCodes();
+        await loadFactors();
+        setStatus('factors-status', t('totpOff'), 'ok');
+        $('totp-setup').focus();
+      }
+      return r;
+    });
+  }
+
+  async function generateCodes() {
+    await guarded($('recovery-generate'), 'recovery-status', async () => {
+      const r = await api('POST', API.recoveryCodes);
+      if (r.ok && r.data) {
+        await loadFactors();
+        setStatus('recovery-status', t('codesNew'), 'ok');
+        showCodes(r.data.recovery_codes || [], 'recovery-generate');
+      }
+      return r;
+    });
+  }
+
+  // The codes are saved: hide them. A session that had to enroll may now do everything.
+  async function codesDone() {
+    hideCodes();
+    if (state.enrollOnly) {
+      const p = await api('GET', API.profile);
+      if (p.ok && p.data) {
+        await enterSignedIn(p.data);
+        $('whoami').focus();
+      } else if (p.status !== 401) {
+        setStatus('factors-status', problemText(p), 'bad');
+      }
+      return;
+    }
+    const back = state.codesBack && $(state.codesBack);
+    (back && !back.closest('[hidden]') ? back : $('factors-title')).focus();
+  }
+
   // Live policy feedback: ~300 ms after typing stops, ask the server about the candidate.
   // Answers to older candidates are dropped.
   function liveChecker(kind, url, field, statusId) {
@@ -775,6 +1304,21 @@
     $('password-form').addEventListener('submit', changePassword);
     $('pin-form').addEventListener('submit', changePin);
     $('sessions-end-others').addEventListener('click', endOtherSessions);
+    $('signin-factor-form').addEventListener('submit', submitSigninStep);
+    $('signin-use-recovery').addEventListener('click', toggleSigninStep);
+    $('signin-factor-back').addEventListener('click', () => leaveSigninStep(''));
+    $('totp-setup').addEventListener('click', setupTotp);
+    $('totp-confirm-form').addEventListener('submit', confirmTotp);
+    $('totp-cancel').addEventListener('click', cancelEnrollment);
+    $('totp-remove').addEventListener('click', removeTotp);
+    $('recovery-generate').addEventListener('click', generateCodes);
+    $('codes-done').addEventListener('click', codesDone);
+    $('reauth-form').addEventListener('submit', submitReauth);
+    $('reauth-use-recovery').addEventListener('click', toggleReauth);
+    $('reauth-cancel').addEventListener('click', () => {
+      const back = closeReauth();
+      if (back && !back.closest('[hidden]')) back.focus();
+    });
     $('password-new').addEventListener('input', checkConfirm);
     $('password-confirm').addEventListener('input', checkConfirm);
     passwordChecker = liveChecker('password', API.passwordPolicy, 'newPassword', 'password-status');
@@ -787,11 +1331,16 @@
       applyLang();
     });
     $('whoami').tabIndex = -1; // focus target after signing in
+    for (const id of ['factors-title', 'factors-required', 'totp-scan']) $(id).tabIndex = -1; // focus targets
     applyLang();
 
     const r = await api('GET', API.profile);
     if (r.ok && r.data) {
       await enterSignedIn(r.data);
+    } else if (isProblem(r, PROBLEM.enrollment)) {
+      const info = await api('GET', API.userLoginInfo);
+      if (info.ok) await enterEnrollmentOnly(info.data && info.data.username);
+      else if (info.status !== 401) { showSignedOut(false); $('signin-error').textContent = problemText(info); }
     } else if (r.status !== 401) {
       showSignedOut(false);
       $('signin-error').textContent = problemText(r);
