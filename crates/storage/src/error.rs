@@ -89,6 +89,13 @@ pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "secondaryGroups",
     ),
     ("user_claims_pkey", "user_claims.user_key", "userClaim"),
+    ("totp_factors_pkey", "totp_factors.user_key", "totp"),
+    (
+        "recovery_codes_user_digest_key",
+        "recovery_codes.user_key, recovery_codes.digest",
+        "recoveryCode",
+    ),
+    ("login_challenges_pkey", "login_challenges.digest", "challenge"),
 ];
 
 /// `(PostgreSQL foreign-key constraint name, what is missing)`. SQLite doesn't say which key

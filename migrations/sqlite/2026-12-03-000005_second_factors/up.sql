@@ -6,7 +6,7 @@
 -- last 30-second step a code was accepted for (a code of that step or an earlier one is refused:
 -- no replay, across every instance, by one conditional UPDATE).
 CREATE TABLE totp_factors (
-    user_key BIGINT PRIMARY KEY REFERENCES users (key) ON DELETE CASCADE,
+    user_key BIGINT NOT NULL PRIMARY KEY REFERENCES users (key) ON DELETE CASCADE,
     key_id TEXT NOT NULL,
     sealed BLOB NOT NULL,
     created_at BIGINT NOT NULL,
@@ -26,7 +26,7 @@ CREATE TABLE recovery_codes (
 -- The second step of a login: a short-lived, single-use challenge handed out after the password,
 -- kept by its digest; deleted when used, or by the session purge once expired.
 CREATE TABLE login_challenges (
-    digest BLOB PRIMARY KEY,
+    digest BLOB NOT NULL PRIMARY KEY,
     user_key BIGINT NOT NULL REFERENCES users (key) ON DELETE CASCADE,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,

@@ -237,7 +237,7 @@ mod tests {
         for column in CSV_COLUMNS {
             let value = match column {
                 "kind" => serde_json::json!("user"),
-                "level" | "line_number" => serde_json::json!(1),
+                "level" | "line_number" | "totp_last_step" => serde_json::json!(1),
                 "enabled" | "first_login" => serde_json::json!(true),
                 _ => serde_json::json!("x"),
             };
@@ -253,7 +253,7 @@ mod tests {
         assert!(serde_json::from_value::<Record>(serde_json::json!({"nickname": "x"})).is_err());
         let allowed = |kind: Kind| CSV_COLUMNS.iter().filter(|c| kind.allows(c)).count();
         let counts: Vec<usize> = Kind::ALL.into_iter().map(allowed).collect();
-        assert_eq!(counts, [2, 3, 4, 4, 34], "tenant, group, department, device, user");
+        assert_eq!(counts, [2, 3, 4, 4, 37], "tenant, group, department, device, user");
         assert!(!Kind::User.allows("nickname") && !Kind::Tenant.allows("group"));
     }
 }
