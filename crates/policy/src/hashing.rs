@@ -909,4 +909,12 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn hash_memory_debug_shows_its_size_only() {
+        let mut memory = HashMemory::default();
+        assert_eq!(format!("{memory:?}"), "HashMemory(0 KiB)");
+        memory.with(2, 4, |blocks| assert_eq!(blocks.len(), 2));
+        assert_eq!(format!("{memory:?}"), "HashMemory(2 KiB)");
+    }
 }

@@ -105,18 +105,19 @@ impl Limit {
         if !blocked(now_ms) {
             return None;
         }
-        // The first allowed instant: weighted(t) is decreasing, so solve each piece for its bound.
-        let free_at = if cur < max && prev > 0 {
-            // Within the stored window: prev * (w - (t - start)) < (max - cur) * w.
-            start + w - ((max - cur) * w) / prev
-        } else {
-            // In the next window: cur * (w - (t - start - w)) < max * w.
-            start + 2 * w - (max * w) / cur.max(1)
-        };
-        let mut t = free_at.max(now_ms);
-        while blocked(t) {
-            t += 1;
+        // `weighted` only decreases with time, and nothing is blocked from `start + 2w` on: the
+        // first allowed instant by bisection between a blocked `lo` and an allowed `hi` (exact to
+        // the millisecond, about 21 steps for a 15-minute window).
+        let (mut lo, mut hi) = (now_ms, start + 2 * w);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if blocked(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
         }
+        let t = hi;
         let seconds = (t - now_ms + 999) / 1000;
         Some(u64::try_from(seconds.max(1)).unwrap_or(u64::MAX))
     }
@@ -251,5 +252,53 @@ mod tests {
     #[test]
     fn purge_is_two_windows_back() {
         assert_eq!(purge_before(at(2_000), W), at(200));
+    }
+
+    proptest::proptest! {
+        /// `retry_after` is the first allowed instant, found by scanning every millisecond of
+        /// small windows: exact, never early, never late.
+        #[test]
+        fn retry_after_is_the_first_allowed_millisecond(
+            window_seconds in 1i64..4,
+            max in 1u32..6,
+            failures in 0u32..9,
+            previous_failures in 0u32..9,
+            elapsed_ms in 0i64..9_000,
+        ) {
+            let limit = Limit { max, window_seconds };
+            let state = ThrottleState { failures, previous_failures, window_started_at: at(0) };
+            let now = Timestamp::from_millis(at(0).as_millis() + elapsed_ms);
+            let allowed = |t: i64| limit.weighted(&state, Timestamp::from_millis(t)) < f64::from(max) - 1e-9;
+            let expected = if allowed(now.as_millis()) {
+                None
+            } else {
+                let mut t = now.as_millis();
+                while !allowed(t) {
+                    t += 1;
+                }
+                Some(u64::try_from((t - now.as_millis() + 999) / 1000).unwrap().max(1))
+            };
+            proptest::prop_assert_eq!(limit.retry_after(&state, now), expected);
+        }
+    }
+
+    #[test]
+    fn weighted_slides_the_previous_window_out_then_the_current_one() {
+        let limit = Limit {
+            max: 10,
+            window_seconds: 100,
+        };
+        let state = ThrottleState {
+            failures: 4,
+            previous_failures: 8,
+            window_started_at: at(0),
+        };
+        let w = |ms: i64| limit.weighted(&state, Timestamp::from_millis(at(0).as_millis() + ms));
+        assert_eq!(w(0), 12.0, "all of the previous window, and the current one");
+        assert_eq!(w(25_000), 10.0, "three quarters of 8, plus 4");
+        assert_eq!(w(100_000), 4.0, "the previous window gone");
+        assert_eq!(w(150_000), 2.0, "half of the current one");
+        assert_eq!(w(200_000), 0.0);
+        assert_eq!(w(500_000), 0.0);
     }
 }
