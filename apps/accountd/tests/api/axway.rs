@@ -82,8 +82,19 @@ fn jbloggs(app: &TestApp) -> accountd_domain::user::User {
 
 #[actix_web::test]
 async fn get_replays_seed_003_for_jbloggs() {
-    let app = spawn_app().await;
-    let response = get_user(&app, "jbloggs", DEMO_PASSWORD).await;
+    replay_seed_003_get(&spawn_app().await).await;
+}
+
+/// The same on PostgreSQL: a user without a second factor sees the seed there too.
+#[actix_web::test]
+async fn get_replays_seed_003_for_jbloggs_on_postgres() {
+    if let Some((app, _schema)) = spawn_on_postgres().await {
+        replay_seed_003_get(&app).await;
+    }
+}
+
+async fn replay_seed_003_get(app: &TestApp) {
+    let response = get_user(app, "jbloggs", DEMO_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]
@@ -94,7 +105,7 @@ async fn get_replays_seed_003_for_jbloggs() {
     let body: Value = response.json().await.unwrap();
     assert_same_shape(&seed_003_user(), &body, "User");
 
-    let user = jbloggs(&app);
+    let user = jbloggs(app);
     let mut expected = seed_003_user();
     expected["id"] = json!(user.uuid.to_string());
     expected["organizationId"] = json!(organization_of("AcmeCorp").to_string());

@@ -71,6 +71,30 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(Spawn::default()).await
 }
 
+/// `security.keys` of the PostgreSQL test servers (32 bytes of 7; the binary refuses PostgreSQL
+/// without a configured key).
+pub const POSTGRES_TEST_KEY: &str = "test:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+/// A test server like [`spawn_app`]'s on a PostgreSQL schema of its own, which lives as long as the
+/// returned guard. `None` (with the reason printed) when PostgreSQL can't be reached, except under
+/// `CI=true`, where that fails.
+pub async fn spawn_on_postgres() -> Option<(TestApp, accountd_storage::testing::TestSchema)> {
+    let schema = match accountd_storage::testing::TestSchema::create() {
+        Ok(schema) => schema,
+        Err(reason) => return accountd_storage::testing::postgres_unavailable(reason),
+    };
+    let url = schema.url().to_owned();
+    let app = spawn_with(Spawn {
+        configure: Box::new(move |c| {
+            c.database.url = url;
+            c.security.keys = vec![POSTGRES_TEST_KEY.to_owned()];
+        }),
+        ..Spawn::default()
+    })
+    .await;
+    Some((app, schema))
+}
+
 pub async fn spawn_with(options: Spawn) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = AppConfig::default();

@@ -93,9 +93,20 @@ async fn send(
 
 #[actix_web::test]
 async fn get_replays_seed_001_with_a_strong_etag() {
-    let app = spawn_app().await;
-    let admin = as_user(&app, "admin").await;
-    let response = send(&app, &admin, reqwest::Method::GET, FOOUSER, None).await;
+    replay_seed_001_get(&spawn_app().await).await;
+}
+
+/// The same on PostgreSQL: a user without a second factor sees the seed there too.
+#[actix_web::test]
+async fn get_replays_seed_001_with_a_strong_etag_on_postgres() {
+    if let Some((app, _schema)) = spawn_on_postgres().await {
+        replay_seed_001_get(&app).await;
+    }
+}
+
+async fn replay_seed_001_get(app: &TestApp) {
+    let admin = as_user(app, "admin").await;
+    let response = send(app, &admin, reqwest::Method::GET, FOOUSER, None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     assert!(
@@ -104,9 +115,9 @@ async fn get_replays_seed_001_with_a_strong_etag() {
     );
     assert_eq!(response.json::<Value>().await.unwrap(), seed_001_user());
     // The user reads themself the same way.
-    let me = as_user(&app, "foouser").await;
+    let me = as_user(app, "foouser").await;
     assert_eq!(
-        send(&app, &me, reqwest::Method::GET, FOOUSER, None)
+        send(app, &me, reqwest::Method::GET, FOOUSER, None)
             .await
             .json::<Value>()
             .await

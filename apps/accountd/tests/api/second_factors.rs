@@ -117,15 +117,25 @@ async fn second_step(app: &TestApp, client: &Client, body: Value) -> Response {
 
 #[actix_web::test]
 async fn totp_makes_login_two_steps_and_each_code_works_once() {
-    let app = spawn_app().await;
-    let foo = Browser::sign_in(&app, "foouser").await;
-    let (secret, recovery) = enroll(&foo).await;
+    two_steps(&spawn_app().await).await;
+}
+
+#[actix_web::test]
+async fn totp_makes_login_two_steps_and_each_code_works_once_on_postgres() {
+    if let Some((app, _schema)) = spawn_on_postgres().await {
+        two_steps(&app).await;
+    }
+}
+
+async fn two_steps(app: &TestApp) {
+    let owner = Browser::sign_in(app, "foouser").await;
+    let (secret, recovery) = enroll(&owner).await;
 
     // Password, then code: the seed 000 body and both cookies, as a one-step login.
     let client = app.fresh_client();
-    let first = challenge(&app, &client, "foouser").await;
-    let now = code(&app, &secret, 1);
-    let done = second_step(&app, &client, json!({"challenge": first, "code": now})).await;
+    let first = challenge(app, &client, "foouser").await;
+    let now = code(app, &secret, 1);
+    let done = second_step(app, &client, json!({"challenge": first, "code": now})).await;
     assert_eq!(done.status(), StatusCode::OK);
     assert!(cookie(&done, "sessionid").is_some() && cookie(&done, "XSRF-TOKEN").is_some());
     let body: Value = done.json().await.unwrap();
@@ -136,31 +146,26 @@ async fn totp_makes_login_two_steps_and_each_code_works_once() {
 
     // The same code again (same step) is refused, and a used challenge is gone.
     let other = app.fresh_client();
-    let again = challenge(&app, &other, "foouser").await;
-    let replay = second_step(&app, &other, json!({"challenge": again, "code": now})).await;
+    let again = challenge(app, &other, "foouser").await;
+    let replay = second_step(app, &other, json!({"challenge": again, "code": now})).await;
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
-    let reused = second_step(
-        &app,
-        &other,
-        json!({"challenge": first, "code": code(&app, &secret, 0)}),
-    )
-    .await;
+    let reused = second_step(app, &other, json!({"challenge": first, "code": code(app, &secret, 0)})).await;
     assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
 
     // A recovery code works once, in any case; one fewer is left.
-    let third = challenge(&app, &other, "foouser").await;
+    let third = challenge(app, &other, "foouser").await;
     let upper = recovery[0].to_uppercase();
-    let ok = second_step(&app, &other, json!({"challenge": third, "recovery_code": upper})).await;
+    let ok = second_step(app, &other, json!({"challenge": third, "recovery_code": upper})).await;
     assert_eq!(ok.status(), StatusCode::OK);
-    let fourth = challenge(&app, &app.fresh_client(), "foouser").await;
+    let fourth = challenge(app, &app.fresh_client(), "foouser").await;
     let used = second_step(
-        &app,
+        app,
         &app.fresh_client(),
         json!({"challenge": fourth, "recovery_code": recovery[0]}),
     )
     .await;
     assert_eq!(used.status(), StatusCode::UNAUTHORIZED);
-    let status: Value = foo.send(Method::GET, FACTORS, None).await.json().await.unwrap();
+    let status: Value = owner.send(Method::GET, FACTORS, None).await.json().await.unwrap();
     assert_eq!(status["recovery_codes_left"], 9);
 
     // HTTP Basic with the right password is refused, saying why; a wrong one gets the usual 401.
@@ -204,17 +209,17 @@ async fn totp_makes_login_two_steps_and_each_code_works_once() {
 
     // And counted by method and outcome.
     let accepted = metric(
-        &app,
+        app,
         r#"accountd_second_factor_checks_total{method="totp",outcome="accepted"}"#,
     )
     .await;
     let refused = metric(
-        &app,
+        app,
         r#"accountd_second_factor_checks_total{method="totp",outcome="refused"}"#,
     )
     .await;
     let recovered = metric(
-        &app,
+        app,
         r#"accountd_second_factor_checks_total{method="recovery_code",outcome="accepted"}"#,
     )
     .await;

@@ -20,7 +20,18 @@ fn seed_000_body() -> Value {
 
 #[actix_web::test]
 async fn login_answers_seed_000_with_is_first_login_and_cookies() {
-    let app = spawn_app().await;
+    replay_seed_000_login(&spawn_app().await).await;
+}
+
+/// The same on PostgreSQL: a user without a second factor sees the seed there too.
+#[actix_web::test]
+async fn login_answers_seed_000_with_is_first_login_and_cookies_on_postgres() {
+    if let Some((app, _schema)) = spawn_on_postgres().await {
+        replay_seed_000_login(&app).await;
+    }
+}
+
+async fn replay_seed_000_login(app: &TestApp) {
     let response = app.login(GROUP_ADMIN, DEMO_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let session = set_cookie_header(&response, "sessionid").expect("sessionid cookie");

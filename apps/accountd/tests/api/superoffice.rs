@@ -197,9 +197,20 @@ const END_USER_RIGHTS: [&str; 4] = [
 
 #[actix_web::test]
 async fn current_principal_replays_seed_002_for_jbloggs() {
-    let app = spawn_app().await;
+    replay_seed_002(&spawn_app().await).await;
+}
+
+/// The same on PostgreSQL: a user without a second factor sees the seed there too.
+#[actix_web::test]
+async fn current_principal_replays_seed_002_for_jbloggs_on_postgres() {
+    if let Some((app, _schema)) = spawn_on_postgres().await {
+        replay_seed_002(&app).await;
+    }
+}
+
+async fn replay_seed_002(app: &TestApp) {
     // The seed's sample request: Basic, JSON with a charset, Swedish.
-    let response = principal_request(&app)
+    let response = principal_request(app)
         .basic_auth("jbloggs", Some(DEMO_PASSWORD))
         .header("Accept", "application/json; charset=utf-8")
         .header("Accept-Language", "sv")
@@ -219,7 +230,7 @@ async fn current_principal_replays_seed_002_for_jbloggs() {
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_same_shape(&seed_002_body(), &body, "SoPrincipalCarrier");
 
-    let keys = jbloggs_keys(&app);
+    let keys = jbloggs_keys(app);
     let expected = json!({
         "UserType": "InternalAssociate",
         "Associate": "jbloggs",
