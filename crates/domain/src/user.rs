@@ -681,4 +681,71 @@ mod tests {
         let t = Timestamp::from_millis(1_367_337_125_476);
         assert_eq!(t.plus_seconds(60).seconds_since(t), 60);
     }
+
+    #[test]
+    fn versions_count_up_and_display_as_numbers() {
+        assert_eq!(Version::FIRST.next(), Version(2));
+        assert_eq!(Version(41).next().next(), Version(43));
+        assert_eq!(Version(7).to_string(), "7");
+    }
+
+    #[test]
+    fn account_states_and_types_round_trip_their_names() {
+        for state in [AccountState::Approved, AccountState::Pending, AccountState::Rejected] {
+            assert_eq!(AccountState::parse(state.as_str()), Ok(state));
+        }
+        let names: Vec<&str> = [AccountState::Approved, AccountState::Pending, AccountState::Rejected]
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(names, ["approved", "pending", "rejected"]);
+        assert!(AccountState::parse("Approved").is_err());
+        for kind in [AccountType::Internal, AccountType::External] {
+            assert_eq!(AccountType::parse(kind.as_str()), Ok(kind));
+        }
+        assert_eq!(
+            (AccountType::Internal.as_str(), AccountType::External.as_str()),
+            ("internal", "external")
+        );
+        assert!(AccountType::parse("").is_err());
+    }
+
+    #[test]
+    fn only_enabled_approved_accounts_sign_in() {
+        let role = crate::level::Role::System;
+        for (enabled, state, may) in [
+            (true, AccountState::Approved, true),
+            (false, AccountState::Approved, false),
+            (true, AccountState::Pending, false),
+            (true, AccountState::Rejected, false),
+            (false, AccountState::Pending, false),
+        ] {
+            let mut user = crate::testing::TestUser::new(1, role.clone()).build();
+            user.enabled = enabled;
+            user.state = state;
+            assert_eq!(user.may_sign_in(), may, "{enabled} {state:?}");
+        }
+    }
+
+    #[test]
+    fn a_department_path_ends_with_its_own_name() {
+        let key = DepartmentKey {
+            tenant: TenantId::parse("T").unwrap(),
+            group: None,
+            name: DepartmentName::parse("child").unwrap(),
+        };
+        let department = Department::new(key, vec![DepartmentName::parse("parent").unwrap()]).unwrap();
+        let path: Vec<&str> = department.path().iter().map(DepartmentName::as_str).collect();
+        assert_eq!(path, ["parent", "child"]);
+    }
+
+    #[test]
+    fn a_change_with_a_field_is_not_empty() {
+        assert!(ProfileChange::default().is_empty());
+        let change = ProfileChange {
+            image: Some(Text::parse_for("image", "x").unwrap()),
+            ..ProfileChange::default()
+        };
+        assert!(!change.is_empty());
+    }
 }
