@@ -12,42 +12,6 @@ const PASSWORD_POLICY: &str = "/api/v1/session/password_policy/";
 const PINCODE_POLICY: &str = "/api/v1/session/pincode_policy/";
 const SESSIONS: &str = "/api/v1/session/sessions/";
 
-/// A signed-in browser: its cookie jar and the XSRF token it echoes on unsafe methods.
-struct Browser<'a> {
-    app: &'a TestApp,
-    client: Client,
-    xsrf: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn sign_in(app: &'a TestApp, username: &str) -> Self {
-        let client = app.fresh_client();
-        let xsrf = app.login_ok(&client, username).await;
-        Self { app, client, xsrf }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self
-            .client
-            .request(method, self.app.url(path))
-            .header("X-XSRF-TOKEN", &self.xsrf);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("request")
-    }
-
-    /// `GET path`, expecting 200 and JSON.
-    async fn get(&self, path: &str) -> Value {
-        json_of(self.send(Method::GET, path, None).await).await
-    }
-}
-
-async fn json_of(response: reqwest::Response) -> Value {
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("JSON body")
-}
-
 fn codes(verdict: &Value, passed: Option<bool>) -> Vec<String> {
     verdict["checks"]
         .as_array()

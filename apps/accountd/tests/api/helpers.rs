@@ -19,7 +19,7 @@ use accountd_service::random::OsRandom;
 use accountd_service::{ServiceError, Services};
 use accountd_storage::{Database, PoolOptions};
 use accountd_upstream::InMemoryUpstream;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -405,4 +405,40 @@ pub fn upstream_first_name(app: &TestApp, username: &str) -> Option<String> {
         .iter()
         .rev()
         .find_map(|c| c.first_name.as_ref().map(|n| n.to_string()))
+}
+
+/// A signed-in browser: its cookie jar and the XSRF token it echoes on unsafe methods.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub client: Client,
+    pub xsrf: String,
+}
+
+impl<'a> Browser<'a> {
+    pub async fn sign_in(app: &'a TestApp, username: &str) -> Self {
+        let client = app.fresh_client();
+        let xsrf = app.login_ok(&client, username).await;
+        Self { app, client, xsrf }
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.app.url(path))
+            .header("X-XSRF-TOKEN", &self.xsrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// `GET path`, expecting 200 and JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        json_of(self.send(Method::GET, path, None).await).await
+    }
+}
+
+pub async fn json_of(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("JSON body")
 }

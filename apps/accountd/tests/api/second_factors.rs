@@ -17,32 +17,6 @@ const RECOVERY: &str = "/api/v1/session/second_factors/recovery_codes/";
 const REAUTH: &str = "/api/v1/session/reauthenticate/";
 const FOOUSER: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/";
 
-/// A signed-in browser.
-struct Browser<'a> {
-    app: &'a TestApp,
-    client: Client,
-    xsrf: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn sign_in(app: &'a TestApp, username: &str) -> Self {
-        let client = app.fresh_client();
-        let xsrf = app.login_ok(&client, username).await;
-        Self { app, client, xsrf }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        let mut request = self
-            .client
-            .request(method, self.app.url(path))
-            .header("X-XSRF-TOKEN", &self.xsrf);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("request")
-    }
-}
-
 /// The code of `secret` now, and `steps` steps later.
 fn code(app: &TestApp, secret: &TotpSecret, steps: i64) -> String {
     use accountd_domain::ports::Clock;

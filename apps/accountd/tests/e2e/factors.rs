@@ -209,20 +209,7 @@ async fn two_step_verification_end_to_end() {
     })
     .await;
 
-    step("no script error or policy violation", &t, async {
-        let console = t.console().await?;
-        let bad: Vec<&str> = console
-            .lines()
-            .filter(|line| {
-                ["Uncaught", "Content Security Policy", "Trusted Type", "TrustedHTML"]
-                    .iter()
-                    .any(|needle| line.contains(needle))
-            })
-            .collect();
-        ensure!(bad.is_empty(), "browser {}'s console: {bad:#?}", t.name);
-        Ok(())
-    })
-    .await;
+    step("no script error or policy violation", &t, super::console_is_clean(&t)).await;
     t.close().await;
     drop(driver);
 }

@@ -349,19 +349,11 @@ async fn account_page_end_to_end() {
     .await;
 
     for browser in [&a, &b, &fr] {
-        step("no script error or policy violation", browser, async {
-            let console = browser.console().await?;
-            let bad: Vec<&str> = console
-                .lines()
-                .filter(|line| {
-                    ["Uncaught", "Content Security Policy", "Trusted Type", "TrustedHTML"]
-                        .iter()
-                        .any(|needle| line.contains(needle))
-                })
-                .collect();
-            ensure!(bad.is_empty(), "browser {}'s console: {bad:#?}", browser.name);
-            Ok(())
-        })
+        step(
+            "no script error or policy violation",
+            browser,
+            console_is_clean(browser),
+        )
         .await;
     }
     for browser in [a, b, fr] {
@@ -397,6 +389,21 @@ async fn wait_sessions(browser: &Browser, n: usize) -> Result<()> {
 }
 
 /// Signs in through the form and waits for the signed-in page.
+/// No script error, CSP or Trusted Types violation in the browser's console.
+async fn console_is_clean(browser: &Browser) -> Result<()> {
+    let console = browser.console().await?;
+    let bad: Vec<&str> = console
+        .lines()
+        .filter(|line| {
+            ["Uncaught", "Content Security Policy", "Trusted Type", "TrustedHTML"]
+                .iter()
+                .any(|needle| line.contains(needle))
+        })
+        .collect();
+    ensure!(bad.is_empty(), "browser {}'s console: {bad:#?}", browser.name);
+    Ok(())
+}
+
 async fn sign_in(browser: &Browser, username: &str, password: &str) -> Result<()> {
     browser.wait_state("signed-out").await?;
     browser.fill("#signin-username", username).await?;
