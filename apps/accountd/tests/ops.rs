@@ -734,3 +734,67 @@ fn configuration_reference_lists_every_key() {
     let loaded = accountd::config::AppConfig::load_from(Some(&file), Vec::new()).unwrap();
     assert_eq!(serde_json::to_value(loaded).unwrap(), defaults);
 }
+
+// ------------------------------------------------------------------------------------------------
+// Second factors: keys and the operator's reset
+
+/// `accountd keygen` prints a key the server takes; PostgreSQL without `security.keys` is refused
+/// at start, naming the fix; SQLite generates its key file beside the database; `accountd user
+/// reset-factors` answers for a user without factors and refuses an unknown one.
+#[test]
+fn keys_and_the_operators_factor_reset_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let (ok, out, err) = run(&["keygen", "--id", "k2"], &url);
+    assert!(ok, "{err}");
+    let line = out.trim();
+    let (id, key) = line.split_once(':').unwrap();
+    assert_eq!(id, "k2");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(key).unwrap().len(), 32);
+    let (ok, _, err) = run(&["keygen", "--id", "not an id"], &url);
+    assert!(!ok, "a bad id is refused: {err}");
+
+    // SQLite without a configured key: one is generated beside the database, mode 0600.
+    let (ok, out, err) = binary()
+        .args(["user", "reset-factors", "admin"])
+        .env("ACCOUNTD__DATABASE__URL", &url)
+        .env_remove("ACCOUNTD__SECURITY__KEYS")
+        .output()
+        .map(|o| {
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert!(!ok, "no user admin before the first serve: {out}{err}");
+    let key_file = dir.path().join("accountd-keys");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key_file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let (ok, out, err) = run(&["import", example("import.csv").to_str().unwrap()], &url);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(&["user", "reset-factors", "hank@globex.example"], &url);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("had no second factor"), "{out}");
+
+    // PostgreSQL without a key: refused at start, saying what to do.
+    let (ok, _, err) = binary()
+        .args(["user", "reset-factors", "admin"])
+        .env("ACCOUNTD__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/test")
+        .env_remove("ACCOUNTD__SECURITY__KEYS")
+        .output()
+        .map(|o| {
+            (
+                o.status.success(),
+                String::new(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains("security.keys is required with PostgreSQL") && err.contains("accountd keygen"),
+        "{err}"
+    );
+}
