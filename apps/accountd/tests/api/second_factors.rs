@@ -162,6 +162,25 @@ async fn two_steps(app: &TestApp) {
     let (_, kind, _) = problem_type(basic("Wrong-Passw0rd!").await.unwrap()).await;
     assert_eq!(kind, "urn:accountd:problem:bad-credentials");
 
+    // An API token keeps working for them: a credential of its own.
+    let token = app
+        .operator()
+        .create_api_token(
+            &accountd_domain::ids::Username::parse("foouser").unwrap(),
+            "ci",
+            None,
+            &accountd_service::RequestContext::default(),
+        )
+        .unwrap();
+    let bearer = app
+        .fresh_client()
+        .get(app.url("/api/v1/session/user_login_info/"))
+        .bearer_auth(&token.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), StatusCode::OK);
+
     // Every use and failure is audited.
     let key = app
         .db
