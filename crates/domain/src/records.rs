@@ -335,4 +335,13 @@ mod tests {
             assert_eq!(AuditOutcome::parse(o.as_str()), Some(o));
         }
     }
+
+    #[test]
+    fn a_sealed_secret_debugs_its_key_id_only() {
+        let sealed = SealedSecret {
+            key_id: "k7".to_owned(),
+            bytes: vec![0xde, 0xad],
+        };
+        assert_eq!(format!("{sealed:?}"), r#"SealedSecret { key_id: "k7", bytes: "<sealed>" }"#);
+    }
 }

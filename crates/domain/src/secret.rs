@@ -182,4 +182,10 @@ mod tests {
             Problem::TooLong { max: PinCode::MAX_LEN }
         );
     }
+
+    #[test]
+    fn secrets_expose_what_they_were_given() {
+        assert_eq!(PinCode::parse("012345").unwrap().expose(), "012345");
+        assert_eq!(Password::new("Sup3r-secret!").unwrap().expose(), "Sup3r-secret!");
+    }
 }
