@@ -342,6 +342,9 @@ mod tests {
             key_id: "k7".to_owned(),
             bytes: vec![0xde, 0xad],
         };
-        assert_eq!(format!("{sealed:?}"), r#"SealedSecret { key_id: "k7", bytes: "<sealed>" }"#);
+        assert_eq!(
+            format!("{sealed:?}"),
+            r#"SealedSecret { key_id: "k7", bytes: "<sealed>" }"#
+        );
     }
 }

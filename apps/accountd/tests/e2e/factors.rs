@@ -209,6 +209,15 @@ async fn two_step_verification_end_to_end() {
     })
     .await;
 
+    step("turning it off brings back the password-only sign-in", &t, async {
+        t.click("#totp-remove").await?;
+        wait_factor_state(&t, "none").await?;
+        sign_out(&t).await?;
+        super::sign_in(&t, USER, DEMO_PASSWORD).await?;
+        signed_in(&t).await
+    })
+    .await;
+
     step("no script error or policy violation", &t, super::console_is_clean(&t)).await;
     t.close().await;
     drop(driver);
