@@ -71,9 +71,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(Spawn::default()).await
 }
 
-/// `security.keys` of the PostgreSQL test servers (32 bytes of 7; the binary refuses PostgreSQL
-/// without a configured key).
-pub const POSTGRES_TEST_KEY: &str = "test:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+/// `security.keys` of the test servers that must not generate a key file (PostgreSQL, which
+/// refuses to start without one, and [`keyed_config`]): 32 bytes of 7.
+pub const TEST_KEY: &str = "test:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+/// The default configuration with [`TEST_KEY`]: services built from it seal with that key instead
+/// of generating a key file beside the default `./accountd.db`.
+pub fn keyed_config() -> AppConfig {
+    let mut config = AppConfig::default();
+    config.security.keys = vec![TEST_KEY.to_owned()];
+    config
+}
 
 /// A test server like [`spawn_app`]'s on a PostgreSQL schema of its own, which lives as long as the
 /// returned guard. `None` (with the reason printed) when PostgreSQL can't be reached, except under
@@ -87,7 +95,7 @@ pub async fn spawn_on_postgres() -> Option<(TestApp, accountd_storage::testing::
     let app = spawn_with(Spawn {
         configure: Box::new(move |c| {
             c.database.url = url;
-            c.security.keys = vec![POSTGRES_TEST_KEY.to_owned()];
+            c.security.keys = vec![TEST_KEY.to_owned()];
         }),
         ..Spawn::default()
     })

@@ -2,7 +2,7 @@
 //! with the good ones kept (and a bad record leaving nothing behind), parents before children,
 //! round trips, and 10,000 users in batches.
 
-use accountd::config::AppConfig;
+use crate::helpers::keyed_config;
 use accountd::import::{self, Format};
 use accountd::startup;
 use accountd_domain::ids::Username;
@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn services(db: &TestDatabase) -> Services<Database> {
-    startup::services(&AppConfig::default(), db.database().clone()).unwrap()
+    startup::services(&keyed_config(), db.database().clone()).unwrap()
 }
 
 fn example(name: &str) -> PathBuf {

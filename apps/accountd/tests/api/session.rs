@@ -335,7 +335,7 @@ async fn basic_and_bearer_authenticate_too() {
 
     let services_token = {
         let db = app.db.clone();
-        let cfg = accountd::config::AppConfig::default();
+        let cfg = keyed_config();
         let services = accountd::startup::services(&cfg, db).unwrap();
         services
             .create_api_token(

@@ -646,7 +646,7 @@ async fn every_authentication_scheme_is_accepted_and_reported() {
     assert_eq!(ticket.status(), StatusCode::OK);
     assert_eq!(credential(&ticket.json().await.unwrap()), "Ticket");
 
-    let token = accountd::startup::services(&accountd::config::AppConfig::default(), app.db.clone())
+    let token = accountd::startup::services(&keyed_config(), app.db.clone())
         .unwrap()
         .create_api_token(&Username::parse("jbloggs").unwrap(), "so", None, &Default::default())
         .unwrap()
