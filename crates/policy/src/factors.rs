@@ -37,6 +37,8 @@ pub const RECOVERY_CODE_BYTES: usize = 10;
 pub const KEY_BYTES: usize = 32;
 /// Bytes of a sealing nonce (XChaCha20's 192 bits).
 pub const NONCE_BYTES: usize = 24;
+/// Bytes of the authentication tag a sealed secret ends with (Poly1305).
+pub const TAG_BYTES: usize = 16;
 
 /// A TOTP shared secret. Wiped on drop; its `Debug` shows nothing.
 pub struct TotpSecret(Zeroizing<Vec<u8>>);
@@ -244,7 +246,8 @@ impl KeyRing {
             .iter()
             .find(|(id, _)| *id == sealed.key_id)
             .ok_or_else(|| KeyError::UnknownKey(sealed.key_id.clone()))?;
-        if sealed.bytes.len() < NONCE_BYTES {
+        // The nonce and at least Poly1305's 16-byte tag (an empty secret seals to just those).
+        if sealed.bytes.len() < NONCE_BYTES + TAG_BYTES {
             return Err(KeyError::DoesNotOpen(sealed.key_id.clone()));
         }
         let (nonce, ciphertext) = sealed.bytes.split_at(NONCE_BYTES);
@@ -308,7 +311,9 @@ mod tests {
         assert_eq!(secret.matching_step(&spaced, now), Some(step));
         for bad in ["", "12345", "1234567", "12345a", "abcdef"] {
             assert_eq!(secret.matching_step(bad, now), None, "{bad:?}");
+            assert_eq!(normalize_totp_code(bad), None, "{bad:?}");
         }
+        assert_eq!(normalize_totp_code(" 123 456 ").as_deref(), Some("123456"));
         assert_eq!(secret.matching_step(&secret.code_at_step(0), 0), Some(0), "no step -1");
     }
 
@@ -385,11 +390,17 @@ mod tests {
         let mut altered = sealed_new.clone();
         altered.bytes[NONCE_BYTES] ^= 1;
         assert!(rotated.open(&altered, b"user 7").is_err());
-        let cut = SealedSecret {
-            key_id: "k2".to_owned(),
-            bytes: vec![0; NONCE_BYTES - 1],
-        };
-        assert!(rotated.open(&cut, b"user 7").is_err());
+        for len in [0, NONCE_BYTES - 1, NONCE_BYTES, NONCE_BYTES + TAG_BYTES - 1] {
+            let cut = SealedSecret {
+                key_id: "k2".to_owned(),
+                bytes: sealed_new.bytes[..len].to_vec(),
+            };
+            assert!(rotated.open(&cut, b"user 7").is_err(), "{len} bytes");
+        }
+        // The shortest that opens: an empty secret, nonce and tag only.
+        let empty = rotated.seal(b"", b"user 7", [3; NONCE_BYTES]).unwrap();
+        assert_eq!(empty.bytes.len(), NONCE_BYTES + TAG_BYTES);
+        assert_eq!(rotated.open(&empty, b"user 7").unwrap().len(), 0);
         assert_eq!(format!("{rotated:?}"), r#"KeyRing { ids: ["k1", "k2"] }"#);
     }
 
