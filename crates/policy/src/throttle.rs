@@ -266,8 +266,10 @@ mod tests {
             elapsed_ms in 0i64..9_000,
         ) {
             let limit = Limit { max, window_seconds };
-            let state = ThrottleState { failures, previous_failures, window_started_at: at(0) };
-            let now = Timestamp::from_millis(at(0).as_millis() + elapsed_ms);
+            // A window that starts at a real time: a sign slip on `start` can't hide behind 0.
+            let start = at(1_700_000_000);
+            let state = ThrottleState { failures, previous_failures, window_started_at: start };
+            let now = Timestamp::from_millis(start.as_millis() + elapsed_ms);
             let allowed = |t: i64| limit.weighted(&state, Timestamp::from_millis(t)) < f64::from(max) - 1e-9;
             let expected = if allowed(now.as_millis()) {
                 None
