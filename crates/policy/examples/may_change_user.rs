@@ -91,6 +91,8 @@ fn main() -> Result<()> {
 }
 
 /// A user of `Pie`/`PieGroup` at `level`; `administers` is a department admin's department.
+/// Built through the domain's public constructors on purpose (the workspace's tests use
+/// `accountd_domain::testing::TestUser` instead): this is how an embedder makes one.
 fn user(key: i64, username: &str, level: UserLevel, administers: Option<&str>) -> Result<User> {
     let (tenant, group, user_id) = match level {
         UserLevel::System => (None, None, None),
