@@ -157,8 +157,8 @@ impl<S: Store> Services<S> {
             expires_at: now.plus_seconds(self.config.security.challenge_seconds),
             failures: 0,
         };
+        // Expired challenges go with the periodic purge (`purge_expired_sessions`), not here.
         let left = self.store.write(|repo| {
-            repo.purge_login_challenges(now)?;
             repo.create_login_challenge(&challenge)?;
             repo.recovery_codes_left(user.key)
         })?;
@@ -235,7 +235,6 @@ impl<S: Store> Services<S> {
     /// Checks a TOTP or recovery code of `user`, using it up when right (a TOTP step or a
     /// recovery code is accepted once).
     fn verify_factor(&self, user: &User, proof: &Proof<'_>) -> ServiceResult<bool> {
-        let now = self.clock.now();
         let ok = match proof {
             Proof::Totp(code) => {
                 let Some(factor) = self.store.read(|repo| repo.totp_factor(user.key))? else {
@@ -244,11 +243,7 @@ impl<S: Store> Services<S> {
                 if factor.confirmed_at.is_none() {
                     return Ok(false);
                 }
-                let secret = self.open_secret(&factor, user)?;
-                match secret.matching_step(code, now.as_millis().div_euclid(1000)) {
-                    Some(step) => self.store.write(|repo| repo.use_totp_step(user.key, step, now))?,
-                    None => false,
-                }
+                self.use_totp_code(&factor, user, code)?
             }
             Proof::RecoveryCode(code) => match factors::parse_recovery_code(code) {
                 Some(bytes) => {
@@ -272,6 +267,17 @@ impl<S: Store> Services<S> {
             self.factor_counters.count(proof.field(), true);
         }
         Ok(ok)
+    }
+
+    /// Whether `code` is right for `user`'s authenticator `factor` now, using its step up when it
+    /// is (the store accepts a step only after the last one used: no replay).
+    fn use_totp_code(&self, factor: &TotpFactor, user: &User, code: &str) -> ServiceResult<bool> {
+        let now = self.clock.now();
+        let secret = self.open_secret(factor, user)?;
+        match secret.matching_step(code, now.as_millis().div_euclid(1000)) {
+            Some(step) => Ok(self.store.write(|repo| repo.use_totp_step(user.key, step, now))?),
+            None => Ok(false),
+        }
     }
 
     /// Opens `user`'s sealed TOTP secret. The associated data is the user's uuid, which an export
@@ -435,14 +441,8 @@ impl<S: Store> Services<S> {
             .read(|repo| repo.totp_factor(user.key))?
             .filter(|f| f.confirmed_at.is_none())
             .ok_or(ServiceError::NotFound("TOTP enrollment"))?;
-        let secret = self.open_secret(&factor, user)?;
         let now = self.clock.now();
-        let step = secret.matching_step(code, now.as_millis().div_euclid(1000));
-        let used = match step {
-            Some(step) => self.store.write(|repo| repo.use_totp_step(user.key, step, now))?,
-            None => false,
-        };
-        if !used {
+        if !self.use_totp_code(&factor, user, code)? {
             let event = self.audit_event(
                 Some(principal),
                 Some(user.key),
