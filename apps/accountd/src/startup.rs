@@ -113,8 +113,7 @@ pub fn key_ring(config: &AppConfig) -> Result<accountd_policy::factors::KeyRing>
     if !config.security.keys.is_empty() {
         return parse_keys(&config.security.keys).map_err(|e| anyhow::anyhow!("invalid security.keys: {e}"));
     }
-    let url = &config.database.url;
-    let Some(database) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+    let Some(database) = accountd_storage::sqlite_file(&config.database.url) else {
         bail!(
             "security.keys is required with PostgreSQL: every instance must seal and open TOTP secrets with \
              the same keys. Make one with `accountd keygen` and give it to every instance \

@@ -299,11 +299,18 @@ fn parse_url(url: &str) -> Result<(Backend, String), StorageError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_owned()));
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
-    match path {
-        Some(path) if !path.is_empty() && !path.starts_with(":memory:") => Ok((Backend::Sqlite, path.to_owned())),
-        _ => Err(StorageError::UnsupportedUrl(redact(url))),
+    match sqlite_file(url) {
+        Some(path) => Ok((Backend::Sqlite, path.to_owned())),
+        None => Err(StorageError::UnsupportedUrl(redact(url))),
     }
+}
+
+/// The database file of an SQLite URL (`sqlite://path` or `sqlite:path`); `None` for any other
+/// URL, an empty path or an in-memory database (which accountd does not open).
+pub fn sqlite_file(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|path| !path.is_empty() && !path.starts_with(":memory:"))
 }
 
 /// The URL without anything between `://` and `@` (user and password).

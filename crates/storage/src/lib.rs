@@ -25,5 +25,5 @@ mod schema_check;
 pub mod testing;
 
 pub use connection::Backend;
-pub use database::{Database, PoolOptions, postgres_url_with_schema};
+pub use database::{Database, PoolOptions, postgres_url_with_schema, sqlite_file};
 pub use error::StorageError;
