@@ -316,12 +316,13 @@ impl<S: Store> Services<S> {
             Ok((user, _)) if self.store.read(|repo| self.has_second_factor(repo, user.key))? => {
                 Err(ServiceError::BasicWithSecondFactor)
             }
+            // No factor (the arm above): a user who must have one may only enroll, as in a session.
             Ok((user, _)) => Ok(Principal {
+                enrollment_only: self.factor_required(&user),
                 user,
                 auth: AuthMethod::Basic,
                 session: None,
                 proved_at: Some(self.clock.now()),
-                enrollment_only: false,
             }),
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),

@@ -296,6 +296,22 @@ async fn required_levels_get_an_enrollment_only_session_until_they_enroll() {
             .status(),
         StatusCode::OK
     );
+    // HTTP Basic is no way around it.
+    let basic = app
+        .fresh_client()
+        .get(app.url(FOOUSER))
+        .basic_auth("admin", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    let (status, kind, _) = problem_type(basic).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            "urn:accountd:problem:second-factor-enrollment-required"
+        )
+    );
     enroll(&admin).await;
     assert_eq!(
         admin.send(Method::GET, FOOUSER, None).await.status(),
