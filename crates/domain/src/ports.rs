@@ -10,8 +10,8 @@ use crate::ids::{AppId, GroupId, TenantId, UserKey, Username};
 use crate::level::{GroupMember, UserLevel};
 use crate::pincode::PinSettings;
 use crate::records::{
-    ApiToken, AppData, AuditEvent, Group, License, LoginChallenge, NewApiToken, NewDepartment, NewSession,
-    PasswordRecord, PinRecord, Session, Tenant, ThrottleState, TotpFactor,
+    ApiToken, AppData, AuditEvent, Ceremony, Group, License, LoginChallenge, NewApiToken, NewDepartment, NewPasskey,
+    NewSession, PasskeyRecord, PasswordRecord, PinRecord, Session, Tenant, ThrottleState, TotpFactor,
 };
 use crate::rules::{PasswordRules, PinRules};
 use crate::secret::{Password, PinCode, SecretHash, TokenDigest};
@@ -268,6 +268,31 @@ pub trait FactorStore {
     fn prove_session(&mut self, digest: &TokenDigest, now: Timestamp, enrollment_only: bool) -> StoreResult<bool>;
 }
 
+/// Passkeys (issue 19): WebAuthn credentials and the state of ceremonies between their two calls.
+pub trait PasskeyStore {
+    /// The user's passkeys, oldest first.
+    fn user_passkeys(&mut self, user: UserKey) -> StoreResult<Vec<PasskeyRecord>>;
+    /// The passkey with this credential id, whoever's it is.
+    fn passkey_by_credential(&mut self, credential_id: &[u8]) -> StoreResult<Option<PasskeyRecord>>;
+    /// `Conflict("passkey")` when the credential id is registered already (to anyone).
+    fn add_passkey(&mut self, passkey: &NewPasskey) -> StoreResult<PasskeyRecord>;
+    /// Records a use: the new serialised credential, counter and backup state, and `now` as last
+    /// used, only while the stored counter is still `seen_counter`. `false` when it moved (another
+    /// instance accepted an assertion meanwhile) or the passkey is gone: one conditional write,
+    /// so a counter only goes forward.
+    fn use_passkey(&mut self, id: i64, seen_counter: u32, updated: &NewPasskey, now: Timestamp) -> StoreResult<bool>;
+    /// `false` when the user has no such passkey.
+    fn delete_passkey(&mut self, user: UserKey, id: i64) -> StoreResult<bool>;
+    /// Deletes every passkey of the user; returns how many went.
+    fn delete_passkeys(&mut self, user: UserKey) -> StoreResult<u64>;
+    fn put_ceremony(&mut self, ceremony: &Ceremony) -> StoreResult<()>;
+    /// Takes (deletes and returns) the ceremony of `kind` with this digest if it has not expired
+    /// at `now`: one statement, so only one caller, on any instance, gets it.
+    fn take_ceremony(&mut self, digest: &TokenDigest, kind: &str, now: Timestamp) -> StoreResult<Option<Ceremony>>;
+    /// Deletes the ceremonies that expired before `now`; returns how many went.
+    fn purge_ceremonies(&mut self, now: Timestamp) -> StoreResult<u64>;
+}
+
 /// API tokens for `Authorization: Bearer`.
 pub trait ApiTokenStore {
     fn create_api_token(&mut self, token: &NewApiToken) -> StoreResult<ApiToken>;
@@ -452,6 +477,7 @@ pub trait Repository:
     + ClaimStore
     + OutboxStore
     + FactorStore
+    + PasskeyStore
 {
 }
 
@@ -470,6 +496,7 @@ impl<T> Repository for T where
         + ClaimStore
         + OutboxStore
         + FactorStore
+        + PasskeyStore
 {
 }
 

@@ -142,6 +142,60 @@ pub struct TotpFactor {
     pub last_step: Option<i64>,
 }
 
+/// A passkey (WebAuthn credential, issue 19) to store for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPasskey {
+    pub user: UserKey,
+    /// The credential id the authenticator chose (unique across every account).
+    pub credential_id: Vec<u8>,
+    /// The name the user gave it ("Laptop", "Phone").
+    pub name: String,
+    /// The relying-party library's serialisation of the credential: public key, algorithm,
+    /// counter and flags. Nothing secret (the private key never leaves the authenticator).
+    pub credential: String,
+    /// The signature counter last seen (0: the authenticator keeps none, as synced passkeys).
+    pub counter: u32,
+    /// BE: the credential may be backed up (synced between devices).
+    pub backup_eligible: bool,
+    /// BS: it is backed up now.
+    pub backup_state: bool,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A stored passkey: [`NewPasskey`] with its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    pub id: i64,
+    pub passkey: NewPasskey,
+}
+
+/// The state of a WebAuthn ceremony between its two calls (registration, sign-in,
+/// re-authentication), kept by the digest of the handle given to the client: any instance
+/// finishes what another began, once, before `expires_at`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub digest: TokenDigest,
+    /// What it is for (`registration`, `sign_in`, `reauthentication`): a handle of one kind
+    /// doesn't finish another.
+    pub kind: String,
+    /// The user it was begun for (`None`: a sign-in, where the authenticator names the user).
+    pub user: Option<UserKey>,
+    /// The relying-party library's state (the challenge, the allowed credentials).
+    pub state: String,
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for Ceremony {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ceremony")
+            .field("kind", &self.kind)
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The second step of a login, handed out after the password; the store keeps its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginChallenge {
@@ -151,6 +205,8 @@ pub struct LoginChallenge {
     pub expires_at: Timestamp,
     /// Wrong codes given with it so far.
     pub failures: u32,
+    /// When the user has passkeys: the state of the WebAuthn assertion offered with it.
+    pub passkey_state: Option<String>,
 }
 
 /// An API token to create; the store keeps the digest only.

@@ -96,6 +96,8 @@ pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "recoveryCode",
     ),
     ("login_challenges_pkey", "login_challenges.digest", "challenge"),
+    ("passkeys_credential_id_key", "passkeys.credential_id", "passkey"),
+    ("webauthn_ceremonies_pkey", "webauthn_ceremonies.digest", "ceremony"),
 ];
 
 /// `(PostgreSQL foreign-key constraint name, what is missing)`. SQLite doesn't say which key

@@ -278,6 +278,32 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         failures -> Integer,
+        passkey_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> BigInt,
+        user_key -> BigInt,
+        credential_id -> Binary,
+        name -> Text,
+        credential -> Text,
+        counter -> BigInt,
+        backup_eligible -> Bool,
+        backup_state -> Bool,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (digest) {
+        digest -> Binary,
+        kind -> Text,
+        user_key -> Nullable<BigInt>,
+        state -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -305,4 +331,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     totp_factors,
     recovery_codes,
     login_challenges,
+    passkeys,
+    webauthn_ceremonies,
 );

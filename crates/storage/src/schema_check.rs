@@ -119,6 +119,8 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
         ("totp_factors", columns_of::<totp_factors::table>()),
         ("recovery_codes", columns_of::<recovery_codes::table>()),
         ("login_challenges", columns_of::<login_challenges::table>()),
+        ("passkeys", columns_of::<passkeys::table>()),
+        ("webauthn_ceremonies", columns_of::<webauthn_ceremonies::table>()),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))
@@ -136,6 +138,7 @@ const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("devices", "tenant_key", "tenants", "CASCADE"),
     ("groups", "tenant_key", "tenants", "CASCADE"),
     ("login_challenges", "user_key", "users", "CASCADE"),
+    ("passkeys", "user_key", "users", "CASCADE"),
     ("password_history", "user_key", "users", "CASCADE"),
     ("passwords", "user_key", "users", "CASCADE"),
     ("pin_history", "user_key", "users", "CASCADE"),
@@ -152,6 +155,7 @@ const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("users", "department_key", "departments", "SET NULL"),
     ("users", "group_key", "groups", "CASCADE"),
     ("users", "tenant_key", "tenants", "CASCADE"),
+    ("webauthn_ceremonies", "user_key", "users", "CASCADE"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -34,6 +34,7 @@ struct ChallengeRow {
     created_at: i64,
     expires_at: i64,
     failures: i32,
+    passkey_state: Option<String>,
 }
 
 fn to_challenge(row: ChallengeRow) -> StoreResult<LoginChallenge> {
@@ -44,6 +45,7 @@ fn to_challenge(row: ChallengeRow) -> StoreResult<LoginChallenge> {
         created_at: Timestamp::from_millis(row.created_at),
         expires_at: Timestamp::from_millis(row.expires_at),
         failures: u32::try_from(row.failures).unwrap_or(0),
+        passkey_state: row.passkey_state,
     })
 }
 
@@ -192,6 +194,7 @@ impl FactorStore for Repo<'_> {
                     login_challenges::created_at.eq(challenge.created_at.as_millis()),
                     login_challenges::expires_at.eq(challenge.expires_at.as_millis()),
                     login_challenges::failures.eq(i32::try_from(challenge.failures).unwrap_or(i32::MAX)),
+                    login_challenges::passkey_state.eq(challenge.passkey_state.as_deref()),
                 ))
                 .execute(conn)
                 .store_or_missing("user")

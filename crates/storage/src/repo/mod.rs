@@ -17,6 +17,7 @@ mod directory;
 mod factors;
 mod inventory;
 mod outbox;
+mod passkeys;
 mod pins;
 mod sessions;
 mod throttle;

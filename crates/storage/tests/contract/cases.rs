@@ -9,8 +9,8 @@ use accountd_domain::pincode::PinSettings;
 use accountd_domain::ports::{DeleteOptions, NewOutboxMessage, PageRequest, Store, StoreError};
 use accountd_domain::principal::AuthMethod;
 use accountd_domain::records::{
-    AppData, AuditAction, AuditEvent, AuditOutcome, ClientInfo, License, LoginChallenge, NewApiToken, NewSession,
-    SealedSecret, ThrottleState, TotpFactor,
+    AppData, AuditAction, AuditEvent, AuditOutcome, Ceremony, ClientInfo, License, LoginChallenge, NewApiToken,
+    NewPasskey, NewSession, SealedSecret, ThrottleState, TotpFactor,
 };
 use accountd_domain::secret::{SecretHash, TokenDigest};
 use accountd_domain::text::{EmailAddress, Language, Name, PhoneNumber, Text, TimeZoneName};
@@ -1717,6 +1717,7 @@ pub fn second_factors_are_used_once_and_go_with_the_user(db: &TestDatabase) {
         created_at: at(0),
         expires_at: at(300),
         failures: 0,
+        passkey_state: Some(r#"{"challenge":"x"}"#.to_owned()),
     };
     write(db, |r| r.create_login_challenge(&challenge)).unwrap();
     assert_eq!(
@@ -1760,4 +1761,141 @@ pub fn second_factors_are_used_once_and_go_with_the_user(db: &TestDatabase) {
     assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 0);
     assert_eq!(read(db, |r| r.login_challenge(&digest(43))).unwrap(), None);
     assert!(!write(db, |r| r.delete_totp_factor(u.key)).unwrap());
+}
+
+pub fn passkeys_move_forward_and_ceremonies_are_taken_once(db: &TestDatabase) {
+    directory(db);
+    let u = end_user(db, "u1");
+    let other = end_user(db, "u2");
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    let new = NewPasskey {
+        user: u.key,
+        credential_id: vec![1, 2, 3],
+        name: "Laptop".to_owned(),
+        credential: r#"{"cred":{"counter":3}}"#.to_owned(),
+        counter: 3,
+        backup_eligible: true,
+        backup_state: false,
+        created_at: at(0),
+        last_used_at: None,
+    };
+    let stored = write(db, |r| r.add_passkey(&new)).unwrap();
+    assert_eq!(stored.passkey, new);
+    // A credential signs in one account.
+    let again = write(db, |r| {
+        r.add_passkey(&NewPasskey {
+            user: other.key,
+            ..new.clone()
+        })
+    });
+    assert!(matches!(again, Err(StoreError::Conflict("passkey"))), "{again:?}");
+    let second = write(db, |r| {
+        r.add_passkey(&NewPasskey {
+            credential_id: vec![9],
+            name: "Phone".to_owned(),
+            ..new.clone()
+        })
+    })
+    .unwrap();
+    let mine = read(db, |r| r.user_passkeys(u.key)).unwrap();
+    assert_eq!(
+        mine.iter().map(|p| p.passkey.name.as_str()).collect::<Vec<_>>(),
+        ["Laptop", "Phone"]
+    );
+    assert_eq!(read(db, |r| r.user_passkeys(other.key)).unwrap(), vec![]);
+    assert_eq!(
+        read(db, |r| r.passkey_by_credential(&[1, 2, 3])).unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(read(db, |r| r.passkey_by_credential(&[7])).unwrap(), None);
+
+    // A use moves the counter on only from the value seen.
+    let used = NewPasskey {
+        credential: r#"{"cred":{"counter":4}}"#.to_owned(),
+        counter: 4,
+        backup_state: true,
+        ..new.clone()
+    };
+    assert!(write(db, |r| r.use_passkey(stored.id, 3, &used, at(10))).unwrap());
+    assert!(
+        !write(db, |r| r.use_passkey(stored.id, 3, &used, at(11))).unwrap(),
+        "a second use from the same counter loses"
+    );
+    let after = read(db, |r| r.passkey_by_credential(&[1, 2, 3])).unwrap().unwrap();
+    assert_eq!(
+        (
+            after.passkey.counter,
+            after.passkey.backup_state,
+            after.passkey.last_used_at
+        ),
+        (4, true, Some(at(10)))
+    );
+    assert_eq!(after.passkey.credential, used.credential);
+
+    assert!(
+        !write(db, |r| r.delete_passkey(other.key, stored.id)).unwrap(),
+        "not theirs"
+    );
+    assert!(write(db, |r| r.delete_passkey(u.key, stored.id)).unwrap());
+    assert!(!write(db, |r| r.delete_passkey(u.key, stored.id)).unwrap());
+
+    // Ceremonies: taken once, by kind, before they expire.
+    let ceremony = Ceremony {
+        digest: digest(60),
+        kind: "registration".to_owned(),
+        user: Some(u.key),
+        state: r#"{"rs":1}"#.to_owned(),
+        expires_at: at(300),
+    };
+    write(db, |r| r.put_ceremony(&ceremony)).unwrap();
+    assert_eq!(
+        write(db, |r| r.take_ceremony(&digest(60), "sign_in", at(1))).unwrap(),
+        None
+    );
+    assert_eq!(
+        write(db, |r| r.take_ceremony(&digest(60), "registration", at(1))).unwrap(),
+        Some(ceremony.clone())
+    );
+    assert_eq!(
+        write(db, |r| r.take_ceremony(&digest(60), "registration", at(1))).unwrap(),
+        None
+    );
+    let anonymous = Ceremony {
+        digest: digest(61),
+        user: None,
+        kind: "sign_in".to_owned(),
+        ..ceremony.clone()
+    };
+    write(db, |r| r.put_ceremony(&anonymous)).unwrap();
+    assert_eq!(
+        write(db, |r| r.take_ceremony(&digest(61), "sign_in", at(300))).unwrap(),
+        None,
+        "expired"
+    );
+    write(db, |r| {
+        r.put_ceremony(&Ceremony {
+            digest: digest(62),
+            ..ceremony.clone()
+        })
+    })
+    .unwrap();
+    assert_eq!(write(db, |r| r.purge_ceremonies(at(301))).unwrap(), 2);
+
+    // Everything goes with the user.
+    write(db, |r| {
+        r.put_ceremony(&Ceremony {
+            digest: digest(63),
+            ..ceremony.clone()
+        })
+    })
+    .unwrap();
+    let path = u.role.member().cloned().unwrap();
+    write(db, |r| r.delete_user(&path, None, &DeleteOptions::default())).unwrap();
+    assert_eq!(read(db, |r| r.passkey_by_credential(&[9])).unwrap(), None);
+    assert_eq!(
+        write(db, |r| r.take_ceremony(&digest(63), "registration", at(1))).unwrap(),
+        None
+    );
+    assert_eq!(write(db, |r| r.delete_passkeys(u.key)).unwrap(), 0);
+    let _ = second;
 }
