@@ -40,6 +40,7 @@ pub struct AppConfig {
     pub audit: AuditConfig,
     pub security: accountd_service::config::SecurityConfig,
     pub mfa: accountd_service::config::MfaConfig,
+    pub passkeys: accountd_service::config::PasskeyConfig,
 }
 
 /// The listening socket and its connections: what actix's connection dispatcher enforces before a
@@ -228,6 +229,7 @@ impl AppConfig {
             audit: self.audit.clone(),
             security: self.security.clone(),
             mfa: self.mfa.clone(),
+            passkeys: self.passkeys.clone(),
         }
     }
 }

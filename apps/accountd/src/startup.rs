@@ -97,8 +97,18 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
         config.service_config(),
     )
     .context("configuring SSO")?;
-    services.set_key_ring(key_ring(config)?);
+    configure_factors(&mut services, config)?;
     Ok(services)
+}
+
+/// Gives `services` what second factors need from the configuration: the keys that seal TOTP
+/// secrets ([`key_ring`]) and passkeys' relying party (refused when inconsistent).
+pub fn configure_factors<S: Store>(services: &mut Services<S>, config: &AppConfig) -> Result<()> {
+    services.set_key_ring(key_ring(config)?);
+    let relying_party = accountd_service::passkeys::relying_party(&config.passkeys)
+        .map_err(|e| anyhow::anyhow!("invalid [passkeys] configuration: {e}"))?;
+    services.set_relying_party(relying_party);
+    Ok(())
 }
 
 /// The name of the key file beside an SQLite database (docs/second-factors.md).

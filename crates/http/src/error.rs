@@ -129,6 +129,10 @@ pub struct Problem {
     /// `second-factor-required` only: when the challenge dies, in ms since the epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub challenge_expires_at: Option<i64>,
+    /// `second-factor-required` with `passkey` among the methods: the options for
+    /// `navigator.credentials.get()`; send its answer with the challenge as `passkey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey_options: Option<serde_json::Value>,
 }
 
 impl From<ServiceError> for ApiError {
@@ -225,7 +229,8 @@ impl Answer {
             errors: self.errors,
             challenge: second.as_ref().map(|s| s.challenge.clone()),
             methods: second.as_ref().map(|s| s.methods.clone()),
-            challenge_expires_at: second.map(|s| s.expires_at.as_millis()),
+            challenge_expires_at: second.as_ref().map(|s| s.expires_at.as_millis()),
+            passkey_options: second.and_then(|s| s.passkey_options),
         }
     }
 
@@ -377,10 +382,17 @@ impl ApiError {
                     "second-factor-required",
                     "Second factor required",
                     "The password is right; this account also needs a second factor. Send the challenge \
-                     back to POST /api/v1/login/ with a code from the authenticator app (\"code\") or a \
-                     recovery code (\"recovery_code\").",
+                     back to POST /api/v1/login/ with a code from the authenticator app (\"code\"), a \
+                     recovery code (\"recovery_code\") or a passkey's answer to passkey_options (\"passkey\").",
                 )
             },
+            E::Service(S::PasskeyRefused) => Answer::new(
+                C::BAD_REQUEST,
+                "passkey-refused",
+                "Passkey refused",
+                "The authenticator's answer was refused (its signature, origin or challenge is wrong, or it did \
+                 not verify the user). Nothing was changed; begin again.",
+            ),
             E::Service(S::BasicWithSecondFactor) => Answer::new(
                 C::UNAUTHORIZED,
                 "second-factor-basic-refused",

@@ -42,6 +42,7 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
 pub(crate) fn allowed_while_enrolling(method: &actix_web::http::Method, path: &str) -> bool {
     path.starts_with(FACTORS)
         || path == REAUTHENTICATE
+        || path == crate::passkeys::REAUTHENTICATE_OPTIONS
         || path == crate::apio::LOGOUT
         || (method == actix_web::http::Method::GET && path == crate::apio::USER_LOGIN_INFO)
 }
@@ -54,6 +55,8 @@ pub struct FactorsView {
     /// When the authenticator was confirmed, in ms since the epoch.
     pub totp_enabled_at: Option<i64>,
     pub recovery_codes_left: u32,
+    /// How many passkeys the caller has (`/api/v1/session/second_factors/passkeys/` lists them).
+    pub passkeys: u32,
     /// The session may only enroll a factor until it does (`mfa.required_levels`).
     pub enrollment_required: bool,
 }
@@ -69,6 +72,7 @@ impl From<FactorStatus> for FactorsView {
             .to_owned(),
             totp_enabled_at: s.totp_confirmed_at.map(|t| t.as_millis()),
             recovery_codes_left: s.recovery_codes_left,
+            passkeys: s.passkeys,
             enrollment_required: s.enrollment_required,
         }
     }
@@ -118,7 +122,8 @@ impl From<RecoveryCodes> for RecoveryCodesView {
     }
 }
 
-/// One proof: the password (for a user without a factor), a TOTP code or a recovery code.
+/// One proof: the password (for a user without a factor), a TOTP code, a recovery code, or a
+/// passkey's assertion with the `ceremony` of `POST /api/v1/session/reauthenticate/options/`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateBody {
@@ -126,6 +131,10 @@ pub struct ReauthenticateBody {
     pub password: Option<Secret<Password>>,
     pub code: Option<String>,
     pub recovery_code: Option<String>,
+    pub ceremony: Option<String>,
+    /// The `PublicKeyCredential` `navigator.credentials.get()` gave (JSON, base64url members).
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for ReauthenticateBody {
@@ -134,6 +143,8 @@ impl std::fmt::Debug for ReauthenticateBody {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("code", &self.code.as_ref().map(|_| "<redacted>"))
             .field("recovery_code", &self.recovery_code.as_ref().map(|_| "<redacted>"))
+            .field("ceremony", &self.ceremony.as_ref().map(|_| "<redacted>"))
+            .field("passkey", &self.passkey.as_ref().map(|_| "<assertion>"))
             .finish()
     }
 }
@@ -254,7 +265,7 @@ pub(crate) async fn regenerate_recovery_codes<S: Store>(
 
 #[utoipa::path(post, path = "/api/v1/session/reauthenticate/", tag = "account", operation_id = "account_reauthenticate",
     summary = "Prove the password or a second factor again, for sensitive changes",
-    description = "Give exactly one of password (users without a second factor), code or recovery_code.",
+    description = "Give exactly one of password (users without a second factor), code, recovery_code, or ceremony (from POST /api/v1/session/reauthenticate/options/) with passkey.",
     request_body(content = ReauthenticateBody, content_type = "application/json"),
     responses(
         (status = 204, description = "Proved; sensitive changes are allowed for security.reauth_max_age_seconds"),
@@ -271,20 +282,35 @@ pub(crate) async fn reauthenticate<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let services = state.services.clone();
-    match (body.password, body.code, body.recovery_code) {
-        (Some(password), None, None) => {
+    match (
+        body.password,
+        body.code,
+        body.recovery_code,
+        (body.ceremony, body.passkey),
+    ) {
+        (Some(password), None, None, (None, None)) => {
             let password = password.named("password").map_err(|e| ApiError::invalid(vec![e]))?;
             blocking(move || services.reauthenticate(&caller.principal, &Proof::Password(&password), &ctx)).await?;
         }
-        (None, Some(code), None) => {
+        (None, Some(code), None, (None, None)) => {
             blocking(move || services.reauthenticate(&caller.principal, &Proof::Totp(&code), &ctx)).await?;
         }
-        (None, None, Some(code)) => {
+        (None, None, Some(code), (None, None)) => {
             blocking(move || services.reauthenticate(&caller.principal, &Proof::RecoveryCode(&code), &ctx)).await?;
+        }
+        (None, None, None, (Some(ceremony), Some(credential))) => {
+            blocking(move || {
+                let proof = Proof::Passkey {
+                    ceremony: Some(&ceremony),
+                    credential: &credential,
+                };
+                services.reauthenticate(&caller.principal, &proof, &ctx)
+            })
+            .await?;
         }
         _ => {
             return Err(ApiError::BadRequest {
-                details: "Give exactly one of password, code or recovery_code.".into(),
+                details: "Give exactly one of password, code, recovery_code, or ceremony with passkey.".into(),
                 errors: vec![],
             });
         }

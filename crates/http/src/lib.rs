@@ -21,6 +21,7 @@ pub mod negotiate;
 pub mod openapi;
 pub mod ops;
 pub mod page;
+pub mod passkeys;
 pub mod secret;
 pub mod selfservice;
 pub mod superoffice;
@@ -166,6 +167,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         apio::users::routes::<S>(cfg);
         selfservice::routes::<S>(cfg);
         factors::routes::<S>(cfg);
+        passkeys::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
         account::routes(cfg);

@@ -83,6 +83,13 @@ pub struct Empty {}
         crate::factors::regenerate_recovery_codes,
         crate::factors::reauthenticate,
         crate::factors::reset,
+        crate::passkeys::list,
+        crate::passkeys::registration_options,
+        crate::passkeys::register,
+        crate::passkeys::remove,
+        crate::passkeys::sign_in_options,
+        crate::passkeys::sign_in,
+        crate::passkeys::reauthentication_options,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(

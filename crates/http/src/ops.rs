@@ -24,7 +24,8 @@
 //!   `accountd_outbox_delivered_total`, `accountd_outbox_delivery_failures_total`,
 //!   `accountd_outbox_given_up_total`: this instance's deliveries since it started;
 //! - `accountd_second_factor_checks_total{method, outcome}`: second-factor codes checked
-//!   (`totp`, `recovery_code`, `password` for re-authentication; `accepted`, `refused`).
+//!   (`totp`, `recovery_code`, `passkey`, `password` for re-authentication; `accepted`,
+//!   `refused`), and `passkey_clone` (refused): passkeys whose signature counter went backwards.
 
 use crate::context::blocking;
 use crate::error::ApiError;

@@ -297,8 +297,9 @@ impl<S: Store> Services<S> {
         let now = self.clock.now();
         let idle_before = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
         Ok(self.store.write(|repo| {
-            // Expired second-step challenges go with the expired sessions.
+            // Expired second-step challenges and WebAuthn ceremonies go with the expired sessions.
             repo.purge_login_challenges(now)?;
+            repo.purge_ceremonies(now)?;
             repo.purge_sessions(now, idle_before)
         })?)
     }
@@ -478,7 +479,7 @@ impl<S: Store> Services<S> {
 
     /// Like [`Self::failed_login`] for an unverifiable SSO token: counted for the client address
     /// only (the subject it claims is the sender's choice), audited without a name.
-    fn failed_token(&self, ctx: &RequestContext) -> ServiceError {
+    pub(crate) fn failed_token(&self, ctx: &RequestContext) -> ServiceError {
         let mut event = self.failed_login_event("", ctx);
         event.actor_name = None;
         let recorded = self.store.write(|repo| {

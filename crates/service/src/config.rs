@@ -32,6 +32,40 @@ pub struct ServiceConfig {
     pub security: SecurityConfig,
     /// Who must have a second factor.
     pub mfa: MfaConfig,
+    /// The WebAuthn relying party of passkeys (issue 19).
+    pub passkeys: PasskeyConfig,
+}
+
+/// Passkeys' relying party (docs/second-factors.md, "Passkeys"): the domain passkeys are bound to
+/// and the origins (scheme, host, port) the account page is served from. Checked at start
+/// ([`crate::passkeys::relying_party`]): every origin's host must be `rp_id` or below it, and use
+/// `https` unless it is `localhost`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasskeyConfig {
+    /// The relying-party id: a registrable domain (`example.com`) or a host (`accounts.example.com`).
+    /// Passkeys are bound to it for good: changing it makes every registered passkey unusable.
+    pub rp_id: String,
+    /// The name authenticators show beside the account.
+    pub rp_name: String,
+    /// Where the account page is served from (`https://accounts.example.com`), first the main one.
+    /// In the environment (`ACCOUNTD__PASSKEYS__ORIGINS`), separated by commas.
+    #[serde(deserialize_with = "strings_from_text_or_list")]
+    pub origins: Vec<String>,
+    /// Accept the origins' hosts on any port (development, tests).
+    pub allow_any_port: bool,
+}
+
+impl Default for PasskeyConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: "localhost".to_owned(),
+            rp_name: "accountd".to_owned(),
+            // The default `server.bind` is 127.0.0.1:8080, browsed as localhost.
+            origins: vec!["http://localhost:8080".to_owned()],
+            allow_any_port: false,
+        }
+    }
 }
 
 /// Re-authentication for sensitive changes, the second step of a login, and the sealing keys of
@@ -52,12 +86,13 @@ pub struct SecurityConfig {
     /// seals, all open (rotation). Empty: the binary generates one into the SQLite data directory,
     /// and refuses to start on PostgreSQL (every instance must share the keys). In the
     /// environment (`ACCOUNTD__SECURITY__KEYS`), the keys separated by commas.
-    #[serde(deserialize_with = "keys_from_text_or_list")]
+    #[serde(deserialize_with = "strings_from_text_or_list")]
     pub keys: Vec<String>,
 }
 
-/// `security.keys` as a list (a file) or as one text of comma-separated keys (the environment).
-fn keys_from_text_or_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+/// A list of strings (`security.keys`, `passkeys.origins`) as a list (a file) or as one text of
+/// comma-separated items (the environment).
+fn strings_from_text_or_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Keys {

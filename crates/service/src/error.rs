@@ -74,6 +74,10 @@ pub enum ServiceError {
     /// The session may only enroll a second factor (`mfa.required_levels`) until it does (403).
     #[error("a second factor must be enrolled first")]
     EnrollmentRequired,
+    /// The authenticator's answer to a passkey registration was refused (400 `passkey-refused`):
+    /// a bad signature or attestation, the wrong origin or challenge, no user verification.
+    #[error("the passkey was refused")]
+    PasskeyRefused,
     /// Hashing failed (a bug or a corrupt stored hash: 500).
     #[error("hashing failed: {0}")]
     Hashing(String),

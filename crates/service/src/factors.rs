@@ -9,6 +9,7 @@
 //! second step and is refused for them ([`ServiceError::BasicWithSecondFactor`]); API tokens keep
 //! working. A user without a factor sees none of this.
 
+use crate::passkeys::PasskeyCheck;
 use crate::profile::Actor;
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::UserKey;
@@ -34,6 +35,8 @@ pub struct SecondFactorChallenge {
     pub challenge: String,
     pub methods: Vec<&'static str>,
     pub expires_at: Timestamp,
+    /// With `passkey` among the methods: the options for `navigator.credentials.get()`.
+    pub passkey_options: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for SecondFactorChallenge {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for SecondFactorChallenge {
             .field("challenge", &"<redacted>")
             .field("methods", &self.methods)
             .field("expires_at", &self.expires_at)
+            .field("passkey_options", &self.passkey_options.is_some())
             .finish()
     }
 }
@@ -52,6 +56,13 @@ pub enum Proof<'a> {
     Totp(&'a str),
     RecoveryCode(&'a str),
     Password(&'a Password),
+    /// A passkey's assertion (`PublicKeyCredential` JSON). At a login's second step it answers
+    /// the challenge's options; to re-authenticate, the ceremony of
+    /// [`Services::begin_passkey_reauthentication`].
+    Passkey {
+        ceremony: Option<&'a str>,
+        credential: &'a serde_json::Value,
+    },
 }
 
 impl std::fmt::Debug for Proof<'_> {
@@ -66,6 +77,7 @@ impl Proof<'_> {
             Proof::Totp(_) => METHOD_TOTP,
             Proof::RecoveryCode(_) => METHOD_RECOVERY_CODE,
             Proof::Password(_) => "password",
+            Proof::Passkey { .. } => crate::passkeys::METHOD_PASSKEY,
         }
     }
 }
@@ -102,6 +114,8 @@ pub struct FactorStatus {
     pub totp_confirmed: Option<bool>,
     pub totp_confirmed_at: Option<Timestamp>,
     pub recovery_codes_left: u32,
+    /// How many passkeys the user has.
+    pub passkeys: u32,
     /// Whether the session must enroll a factor before anything else.
     pub enrollment_required: bool,
 }
@@ -135,8 +149,12 @@ impl<S: Store> Services<S> {
         ))
     }
 
-    /// Whether `user` has a second factor (a confirmed TOTP authenticator).
+    /// Whether `user` has a second factor (a confirmed TOTP authenticator, or a passkey).
     pub(crate) fn has_second_factor(&self, repo: &mut dyn Repository, user: UserKey) -> ServiceResult<bool> {
+        Ok(self.has_confirmed_totp(repo, user)? || self.has_passkey(repo, user)?)
+    }
+
+    fn has_confirmed_totp(&self, repo: &mut dyn Repository, user: UserKey) -> ServiceResult<bool> {
         Ok(repo.totp_factor(user)?.is_some_and(|f| f.confirmed_at.is_some()))
     }
 
@@ -150,19 +168,31 @@ impl<S: Store> Services<S> {
         let mut secret = [0u8; tokens::TOKEN_BYTES];
         self.random.fill(&mut secret);
         let now = self.clock.now();
+        let passkey = self.passkey_assertion(user.key)?;
+        let (passkey_state, passkey_options) = passkey.unzip();
         let challenge = LoginChallenge {
             digest: tokens::token_digest(&secret),
             user: user.key,
             created_at: now,
             expires_at: now.plus_seconds(self.config.security.challenge_seconds),
             failures: 0,
+            passkey_state,
         };
         // Expired challenges go with the periodic purge (`purge_expired_sessions`), not here.
-        let left = self.store.write(|repo| {
+        let (totp, left) = self.store.write(|repo| {
             repo.create_login_challenge(&challenge)?;
-            repo.recovery_codes_left(user.key)
+            Ok::<_, ServiceError>((
+                self.has_confirmed_totp(repo, user.key)?,
+                repo.recovery_codes_left(user.key)?,
+            ))
         })?;
-        let mut methods = vec![METHOD_TOTP];
+        let mut methods = Vec::with_capacity(3);
+        if totp {
+            methods.push(METHOD_TOTP);
+        }
+        if passkey_options.is_some() {
+            methods.push(crate::passkeys::METHOD_PASSKEY);
+        }
         if left > 0 {
             methods.push(METHOD_RECOVERY_CODE);
         }
@@ -170,6 +200,7 @@ impl<S: Store> Services<S> {
             challenge: tokens::encode_token(&secret),
             methods,
             expires_at: challenge.expires_at,
+            passkey_options,
         }))
     }
 
@@ -208,7 +239,11 @@ impl<S: Store> Services<S> {
             self.store.write(|repo| repo.delete_login_challenge(&digest))?;
             return Err(ServiceError::BadCredentials);
         }
-        if self.verify_factor(&user, proof)? {
+        let verdict = self.verify_factor(&user, proof, found.passkey_state.as_deref())?;
+        if verdict == PasskeyCheck::CounterRegressed {
+            return Err(self.failed_passkey(&user, None, AuditAction::Login, true, ctx));
+        }
+        if verdict == PasskeyCheck::Accepted {
             // Single use: whoever deletes it first opens the session.
             if !self.store.write(|repo| repo.delete_login_challenge(&digest))? {
                 return Err(ServiceError::BadCredentials);
@@ -232,16 +267,29 @@ impl<S: Store> Services<S> {
         Err(recorded.err().unwrap_or(ServiceError::BadCredentials))
     }
 
-    /// Checks a TOTP or recovery code of `user`, using it up when right (a TOTP step or a
-    /// recovery code is accepted once).
-    fn verify_factor(&self, user: &User, proof: &Proof<'_>) -> ServiceResult<bool> {
+    /// Checks a TOTP or recovery code, passkey or password of `user`, using it up when right (a
+    /// TOTP step or a recovery code is accepted once, a passkey's counter moves on).
+    /// `login_passkey_state`: the passkey assertion the login's challenge offered.
+    fn verify_factor(
+        &self,
+        user: &User,
+        proof: &Proof<'_>,
+        login_passkey_state: Option<&str>,
+    ) -> ServiceResult<PasskeyCheck> {
         let ok = match proof {
+            Proof::Passkey { ceremony, credential } => {
+                match self.verify_passkey(user, login_passkey_state, credential, *ceremony)? {
+                    PasskeyCheck::Accepted => true,
+                    PasskeyCheck::Refused => false,
+                    PasskeyCheck::CounterRegressed => return Ok(PasskeyCheck::CounterRegressed),
+                }
+            }
             Proof::Totp(code) => {
                 let Some(factor) = self.store.read(|repo| repo.totp_factor(user.key))? else {
-                    return Ok(false);
+                    return Ok(PasskeyCheck::Refused);
                 };
                 if factor.confirmed_at.is_none() {
-                    return Ok(false);
+                    return Ok(PasskeyCheck::Refused);
                 }
                 self.use_totp_code(&factor, user, code)?
             }
@@ -265,8 +313,10 @@ impl<S: Store> Services<S> {
         };
         if ok {
             self.factor_counters.count(proof.field(), true);
+            Ok(PasskeyCheck::Accepted)
+        } else {
+            Ok(PasskeyCheck::Refused)
         }
-        Ok(ok)
     }
 
     /// Whether `code` is right for `user`'s authenticator `factor` now, using its step up when it
@@ -328,7 +378,14 @@ impl<S: Store> Services<S> {
         // A user with a factor re-proves with it; the password alone would make it a one-factor
         // account again for sensitive changes.
         let allowed = !has_factor || !matches!(proof, Proof::Password(_));
-        let ok = allowed && self.verify_factor(&principal.user, proof)?;
+        let verdict = match allowed {
+            true => self.verify_factor(&principal.user, proof, None)?,
+            false => PasskeyCheck::Refused,
+        };
+        if verdict == PasskeyCheck::CounterRegressed {
+            return Err(self.failed_passkey(&principal.user, Some(principal), AuditAction::Reauthenticate, true, ctx));
+        }
+        let ok = verdict == PasskeyCheck::Accepted;
         let outcome = if ok {
             AuditOutcome::Success
         } else {
@@ -366,13 +423,18 @@ impl<S: Store> Services<S> {
     /// The caller's factors.
     pub fn factor_status(&self, principal: &Principal) -> ServiceResult<FactorStatus> {
         let key = principal.user.key;
-        let (factor, left) = self
-            .store
-            .read(|repo| Ok::<_, ServiceError>((repo.totp_factor(key)?, repo.recovery_codes_left(key)?)))?;
+        let (factor, left, passkeys) = self.store.read(|repo| {
+            Ok::<_, ServiceError>((
+                repo.totp_factor(key)?,
+                repo.recovery_codes_left(key)?,
+                repo.user_passkeys(key)?.len(),
+            ))
+        })?;
         Ok(FactorStatus {
             totp_confirmed: factor.as_ref().map(|f| f.confirmed_at.is_some()),
             totp_confirmed_at: factor.and_then(|f| f.confirmed_at),
             recovery_codes_left: left,
+            passkeys: u32::try_from(passkeys).unwrap_or(u32::MAX),
             enrollment_required: principal.enrollment_only,
         })
     }
@@ -496,7 +558,10 @@ impl<S: Store> Services<S> {
             if !repo.delete_totp_factor(key)? {
                 return Err(ServiceError::NotFound("TOTP authenticator"));
             }
-            repo.delete_recovery_codes(key)?;
+            // The recovery codes stand in for every factor: they stay while a passkey does.
+            if !self.has_second_factor(repo, key)? {
+                repo.delete_recovery_codes(key)?;
+            }
             repo.record_audit(&event)?;
             Ok(())
         })
@@ -524,7 +589,7 @@ impl<S: Store> Services<S> {
         );
         self.store.write(|repo| {
             if !self.has_second_factor(repo, key)? {
-                return Err(ServiceError::NotFound("TOTP authenticator"));
+                return Err(ServiceError::NotFound("second factor"));
             }
             repo.replace_recovery_codes(key, &digests, now)?;
             repo.record_audit(&event)?;
@@ -586,14 +651,15 @@ impl<S: Store> Services<S> {
         };
         self.store.write(|repo| {
             let had = repo.delete_totp_factor(target.key)?;
+            let passkeys = repo.delete_passkeys(target.key)?;
             let codes = repo.delete_recovery_codes(target.key)?;
             repo.delete_user_sessions(target.key, None)?;
             repo.record_audit(&event)?;
-            Ok::<_, ServiceError>(had || codes > 0)
+            Ok::<_, ServiceError>(had || passkeys > 0 || codes > 0)
         })
     }
 
-    fn require_session(&self, principal: &Principal) -> ServiceResult<TokenDigest> {
+    pub(crate) fn require_session(&self, principal: &Principal) -> ServiceResult<TokenDigest> {
         principal.session.ok_or(ServiceError::Forbidden(
             "second factors are managed from a signed-in session",
         ))
@@ -619,7 +685,7 @@ pub struct FactorCounters {
 }
 
 impl FactorCounters {
-    fn count(&self, method: &'static str, ok: bool) {
+    pub(crate) fn count(&self, method: &'static str, ok: bool) {
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry((method, ok)).or_default() += 1;
         }

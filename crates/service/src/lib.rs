@@ -21,6 +21,7 @@ pub mod hasher;
 pub mod import;
 pub mod operator;
 pub mod outbox;
+pub mod passkeys;
 pub mod pincode;
 pub mod profile;
 pub mod random;
@@ -66,6 +67,8 @@ pub struct Services<S: Store> {
     /// The keys that seal TOTP secrets ([`factors`]); set by the binary.
     key_ring: Option<accountd_policy::factors::KeyRing>,
     factor_counters: factors::FactorCounters,
+    /// Passkeys' relying party ([`passkeys`]); set by the binary.
+    relying_party: Option<Arc<webauthn_rs::prelude::Webauthn>>,
 }
 
 impl<S: Store> std::fmt::Debug for Services<S> {
@@ -103,6 +106,7 @@ impl<S: Store> Services<S> {
             outbox_counters: outbox::OutboxCounters::default(),
             key_ring: None,
             factor_counters: factors::FactorCounters::default(),
+            relying_party: None,
         })
     }
 

@@ -264,6 +264,63 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
         StatusCode::NO_CONTENT,
     )
     .await;
+
+    // Passkeys: list, register, re-authentication's options, sign-in alone, remove.
+    use accountd_http::passkeys as pk;
+    walk.step(
+        Method::GET,
+        pk::PASSKEYS,
+        cookie(Method::GET, pk::PASSKEYS),
+        StatusCode::OK,
+    )
+    .await;
+    let mut key = crate::passkeys::Authenticator::new();
+    let begun = walk
+        .step(
+            Method::POST,
+            pk::REGISTRATION_OPTIONS,
+            cookie(Method::POST, pk::REGISTRATION_OPTIONS),
+            StatusCode::OK,
+        )
+        .await;
+    let begun: Value = begun.json().await.unwrap_or(Value::Null);
+    let answer = key.create(&begun["options"]);
+    let register = cookie(Method::POST, pk::PASSKEYS)
+        .json(&json!({"ceremony": begun["ceremony"], "name": "Key", "credential": answer}));
+    let registered = walk
+        .step(Method::POST, pk::PASSKEYS, register, StatusCode::CREATED)
+        .await;
+    let registered: Value = registered.json().await.unwrap_or(Value::Null);
+    walk.step(
+        Method::POST,
+        pk::REAUTHENTICATE_OPTIONS,
+        cookie(Method::POST, pk::REAUTHENTICATE_OPTIONS),
+        StatusCode::OK,
+    )
+    .await;
+    let stranger = app.fresh_client();
+    let begun = walk
+        .step(
+            Method::POST,
+            pk::SIGN_IN_OPTIONS,
+            stranger.post(app.url(pk::SIGN_IN_OPTIONS)),
+            StatusCode::OK,
+        )
+        .await;
+    let begun: Value = begun.json().await.unwrap_or(Value::Null);
+    let answer = key.get(&begun["options"]);
+    let sign_in = stranger
+        .post(app.url(pk::SIGN_IN))
+        .json(&json!({"ceremony": begun["ceremony"], "credential": answer}));
+    walk.step(Method::POST, pk::SIGN_IN, sign_in, StatusCode::OK).await;
+    let one = pk::PASSKEY.replace("{id}", &registered["id"].to_string());
+    walk.step(
+        Method::DELETE,
+        pk::PASSKEY,
+        cookie(Method::DELETE, &one),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     walk.step(
         Method::DELETE,
         factors::USER_FACTORS,

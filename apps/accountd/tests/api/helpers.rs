@@ -131,7 +131,7 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
             config.service_config(),
         )
         .expect("services");
-        services.set_key_ring(startup::key_ring(&config).expect("keys"));
+        startup::configure_factors(&mut services, &config).expect("keys and passkeys");
         services
     } else {
         services
@@ -151,6 +151,41 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
         db,
         handle,
         _dir: dir,
+    }
+}
+
+/// A second server beside `app`: the same configuration and database (a second instance, as
+/// behind a load balancer), the same clock, its own process state (caches, hasher) and an empty
+/// in-memory Application Server. Its demo data is `app`'s.
+pub async fn beside(app: &TestApp) -> TestApp {
+    let config = app.config.clone();
+    let db = Database::open(&config.database.url, &PoolOptions::default()).expect("database");
+    let upstream = Arc::new(InMemoryUpstream::new());
+    let hasher = Hasher::new(config.hashing, 2);
+    let mut services = Services::new(
+        db.clone(),
+        upstream.clone(),
+        app.clock.clone(),
+        Arc::new(OsRandom),
+        hasher.clone(),
+        config.service_config(),
+    )
+    .expect("services");
+    startup::configure_factors(&mut services, &config).expect("keys and passkeys");
+    let server = startup::Application::build(&config, services).expect("server");
+    let address = format!("http://127.0.0.1:{}", server.port());
+    let handle = server.handle();
+    actix_web::rt::spawn(server.run_until_stopped());
+    TestApp {
+        config,
+        address,
+        client: Client::builder().cookie_store(true).build().expect("client"),
+        clock: app.clock.clone(),
+        hasher,
+        upstream,
+        db,
+        handle,
+        _dir: tempfile::tempdir().expect("temp dir"),
     }
 }
 
@@ -182,7 +217,7 @@ pub fn demo_services(config: &AppConfig) -> DemoServices {
         config.service_config(),
     )
     .expect("services");
-    services.set_key_ring(startup::key_ring(config).expect("keys"));
+    startup::configure_factors(&mut services, config).expect("keys and passkeys");
     demo::load(&services).expect("demo data");
     upstream.clear_calls();
     DemoServices {
@@ -207,7 +242,7 @@ impl TestApp {
             self.config.service_config(),
         )
         .expect("services");
-        services.set_key_ring(startup::key_ring(&self.config).expect("keys"));
+        startup::configure_factors(&mut services, &self.config).expect("keys and passkeys");
         services
     }
 

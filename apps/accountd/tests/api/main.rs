@@ -15,6 +15,7 @@ mod import;
 mod login_modes;
 mod ops;
 mod outbox;
+mod passkeys;
 mod profile;
 mod round_trip;
 mod second_factors;

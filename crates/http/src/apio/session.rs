@@ -57,6 +57,10 @@ pub struct LoginBody {
     pub challenge: Option<String>,
     pub code: Option<String>,
     pub recovery_code: Option<String>,
+    /// The second step with a passkey (issue 19): the `PublicKeyCredential` (JSON, binary members
+    /// in base64url) that `navigator.credentials.get()` gave for the answer's `passkey_options`.
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
     /// Deprecated by APIO; accepted and ignored.
     #[serde(default)]
     pub provide_basic_profile: Option<bool>,
@@ -72,6 +76,7 @@ impl std::fmt::Debug for LoginBody {
             .field("challenge", &self.challenge.as_ref().map(|_| "<redacted>"))
             .field("code", &self.code.as_ref().map(|_| "<redacted>"))
             .field("recovery_code", &self.recovery_code.as_ref().map(|_| "<redacted>"))
+            .field("passkey", &self.passkey.as_ref().map(|_| "<assertion>"))
             .field("provide_basic_profile", &self.provide_basic_profile)
             .finish()
     }
@@ -175,7 +180,7 @@ fn session_cookies<'a>(token: String, xsrf: String, secure: bool, max_age_second
 
 #[utoipa::path(post, path = "/api/v1/login/", tag = "apio", operation_id = "apio_login",
     summary = "Log in with a username and password, or an identity provider's token",
-    description = "Sets the `sessionid` (HttpOnly) and `XSRF-TOKEN` cookies. Give `username` and `password`, or `token` alone. For a user with a second factor the password answers 401 `second-factor-required` with a `challenge`: send it back with `code` or `recovery_code`.",
+    description = "Sets the `sessionid` (HttpOnly) and `XSRF-TOKEN` cookies. Give `username` and `password`, or `token` alone. For a user with a second factor the password answers 401 `second-factor-required` with a `challenge` and the `methods` that finish it: send it back with `code`, `recovery_code` or `passkey` (the assertion for the answer's `passkey_options`).",
     request_body(content = LoginBody, content_type = "application/json"),
     security(()),
     responses(
@@ -192,26 +197,47 @@ pub(crate) async fn login<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let services = state.services.clone();
-    let second = (body.challenge, body.code, body.recovery_code);
+    let second = (body.challenge, body.code, body.recovery_code, body.passkey);
     let outcome = match (body.username, body.password, body.token, second) {
-        (Some(username), Some(password), None, (None, None, None)) => {
+        (Some(username), Some(password), None, (None, None, None, None)) => {
             let password = password.named("password").map_err(|e| ApiError::invalid(vec![e]))?;
             blocking(move || services.login(&username, &password, &ctx)).await?
         }
-        (None, None, Some(token), (None, None, None)) => blocking(move || services.login_sso(&token, &ctx)).await?,
-        (None, None, None, (Some(challenge), Some(code), None)) => {
+        (None, None, Some(token), (None, None, None, None)) => {
+            blocking(move || services.login_sso(&token, &ctx)).await?
+        }
+        (None, None, None, (Some(challenge), Some(code), None, None)) => {
             blocking(move || services.login_second_factor(&challenge, &Proof::Totp(&code), &ctx)).await?
         }
-        (None, None, None, (Some(challenge), None, Some(code))) => {
+        (None, None, None, (Some(challenge), None, Some(code), None)) => {
             blocking(move || services.login_second_factor(&challenge, &Proof::RecoveryCode(&code), &ctx)).await?
+        }
+        (None, None, None, (Some(challenge), None, None, Some(credential))) => {
+            blocking(move || {
+                let proof = Proof::Passkey {
+                    ceremony: None,
+                    credential: &credential,
+                };
+                services.login_second_factor(&challenge, &proof, &ctx)
+            })
+            .await?
         }
         _ => {
             return Err(ApiError::BadRequest {
-                details: "Give username and password, or token, or challenge with code or recovery_code.".into(),
+                details: "Give username and password, or token, or challenge with code, recovery_code or passkey."
+                    .into(),
                 errors: vec![],
             });
         }
     };
+    Ok(login_answer(&state, outcome))
+}
+
+/// The answer to a login that opened a session: its cookies and the session's login info.
+pub(crate) fn login_answer<S: Store>(
+    state: &AppState<S>,
+    outcome: accountd_service::auth::LoginOutcome,
+) -> HttpResponse {
     let max_age = state.services.config().sessions.absolute_timeout_seconds;
     let [session, xsrf] = session_cookies(
         outcome.session_token,
@@ -219,10 +245,10 @@ pub(crate) async fn login<S: Store>(
         state.config.secure_cookies,
         max_age,
     );
-    Ok(HttpResponse::Ok().cookie(session).cookie(xsrf).json(LoginInfo {
+    HttpResponse::Ok().cookie(session).cookie(xsrf).json(LoginInfo {
         second_factor_enrollment_required: outcome.enrollment_only,
         ..LoginInfo::of(&outcome.user, Some(outcome.is_first_login))
-    }))
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/logout/", tag = "apio", operation_id = "apio_logout",
