@@ -1,7 +1,8 @@
-//! Second factors through `Services` (issue 18): the backup carries them. Export → a fresh
-//! database → import, with the same key configured: the user still needs the factor, the same
-//! authenticator's codes work, a code already used before the backup stays used, and the
-//! recovery codes come along. On SQLite and PostgreSQL.
+//! Second factors through `Services` (issues 18 and 19): the backup carries them. Export → a
+//! fresh database → import, with the same key configured: the user still needs the factor, the
+//! same authenticator's codes work, a code already used before the backup stays used, the
+//! recovery codes come along, and so does a passkey (name, last use, counter). On SQLite and
+//! PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use accountd_domain::ids::Username;
@@ -11,16 +12,22 @@ use accountd_domain::secret::Password;
 use accountd_domain::user::Timestamp;
 use accountd_policy::factors::{KeyRing, TotpSecret};
 use accountd_policy::hashing::HashParams;
+use accountd_service::config::PasskeyConfig;
 use accountd_service::demo::DEMO_PASSWORD;
 use accountd_service::factors::Proof;
 use accountd_service::hasher::Hasher;
 use accountd_service::import::{Located, Location, Progress};
+use accountd_service::passkeys::relying_party;
 use accountd_service::random::OsRandom;
 use accountd_service::{RequestContext, ServiceConfig, ServiceError, Services};
 use accountd_storage::Database;
 use accountd_storage::testing::TestDatabase;
 use accountd_upstream::memory::InMemoryUpstream;
 use std::sync::Arc;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::Url;
+use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse, ResidentKeyRequirement};
 
 const FAST: HashParams = HashParams {
     memory_kib: 64,
@@ -46,7 +53,55 @@ fn services(db: &TestDatabase, clock: &Arc<ManualClock>) -> Services<Database> {
     )
     .unwrap();
     services.set_key_ring(KeyRing::new(vec![("k1".to_owned(), [42; 32])]).unwrap());
+    services.set_relying_party(relying_party(&PasskeyConfig::default()).unwrap());
     services
+}
+
+/// The default `passkeys.origins`.
+const ORIGIN: &str = "http://localhost:8080";
+
+/// Registers a passkey of `authenticator` named `name` for `me`.
+fn register_passkey(
+    services: &Services<Database>,
+    me: &accountd_domain::principal::Principal,
+    authenticator: &mut WebauthnAuthenticator<SoftPasskey>,
+    name: &str,
+) {
+    let begun = services.begin_passkey_registration(me).unwrap();
+    let mut options: CreationChallengeResponse = serde_json::from_value(begun.options).unwrap();
+    // SoftPasskey keeps no resident keys (tests/api/passkeys.rs says more).
+    let selection = options.public_key.authenticator_selection.as_mut().unwrap();
+    selection.resident_key = Some(ResidentKeyRequirement::Discouraged);
+    selection.require_resident_key = false;
+    let answer = authenticator
+        .do_registration(Url::parse(ORIGIN).unwrap(), options)
+        .unwrap();
+    let answer = serde_json::to_value(answer).unwrap();
+    services
+        .finish_passkey_registration(me, &begun.ceremony, name, answer, &ctx())
+        .unwrap();
+}
+
+/// A password login's second step finished with `authenticator`'s passkey.
+fn second_step_with_passkey(
+    services: &Services<Database>,
+    authenticator: &mut WebauthnAuthenticator<SoftPasskey>,
+) -> Result<accountd_service::auth::LoginOutcome, ServiceError> {
+    let challenge = match services.login("foouser", &Password::new(DEMO_PASSWORD).unwrap(), &ctx()) {
+        Err(ServiceError::SecondFactorRequired(c)) => c,
+        other => panic!("expected the second step, got {other:?}"),
+    };
+    assert!(challenge.methods.contains(&"passkey"), "{:?}", challenge.methods);
+    let options: RequestChallengeResponse = serde_json::from_value(challenge.passkey_options.unwrap()).unwrap();
+    let answer = authenticator
+        .do_authentication(Url::parse(ORIGIN).unwrap(), options)
+        .unwrap();
+    let credential = serde_json::to_value(answer).unwrap();
+    let proof = Proof::Passkey {
+        ceremony: None,
+        credential: &credential,
+    };
+    services.login_second_factor(&challenge.challenge, &proof, &ctx())
 }
 
 fn ctx() -> RequestContext {
@@ -82,6 +137,10 @@ fn backup_and_restore_keep_the_factor(source: &TestDatabase, target: &TestDataba
     let used = code(&secret, &clock, 1);
     let first = challenge(&before);
     before.login_second_factor(&first, &Proof::Totp(&used), &ctx()).unwrap();
+    // A passkey, used once (its counter is 1 now).
+    let mut laptop = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    register_passkey(&before, &me, &mut laptop, "Laptop");
+    second_step_with_passkey(&before, &mut laptop).unwrap();
 
     let records = before.export(&Quiet).unwrap();
     let exported = records
@@ -97,6 +156,10 @@ fn backup_and_restore_keep_the_factor(source: &TestDatabase, target: &TestDataba
         exported.recovery_codes.as_deref().map(|c| c.split(' ').count()),
         Some(10)
     );
+    let passkeys: serde_json::Value = serde_json::from_str(exported.passkeys.as_deref().unwrap()).unwrap();
+    assert_eq!(passkeys[0]["name"], "Laptop");
+    assert!(passkeys[0]["last_used_at"].is_i64());
+    assert_eq!(passkeys[0]["credential"]["cred"]["counter"], 1);
 
     let after = services(target, &clock);
     let rows = records
@@ -123,6 +186,17 @@ fn backup_and_restore_keep_the_factor(source: &TestDatabase, target: &TestDataba
     after
         .login_second_factor(&third, &Proof::RecoveryCode(&recovery.0[3]), &ctx())
         .unwrap();
+    // The passkey works as before, its counter carried on (2 after 1); its use is recorded.
+    second_step_with_passkey(&after, &mut laptop).unwrap();
+    let restored = after.find_user(&Username::parse("foouser").unwrap()).unwrap().unwrap();
+    let listed = after
+        .passkeys(&accountd_domain::principal::Principal {
+            user: restored,
+            ..me.clone()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "Laptop");
     // And Basic stays refused for them.
     assert!(matches!(
         after.authenticate_basic("foouser", &Password::new(DEMO_PASSWORD).unwrap(), &ctx()),

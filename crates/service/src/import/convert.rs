@@ -9,7 +9,7 @@ use accountd_domain::endpoint::{
 use accountd_domain::ids::{DepartmentName, DeviceName, GroupId, LinePort, TenantId, UserId, Username};
 use accountd_domain::level::{Role, UserLevel};
 use accountd_domain::ports::Random;
-use accountd_domain::records::{NewDepartment, SealedSecret};
+use accountd_domain::records::{NewDepartment, NewPasskey, SealedSecret};
 use accountd_domain::secret::{Password, SecretHash, TokenDigest};
 use accountd_domain::text::{EmailAddress, Extension, Language, Name, PhoneNumber, Text, TimeZoneName};
 use accountd_domain::user::{AccountState, AccountType, DepartmentKey, NewProfile, NewUser, Profile};
@@ -152,6 +152,8 @@ pub(super) struct PreparedUser {
     /// A confirmed TOTP authenticator, sealed, with its last used step.
     pub totp: Option<SealedTotp>,
     pub recovery_codes: Vec<TokenDigest>,
+    /// Passkeys, their user's key still to set.
+    pub passkeys: Vec<NewPasskey>,
 }
 
 /// A version 4 UUID from `random`.
@@ -345,7 +347,7 @@ pub(super) fn user_record(location: Location, record: &Record, random: &dyn Rand
     if let Some(account_type) = account_type? {
         user.account_type = account_type;
     }
-    let (totp, recovery_codes) = factors(record)?;
+    let (totp, recovery_codes, passkeys) = factors(record)?;
     Ok(PreparedUser {
         location,
         user,
@@ -355,12 +357,14 @@ pub(super) fn user_record(location: Location, record: &Record, random: &dyn Rand
         endpoint,
         totp,
         recovery_codes,
+        passkeys,
     })
 }
 
 /// The user's second factors as the export wrote them: the sealed TOTP secret (`key_id:base64`)
-/// with its last used step, and the recovery codes' digests. Recovery codes need an authenticator.
-fn factors(record: &Record) -> Converted<(Option<SealedTotp>, Vec<TokenDigest>)> {
+/// with its last used step, the recovery codes' digests and the passkeys. Recovery codes need an
+/// authenticator or a passkey.
+fn factors(record: &Record) -> Converted<(Option<SealedTotp>, Vec<TokenDigest>, Vec<NewPasskey>)> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let totp = match text(&record.totp) {
@@ -391,10 +395,17 @@ fn factors(record: &Record) -> Converted<(Option<SealedTotp>, Vec<TokenDigest>)>
                 .ok_or(RecordError::Factor("recovery_codes are not base64 SHA-256 digests"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if totp.is_none() && (!codes.is_empty() || record.totp_last_step.is_some()) {
-        return Err(RecordError::Factor("recovery_codes and totp_last_step need totp"));
+    let passkeys = match text(&record.passkeys) {
+        Some(list) => crate::passkeys::imported(list).map_err(RecordError::Factor)?,
+        None => Vec::new(),
+    };
+    if totp.is_none() && record.totp_last_step.is_some() {
+        return Err(RecordError::Factor("totp_last_step needs totp"));
     }
-    Ok((totp, codes))
+    if totp.is_none() && passkeys.is_empty() && !codes.is_empty() {
+        return Err(RecordError::Factor("recovery_codes need totp or passkeys"));
+    }
+    Ok((totp, codes, passkeys))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::{BATCH, Kind, Progress, Record};
 use crate::{ServiceResult, Services};
 use accountd_domain::endpoint::{Contact, DeviceOwner, Endpoint};
 use accountd_domain::ports::{PageRequest, Store, StoreError};
-use accountd_domain::records::{PasswordRecord, TotpFactor};
+use accountd_domain::records::{PasskeyRecord, PasswordRecord, TotpFactor};
 use accountd_domain::secret::TokenDigest;
 use accountd_domain::user::User;
 
@@ -85,17 +85,23 @@ impl<S: Store> Services<S> {
                     .iter()
                     .map(|u| {
                         let factor = repo.totp_factor(u.key)?.filter(|f| f.confirmed_at.is_some());
-                        let codes = match factor {
-                            Some(_) => repo.recovery_code_digests(u.key)?,
-                            None => Vec::new(),
+                        let passkeys = repo.user_passkeys(u.key)?;
+                        let codes = match factor.is_some() || !passkeys.is_empty() {
+                            true => repo.recovery_code_digests(u.key)?,
+                            false => Vec::new(),
                         };
-                        Ok((repo.password(u.key)?, repo.endpoint(u.key)?, factor, codes))
+                        let factors = Factors {
+                            totp: factor,
+                            codes,
+                            passkeys,
+                        };
+                        Ok((repo.password(u.key)?, repo.endpoint(u.key)?, factors))
                     })
                     .collect::<Result<Vec<_>, StoreError>>()
             })?;
-            for (user, (password, endpoint, factor, codes)) in page.items.iter().zip(details) {
+            for (user, (password, endpoint, factors)) in page.items.iter().zip(details) {
                 let mut record = user_record(user, password.as_ref(), endpoint.as_ref());
-                with_factors(&mut record, factor.as_ref(), &codes);
+                with_factors(&mut record, &factors);
                 records.push(record);
             }
             progress.advance(page.items.len() as u64);
@@ -108,16 +114,29 @@ impl<S: Store> Services<S> {
     }
 }
 
-/// The user's confirmed TOTP authenticator, sealed as stored, and their recovery codes' digests:
-/// a restore keeps them working (with the same key configured).
-fn with_factors(record: &mut Record, factor: Option<&TotpFactor>, codes: &[TokenDigest]) {
+/// A user's second factors, as exported.
+struct Factors {
+    /// The confirmed TOTP authenticator.
+    totp: Option<TotpFactor>,
+    /// The unused recovery codes' digests.
+    codes: Vec<TokenDigest>,
+    passkeys: Vec<PasskeyRecord>,
+}
+
+/// The user's confirmed TOTP authenticator, sealed as stored, their recovery codes' digests and
+/// their passkeys: a restore keeps them working (with the same key configured).
+fn with_factors(record: &mut Record, factors: &Factors) {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
-    if let Some(factor) = factor {
+    if let Some(factor) = &factors.totp {
         record.totp = Some(format!("{}:{}", factor.sealed.key_id, b64.encode(&factor.sealed.bytes)));
         record.totp_last_step = factor.last_step;
-        let codes: Vec<String> = codes.iter().map(|d| b64.encode(d.as_bytes())).collect();
-        record.recovery_codes = owned(&codes.join(" "));
+    }
+    let codes: Vec<String> = factors.codes.iter().map(|d| b64.encode(d.as_bytes())).collect();
+    record.recovery_codes = owned(&codes.join(" "));
+    if !factors.passkeys.is_empty() {
+        let list: Vec<serde_json::Value> = factors.passkeys.iter().map(crate::passkeys::exported).collect();
+        record.passkeys = Some(serde_json::Value::Array(list).to_string());
     }
 }
 
@@ -189,5 +208,6 @@ fn user_record(user: &User, password: Option<&PasswordRecord>, endpoint: Option<
         totp: None,
         totp_last_step: None,
         recovery_codes: None,
+        passkeys: None,
     }
 }

@@ -134,10 +134,14 @@ pub struct Record {
     /// The unused recovery codes' SHA-256 digests, base64, separated by spaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_codes: Option<String>,
+    /// The user's passkeys as a JSON list of `{name, created_at, last_used_at, credential}`:
+    /// public keys, counters and flags, nothing secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkeys: Option<String>,
 }
 
 /// The CSV header, in the order export writes it: every field of [`Record`].
-pub const CSV_COLUMNS: [&str; 40] = [
+pub const CSV_COLUMNS: [&str; 41] = [
     "kind",
     "tenant",
     "group",
@@ -178,6 +182,7 @@ pub const CSV_COLUMNS: [&str; 40] = [
     "totp",
     "totp_last_step",
     "recovery_codes",
+    "passkeys",
 ];
 
 impl Record {
@@ -253,7 +258,7 @@ mod tests {
         assert!(serde_json::from_value::<Record>(serde_json::json!({"nickname": "x"})).is_err());
         let allowed = |kind: Kind| CSV_COLUMNS.iter().filter(|c| kind.allows(c)).count();
         let counts: Vec<usize> = Kind::ALL.into_iter().map(allowed).collect();
-        assert_eq!(counts, [2, 3, 4, 4, 37], "tenant, group, department, device, user");
+        assert_eq!(counts, [2, 3, 4, 4, 38], "tenant, group, department, device, user");
         assert!(!Kind::User.allows("nickname") && !Kind::Tenant.allows("group"));
     }
 }

@@ -115,6 +115,14 @@ impl<S: Store> Services<S> {
                     confirmed_at: Some(now),
                     last_step: *last_step,
                 })?;
+            }
+            for passkey in &user.passkeys {
+                repo.add_passkey(&accountd_domain::records::NewPasskey {
+                    user: created.key,
+                    ..passkey.clone()
+                })?;
+            }
+            if !user.recovery_codes.is_empty() {
                 repo.replace_recovery_codes(created.key, &user.recovery_codes, now)?;
             }
             let event = self.tool_audit_event(
