@@ -369,4 +369,30 @@ mod tests {
         config.security.keys = vec!["k3:not-base64".into()];
         assert!(crate::startup::key_ring(&config).is_err());
     }
+
+    #[test]
+    fn an_inconsistent_passkey_relying_party_refuses_the_start() {
+        let origins = env(&[
+            ("ACCOUNTD__PASSKEYS__RP_ID", "example.com"),
+            (
+                "ACCOUNTD__PASSKEYS__ORIGINS",
+                "https://accounts.example.com, https://example.com",
+            ),
+        ]);
+        let mut config = AppConfig::load_from(None, origins).unwrap();
+        assert_eq!(
+            config.passkeys.origins,
+            ["https://accounts.example.com", "https://example.com"]
+        );
+        config.security.keys = vec![crate::startup::new_key_line("k1")];
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+        let store = accountd_storage::Database::open(&url, &Default::default()).unwrap();
+        let services = |config: &AppConfig| crate::startup::services(config, store.clone());
+        assert!(services(&config).is_ok());
+        config.passkeys.origins.push("https://example.org".into());
+        let refused = services(&config).unwrap_err().to_string();
+        assert!(refused.contains("invalid [passkeys] configuration"), "{refused}");
+        assert!(refused.contains("https://example.org"), "{refused}");
+    }
 }
