@@ -391,7 +391,43 @@ async fn a_cloned_authenticator_is_refused_and_audited() {
         .await,
         1.0
     );
-    // The stored counter stayed at the accepted assertion's.
+    // As a second factor too, where the challenge's copy of the counter is older than the stored
+    // one: two password logins, their assertions made in one order and sent in the other.
+    let challenge = |client: Client| {
+        let app = &app;
+        async move {
+            let refused = app.login_with(&client, "foouser", DEMO_PASSWORD).await;
+            let body: Value = refused.json().await.expect("problem");
+            (client, body)
+        }
+    };
+    let (first_client, first) = challenge(app.fresh_client()).await;
+    let (second_client, second) = challenge(app.fresh_client()).await;
+    let first_answer = key.get(&first["passkey_options"]);
+    let second_answer = key.get(&second["passkey_options"]);
+    let finish = |client: Client, challenge: Value, answer: Value| {
+        let app = &app;
+        async move {
+            client
+                .post(app.url("/api/v1/login/"))
+                .json(&json!({"challenge": challenge["challenge"], "passkey": answer}))
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let accepted = finish(second_client, second, second_answer).await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let behind = finish(first_client, first, first_answer).await;
+    assert_eq!(behind.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        metric(
+            &app,
+            "accountd_second_factor_checks_total{method=\"passkey_clone\",outcome=\"refused\"}"
+        )
+        .await,
+        2.0
+    );
     let listed = owner.get(PASSKEYS).await;
     assert!(listed["passkeys"][0]["last_used_at"].is_i64());
 }
@@ -506,4 +542,41 @@ async fn a_ceremony_begun_on_one_instance_finishes_on_another_on_postgres() {
     first.clock.advance_seconds(301);
     let late = finish_sign_in(&second, &client, &begun["ceremony"], answer).await;
     assert_eq!(late.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_first_passkey_lifts_an_enrollment_only_session_and_a_reset_removes_it() {
+    let app = spawn_with(Spawn {
+        configure: Box::new(|c| c.mfa.required_levels = vec![accountd_domain::level::UserLevel::EndUser]),
+        ..Spawn::default()
+    })
+    .await;
+    let owner = Browser::sign_in(&app, "foouser").await;
+    let profile = owner.send(Method::GET, "/api/v1/session/profile/", None).await;
+    assert_eq!(
+        kind_of(profile).await,
+        (
+            StatusCode::FORBIDDEN,
+            "urn:accountd:problem:second-factor-enrollment-required".to_owned()
+        )
+    );
+    let mut key = Authenticator::new();
+    register(&owner, &mut key, "Key").await;
+    let profile = owner.send(Method::GET, "/api/v1/session/profile/", None).await;
+    assert_eq!(profile.status(), StatusCode::OK, "enrolled: everything again");
+
+    // An administrator of a higher level resets the user's factors: the passkey goes, and with it
+    // the sign-in it gave.
+    let reset = app
+        .fresh_client()
+        .delete(app.url("/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/second_factors/"))
+        .basic_auth("admin", Some(DEMO_PASSWORD))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let refused = sign_in(&app, &app.fresh_client(), &mut key).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let again = Browser::sign_in(&app, "foouser").await;
+    assert_eq!(again.get(PASSKEYS).await["passkeys"], json!([]));
 }
