@@ -446,7 +446,8 @@ impl<S: Store> Services<S> {
         self.require_recent_proof(principal)?;
         let ring = self.key_ring()?;
         let user = &principal.user;
-        if self.store.read(|repo| self.has_second_factor(repo, user.key))? {
+        // A passkey is no reason to refuse: a user may have both.
+        if self.store.read(|repo| self.has_confirmed_totp(repo, user.key))? {
             return Err(ServiceError::Conflict("TOTP authenticator"));
         }
         let mut bytes = [0u8; TOTP_SECRET_BYTES];

@@ -564,6 +564,28 @@ async fn a_first_passkey_lifts_an_enrollment_only_session_and_a_reset_removes_it
     register(&owner, &mut key, "Key").await;
     let profile = owner.send(Method::GET, "/api/v1/session/profile/", None).await;
     assert_eq!(profile.status(), StatusCode::OK, "enrolled: everything again");
+    // A passkey user may add an authenticator app too; the second step then offers both.
+    let totp = owner
+        .send(Method::POST, "/api/v1/session/second_factors/totp/", None)
+        .await;
+    assert_eq!(totp.status(), StatusCode::CREATED);
+    let secret: Value = totp.json().await.expect("enrollment");
+    let secret = accountd_policy::factors::TotpSecret::from_base32(secret["secret"].as_str().unwrap_or("")).unwrap();
+    let step = {
+        use accountd_domain::ports::Clock;
+        app.clock.now().as_millis() / 30_000
+    };
+    let confirm = owner
+        .send(
+            Method::PUT,
+            "/api/v1/session/second_factors/totp/",
+            Some(json!({"code": secret.code_at_step(step)})),
+        )
+        .await;
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let refused = app.login_with(&app.fresh_client(), "foouser", DEMO_PASSWORD).await;
+    let challenge: Value = refused.json().await.expect("problem");
+    assert_eq!(challenge["methods"], json!(["totp", "passkey", "recovery_code"]));
 
     // An administrator of a higher level resets the user's factors: the passkey goes, and with it
     // the sign-in it gave.
