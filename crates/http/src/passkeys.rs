@@ -9,8 +9,8 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::context::{Ctx, blocking};
+use crate::error::ApiError;
 use crate::error::responses as problem;
-use crate::error::{ApiError, FieldError};
 use crate::json::Json;
 use crate::resource;
 use accountd_domain::ports::Store;
@@ -198,14 +198,7 @@ pub(crate) async fn remove<S: Store>(
     Ctx(ctx): Ctx,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path.into_inner().parse().map_err(|_| ApiError::BadRequest {
-        details: "The passkey id must be a number.".into(),
-        errors: vec![FieldError {
-            field: "id".into(),
-            code: "invalid_format".into(),
-            message: "id must be a number".into(),
-        }],
-    })?;
+    let id = crate::selfservice::numeric_id(&path.into_inner(), "passkey")?;
     let services = state.services.clone();
     blocking(move || services.remove_passkey(&caller.principal, id, &ctx)).await?;
     Ok(HttpResponse::NoContent().finish())

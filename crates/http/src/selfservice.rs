@@ -597,17 +597,22 @@ pub(crate) async fn end_session<S: Store>(
     Ctx(ctx): Ctx,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path.into_inner().parse().map_err(|_| ApiError::BadRequest {
-        details: "The session id must be a number.".into(),
+    let id = numeric_id(&path.into_inner(), "session")?;
+    let services = state.services.clone();
+    blocking(move || services.end_own_session(&caller.principal, id, &ctx)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The numeric `{id}` of a path naming one of the caller's `what` (a session, a passkey).
+pub(crate) fn numeric_id(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.parse().map_err(|_| ApiError::BadRequest {
+        details: format!("The {what} id must be a number."),
         errors: vec![FieldError {
             field: "id".into(),
             code: "invalid_format".into(),
             message: "id must be a number".into(),
         }],
-    })?;
-    let services = state.services.clone();
-    blocking(move || services.end_own_session(&caller.principal, id, &ctx)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    })
 }
 
 #[cfg(test)]

@@ -541,9 +541,26 @@ impl<S: Store> Services<S> {
         Ok(codes)
     }
 
-    /// `DELETE /api/v1/session/second_factors/totp/`: removes the authenticator and the recovery codes. Needs a
-    /// recent proof.
+    /// `DELETE /api/v1/session/second_factors/totp/`: removes the authenticator (and, when it was
+    /// the last factor, the recovery codes). Needs a recent proof.
     pub fn remove_totp(&self, principal: &Principal, ctx: &RequestContext) -> ServiceResult<()> {
+        let key = principal.user.key;
+        self.remove_factor(principal, METHOD_TOTP, "TOTP authenticator", ctx, |repo| {
+            Ok(repo.delete_totp_factor(key)?)
+        })
+    }
+
+    /// Removes one of the caller's factors (recent proof needed): `delete` deletes it and says
+    /// whether there was one (else `NotFound(what)`). The recovery codes stand in for every
+    /// factor: they go with the last one. Audited as `factor_remove` with `method`.
+    pub(crate) fn remove_factor(
+        &self,
+        principal: &Principal,
+        method: &'static str,
+        what: &'static str,
+        ctx: &RequestContext,
+        delete: impl FnOnce(&mut dyn Repository) -> ServiceResult<bool>,
+    ) -> ServiceResult<()> {
         self.require_session(principal)?;
         self.require_recent_proof(principal)?;
         let key = principal.user.key;
@@ -551,15 +568,14 @@ impl<S: Store> Services<S> {
             Some(principal),
             Some(key),
             AuditAction::FactorRemove,
-            vec!["totp".to_owned()],
+            vec![method.to_owned()],
             AuditOutcome::Success,
             ctx,
         );
         self.store.write(|repo| {
-            if !repo.delete_totp_factor(key)? {
-                return Err(ServiceError::NotFound("TOTP authenticator"));
+            if !delete(repo)? {
+                return Err(ServiceError::NotFound(what));
             }
-            // The recovery codes stand in for every factor: they stay while a passkey does.
             if !self.has_second_factor(repo, key)? {
                 repo.delete_recovery_codes(key)?;
             }

@@ -369,26 +369,9 @@ impl<S: Store> Services<S> {
     /// `DELETE /api/v1/session/second_factors/passkeys/{id}/`: removes one passkey (recent proof
     /// needed). When it was the user's last factor, the recovery codes go with it.
     pub fn remove_passkey(&self, principal: &Principal, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
-        self.require_session(principal)?;
-        self.require_recent_proof(principal)?;
         let key = principal.user.key;
-        let event = self.audit_event(
-            Some(principal),
-            Some(key),
-            AuditAction::FactorRemove,
-            vec![METHOD_PASSKEY.to_owned()],
-            AuditOutcome::Success,
-            ctx,
-        );
-        self.store.write(|repo| {
-            if !repo.delete_passkey(key, id)? {
-                return Err(ServiceError::NotFound("passkey"));
-            }
-            if !self.has_second_factor(repo, key)? {
-                repo.delete_recovery_codes(key)?;
-            }
-            repo.record_audit(&event)?;
-            Ok(())
+        self.remove_factor(principal, METHOD_PASSKEY, "passkey", ctx, |repo| {
+            Ok(repo.delete_passkey(key, id)?)
         })
     }
 

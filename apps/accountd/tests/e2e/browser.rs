@@ -1,9 +1,12 @@
 //! Headless Chromium driven through chromedriver (WebDriver) with fantoccini: the driver process,
 //! one browser per WebDriver session (each with its own profile directory, so two browsers share
-//! no cookies), polling waits, and the failure artefacts of a step.
+//! no cookies), polling waits, WebAuthn's virtual authenticators, and the failure artefacts of a
+//! step.
 
 use anyhow::{Context, Result, anyhow, bail};
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::{Method, Url};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::io::Write;
@@ -441,6 +444,86 @@ impl Browser {
             })
             .collect();
         Ok(lines.join("\n"))
+    }
+}
+
+/// A command of the browser's WebDriver session that fantoccini has no method for,
+/// `{method} /session/{id}/{path}`, sent through `Client::issue_cmd`: WebAuthn's virtual
+/// authenticators (W3C WebAuthn, "WebDriver Extensions"; docs/research/webauthn-rs.md, section 5).
+/// `reqwest`'s `Method` and `Url` are the `http` 1 and `url` 2 types fantoccini's trait names.
+#[derive(Debug)]
+struct SessionCmd {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl WebDriverCompatibleCommand for SessionCmd {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, <Url as std::str::FromStr>::Err> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        // chromedriver wants a JSON body on every POST: `{}` when there is nothing to say.
+        let body = match (&self.body, &self.method) {
+            (Some(body), _) => Some(body.to_string()),
+            (None, method) if *method == Method::POST => Some("{}".to_owned()),
+            (None, _) => None,
+        };
+        (self.method.clone(), body)
+    }
+}
+
+impl Browser {
+    async fn session_cmd(&self, method: Method, path: String, body: Option<Value>) -> Result<Value> {
+        let what = format!("{method} {path}");
+        self.client
+            .issue_cmd(SessionCmd { method, path, body })
+            .await
+            .map_err(|e| anyhow!("{}: {what}: {e}", self.name))
+    }
+
+    /// Adds a virtual authenticator to the browser: a platform passkey provider (CTAP2, internal
+    /// transport, resident keys, user verification present and passing) that answers the page's
+    /// `navigator.credentials.create()` and `.get()` without any UI. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> Result<String> {
+        let id = self
+            .session_cmd(
+                Method::POST,
+                "webauthn/authenticator".to_owned(),
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserConsenting": true,
+                    "isUserVerified": true,
+                })),
+            )
+            .await?;
+        id.as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("{}: a virtual authenticator's id, not {id}", self.name))
+    }
+
+    /// The credentials a virtual authenticator holds (`credentialId`, `isResidentCredential`,
+    /// `rpId`, `userHandle`, `signCount`…).
+    pub async fn virtual_credentials(&self, authenticator: &str) -> Result<Vec<Value>> {
+        let list = self
+            .session_cmd(
+                Method::GET,
+                format!("webauthn/authenticator/{authenticator}/credentials"),
+                None,
+            )
+            .await?;
+        serde_json::from_value(list).with_context(|| format!("{}: the virtual credentials", self.name))
+    }
+
+    pub async fn remove_virtual_authenticator(&self, authenticator: &str) -> Result<()> {
+        self.session_cmd(Method::DELETE, format!("webauthn/authenticator/{authenticator}"), None)
+            .await
+            .map(drop)
     }
 }
 

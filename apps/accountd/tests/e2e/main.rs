@@ -10,6 +10,7 @@ mod factors;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod passkeys;
 
 use anyhow::{Context, Result, bail, ensure};
 use browser::{Browser, Driver, Options, step, tools_available};

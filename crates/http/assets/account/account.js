@@ -1,5 +1,6 @@
-// Self-service account page: sign in (with a second step for two-step verification), profile,
-// password, PIN, two-step verification and recovery codes, sessions, sign out.
+// Self-service account page: sign in (with a second step for two-step verification, or with a
+// passkey alone), profile, password, PIN, two-step verification, passkeys and recovery codes,
+// sessions, sign out.
 // Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
 'use strict';
 
@@ -17,6 +18,11 @@
     totp: '/api/v1/session/second_factors/totp/',
     recoveryCodes: '/api/v1/session/second_factors/recovery_codes/',
     reauthenticate: '/api/v1/session/reauthenticate/',
+    reauthOptions: '/api/v1/session/reauthenticate/options/',
+    passkeys: '/api/v1/session/second_factors/passkeys/',
+    passkeyOptions: '/api/v1/session/second_factors/passkeys/options/',
+    passkeySignIn: '/api/v1/login/passkey/',
+    passkeySignInOptions: '/api/v1/login/passkey/options/',
   };
   // problem+json `type`s the page tells apart.
   const PROBLEM = {
@@ -24,6 +30,7 @@
     reauth: 'urn:accountd:problem:reauthentication-required',
     enrollment: 'urn:accountd:problem:second-factor-enrollment-required',
     wrongSecret: 'urn:accountd:problem:wrong-secret',
+    passkeyRefused: 'urn:accountd:problem:passkey-refused',
   };
   const isProblem = (r, type) => !!r.data && r.data.type === type;
   const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -48,10 +55,15 @@
     pwPolicy: null, // {rules, checks}
     pinPolicy: null, // {applies, resource, hasPin, rules, checks}
     sessions: [],
-    factors: null, // {totp, totp_enabled_at, recovery_codes_left, enrollment_required}
+    factors: null, // {totp, totp_enabled_at, recovery_codes_left, passkeys, enrollment_required}
+    passkeys: [], // [{id, name, created_at, last_used_at, backup_eligible, backup_state}]
     enrollOnly: false, // the session may only enroll a second factor until it does
-    signinStep: null, // the login's second step: {challenge, methods, expiresAt, mode: 'totp'|'recovery'}
-    reauth: null, // a change waiting for the user to prove it is them: {retry, back, hasFactor, mode}
+    // The login's second step: {challenge, methods, expiresAt, passkeyOptions, canPasskey,
+    // primary, mode}; mode is 'totp', 'passkey' or 'recovery', primary the mode it starts in.
+    signinStep: null,
+    // A change waiting for the user to prove it is them: {retry, back, hasFactor, hasTotp,
+    // hasPasskey, primary, mode}; mode is 'password', 'totp', 'passkey' or 'recovery'.
+    reauth: null,
     codesBack: null, // the id of what gets the focus once new recovery codes are put away
   };
 
@@ -88,14 +100,34 @@
       wrongRecoveryCode: 'This recovery code is wrong or was already used.',
       totpOn: 'Two-step verification is on.', totpOff: 'Two-step verification is off. Your recovery codes no longer work.',
       recoveryTitle: 'Recovery codes',
-      recoveryIntro: 'If you lose your phone, sign in with a recovery code instead of a code from the app. Each code works once.',
-      codesLeft: (p) => (p.n === 0 ? 'You have no recovery codes left: generate new ones.'
+      recoveryIntro: 'If you lose your phone or your passkeys, sign in with a recovery code instead. Each code works once.',
+      codesLeft: (p) => (p.n === 0 ? 'You have no unused recovery codes: generate a set.'
         : `${p.n} unused ${p.n === 1 ? 'code' : 'codes'} left.`),
       codesGenerate: 'Generate new codes', codesTitle: 'Your recovery codes',
       codesSave: 'Save these codes somewhere safe now (in a password manager, or on paper). They will not be shown again. Each works once, and any older codes no longer work.',
       codesDone: 'I have saved them', codesNew: 'New recovery codes were made: save them.',
       reauthTitle: 'Confirm it is you', reauthIntro: 'This change needs you to prove again that it is you.',
       reauthSubmit: 'Continue',
+      // Passkeys.
+      passkeysTitle: 'Passkeys',
+      passkeysIntro: "A passkey signs you in with your device's screen lock (fingerprint, face or PIN) instead of your password. After your password, it also serves as the second step.",
+      passkeysNone: 'You have no passkeys yet.',
+      passkeysUnsupported: 'This browser cannot create passkeys. Use a recent browser to add one.',
+      passkeyName: 'Passkey name', passkeyNameHint: 'For example "Laptop" or "Phone": to tell your passkeys apart.',
+      passkeyAdd: 'Add a passkey', passkeyCreated: 'Added', passkeyLastUsed: 'Last used', passkeyNeverUsed: 'Never used',
+      passkeyRemove: 'Remove', passkeyRemoveLabel: 'Remove the passkey {name}',
+      passkeyAdded: 'The passkey "{name}" was added.', passkeyRemoved: 'The passkey "{name}" was removed.',
+      passkeyGone: 'That passkey had already been removed.',
+      signinOr: 'or', passkeySignIn: 'Sign in with a passkey', usePasskey: 'Use a passkey',
+      usePasskeyInstead: 'Use a passkey instead', factorIntroPasskey: 'Confirm it is you with one of your passkeys.',
+      passkeyCancelled: 'No passkey was used: the request was cancelled or timed out.',
+      passkeyExists: 'This device already holds a passkey for your account.',
+      passkeyFailed: 'The passkey could not be used ({name}).',
+      passkeyUnsupported: 'This browser cannot use passkeys.',
+      passkeyRefused: 'This passkey was not accepted. It may have been removed from your account.',
+      passkeyStepRefused: 'This passkey was not accepted. Try again, or start over.',
+      passkeyRejected: 'The server did not accept this passkey. Try again.',
+      wrongPasskey: 'This passkey was not accepted. Try again.',
       // Messages built by the script.
       signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
       accountDisabled: 'This account cannot sign in.',
@@ -161,14 +193,35 @@
       totpOn: 'La validation en deux étapes est activée.',
       totpOff: 'La validation en deux étapes est désactivée. Vos codes de secours ne fonctionnent plus.',
       recoveryTitle: 'Codes de secours',
-      recoveryIntro: "Si vous perdez votre téléphone, connectez-vous avec un code de secours au lieu d'un code de l'application. Chaque code ne sert qu'une fois.",
-      codesLeft: (p) => (p.n === 0 ? "Il ne vous reste aucun code de secours : générez-en de nouveaux."
+      recoveryIntro: "Si vous perdez votre téléphone ou vos clés d'accès, connectez-vous avec un code de secours. Chaque code ne sert qu'une fois.",
+      codesLeft: (p) => (p.n === 0 ? "Vous n'avez aucun code de secours inutilisé : générez-en une série."
         : (p.n === 1 ? 'Il vous reste 1 code inutilisé.' : `Il vous reste ${p.n} codes inutilisés.`)),
       codesGenerate: 'Générer de nouveaux codes', codesTitle: 'Vos codes de secours',
       codesSave: "Enregistrez ces codes en lieu sûr dès maintenant (dans un gestionnaire de mots de passe, ou sur papier). Ils ne seront plus affichés. Chacun ne sert qu'une fois, et les anciens codes ne fonctionnent plus.",
       codesDone: 'Je les ai enregistrés', codesNew: 'De nouveaux codes de secours ont été créés : enregistrez-les.',
       reauthTitle: "Confirmez qu'il s'agit bien de vous", reauthIntro: "Cette modification exige de prouver à nouveau qu'il s'agit bien de vous.",
       reauthSubmit: 'Continuer',
+      passkeysTitle: "Clés d'accès",
+      passkeysIntro: "Une clé d'accès vous connecte avec le verrouillage d'écran de votre appareil (empreinte, visage ou code PIN) au lieu de votre mot de passe. Après votre mot de passe, elle sert aussi de seconde étape.",
+      passkeysNone: "Vous n'avez encore aucune clé d'accès.",
+      passkeysUnsupported: "Ce navigateur ne peut pas créer de clé d'accès. Utilisez un navigateur récent pour en ajouter une.",
+      passkeyName: "Nom de la clé d'accès",
+      passkeyNameHint: "Par exemple « Portable » ou « Téléphone » : pour distinguer vos clés d'accès.",
+      passkeyAdd: "Ajouter une clé d'accès", passkeyCreated: 'Ajoutée', passkeyLastUsed: 'Dernière utilisation',
+      passkeyNeverUsed: 'Jamais utilisée', passkeyRemove: 'Supprimer', passkeyRemoveLabel: "Supprimer la clé d'accès {name}",
+      passkeyAdded: "La clé d'accès « {name} » a été ajoutée.", passkeyRemoved: "La clé d'accès « {name} » a été supprimée.",
+      passkeyGone: "Cette clé d'accès avait déjà été supprimée.",
+      signinOr: 'ou', passkeySignIn: "Se connecter avec une clé d'accès", usePasskey: "Utiliser une clé d'accès",
+      usePasskeyInstead: "Utiliser plutôt une clé d'accès",
+      factorIntroPasskey: "Confirmez qu'il s'agit bien de vous avec l'une de vos clés d'accès.",
+      passkeyCancelled: "Aucune clé d'accès n'a été utilisée : la demande a été annulée ou a expiré.",
+      passkeyExists: "Cet appareil contient déjà une clé d'accès pour votre compte.",
+      passkeyFailed: "La clé d'accès n'a pas pu être utilisée ({name}).",
+      passkeyUnsupported: "Ce navigateur ne peut pas utiliser de clé d'accès.",
+      passkeyRefused: "Cette clé d'accès n'a pas été acceptée. Elle a peut-être été supprimée de votre compte.",
+      passkeyStepRefused: "Cette clé d'accès n'a pas été acceptée. Réessayez, ou recommencez.",
+      passkeyRejected: "Le serveur n'a pas accepté cette clé d'accès. Réessayez.",
+      wrongPasskey: "Cette clé d'accès n'a pas été acceptée. Réessayez.",
       signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
       badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
       accountDisabled: 'Ce compte ne peut pas se connecter.',
@@ -339,6 +392,7 @@
     renderSessions();
     renderSigninStep();
     renderFactors();
+    renderPasskeys();
     renderReauth();
   }
 
@@ -478,15 +532,16 @@
     state.pinPolicy = null;
     state.sessions = [];
     state.factors = null;
+    state.passkeys = [];
     state.enrollOnly = false;
     state.signinStep = null;
     state.reauth = null;
-    for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form']) {
+    for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form', 'passkey-form']) {
       $(id).reset();
       clearErrors($(id));
     }
     for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status', 'signout-status',
-      'factors-status', 'recovery-status', 'reauth-status']) setStatus(id, '');
+      'factors-status', 'recovery-status', 'reauth-status', 'passkeys-status']) setStatus(id, '');
     hideEnrollment();
     hideCodes();
     $('reauth-section').hidden = true;
@@ -628,15 +683,22 @@
     el.textContent = t(key);
   }
 
-  // The sign-in form's second step: a code from the app, or a recovery code.
+  // The sign-in form's second step: a code from the app, a passkey, or a recovery code. The code
+  // field only for a code; the passkey's button whenever the account has one and the browser can.
   function renderSigninStep() {
     const step = state.signinStep;
     if (!step) return;
     const recovery = step.mode === 'recovery';
-    setI18n('signin-factor-intro', recovery ? 'factorIntroRecovery' : 'factorIntroTotp');
+    const passkey = step.mode === 'passkey';
+    setI18n('signin-factor-intro', recovery ? 'factorIntroRecovery' : passkey ? 'factorIntroPasskey' : 'factorIntroTotp');
     setI18n('signin-code-label', recovery ? 'recoveryCode' : 'factorCode');
-    setI18n('signin-use-recovery', recovery ? 'useApp' : 'useRecovery');
-    $('signin-use-recovery').closest('p').hidden = !step.methods.includes('recovery_code');
+    setI18n('signin-use-recovery', !recovery ? 'useRecovery' : step.primary === 'totp' ? 'useApp' : 'usePasskeyInstead');
+    $('signin-use-recovery').closest('p').hidden = !step.methods.includes('recovery_code')
+      || (recovery && step.primary === 'recovery');
+    $('signin-code-field').hidden = passkey;
+    $('signin-factor-submit').hidden = passkey;
+    $('second-step-passkey-line').hidden = !step.canPasskey;
+    $('second-step-passkey').classList.toggle('primary', passkey);
     const input = $('signin-code');
     input.inputMode = recovery ? 'text' : 'numeric';
     input.autocomplete = recovery ? 'off' : 'one-time-code';
@@ -663,7 +725,9 @@
     const on = f.totp === 'enabled';
     $('totp-setup').hidden = on || enrolling;
     $('totp-remove').hidden = !on || state.enrollOnly;
-    $('recovery-section').hidden = !on || state.enrollOnly;
+    // The recovery codes stand in for any factor: an authenticator app or a passkey.
+    const anyFactor = on || Number(f.passkeys || 0) > 0;
+    $('recovery-section').hidden = !anyFactor || state.enrollOnly;
     $('recovery-left').textContent = t('codesLeft', { n: Number(f.recovery_codes_left || 0) });
   }
 
@@ -749,19 +813,56 @@
     $('codes-card').hidden = true;
   }
 
-  // The form asking for a fresh proof: a code from the app or a recovery code for a user with
-  // two-step verification, else the password.
+  // The form asking for a fresh proof: a code from the app, a passkey or a recovery code for a
+  // user with a second factor, else the password. The passkey's button whenever the user has one
+  // and the browser can; the field only for what is typed.
   function renderReauth() {
     const r = state.reauth;
     if (!r) return;
-    setI18n('reauth-label', { totp: 'factorCode', recovery: 'recoveryCode', password: 'password' }[r.mode]);
-    setI18n('reauth-use-recovery', r.mode === 'recovery' ? 'useApp' : 'useRecovery');
+    const passkey = r.mode === 'passkey';
+    $('reauth-field').hidden = passkey;
+    $('reauth-submit').hidden = passkey;
+    $('reauth-passkey-line').hidden = !(r.hasPasskey && passkeysSupported());
+    $('reauth-passkey').classList.toggle('primary', passkey);
+    setI18n('reauth-label', { totp: 'factorCode', recovery: 'recoveryCode', password: 'password', passkey: 'factorCode' }[r.mode]);
+    setI18n('reauth-use-recovery', r.mode !== 'recovery' ? 'useRecovery' : r.primary === 'totp' ? 'useApp' : 'usePasskeyInstead');
     const left = state.factors ? Number(state.factors.recovery_codes_left || 0) : 0;
-    $('reauth-use-recovery').closest('p').hidden = !r.hasFactor || (r.mode !== 'recovery' && left === 0);
+    $('reauth-use-recovery').closest('p').hidden = !r.hasFactor || (r.mode !== 'recovery' && left === 0)
+      || (r.mode === 'recovery' && r.primary === 'recovery');
     const input = $('reauth-secret');
     input.type = r.mode === 'password' ? 'password' : 'text';
     input.inputMode = r.mode === 'totp' ? 'numeric' : 'text';
-    input.autocomplete = { totp: 'one-time-code', recovery: 'off', password: 'current-password' }[r.mode];
+    input.autocomplete = { totp: 'one-time-code', recovery: 'off', password: 'current-password', passkey: 'off' }[r.mode];
+  }
+
+  // The caller's passkeys: one li each (name, when added, when last used, a Remove button); the
+  // form to add one only when the browser can create passkeys.
+  function renderPasskeys() {
+    const supported = passkeysSupported();
+    $('passkey-form').hidden = !supported;
+    $('passkey-unsupported').hidden = supported;
+    const passkeys = state.passkeys || [];
+    $('passkey-empty').hidden = passkeys.length > 0;
+    $('passkey-list').hidden = passkeys.length === 0;
+    const time = (ms) => {
+      const d = new Date(Number(ms));
+      if (!Number.isFinite(d.getTime())) return t('unknown');
+      const iso = d.toISOString();
+      return h('time', { dateTime: iso, textContent: formatDate(iso) });
+    };
+    $('passkey-list').replaceChildren(...passkeys.map((p) => {
+      const dl = h('dl');
+      for (const [label, value] of [['passkeyCreated', time(p.created_at)],
+        ['passkeyLastUsed', p.last_used_at == null ? t('passkeyNeverUsed') : time(p.last_used_at)]]) {
+        dl.append(h('dt', { textContent: t(label) }), h('dd', {}, value));
+      }
+      const button = h('button', { type: 'button', className: 'passkey-remove', textContent: t('passkeyRemove') });
+      button.setAttribute('aria-label', t('passkeyRemoveLabel', { name: p.name }));
+      button.addEventListener('click', () => removePasskey(p, button));
+      return h('li', { dataset: { passkeyId: String(p.id) } },
+        h('div', { className: 'passkey-info' }, h('p', { className: 'passkey-title', textContent: String(p.name || '') }), dl),
+        button);
+    }));
   }
 
   // ---------------------------------------------------------------- loading
@@ -792,15 +893,23 @@
     return r;
   }
 
+  async function loadPasskeys() {
+    const r = await api('GET', API.passkeys);
+    if (r.ok) state.passkeys = (r.data && Array.isArray(r.data.passkeys)) ? r.data.passkeys : [];
+    else if (r.status !== 401) setStatus('passkeys-status', problemText(r), 'bad');
+    renderPasskeys();
+    return r;
+  }
+
   // Signed in: fetch everything else, render, then (and only then) flag the body as signed-in.
   async function enterSignedIn(profile) {
     document.body.dataset.state = 'loading';
     state.profile = profile;
     state.enrollOnly = false;
     $('account').dataset.mode = 'full';
-    const [pw, pin, sessions, factors] = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
-      loadSessions(), loadFactors()]);
-    if ([pw, pin, sessions, factors].some((r) => r.status === 401)) return; // already back on the sign-in form
+    const [pw, pin, sessions, factors, passkeys] = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
+      loadSessions(), loadFactors(), loadPasskeys()]);
+    if ([pw, pin, sessions, factors, passkeys].some((r) => r.status === 401)) return; // already back on the sign-in form
     state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
     renderProfile(profile);
     renderPin();
@@ -811,15 +920,15 @@
     document.body.dataset.state = 'signed-in';
   }
 
-  // A session that must enroll a second factor first: only the two-step section (and sign out)
-  // until it does.
+  // A session that must enroll a second factor first: only the two-step and passkey sections (and
+  // sign out) until it does.
   async function enterEnrollmentOnly(username) {
     document.body.dataset.state = 'loading';
     state.profile = null;
     state.enrollOnly = true;
     $('account').dataset.mode = 'enroll';
-    const r = await loadFactors();
-    if (r.status === 401) return;
+    const [r, passkeys] = await Promise.all([loadFactors(), loadPasskeys()]);
+    if (r.status === 401 || passkeys.status === 401) return;
     $('whoami').textContent = username || '';
     applyLang();
     $('signin').hidden = true;
@@ -877,24 +986,41 @@
     }
   }
 
-  // The password was right and the account has a second factor: ask for a code.
+  // The password was right and the account has a second factor: ask for a code from the app when
+  // it has one, else for a passkey (the recovery codes are the way out of either).
   function showSigninStep(data) {
+    const methods = Array.isArray(data.methods) ? data.methods : ['totp'];
+    const passkeyOptions = data.passkey_options || null;
+    const canPasskey = methods.includes('passkey') && !!passkeyOptions && passkeysSupported();
+    const recovery = methods.includes('recovery_code');
+    let primary = 'totp';
+    if (!methods.includes('totp') && methods.includes('passkey') && (canPasskey || !recovery)) primary = 'passkey';
+    else if (!methods.includes('totp') && recovery) primary = 'recovery';
     state.signinStep = {
       challenge: data.challenge,
-      methods: Array.isArray(data.methods) ? data.methods : ['totp'],
+      methods,
       expiresAt: Number(data.challenge_expires_at) || null,
-      mode: 'totp',
+      passkeyOptions,
+      canPasskey,
+      primary,
+      mode: primary,
     };
     $('signin-password').value = '';
     $('signin-code').value = '';
     $('signin-code').removeAttribute('aria-invalid');
-    $('signin-factor-error').textContent = '';
+    // Only a passkey would do, and this browser has none to offer.
+    $('signin-factor-error').textContent = primary === 'passkey' && !canPasskey ? t('passkeyUnsupported') : '';
     $('signin-error').textContent = '';
     $('signin-form').hidden = true;
     $('signin-factor-form').hidden = false;
     renderSigninStep();
     document.body.dataset.state = 'second-factor';
-    $('signin-code').focus();
+    focusSigninStep();
+  }
+
+  function focusSigninStep() {
+    const step = state.signinStep;
+    $(step && step.mode === 'passkey' && step.canPasskey ? 'second-step-passkey' : 'signin-code').focus();
   }
 
   // Back to the username and password (Start over, or the challenge expired).
@@ -912,18 +1038,22 @@
   function toggleSigninStep() {
     const step = state.signinStep;
     if (!step) return;
-    step.mode = step.mode === 'recovery' ? 'totp' : 'recovery';
+    step.mode = step.mode === 'recovery' ? step.primary : 'recovery';
     $('signin-code').value = '';
     $('signin-code').removeAttribute('aria-invalid');
     $('signin-factor-error').textContent = '';
     renderSigninStep();
-    $('signin-code').focus();
+    focusSigninStep();
   }
 
   async function submitSigninStep(event) {
     event.preventDefault();
     const step = state.signinStep;
     if (!step) return;
+    if (step.mode === 'passkey') {
+      await signinStepPasskey();
+      return;
+    }
     const error = $('signin-factor-error');
     const input = $('signin-code');
     error.textContent = '';
@@ -940,13 +1070,9 @@
     await busy($('signin-factor-submit'), async () => {
       const r = await api('POST', API.login, body, { keep401: true });
       if (!r.ok) {
-        // The server decides; the browser's clock only picks the message (a dead challenge).
-        if (r.status === 401 && step.expiresAt && Date.now() > step.expiresAt) {
-          leaveSigninStep(t('challengeExpired'));
-          return;
-        }
-        error.textContent = r.status === 401 ? t('factorWrong')
-          : r.status === 403 ? t('accountDisabled') : problemText(r);
+        const message = stepRefusal(r, step, 'factorWrong');
+        if (message === null) return;
+        error.textContent = message;
         input.setAttribute('aria-invalid', 'true');
         input.select();
         input.focus();
@@ -954,6 +1080,63 @@
       }
       state.signinStep = null;
       input.value = '';
+      await finishSignIn(r, error);
+    });
+  }
+
+  // The message for a refused second step (`wrong`: the key for a refused code or passkey), or null
+  // when the challenge died and the form went back to the password. The server decides; the
+  // browser's clock only picks the message.
+  function stepRefusal(r, step, wrong) {
+    if (r.status === 401 && step.expiresAt && Date.now() > step.expiresAt) {
+      leaveSigninStep(t('challengeExpired'));
+      return null;
+    }
+    return r.status === 401 ? t(wrong) : r.status === 403 ? t('accountDisabled') : problemText(r);
+  }
+
+  // The second step with a passkey: the browser asks the authenticator to sign the challenge's
+  // options. A refused passkey leaves the challenge alive: try again, or another method.
+  async function signinStepPasskey() {
+    const step = state.signinStep;
+    if (!step || !step.canPasskey) return;
+    const error = $('signin-factor-error');
+    error.textContent = '';
+    $('signin-code').removeAttribute('aria-invalid');
+    await busy($('second-step-passkey'), async () => {
+      const assertion = await passkeyAssertion(step.passkeyOptions, (message) => { error.textContent = message; });
+      if (!assertion || state.signinStep !== step) return;
+      const r = await api('POST', API.login, { challenge: step.challenge, passkey: assertion }, { keep401: true });
+      if (!r.ok) {
+        const message = stepRefusal(r, step, 'passkeyStepRefused');
+        if (message !== null) error.textContent = message;
+        return;
+      }
+      state.signinStep = null;
+      await finishSignIn(r, error);
+    });
+  }
+
+  // Sign-in with a passkey alone: no username, the browser offers this site's passkeys. The
+  // answer is a password login's, and so is what follows.
+  async function signInWithPasskey() {
+    const error = $('signin-error');
+    error.textContent = '';
+    await busy($('passkey-sign-in'), async () => {
+      const begun = await api('POST', API.passkeySignInOptions, undefined, { keep401: true });
+      if (!begun.ok || !begun.data) {
+        error.textContent = problemText(begun);
+        return;
+      }
+      const assertion = await passkeyAssertion(begun.data.options, (message) => { error.textContent = message; });
+      if (!assertion) return;
+      const r = await api('POST', API.passkeySignIn, { ceremony: begun.data.ceremony, credential: assertion },
+        { keep401: true });
+      if (!r.ok) {
+        error.textContent = r.status === 401 ? t('passkeyRefused')
+          : r.status === 403 ? t('accountDisabled') : problemText(r);
+        return;
+      }
       await finishSignIn(r, error);
     });
   }
@@ -1082,26 +1265,40 @@
 
   // ---------------------------------------------------------------- two-step verification
 
-  // Runs `action` (which answers its api() result) with `button` busy. A change that needs a
-  // fresh proof (`reauthentication-required`) asks for it, then runs again.
+  // Runs `action` (which answers its api() result, or null when it has said everything itself)
+  // with `button` busy. A change that needs a fresh proof (`reauthentication-required`) asks for
+  // it, then runs again.
   async function guarded(button, statusId, action) {
     setStatus(statusId, '');
     await busy(button, async () => {
       const r = await action();
+      if (!r) return;
       if (isProblem(r, PROBLEM.reauth)) askReauth(() => guarded(button, statusId, action), button);
       else if (!r.ok && r.status !== 401) setStatus(statusId, problemText(r), 'bad');
     });
   }
 
+  // A user with a second factor proves it with one: the app's code first, else a passkey; the
+  // recovery codes are the way out of either. Without one, the password.
   function askReauth(retry, back) {
-    const hasFactor = !!state.factors && state.factors.totp === 'enabled';
-    state.reauth = { retry, back, hasFactor, mode: hasFactor ? 'totp' : 'password' };
+    const f = state.factors;
+    const hasTotp = !!f && f.totp === 'enabled';
+    const hasPasskey = !!f && Number(f.passkeys || 0) > 0;
+    let primary = 'password';
+    if (hasTotp) primary = 'totp';
+    else if (hasPasskey) primary = passkeysSupported() ? 'passkey' : 'recovery';
+    state.reauth = { retry, back, hasFactor: hasTotp || hasPasskey, hasTotp, hasPasskey, primary, mode: primary };
     $('reauth-form').reset();
     clearErrors($('reauth-form'));
     setStatus('reauth-status', '');
     $('reauth-section').hidden = false;
     renderReauth();
-    $('reauth-secret').focus();
+    focusReauth();
+  }
+
+  function focusReauth() {
+    const r = state.reauth;
+    $(r && r.mode === 'passkey' ? 'reauth-passkey' : 'reauth-secret').focus();
   }
 
   function closeReauth() {
@@ -1117,17 +1314,51 @@
   function toggleReauth() {
     const r = state.reauth;
     if (!r) return;
-    r.mode = r.mode === 'recovery' ? 'totp' : 'recovery';
+    r.mode = r.mode === 'recovery' ? r.primary : 'recovery';
     $('reauth-secret').value = '';
     clearErrors($('reauth-form'));
+    setStatus('reauth-status', '');
     renderReauth();
-    $('reauth-secret').focus();
+    focusReauth();
+  }
+
+  // The proof with a passkey: options over the user's passkeys, the browser's assertion, then the
+  // change waiting for it.
+  async function reauthWithPasskey() {
+    const pending = state.reauth;
+    if (!pending) return;
+    clearErrors($('reauth-form'));
+    setStatus('reauth-status', '');
+    const report = (message) => setStatus('reauth-status', message, 'bad');
+    await busy($('reauth-passkey'), async () => {
+      const begun = await api('POST', API.reauthOptions);
+      if (!begun.ok || !begun.data) {
+        if (begun.status !== 401) report(problemText(begun));
+        return;
+      }
+      const assertion = await passkeyAssertion(begun.data.options, report);
+      if (!assertion || state.reauth !== pending) return;
+      const r = await api('POST', API.reauthenticate, { ceremony: begun.data.ceremony, passkey: assertion });
+      if (r.ok) {
+        closeReauth();
+        await pending.retry();
+        await loadPasskeys(); // its "last used"
+        return;
+      }
+      if (r.status === 401) return;
+      report(isWrongSecret(r) ? t('wrongPasskey') : problemText(r));
+      $('reauth-passkey').focus();
+    });
   }
 
   async function submitReauth(event) {
     event.preventDefault();
     const pending = state.reauth;
     if (!pending) return;
+    if (pending.mode === 'passkey') {
+      await reauthWithPasskey();
+      return;
+    }
     clearErrors($('reauth-form'));
     setStatus('reauth-status', '');
     const raw = $('reauth-secret').value;
@@ -1231,17 +1462,192 @@
   async function codesDone() {
     hideCodes();
     if (state.enrollOnly) {
-      const p = await api('GET', API.profile);
-      if (p.ok && p.data) {
-        await enterSignedIn(p.data);
-        $('whoami').focus();
-      } else if (p.status !== 401) {
-        setStatus('factors-status', problemText(p), 'bad');
-      }
+      await leaveEnrollment('factors-status');
       return;
     }
     const back = state.codesBack && $(state.codesBack);
     (back && !back.closest('[hidden]') ? back : $('factors-title')).focus();
+  }
+
+  // A session that had to enroll has a factor now: the whole page.
+  async function leaveEnrollment(statusId) {
+    const p = await api('GET', API.profile);
+    if (p.ok && p.data) {
+      await enterSignedIn(p.data);
+      $('whoami').focus();
+    } else if (p.status !== 401) {
+      setStatus(statusId, problemText(p), 'bad');
+    }
+  }
+
+  // ---------------------------------------------------------------- passkeys
+
+  // Whether this browser has WebAuthn (a secure context: https, or http on localhost).
+  const passkeysSupported = () => typeof window.PublicKeyCredential === 'function'
+    && !!navigator.credentials && typeof navigator.credentials.create === 'function';
+
+  // The server writes binary members in base64url (no padding); WebAuthn wants ArrayBuffers.
+  function fromBase64url(text) {
+    const b64 = String(text).replace(/-/g, '+').replace(/_/g, '/');
+    const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function toBase64url(buffer) {
+    let binary = '';
+    for (const b of new Uint8Array(buffer)) binary += String.fromCharCode(b);
+    return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  // A copy of JSON without its null members: WebAuthn's dictionaries refuse null for an absent
+  // optional member.
+  function withoutNulls(value) {
+    if (Array.isArray(value)) return value.map(withoutNulls);
+    if (!value || typeof value !== 'object') return value;
+    const copy = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) copy[k] = withoutNulls(v);
+    return copy;
+  }
+
+  const withBinaryId = (descriptor) => ({ ...descriptor, id: fromBase64url(descriptor.id) });
+
+  // `{publicKey}` for navigator.credentials.create() from the server's options.
+  function creationOptions(options) {
+    const publicKey = withoutNulls((options && options.publicKey) || {});
+    publicKey.challenge = fromBase64url(publicKey.challenge);
+    publicKey.user = { ...publicKey.user, id: fromBase64url(publicKey.user.id) };
+    if (Array.isArray(publicKey.excludeCredentials)) publicKey.excludeCredentials = publicKey.excludeCredentials.map(withBinaryId);
+    return { publicKey };
+  }
+
+  // `{publicKey}` for navigator.credentials.get() from the server's options.
+  function requestOptions(options) {
+    const publicKey = withoutNulls((options && options.publicKey) || {});
+    publicKey.challenge = fromBase64url(publicKey.challenge);
+    if (Array.isArray(publicKey.allowCredentials)) publicKey.allowCredentials = publicKey.allowCredentials.map(withBinaryId);
+    return { publicKey };
+  }
+
+  // A new credential as the server reads it (binary members in base64url).
+  function registrationJson(credential) {
+    const r = credential.response;
+    const response = {
+      clientDataJSON: toBase64url(r.clientDataJSON),
+      attestationObject: toBase64url(r.attestationObject),
+    };
+    if (typeof r.getTransports === 'function') response.transports = r.getTransports();
+    return {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      response,
+      extensions: credential.getClientExtensionResults(),
+    };
+  }
+
+  // An assertion as the server reads it (binary members in base64url).
+  function assertionJson(credential) {
+    const r = credential.response;
+    return {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      response: {
+        clientDataJSON: toBase64url(r.clientDataJSON),
+        authenticatorData: toBase64url(r.authenticatorData),
+        signature: toBase64url(r.signature),
+        userHandle: r.userHandle ? toBase64url(r.userHandle) : null,
+      },
+      extensions: credential.getClientExtensionResults(),
+    };
+  }
+
+  // What went wrong in the browser's part of a ceremony, for people.
+  function ceremonyError(error) {
+    const name = (error && error.name) || 'Error';
+    if (name === 'NotAllowedError' || name === 'AbortError') return t('passkeyCancelled');
+    if (name === 'InvalidStateError') return t('passkeyExists');
+    return t('passkeyFailed', { name });
+  }
+
+  // The browser's assertion for the server's `options` as JSON, or null (said through `report`).
+  async function passkeyAssertion(options, report) {
+    if (!passkeysSupported()) {
+      report(t('passkeyUnsupported'));
+      return null;
+    }
+    let credential;
+    try {
+      credential = await navigator.credentials.get(requestOptions(options));
+    } catch (e) {
+      report(ceremonyError(e));
+      return null;
+    }
+    if (!credential) {
+      report(t('passkeyCancelled'));
+      return null;
+    }
+    return assertionJson(credential);
+  }
+
+  // Add a passkey: options (a recent proof needed), the browser creates the credential, the server
+  // checks and stores it under its name.
+  async function addPasskey(event) {
+    event.preventDefault();
+    const form = $('passkey-form');
+    clearErrors(form);
+    setStatus('passkeys-status', '');
+    const name = $('passkey-name').value.trim();
+    if (!name) {
+      fieldError('passkey-name', t('required'));
+      $('passkey-name').focus();
+      return;
+    }
+    await guarded($('passkey-add'), 'passkeys-status', async () => {
+      const begun = await api('POST', API.passkeyOptions);
+      if (!begun.ok || !begun.data) return begun;
+      let credential;
+      try {
+        credential = await navigator.credentials.create(creationOptions(begun.data.options));
+      } catch (e) {
+        setStatus('passkeys-status', ceremonyError(e), 'bad');
+        return null;
+      }
+      if (!credential) {
+        setStatus('passkeys-status', t('passkeyCancelled'), 'bad');
+        return null;
+      }
+      const r = await api('POST', API.passkeys, { ceremony: begun.data.ceremony, name, credential: registrationJson(credential) });
+      if (r.ok) {
+        form.reset();
+        await Promise.all([loadPasskeys(), loadFactors()]);
+        setStatus('passkeys-status', t('passkeyAdded', { name }), 'ok');
+        if (state.enrollOnly) await leaveEnrollment('passkeys-status');
+        return r;
+      }
+      if (isProblem(r, PROBLEM.passkeyRefused)) {
+        setStatus('passkeys-status', t('passkeyRejected'), 'bad');
+        return null;
+      }
+      if (r.status === 400) {
+        showProblem(r, form, { name: 'passkey-name' }, 'passkeys-status', null);
+        return null;
+      }
+      return r;
+    });
+  }
+
+  async function removePasskey(passkey, button) {
+    await guarded(button, 'passkeys-status', async () => {
+      const r = await api('DELETE', `${API.passkeys}${encodeURIComponent(passkey.id)}/`);
+      if (!r.ok && r.status !== 404) return r;
+      await Promise.all([loadPasskeys(), loadFactors()]);
+      setStatus('passkeys-status', r.ok ? t('passkeyRemoved', { name: passkey.name }) : t('passkeyGone'), 'ok');
+      $('passkeys-title').focus();
+      return null;
+    });
   }
 
   // Live policy feedback: ~300 ms after typing stops, ask the server about the candidate.
@@ -1314,6 +1720,11 @@
     $('recovery-generate').addEventListener('click', generateCodes);
     $('codes-done').addEventListener('click', codesDone);
     $('reauth-form').addEventListener('submit', submitReauth);
+    $('reauth-passkey').addEventListener('click', reauthWithPasskey);
+    $('second-step-passkey').addEventListener('click', signinStepPasskey);
+    $('passkey-sign-in').addEventListener('click', signInWithPasskey);
+    $('passkey-form').addEventListener('submit', addPasskey);
+    $('passkey-sign-in-line').hidden = !passkeysSupported();
     $('reauth-use-recovery').addEventListener('click', toggleReauth);
     $('reauth-cancel').addEventListener('click', () => {
       const back = closeReauth();
@@ -1331,7 +1742,7 @@
       applyLang();
     });
     $('whoami').tabIndex = -1; // focus target after signing in
-    for (const id of ['factors-title', 'factors-required', 'totp-scan']) $(id).tabIndex = -1; // focus targets
+    for (const id of ['factors-title', 'factors-required', 'totp-scan', 'passkeys-title']) $(id).tabIndex = -1; // focus targets
     applyLang();
 
     const r = await api('GET', API.profile);
