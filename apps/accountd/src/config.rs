@@ -41,6 +41,7 @@ pub struct AppConfig {
     pub security: accountd_service::config::SecurityConfig,
     pub mfa: accountd_service::config::MfaConfig,
     pub passkeys: accountd_service::config::PasskeyConfig,
+    pub tokens: accountd_service::config::TokenConfig,
 }
 
 /// The listening socket and its connections: what actix's connection dispatcher enforces before a
@@ -230,6 +231,7 @@ impl AppConfig {
             security: self.security.clone(),
             mfa: self.mfa.clone(),
             passkeys: self.passkeys.clone(),
+            tokens: self.tokens.clone(),
         }
     }
 }

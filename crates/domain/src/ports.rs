@@ -302,6 +302,8 @@ pub trait ApiTokenStore {
     fn user_api_tokens(&mut self, user: UserKey) -> StoreResult<Vec<ApiToken>>;
     /// `false` when the user has no such token.
     fn revoke_api_token(&mut self, user: UserKey, id: i64) -> StoreResult<bool>;
+    /// Revokes every token of the user; returns how many went.
+    fn revoke_user_api_tokens(&mut self, user: UserKey) -> StoreResult<u64>;
 }
 
 /// Failure counters for throttling, shared by every instance on the same database.

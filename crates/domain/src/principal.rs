@@ -54,6 +54,8 @@ pub struct Principal {
     /// A session of a user who must enroll a second factor (`mfa.required_levels`) and has none
     /// yet: it may read its own account and enroll, nothing else.
     pub enrollment_only: bool,
+    /// An API token of scope `read`: safe methods only (the HTTP layer refuses the others).
+    pub read_only: bool,
 }
 
 impl Principal {
@@ -160,6 +162,7 @@ mod tests {
             session: None,
             proved_at: None,
             enrollment_only: false,
+            read_only: false,
         };
         assert_eq!(principal.ids(), Ids::of(&user.role));
         assert_eq!(principal.ids().user_id.map(|u| u.to_string()), Some("u1".to_owned()));

@@ -217,6 +217,35 @@ pub struct NewApiToken {
     pub name: Text,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    pub scope: TokenScope,
+    /// Created by its user from their session (else by the operator).
+    pub personal: bool,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// Safe methods only (GET, HEAD, OPTIONS): read the account, change nothing.
+    Read,
+    /// Everything its user may do.
+    Full,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Full => "full",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "read" => Some(TokenScope::Read),
+            "full" => Some(TokenScope::Full),
+            _ => None,
+        }
+    }
 }
 
 /// A stored API token.
@@ -229,6 +258,8 @@ pub struct ApiToken {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    pub scope: TokenScope,
+    pub personal: bool,
 }
 
 /// The failure counters of one throttling key (a digest, see `accountd_policy::throttle`) in a

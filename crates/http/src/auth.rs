@@ -127,6 +127,7 @@ impl<S: Store> FromRequest for Caller<S> {
         let credentials = read_credentials(req);
         let ctx = context_of(req);
         let enrolling_allowed = crate::factors::allowed_while_enrolling(req.method(), req.path());
+        let safe_method = req.method().is_safe();
         Box::pin(async move {
             let state = state.ok_or(ApiError::Busy)?;
             let services = state.services.clone();
@@ -151,6 +152,9 @@ impl<S: Store> FromRequest for Caller<S> {
             };
             if principal.enrollment_only && !enrolling_allowed {
                 return Err(ServiceError::EnrollmentRequired.into());
+            }
+            if principal.read_only && !safe_method {
+                return Err(ServiceError::ReadOnlyToken.into());
             }
             Ok(Caller {
                 principal,

@@ -386,6 +386,13 @@ impl ApiError {
                      recovery code (\"recovery_code\") or a passkey's answer to passkey_options (\"passkey\").",
                 )
             },
+            E::Service(S::ReadOnlyToken) => Answer::new(
+                C::FORBIDDEN,
+                "read-only-token",
+                "Read-only API token",
+                "This API token has the scope read: it may only use safe methods (GET, HEAD, OPTIONS). \
+                 Nothing was changed; create a token with the scope full to make changes.",
+            ),
             E::Service(S::PasskeyRefused) => Answer::new(
                 C::BAD_REQUEST,
                 "passkey-refused",

@@ -12,6 +12,7 @@ pub mod apio;
 pub mod auth;
 pub mod axway;
 pub mod context;
+pub mod credentials;
 pub mod deadline;
 pub mod error;
 pub mod factors;
@@ -168,6 +169,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         selfservice::routes::<S>(cfg);
         factors::routes::<S>(cfg);
         passkeys::routes::<S>(cfg);
+        credentials::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
         account::routes(cfg);

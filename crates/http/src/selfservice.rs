@@ -524,7 +524,7 @@ pub struct Ended {
     pub ended: u64,
 }
 
-fn rfc3339(at: Timestamp) -> String {
+pub(crate) fn rfc3339(at: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(at.as_millis())
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()

@@ -234,6 +234,7 @@ impl<S: Store> Services<S> {
             session: Some(session.digest),
             proved_at: Some(now),
             enrollment_only,
+            read_only: false,
         };
         let event = self.audit_event(
             Some(&principal),
@@ -288,6 +289,7 @@ impl<S: Store> Services<S> {
             session: Some(digest),
             proved_at: Some(session.proved_at),
             enrollment_only: session.enrollment_only,
+            read_only: false,
         })
     }
 
@@ -320,6 +322,7 @@ impl<S: Store> Services<S> {
             // No factor (the arm above): a user who must have one may only enroll, as in a session.
             Ok((user, _)) => Ok(Principal {
                 enrollment_only: self.factor_required(&user),
+                read_only: false,
                 user,
                 auth: AuthMethod::Basic,
                 session: None,
@@ -375,6 +378,7 @@ impl<S: Store> Services<S> {
                 session: None,
                 proved_at: None,
                 enrollment_only: false,
+                read_only: false,
             });
         }
         self.authenticate_api_token(token)
@@ -404,6 +408,7 @@ impl<S: Store> Services<S> {
             session: None,
             proved_at: None,
             enrollment_only: false,
+            read_only: api_token.scope == accountd_domain::records::TokenScope::Read,
         })
     }
 
@@ -442,6 +447,8 @@ impl<S: Store> Services<S> {
         let stored = self.store.write(|repo| {
             let owner = repo.user_by_username(user)?.ok_or(ServiceError::NotFound("user"))?;
             let token = repo.create_api_token(&NewApiToken {
+                scope: accountd_domain::records::TokenScope::Full,
+                personal: false,
                 digest,
                 user: owner.key,
                 name,

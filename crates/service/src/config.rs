@@ -34,6 +34,27 @@ pub struct ServiceConfig {
     pub mfa: MfaConfig,
     /// The WebAuthn relying party of passkeys (issue 19).
     pub passkeys: PasskeyConfig,
+    /// Personal API tokens (issue 20).
+    pub tokens: TokenConfig,
+}
+
+/// Personal API tokens (docs/account-page.md, "Credentials"): who may create them, for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// The longest lifetime a user may give a token, in days (every personal token expires).
+    pub max_lifetime_days: u32,
+    /// User levels (0, 4, 8, 12, 16) that may create personal tokens.
+    pub levels: Vec<accountd_domain::level::UserLevel>,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            max_lifetime_days: 90,
+            levels: accountd_domain::level::UserLevel::ALL.to_vec(),
+        }
+    }
 }
 
 /// Passkeys' relying party (docs/second-factors.md, "Passkeys"): the domain passkeys are bound to

@@ -78,6 +78,9 @@ pub enum ServiceError {
     /// a bad signature or attestation, the wrong origin or challenge, no user verification.
     #[error("the passkey was refused")]
     PasskeyRefused,
+    /// An API token of scope `read` on an unsafe method (403 `read-only-token`).
+    #[error("this API token may only read")]
+    ReadOnlyToken,
     /// Hashing failed (a bug or a corrupt stored hash: 500).
     #[error("hashing failed: {0}")]
     Hashing(String),

@@ -13,6 +13,7 @@ mod basic_cache;
 pub mod bench;
 mod claims;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod dialects;
 pub mod error;

@@ -164,6 +164,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
+        scope -> Text,
+        personal -> Bool,
     }
 }
 

@@ -329,6 +329,85 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     )
     .await;
 
+    // Personal tokens and the credential list, then an administrator's view of them.
+    use accountd_http::credentials as cr;
+    let tokens_browser = app.fresh_client();
+    let tx = app.login_ok(&tokens_browser, "foouser").await;
+    let own = |method: Method, path: &str| {
+        tokens_browser
+            .request(method, app.url(path))
+            .header("X-XSRF-TOKEN", tx.clone())
+    };
+    let created = own(Method::POST, cr::TOKENS).json(&json!({"name": "t", "scope": "read", "expiresInDays": 1}));
+    let created: Value = walk
+        .step(Method::POST, cr::TOKENS, created, StatusCode::CREATED)
+        .await
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    walk.step(Method::GET, cr::TOKENS, own(Method::GET, cr::TOKENS), StatusCode::OK)
+        .await;
+    walk.step(
+        Method::GET,
+        cr::CREDENTIALS,
+        own(Method::GET, cr::CREDENTIALS),
+        StatusCode::OK,
+    )
+    .await;
+    let user_tokens = fill(cr::USER_TOKENS, &ids);
+    walk.step(
+        Method::GET,
+        cr::USER_TOKENS,
+        basic(Method::GET, &user_tokens, "admin"),
+        StatusCode::OK,
+    )
+    .await;
+    let user_token = format!("{user_tokens}{}/", created["id"]);
+    walk.step(
+        Method::DELETE,
+        cr::USER_TOKEN,
+        basic(Method::DELETE, &user_token, "admin"),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let user_sessions = fill(cr::USER_SESSIONS, &ids);
+    let listed: Value = walk
+        .step(
+            Method::GET,
+            cr::USER_SESSIONS,
+            basic(Method::GET, &user_sessions, "admin"),
+            StatusCode::OK,
+        )
+        .await
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    let created = own(Method::POST, cr::TOKENS).json(&json!({"name": "u", "scope": "read", "expiresInDays": 1}));
+    let created: Value = created.send().await.expect("token").json().await.unwrap_or(Value::Null);
+    let one = cr::TOKEN.replace("{id}", &created["id"].to_string());
+    walk.step(
+        Method::DELETE,
+        cr::TOKEN,
+        own(Method::DELETE, &one),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    walk.step(
+        Method::DELETE,
+        cr::CREDENTIALS,
+        own(Method::DELETE, cr::CREDENTIALS),
+        StatusCode::OK,
+    )
+    .await;
+    let user_session = format!("{user_sessions}{}/", listed["sessions"][0]["id"]);
+    walk.step(
+        Method::DELETE,
+        cr::USER_SESSION,
+        basic(Method::DELETE, &user_session, "admin"),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+
     // Logout, on a fresh session (ending the others ended the first one).
     let xsrf = app.login_ok(&browser, "foouser").await;
     let logout = browser.post(app.url(apio::LOGOUT)).header("X-XSRF-TOKEN", xsrf);

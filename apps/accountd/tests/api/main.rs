@@ -22,3 +22,4 @@ mod second_factors;
 mod session;
 mod superoffice;
 mod throttling;
+mod tokens;

@@ -8,7 +8,7 @@ use crate::error::{QueryResultExt, corrupt};
 use crate::schema::{api_tokens, users};
 use accountd_domain::ids::UserKey;
 use accountd_domain::ports::{ApiTokenStore, StoreResult};
-use accountd_domain::records::{ApiToken, NewApiToken};
+use accountd_domain::records::{ApiToken, NewApiToken, TokenScope};
 use accountd_domain::secret::TokenDigest;
 use accountd_domain::text::Text;
 use accountd_domain::user::{Timestamp, User};
@@ -25,6 +25,8 @@ struct TokenRow {
     created_at: i64,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    scope: String,
+    personal: bool,
 }
 
 fn to_token(row: TokenRow) -> StoreResult<ApiToken> {
@@ -37,6 +39,8 @@ fn to_token(row: TokenRow) -> StoreResult<ApiToken> {
         created_at: Timestamp::from_millis(row.created_at),
         expires_at: row.expires_at.map(Timestamp::from_millis),
         last_used_at: row.last_used_at.map(Timestamp::from_millis),
+        scope: TokenScope::parse(&row.scope).ok_or_else(|| corrupt("api_token", id, "unknown scope"))?,
+        personal: row.personal,
     })
 }
 
@@ -51,6 +55,8 @@ impl ApiTokenStore for Repo<'_> {
                     api_tokens::name.eq(token.name.as_str()),
                     api_tokens::created_at.eq(token.created_at.as_millis()),
                     api_tokens::expires_at.eq(token.expires_at.map(Timestamp::as_millis)),
+                    api_tokens::scope.eq(token.scope.as_str()),
+                    api_tokens::personal.eq(token.personal),
                 ))
                 .returning(TokenRow::as_returning())
                 .get_result(c))
@@ -94,6 +100,15 @@ impl ApiTokenStore for Repo<'_> {
             .into_iter()
             .map(to_token)
             .collect()
+    }
+
+    fn revoke_user_api_tokens(&mut self, user: UserKey) -> StoreResult<u64> {
+        self.single(|conn| {
+            diesel::delete(api_tokens::table.filter(api_tokens::user_key.eq(user.0)))
+                .execute(conn)
+                .store()
+                .map(super::count)
+        })
     }
 
     fn revoke_api_token(&mut self, user: UserKey, id: i64) -> StoreResult<bool> {

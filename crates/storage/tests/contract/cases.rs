@@ -10,7 +10,7 @@ use accountd_domain::ports::{DeleteOptions, NewOutboxMessage, PageRequest, Store
 use accountd_domain::principal::AuthMethod;
 use accountd_domain::records::{
     AppData, AuditAction, AuditEvent, AuditOutcome, Ceremony, ClientInfo, License, LoginChallenge, NewApiToken,
-    NewPasskey, NewSession, SealedSecret, ThrottleState, TotpFactor,
+    NewPasskey, NewSession, SealedSecret, ThrottleState, TokenScope, TotpFactor,
 };
 use accountd_domain::secret::{SecretHash, TokenDigest};
 use accountd_domain::text::{EmailAddress, Language, Name, PhoneNumber, Text, TimeZoneName};
@@ -979,6 +979,12 @@ fn new_token(n: u8, user: UserKey) -> NewApiToken {
         expires_at: n
             .is_multiple_of(2)
             .then_some(Timestamp::from_millis(T0.as_millis() + 86_400_000)),
+        scope: if n.is_multiple_of(2) {
+            TokenScope::Read
+        } else {
+            TokenScope::Full
+        },
+        personal: n.is_multiple_of(2),
     }
 }
 
@@ -1091,6 +1097,8 @@ pub fn api_tokens_lifecycle(db: &TestDatabase) {
         ("token 1", None, None)
     );
     assert!(t2.expires_at.is_some());
+    assert_eq!((t1.scope, t1.personal), (TokenScope::Full, false));
+    assert_eq!((t2.scope, t2.personal), (TokenScope::Read, true));
     assert_err(
         write(db, |r| r.create_api_token(&new_token(1, b.key))),
         StoreError::Conflict("token"),
@@ -1119,6 +1127,11 @@ pub fn api_tokens_lifecycle(db: &TestDatabase) {
     assert!(write(db, |r| r.revoke_api_token(a.key, t1.id)).unwrap());
     assert!(!write(db, |r| r.revoke_api_token(a.key, t1.id)).unwrap());
     assert_eq!(read(db, |r| r.user_api_tokens(a.key)).unwrap(), vec![t2]);
+    let t3 = write(db, |r| r.create_api_token(&new_token(3, b.key))).unwrap();
+    write(db, |r| r.create_api_token(&new_token(4, a.key))).unwrap();
+    assert_eq!(write(db, |r| r.revoke_user_api_tokens(a.key)).unwrap(), 2);
+    assert_eq!(read(db, |r| r.user_api_tokens(a.key)).unwrap(), vec![]);
+    assert_eq!(read(db, |r| r.user_api_tokens(b.key)).unwrap(), vec![t3], "only theirs");
 }
 
 pub fn throttle_windows(db: &TestDatabase) {

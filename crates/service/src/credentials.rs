@@ -1,0 +1,302 @@
+//! Personal API tokens and every credential in one list (issue 20; docs/account-page.md,
+//! "Credentials").
+//!
+//! - **Personal tokens**: a user creates tokens from a signed-in session with a recent proof
+//!   (name, scope `read` or `full`, a lifetime up to `tokens.max_lifetime_days`), if their level is
+//!   in `tokens.levels`. The token is shown once and stored as its digest; it works as
+//!   `Authorization: Bearer` on every dialect, like the operator's tokens. A `read` token is
+//!   refused on unsafe methods by the HTTP layer ([`crate::ServiceError::ReadOnlyToken`]).
+//! - **Credentials**: what can sign in as the user, and when each was last used: the password,
+//!   the PIN, sessions, API tokens (personal and the operator's), the authenticator app, passkeys
+//!   and the recovery codes left. "Everything but this session" ends every other session and
+//!   revokes every token.
+//! - **Administrators** within scope (the access rule of an account change) list and revoke a
+//!   user's tokens and sessions; audited.
+
+use crate::auth::IssuedToken;
+use crate::passkeys::PasskeyInfo;
+use crate::profile::Actor;
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::level::GroupMember;
+use accountd_domain::ports::Store;
+use accountd_domain::principal::Principal;
+use accountd_domain::records::{ApiToken, AuditAction, AuditOutcome, NewApiToken, Session, TokenScope};
+use accountd_domain::text::Text;
+use accountd_domain::user::{Timestamp, User};
+use accountd_policy::access::Action;
+use accountd_policy::tokens;
+
+/// Everything that can sign in as a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// When the password was last set (`None`: the user has none here, e.g. SSO or an
+    /// Application Server that keeps it).
+    pub password_changed_at: Option<Timestamp>,
+    /// `None`: no PIN; `Some(changed_at)` otherwise.
+    pub pin: Option<Option<Timestamp>>,
+    /// Active sessions, newest first, with the one the request came with.
+    pub sessions: Vec<(Session, bool)>,
+    /// API tokens, newest first (expired ones included until revoked: they say so).
+    pub tokens: Vec<ApiToken>,
+    /// When the authenticator app was confirmed and when its last code was used (`None`: none).
+    pub totp: Option<(Timestamp, Option<Timestamp>)>,
+    pub passkeys: Vec<PasskeyInfo>,
+    pub recovery_codes_left: u32,
+}
+
+/// What "everything but this session" ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    pub sessions: u64,
+    pub tokens: u64,
+}
+
+impl<S: Store> Services<S> {
+    /// `POST /api/v1/session/tokens/`: a new personal token, shown once. Needs a session with a
+    /// recent proof and a level in `tokens.levels`; `lifetime_days` from 1 to
+    /// `tokens.max_lifetime_days`.
+    pub fn create_personal_token(
+        &self,
+        principal: &Principal,
+        name: &str,
+        scope: TokenScope,
+        lifetime_days: u32,
+        ctx: &RequestContext,
+    ) -> ServiceResult<(IssuedToken, ApiToken)> {
+        self.require_session(principal)?;
+        if !self.config.tokens.levels.contains(&principal.user.role.level()) {
+            return Err(ServiceError::Forbidden(
+                "users of this level may not create API tokens (tokens.levels)",
+            ));
+        }
+        let max = self.config.tokens.max_lifetime_days;
+        if lifetime_days == 0 || lifetime_days > max {
+            return Err(ServiceError::Invalid(vec![accountd_domain::InvalidValue::new(
+                "expires_in_days",
+                accountd_domain::Problem::OutOfRange {
+                    min: 1,
+                    max: i64::from(max),
+                },
+            )]));
+        }
+        let name = Text::parse_for("name", name.trim())?;
+        if name.is_empty() {
+            return Err(ServiceError::Invalid(vec![accountd_domain::InvalidValue::new(
+                "name",
+                accountd_domain::Problem::Empty,
+            )]));
+        }
+        self.require_recent_proof(principal)?;
+        let mut secret = [0u8; tokens::TOKEN_BYTES];
+        self.random.fill(&mut secret);
+        let now = self.clock.now();
+        let new = NewApiToken {
+            digest: tokens::token_digest(&secret),
+            user: principal.user.key,
+            name,
+            created_at: now,
+            expires_at: Some(now.plus_seconds(i64::from(lifetime_days) * 86_400)),
+            scope,
+            personal: true,
+        };
+        let event = self.audit_event(
+            Some(principal),
+            Some(principal.user.key),
+            AuditAction::TokenCreate,
+            vec![format!("scope:{}", scope.as_str())],
+            AuditOutcome::Success,
+            ctx,
+        );
+        let stored = self.store.write(|repo| {
+            let stored = repo.create_api_token(&new)?;
+            repo.record_audit(&event)?;
+            Ok::<_, ServiceError>(stored)
+        })?;
+        let issued = IssuedToken {
+            id: stored.id,
+            token: tokens::encode_token(&secret),
+        };
+        Ok((issued, stored))
+    }
+
+    /// The caller's API tokens (theirs and the operator's for them), newest first.
+    pub fn own_tokens(&self, principal: &Principal) -> ServiceResult<Vec<ApiToken>> {
+        Ok(self.store.read(|repo| repo.user_api_tokens(principal.user.key))?)
+    }
+
+    /// `DELETE /api/v1/session/tokens/{id}/`: revokes one of the caller's tokens (it stops working
+    /// at once).
+    pub fn revoke_own_token(&self, principal: &Principal, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
+        self.revoke_token_of(Actor::Caller(principal), &principal.user, id, ctx)
+    }
+
+    /// `GET /api/v1/session/credentials/`: everything that can sign in as the caller.
+    pub fn credentials(&self, principal: &Principal) -> ServiceResult<Credentials> {
+        let key = principal.user.key;
+        let sessions = self
+            .own_sessions(principal)?
+            .into_iter()
+            .map(|s| (s.session, s.current))
+            .collect();
+        let passkeys = self.passkeys(principal)?;
+        let (password, pin, tokens, totp, left) = self.store.read(|repo| {
+            Ok::<_, ServiceError>((
+                repo.password(key)?,
+                repo.pin(key)?,
+                repo.user_api_tokens(key)?,
+                repo.totp_factor(key)?,
+                repo.recovery_codes_left(key)?,
+            ))
+        })?;
+        let totp = totp.and_then(|f| {
+            f.confirmed_at
+                .map(|at| (at, f.last_step.map(|step| Timestamp::from_millis(step * 30_000))))
+        });
+        Ok(Credentials {
+            password_changed_at: password.map(|p| p.changed_at),
+            pin: pin.filter(|p| p.hash.is_some()).map(|p| p.changed_at),
+            sessions,
+            tokens,
+            totp,
+            passkeys,
+            recovery_codes_left: left,
+        })
+    }
+
+    /// `DELETE /api/v1/session/credentials/`: ends every session of the caller but this one and
+    /// revokes every API token. Passwords, PINs and factors stay: they sign in only with the user.
+    pub fn revoke_all_but_this_session(&self, principal: &Principal, ctx: &RequestContext) -> ServiceResult<Revoked> {
+        self.require_session(principal)?;
+        let key = principal.user.key;
+        let event = self.audit_event(
+            Some(principal),
+            Some(key),
+            AuditAction::SessionRevoke,
+            vec!["other_sessions".to_owned(), "tokens".to_owned()],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            let sessions = repo.delete_user_sessions(key, principal.session.as_ref())?;
+            let tokens = repo.revoke_user_api_tokens(key)?;
+            repo.record_audit(&event)?;
+            Ok(Revoked { sessions, tokens })
+        })
+    }
+
+    /// `GET /api/v1/tenants/{t}/groups/{g}/users/{u}/tokens/`: a user's API tokens, for an
+    /// administrator within scope.
+    pub fn user_tokens_at(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        ctx: &RequestContext,
+    ) -> ServiceResult<(User, Vec<ApiToken>)> {
+        let target = self.administered(actor, member, ctx)?;
+        let tokens = self.store.read(|repo| repo.user_api_tokens(target.key))?;
+        Ok((target, tokens))
+    }
+
+    /// `DELETE /api/v1/tenants/{t}/groups/{g}/users/{u}/tokens/{id}/`: revokes a user's token.
+    pub fn revoke_user_token_at(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        id: i64,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        let target = self.administered(actor, member, ctx)?;
+        self.revoke_token_of(Actor::Caller(actor), &target, id, ctx)
+    }
+
+    /// `GET /api/v1/tenants/{t}/groups/{g}/users/{u}/sessions/`: a user's active sessions.
+    pub fn user_sessions_at(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        ctx: &RequestContext,
+    ) -> ServiceResult<Vec<Session>> {
+        let target = self.administered(actor, member, ctx)?;
+        let now = self.clock.now();
+        let idle_since = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
+        let sessions = self.store.read(|repo| repo.user_sessions(target.key))?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.expires_at > now && s.last_seen_at > idle_since)
+            .collect())
+    }
+
+    /// `DELETE /api/v1/tenants/{t}/groups/{g}/users/{u}/sessions/{id}/`: ends a user's session.
+    pub fn end_user_session_at(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        id: i64,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
+        let target = self.administered(actor, member, ctx)?;
+        let event = self.audit_event(
+            Some(actor),
+            Some(target.key),
+            AuditAction::SessionRevoke,
+            vec![format!("session:{id}")],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            if !repo.delete_user_session(target.key, id)? {
+                return Err(ServiceError::NotFound("session"));
+            }
+            repo.record_audit(&event)?;
+            Ok(())
+        })
+    }
+
+    /// The user at `member`, if `actor` may manage their account (the rule of enabling or
+    /// disabling it); refusals are audited.
+    fn administered(&self, actor: &Principal, member: &GroupMember, ctx: &RequestContext) -> ServiceResult<User> {
+        self.refuse_if_enrollment_only(actor)?;
+        let target = self
+            .store
+            .read(|repo| repo.user_by_path(member))?
+            .ok_or(ServiceError::NotFound("user"))?;
+        let allowed = self.authorize(Actor::Caller(actor), Action::UpdateAccount, &target);
+        self.audit_refusal(
+            &allowed,
+            Actor::Caller(actor),
+            Some(target.key),
+            AuditAction::SessionRevoke,
+            vec![],
+            ctx,
+        );
+        allowed.map(|()| target)
+    }
+
+    fn revoke_token_of(&self, actor: Actor<'_>, target: &User, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
+        let event = match actor {
+            Actor::Caller(p) => self.audit_event(
+                Some(p),
+                Some(target.key),
+                AuditAction::TokenRevoke,
+                vec![format!("token:{id}")],
+                AuditOutcome::Success,
+                ctx,
+            ),
+            Actor::Operator => self.tool_audit_event(
+                "operator",
+                Some(target.key),
+                AuditAction::TokenRevoke,
+                vec![format!("token:{id}")],
+                AuditOutcome::Success,
+                ctx,
+            ),
+        };
+        self.store.write(|repo| {
+            if !repo.revoke_api_token(target.key, id)? {
+                return Err(ServiceError::NotFound("token"));
+            }
+            repo.record_audit(&event)?;
+            Ok(())
+        })
+    }
+}
