@@ -41,7 +41,7 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
 }
 
 /// A ceremony begun: send `ceremony` back with the browser's answer to `options`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CeremonyView {
     /// The handle of this ceremony (single use; it expires with `security.challenge_seconds`).
     pub ceremony: String,
@@ -49,6 +49,15 @@ pub struct CeremonyView {
     /// (challenge, user id, credential ids) in base64url.
     #[schema(value_type = Object)]
     pub options: serde_json::Value,
+}
+
+impl std::fmt::Debug for CeremonyView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CeremonyView")
+            .field("ceremony", &"<redacted>")
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 impl From<CeremonyOptions> for CeremonyView {
@@ -95,7 +104,7 @@ pub struct PasskeysView {
 }
 
 /// The browser's answer to a registration's options, and the passkey's name.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     pub ceremony: String,
@@ -107,13 +116,32 @@ pub struct RegisterBody {
 }
 
 /// The browser's answer to a sign-in's options.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInBody {
     pub ceremony: String,
     /// The `PublicKeyCredential` `navigator.credentials.get()` gave (JSON, base64url members).
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
+}
+
+impl std::fmt::Debug for RegisterBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterBody")
+            .field("ceremony", &"<redacted>")
+            .field("name", &self.name)
+            .field("credential", &"<credential>")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SignInBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInBody")
+            .field("ceremony", &"<redacted>")
+            .field("credential", &"<assertion>")
+            .finish()
+    }
 }
 
 /// A ceremony's options are for this client only and used once: never stored by a cache.

@@ -38,6 +38,8 @@ pub enum Counter<'a> {
     TokenFromAddress(&'a str),
     /// Candidate checks of the account page's live policy feedback for `account`.
     Checks(&'a str),
+    /// Passkey sign-ins begun from one client address (each stores a ceremony).
+    CeremoniesFromAddress(&'a str),
 }
 
 impl Counter<'_> {
@@ -48,6 +50,7 @@ impl Counter<'_> {
             Counter::Address(_) => "address",
             Counter::TokenFromAddress(_) => "sso-address",
             Counter::Checks(_) => "checks",
+            Counter::CeremoniesFromAddress(_) => "ceremonies-address",
         }
     }
 
@@ -57,7 +60,11 @@ impl Counter<'_> {
         digest.update(self.kind().as_bytes());
         let parts: &[&str] = match self {
             Counter::AccountFromAddress { account, address } => &[account, address],
-            Counter::Account(v) | Counter::Address(v) | Counter::TokenFromAddress(v) | Counter::Checks(v) => &[v],
+            Counter::Account(v)
+            | Counter::Address(v)
+            | Counter::TokenFromAddress(v)
+            | Counter::Checks(v)
+            | Counter::CeremoniesFromAddress(v) => &[v],
         };
         for part in parts {
             // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
@@ -183,6 +190,9 @@ mod tests {
             .key()
         );
         assert_eq!(Counter::Checks("bob").key(), Counter::Checks("bob").key());
+        let ceremonies = Counter::CeremoniesFromAddress("192.0.2.1").key();
+        assert!(ceremonies.starts_with("t1:ceremonies-address:"), "{ceremonies}");
+        assert_ne!(ceremonies, Counter::Address("192.0.2.1").key());
     }
 
     #[test]

@@ -92,10 +92,20 @@ pub fn relying_party(config: &PasskeyConfig) -> Result<Webauthn, String> {
 
 /// What a browser needs to run a ceremony: the handle to send back and the options for
 /// `navigator.credentials.create()` / `.get()` (`{"publicKey": …}`, binary members in base64url).
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves the handle out.
+#[derive(Clone)]
 pub struct CeremonyOptions {
     pub ceremony: String,
     pub options: serde_json::Value,
+}
+
+impl std::fmt::Debug for CeremonyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CeremonyOptions")
+            .field("ceremony", &"<redacted>")
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 /// A passkey as its user sees it.
@@ -124,19 +134,22 @@ impl From<&PasskeyRecord> for PasskeyInfo {
 }
 
 /// The counter and backup flags of a credential, from its serialisation (`Passkey` has no
-/// getters for them; `{"cred":{"counter":…,"backup_eligible":…,"backup_state":…}}`).
+/// getters for them; `{"cred":{"counter":…,"backup_eligible":…,"backup_state":…}}`). A
+/// serialisation without them is refused rather than read as zero: a change of webauthn-rs's
+/// format must not switch the counter check off unnoticed.
 fn flags_of(passkey: &Passkey) -> ServiceResult<(u32, bool, bool)> {
     let value = serde_json::to_value(passkey).map_err(corrupt)?;
     let cred = &value["cred"];
     let counter = cred["counter"]
         .as_u64()
         .and_then(|c| u32::try_from(c).ok())
-        .unwrap_or(0);
-    Ok((
-        counter,
-        cred["backup_eligible"].as_bool().unwrap_or(false),
-        cred["backup_state"].as_bool().unwrap_or(false),
-    ))
+        .ok_or_else(|| corrupt("a credential without its counter"))?;
+    let flag = |name: &str| {
+        cred[name]
+            .as_bool()
+            .ok_or_else(|| corrupt(format!("a credential without {name}")))
+    };
+    Ok((counter, flag("backup_eligible")?, flag("backup_state")?))
 }
 
 fn corrupt(err: impl std::fmt::Display) -> ServiceError {
@@ -381,6 +394,8 @@ impl<S: Store> Services<S> {
         self.refuse_passkey_sign_in_mode()?;
         self.check_token_throttle(ctx)?;
         let rp = self.relying_party()?;
+        // Nobody is known yet and each call stores a ceremony: bounded per address.
+        self.count_ceremony(ctx)?;
         let (mut options, state) = rp
             .start_discoverable_authentication()
             .map_err(|e| ServiceError::Hashing(format!("starting a passkey sign-in: {e}")))?;
@@ -434,7 +449,7 @@ impl<S: Store> Services<S> {
         let stored = passkey_of(&record)?;
         let result = rp.finish_discoverable_authentication(&credential, state, &[DiscoverableKey::from(&stored)]);
         match self.record_passkey_use(&record, stored, result)? {
-            PasskeyCheck::Accepted => self.open_session(
+            PasskeyCheck::Accepted => self.passkey_session(
                 user,
                 password,
                 AuthMethod::Session,
@@ -444,6 +459,19 @@ impl<S: Store> Services<S> {
             PasskeyCheck::Refused => Err(self.failed_passkey(&user, None, AuditAction::Login, false, ctx)),
             PasskeyCheck::CounterRegressed => Err(self.failed_passkey(&user, None, AuditAction::Login, true, ctx)),
         }
+    }
+
+    /// Opens the session of an accepted passkey sign-in, counted like every accepted factor.
+    fn passkey_session(
+        &self,
+        user: User,
+        password: Option<accountd_domain::records::PasswordRecord>,
+        auth: AuthMethod,
+        ctx: &RequestContext,
+        proved_with: Vec<String>,
+    ) -> ServiceResult<LoginOutcome> {
+        self.factor_counters.count(METHOD_PASSKEY, true);
+        self.open_session(user, password, auth, ctx, proved_with)
     }
 
     /// Passkey sign-in is for the modes where accountd, or the Application Server, knows the
@@ -481,6 +509,7 @@ impl<S: Store> Services<S> {
     /// `POST /api/v1/session/reauthenticate/options/`: assertion options for the caller's
     /// passkeys, to re-authenticate with one.
     pub fn begin_passkey_reauthentication(&self, principal: &Principal) -> ServiceResult<CeremonyOptions> {
+        self.require_session(principal)?;
         let rp = self.relying_party()?;
         let records = self.store.read(|repo| repo.user_passkeys(principal.user.key))?;
         if records.is_empty() {
@@ -670,6 +699,19 @@ mod tests {
             let err = relying_party(&config).err().unwrap_or_default();
             assert!(err.contains(reason), "{config:?}: {err}");
         }
+    }
+
+    #[test]
+    fn ceremony_handles_are_not_debugged() {
+        let options = CeremonyOptions {
+            ceremony: "handle-secret".to_owned(),
+            options: serde_json::json!({"publicKey": {}}),
+        };
+        let shown = format!("{options:?}");
+        assert!(
+            !shown.contains("handle-secret") && shown.contains("publicKey"),
+            "{shown}"
+        );
     }
 
     #[test]

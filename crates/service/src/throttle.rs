@@ -116,10 +116,22 @@ impl<S: Store> Services<S> {
 
     /// Counts one candidate check of `account`; 429 once the window holds the configured number.
     pub(crate) fn count_check(&self, account: &str) -> ServiceResult<()> {
-        let counter = [(
-            Counter::Checks(account),
-            self.limit(self.config.throttle.max_checks_per_account),
-        )];
+        self.count_within(Counter::Checks(account), self.config.throttle.max_checks_per_account)
+    }
+
+    /// Counts one passkey sign-in begun from the request's address; 429 once the window holds
+    /// `throttle.max_ceremonies_per_address`.
+    pub(crate) fn count_ceremony(&self, ctx: &RequestContext) -> ServiceResult<()> {
+        let address = ctx.client.address.as_deref().unwrap_or(NO_ADDRESS);
+        self.count_within(
+            Counter::CeremoniesFromAddress(address),
+            self.config.throttle.max_ceremonies_per_address,
+        )
+    }
+
+    /// Refuses with 429 when `counter` is at `max` in the window, else counts one more.
+    fn count_within(&self, counter: Counter<'_>, max: u32) -> ServiceResult<()> {
+        let counter = [(counter, self.limit(max))];
         self.refuse_if_over(&counter)?;
         self.store.write(|repo| self.hit(repo, &counter))
     }

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use accountd_domain::ids::Username;
-use accountd_domain::ports::{Clock, ManualClock};
+use accountd_domain::ports::{Clock, ManualClock, Store};
 use accountd_domain::principal::AuthMethod;
 use accountd_domain::secret::Password;
 use accountd_domain::user::Timestamp;
@@ -189,6 +189,7 @@ fn backup_and_restore_keep_the_factor(source: &TestDatabase, target: &TestDataba
     // The passkey works as before, its counter carried on (2 after 1); its use is recorded.
     second_step_with_passkey(&after, &mut laptop).unwrap();
     let restored = after.find_user(&Username::parse("foouser").unwrap()).unwrap().unwrap();
+    let listed_user = restored.key;
     let listed = after
         .passkeys(&accountd_domain::principal::Principal {
             user: restored,
@@ -197,6 +198,8 @@ fn backup_and_restore_keep_the_factor(source: &TestDatabase, target: &TestDataba
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "Laptop");
+    let stored = target.read(|r| r.user_passkeys(listed_user)).unwrap();
+    assert_eq!(stored[0].passkey.counter, 2, "1 before the backup, 2 after");
     // And Basic stays refused for them.
     assert!(matches!(
         after.authenticate_basic("foouser", &Password::new(DEMO_PASSWORD).unwrap(), &ctx()),

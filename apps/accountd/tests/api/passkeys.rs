@@ -255,9 +255,7 @@ async fn passkey_lifecycle(app: &TestApp) {
         .unwrap()
         .len();
     assert_eq!(allowed, 2, "both of the user's passkeys");
-    // A passkey nobody registered is refused, and the challenge lives on.
-    let mut stranger = Authenticator::new();
-    stranger.credential_id.clone_from(&phone.credential_id);
+    // A forged answer is refused, and the challenge lives on.
     let second_step = |answer: Value| {
         let client = client.clone();
         let challenge = challenge["challenge"].clone();
@@ -601,4 +599,33 @@ async fn a_first_passkey_lifts_an_enrollment_only_session_and_a_reset_removes_it
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let again = Browser::sign_in(&app, "foouser").await;
     assert_eq!(again.get(PASSKEYS).await["passkeys"], json!([]));
+}
+
+#[actix_web::test]
+async fn a_passkey_signs_in_only_its_owner_and_sign_ins_begun_are_bounded_per_address() {
+    let app = spawn_with(Spawn {
+        configure: Box::new(|c| c.throttle.max_ceremonies_per_address = 4),
+        ..Spawn::default()
+    })
+    .await;
+    let mut mine = Authenticator::new();
+    register(&Browser::sign_in(&app, "foouser").await, &mut mine, "Mine").await;
+    let mut theirs = Authenticator::new();
+    register(&Browser::sign_in(&app, "jbloggs").await, &mut theirs, "Theirs").await;
+
+    // foouser's passkey, presented as jbloggs's (the user handle is not signed).
+    mine.user_handle.clone_from(&theirs.user_handle);
+    let client = app.fresh_client();
+    let posing = sign_in(&app, &client, &mut mine).await;
+    assert_eq!(posing.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get_info(&client).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in(&app, &client, &mut theirs).await.status(), StatusCode::OK);
+
+    // Each sign-in begun stores a ceremony: the fifth from this address in the window is 429.
+    let more = app.fresh_client();
+    begin_sign_in(&app, &more).await;
+    begin_sign_in(&app, &more).await;
+    let refused = more.post(app.url(SIGN_IN_OPTIONS)).send().await.expect("request");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().get("retry-after").is_some());
 }
