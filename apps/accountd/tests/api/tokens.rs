@@ -1,5 +1,5 @@
 //! Personal API tokens and every credential in one list (issue 20): a user's token works on
-//! SuperOffice's currentPrincipal and the Axway GET, a `read` token is refused on a PUT with its
+//! SuperOffice's currentPrincipal, APIO's login info and the Axway GET, a `read` token is refused on a PUT with its
 //! reason, a token stops working when revoked or expired, creation needs a recent proof, a level
 //! in `tokens.levels` and a lifetime within `tokens.max_lifetime_days`; "everything but this
 //! session" ends the other browser's session and every token; an administrator within scope lists
@@ -66,6 +66,9 @@ async fn a_personal_token_works_on_every_dialect_within_its_scope_until_revoked_
         assert_eq!(principal.status(), StatusCode::OK);
         let principal: Value = principal.json().await.unwrap();
         assert!(principal.to_string().contains("jbloggs"), "{principal}");
+        let apio = bearer(&app, Method::GET, "/api/v1/session/user_login_info/", token, None).await;
+        assert_eq!(apio.status(), StatusCode::OK);
+        assert_eq!(apio.json::<Value>().await.unwrap()["username"], "jbloggs");
         let axway = bearer(&app, Method::GET, CURRENT_USER, token, None).await;
         assert_eq!(axway.status(), StatusCode::OK);
         assert_eq!(axway.json::<Value>().await.unwrap()["loginName"], "jbloggs");
