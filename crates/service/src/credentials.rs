@@ -72,7 +72,7 @@ impl<S: Store> Services<S> {
         let max = self.config.tokens.max_lifetime_days;
         if lifetime_days == 0 || lifetime_days > max {
             return Err(ServiceError::Invalid(vec![accountd_domain::InvalidValue::new(
-                "expires_in_days",
+                "expiresInDays",
                 accountd_domain::Problem::OutOfRange {
                     min: 1,
                     max: i64::from(max),
