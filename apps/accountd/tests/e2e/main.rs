@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod credentials;
 mod factors;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]

@@ -1,6 +1,6 @@
 // Self-service account page: sign in (with a second step for two-step verification, or with a
 // passkey alone), profile, password, PIN, two-step verification, passkeys and recovery codes,
-// sessions, sign out.
+// sessions, personal API tokens, everything that can sign in as the user, sign out.
 // Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
 'use strict';
 
@@ -23,6 +23,8 @@
     passkeyOptions: '/api/v1/session/second_factors/passkeys/options/',
     passkeySignIn: '/api/v1/login/passkey/',
     passkeySignInOptions: '/api/v1/login/passkey/options/',
+    tokens: '/api/v1/session/tokens/',
+    credentials: '/api/v1/session/credentials/',
   };
   // problem+json `type`s the page tells apart.
   const PROBLEM = {
@@ -31,6 +33,7 @@
     enrollment: 'urn:accountd:problem:second-factor-enrollment-required',
     wrongSecret: 'urn:accountd:problem:wrong-secret',
     passkeyRefused: 'urn:accountd:problem:passkey-refused',
+    forbidden: 'urn:accountd:problem:forbidden',
   };
   const isProblem = (r, type) => !!r.data && r.data.type === type;
   const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -65,6 +68,10 @@
     // hasPasskey, primary, mode}; mode is 'password', 'totp', 'passkey' or 'recovery'.
     reauth: null,
     codesBack: null, // the id of what gets the focus once new recovery codes are put away
+    tokens: [], // [{id, name, scope, personal, createdAt, lastUsedAt, expiresAt, expired}], newest first
+    // Everything that can sign in as the user: [{kind, id, name, createdAt, lastUsedAt, expiresAt,
+    // current, scope, address, remaining, revoke: {method, path} | null}]
+    credentials: [],
   };
 
   // ---------------------------------------------------------------- translations
@@ -128,6 +135,38 @@
       passkeyStepRefused: 'This passkey was not accepted. Try again, or start over.',
       passkeyRejected: 'The server did not accept this passkey. Try again.',
       wrongPasskey: 'This passkey was not accepted. Try again.',
+      // Personal API tokens.
+      tokensTitle: 'API tokens',
+      tokensIntro: 'A personal API token lets a script or another program use the API as you, without your password: it sends the token in an "Authorization: Bearer" header. A read-only token can look but not change anything. Revoke a token as soon as you no longer need it.',
+      tokensNone: 'You have no API tokens.',
+      tokenName: 'Token name', tokenNameHint: 'What it is for, such as "Backup script" or "Dashboard".',
+      tokenScope: 'Access', scopeRead: 'Read only', scopeFull: 'Full access',
+      tokenDays: 'Expires after', days7: '7 days', days30: '30 days', days90: '90 days',
+      tokenCreate: 'Create a token', tokenSecret: 'Your new token',
+      tokenSave: 'Copy this token now and keep it somewhere safe (in a password manager, for instance). It will not be shown again.',
+      tokenCopy: 'Copy', tokenDone: 'I have copied it', tokenCopied: 'Copied.',
+      tokenCopyFailed: 'The browser could not copy it: the token is selected, copy it yourself.',
+      tokenCreatedAt: 'Created', tokenLastUsed: 'Last used', tokenNeverUsed: 'Never used', tokenExpires: 'Expires',
+      tokenNoExpiry: 'Never', tokenExpiredOn: 'Expired on {date}', tokenExpiredBadge: 'Expired',
+      tokenByAdmin: 'Created by an administrator',
+      tokenRevoke: 'Revoke', tokenRevokeLabel: 'Revoke the token {name}',
+      tokenCreated: 'The token "{name}" was created.', tokenRevoked: 'The token "{name}" was revoked: it no longer works.',
+      tokenGone: 'That token had already been revoked.', tokensForbidden: 'Your account may not create API tokens.',
+      // Everything that can sign in as the user.
+      credentialsTitle: 'Everything that can sign in as you',
+      credentialsIntro: 'Your password and PIN, where you are signed in, your API tokens and second factors, with when each was last used. Revoke what you do not recognise.',
+      credPassword: 'Password', credPin: 'PIN', credSession: 'Session', credToken: 'API token',
+      credTotp: 'Authenticator app', credPasskey: 'Passkey', credRecovery: 'Recovery codes',
+      credTitle: '{kind}: {detail}', credSessionFrom: '{browser} from {address}', credTokenDetail: '{name} ({scope})',
+      credCodesLeft: (p) => `${p.n} left`,
+      credChanged: 'Changed', credSetUp: 'Set up', credAdded: 'Added', credLastUsed: 'Last used', credNever: 'Never',
+      credExpires: 'Expires',
+      credRevoke: 'Revoke', credRevokeLabel: 'Revoke {what}', credRevoked: 'Revoked: {what}.',
+      credGone: 'It had already been revoked.',
+      revokeEverything: 'Sign out everywhere else and revoke every token',
+      revokeEverythingQuestion: 'This signs out all your other sessions and revokes every API token: scripts and programs that use them stop working. Your password, PIN and second factors stay. Are you sure?',
+      revokeEverythingConfirm: 'Yes, sign out and revoke',
+      revokedEverything: (p) => `Ended ${p.s} ${p.s === 1 ? 'session' : 'sessions'} and revoked ${p.m} ${p.m === 1 ? 'token' : 'tokens'}.`,
       // Messages built by the script.
       signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
       accountDisabled: 'This account cannot sign in.',
@@ -222,6 +261,36 @@
       passkeyStepRefused: "Cette clé d'accès n'a pas été acceptée. Réessayez, ou recommencez.",
       passkeyRejected: "Le serveur n'a pas accepté cette clé d'accès. Réessayez.",
       wrongPasskey: "Cette clé d'accès n'a pas été acceptée. Réessayez.",
+      tokensTitle: "Jetons d'API",
+      tokensIntro: "Un jeton d'API personnel permet à un script ou à un autre programme d'utiliser l'API en votre nom, sans votre mot de passe\u00a0: il envoie le jeton dans un en-tête «\u00a0Authorization: Bearer\u00a0». Un jeton en lecture seule permet de consulter, mais pas de modifier. Révoquez un jeton dès que vous n'en avez plus besoin.",
+      tokensNone: "Vous n'avez aucun jeton d'API.",
+      tokenName: 'Nom du jeton', tokenNameHint: 'Son usage, par exemple «\u00a0Script de sauvegarde\u00a0» ou «\u00a0Tableau de bord\u00a0».',
+      tokenScope: 'Accès', scopeRead: 'Lecture seule', scopeFull: 'Accès complet',
+      tokenDays: 'Expire après', days7: '7 jours', days30: '30 jours', days90: '90 jours',
+      tokenCreate: 'Créer un jeton', tokenSecret: 'Votre nouveau jeton',
+      tokenSave: 'Copiez ce jeton maintenant et conservez-le en lieu sûr (dans un gestionnaire de mots de passe, par exemple). Il ne sera plus affiché.',
+      tokenCopy: 'Copier', tokenDone: "Je l'ai copié", tokenCopied: 'Copié.',
+      tokenCopyFailed: "Le navigateur n'a pas pu le copier\u00a0: le jeton est sélectionné, copiez-le vous-même.",
+      tokenCreatedAt: 'Création', tokenLastUsed: 'Dernière utilisation', tokenNeverUsed: 'Jamais utilisé',
+      tokenExpires: 'Expiration', tokenNoExpiry: 'Jamais', tokenExpiredOn: 'Expiré le {date}', tokenExpiredBadge: 'Expiré',
+      tokenByAdmin: 'Créé par un administrateur',
+      tokenRevoke: 'Révoquer', tokenRevokeLabel: 'Révoquer le jeton {name}',
+      tokenCreated: 'Le jeton «\u00a0{name}\u00a0» a été créé.', tokenRevoked: 'Le jeton «\u00a0{name}\u00a0» a été révoqué\u00a0: il ne fonctionne plus.',
+      tokenGone: 'Ce jeton avait déjà été révoqué.', tokensForbidden: "Votre compte ne peut pas créer de jeton d'API.",
+      credentialsTitle: 'Tout ce qui peut se connecter en votre nom',
+      credentialsIntro: "Votre mot de passe et votre code PIN, les sessions ouvertes, vos jetons d'API et vos seconds facteurs, avec leur dernière utilisation. Révoquez ce que vous ne reconnaissez pas.",
+      credPassword: 'Mot de passe', credPin: 'Code PIN', credSession: 'Session', credToken: "Jeton d'API",
+      credTotp: "Application d'authentification", credPasskey: "Clé d'accès", credRecovery: 'Codes de secours',
+      credTitle: '{kind}\u00a0: {detail}', credSessionFrom: '{browser} depuis {address}', credTokenDetail: '{name} ({scope})',
+      credCodesLeft: (p) => (p.n <= 1 ? `${p.n} restant` : `${p.n} restants`),
+      credChanged: 'Dernière modification', credSetUp: 'Activation', credAdded: 'Ajout', credLastUsed: 'Dernière utilisation',
+      credNever: 'Jamais', credExpires: 'Expiration',
+      credRevoke: 'Révoquer', credRevokeLabel: 'Révoquer\u00a0: {what}', credRevoked: 'Révoqué\u00a0: {what}.',
+      credGone: 'Cet élément avait déjà été révoqué.',
+      revokeEverything: 'Déconnecter toutes les autres sessions et révoquer tous les jetons',
+      revokeEverythingQuestion: "Toutes vos autres sessions seront déconnectées et tous vos jetons d'API révoqués\u00a0: les scripts et programmes qui les utilisent cesseront de fonctionner. Votre mot de passe, votre code PIN et vos seconds facteurs restent. Confirmez-vous\u00a0?",
+      revokeEverythingConfirm: 'Oui, déconnecter et révoquer',
+      revokedEverything: (p) => `${p.s} ${p.s <= 1 ? 'session déconnectée' : 'sessions déconnectées'} et ${p.m} ${p.m <= 1 ? 'jeton révoqué' : 'jetons révoqués'}.`,
       signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
       badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
       accountDisabled: 'Ce compte ne peut pas se connecter.',
@@ -394,6 +463,8 @@
     renderFactors();
     renderPasskeys();
     renderReauth();
+    renderTokens();
+    renderCredentials();
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -477,7 +548,7 @@
   }
 
   function clearErrors(form) {
-    for (const input of form.querySelectorAll('input')) {
+    for (const input of form.querySelectorAll('input, select')) {
       input.removeAttribute('aria-invalid');
       const el = $(`${input.id}-error`);
       if (el) el.textContent = '';
@@ -485,7 +556,7 @@
   }
 
   function focusFirstInvalid(form) {
-    const input = form.querySelector('input[aria-invalid="true"]');
+    const input = form.querySelector('input[aria-invalid="true"], select[aria-invalid="true"]');
     if (input) input.focus();
   }
 
@@ -536,14 +607,22 @@
     state.enrollOnly = false;
     state.signinStep = null;
     state.reauth = null;
-    for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form', 'passkey-form']) {
+    state.tokens = [];
+    state.credentials = [];
+    tokensSeq++; // answers still on their way are for the session that ended
+    credentialsSeq++;
+    for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form', 'passkey-form',
+      'token-form']) {
       $(id).reset();
       clearErrors($(id));
     }
     for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status', 'signout-status',
-      'factors-status', 'recovery-status', 'reauth-status', 'passkeys-status']) setStatus(id, '');
+      'factors-status', 'recovery-status', 'reauth-status', 'passkeys-status', 'tokens-status', 'credentials-status',
+      'token-copy-status']) setStatus(id, '');
     hideEnrollment();
     hideCodes();
+    hideTokenSecret();
+    closeRevokeEverything();
     $('reauth-section').hidden = true;
     $('signin-password').value = '';
     $('signin-code').value = '';
@@ -865,6 +944,129 @@
     }));
   }
 
+
+  // A <time> for an RFC 3339 instant, or "Unknown".
+  const timeOf = (iso) => (iso ? h('time', { dateTime: iso, textContent: formatDate(iso) }) : t('unknown'));
+
+  // One dl of label (an i18n key) and value (text or a node) pairs.
+  function details(rows) {
+    const dl = h('dl');
+    for (const [label, value] of rows) dl.append(h('dt', { textContent: t(label) }), h('dd', {}, value));
+    return dl;
+  }
+
+  const scopeText = (scope) => ({ read: t('scopeRead'), full: t('scopeFull') }[scope] || String(scope || ''));
+
+  // The caller's API tokens: one li each (name, access, created, last used, expiry, a Revoke button).
+  function renderTokens() {
+    const tokens = state.tokens || [];
+    $('token-empty').hidden = tokens.length > 0;
+    $('token-list').hidden = tokens.length === 0;
+    $('token-list').replaceChildren(...tokens.map((tk) => {
+      const name = String(tk.name || '');
+      const expiry = tk.expired ? t('tokenExpiredOn', { date: formatDate(tk.expiresAt) })
+        : tk.expiresAt ? timeOf(tk.expiresAt) : t('tokenNoExpiry');
+      const title = h('p', { className: 'item-title' }, h('span', { className: 'token-name', textContent: name }));
+      if (tk.expired) title.append(' ', h('span', { className: 'badge badge-bad', textContent: t('tokenExpiredBadge') }));
+      const info = h('div', { className: 'item-info' }, title, details([
+        ['tokenScope', scopeText(tk.scope)],
+        ['tokenCreatedAt', timeOf(tk.createdAt)],
+        ['tokenLastUsed', tk.lastUsedAt ? timeOf(tk.lastUsedAt) : t('tokenNeverUsed')],
+        ['tokenExpires', expiry],
+      ]));
+      if (tk.personal === false) info.append(h('p', { className: 'hint', textContent: t('tokenByAdmin') }));
+      const button = h('button', { type: 'button', className: 'token-revoke', textContent: t('tokenRevoke') });
+      button.setAttribute('aria-label', t('tokenRevokeLabel', { name }));
+      button.addEventListener('click', () => revokeToken(tk, button));
+      return h('li', { dataset: { tokenId: String(tk.id), scope: String(tk.scope || ''), expired: String(!!tk.expired) } },
+        info, button);
+    }));
+  }
+
+  // The i18n key of each kind of credential, and of the date it was set up (or changed).
+  const CREDENTIAL_KINDS = {
+    password: { label: 'credPassword', created: 'credChanged' },
+    pin: { label: 'credPin', created: 'credChanged' },
+    session: { label: 'credSession', created: 'created', used: 'lastSeen', expires: 'credExpires' },
+    api_token: { label: 'credToken', created: 'tokenCreatedAt', used: 'credLastUsed', expires: 'credExpires' },
+    totp: { label: 'credTotp', created: 'credSetUp', used: 'credLastUsed' },
+    passkey: { label: 'credPasskey', created: 'credAdded', used: 'credLastUsed' },
+    recovery_codes: { label: 'credRecovery' },
+  };
+
+  // What a credential is, for people: "API token: dashboard (Read only)", "Session: Chrome 120 on
+  // Linux from 10.0.0.1", "Recovery codes: 3 left".
+  function credentialName(c) {
+    const kind = CREDENTIAL_KINDS[c.kind];
+    const label = kind ? t(kind.label) : String(c.kind || '');
+    let detail = '';
+    if (c.kind === 'session') {
+      const browser = describeAgent(c.name) || c.name || t('unknown');
+      detail = c.address ? t('credSessionFrom', { browser, address: c.address }) : browser;
+    } else if (c.kind === 'api_token') {
+      detail = t('credTokenDetail', { name: c.name || '', scope: scopeText(c.scope) });
+    } else if (c.kind === 'recovery_codes') {
+      detail = t('credCodesLeft', { n: Number(c.remaining || 0) });
+    } else if (c.name) {
+      detail = String(c.name);
+    }
+    return detail ? t('credTitle', { kind: label, detail }) : label;
+  }
+
+  // Everything that can sign in as the user, in one list; a Revoke button where the server says how.
+  function renderCredentials() {
+    const list = state.credentials || [];
+    $('credential-list').replaceChildren(...list.map((c) => {
+      const kind = CREDENTIAL_KINDS[c.kind] || {};
+      const what = credentialName(c);
+      const rows = [];
+      if (kind.created) rows.push([kind.created, timeOf(c.createdAt)]);
+      if (kind.used) rows.push([kind.used, c.lastUsedAt ? timeOf(c.lastUsedAt) : t('credNever')]);
+      if (kind.expires && c.expiresAt) rows.push([kind.expires, timeOf(c.expiresAt)]);
+      const title = h('p', { className: 'item-title', textContent: what });
+      if (c.current) title.append(' ', h('span', { className: 'badge', textContent: t('thisSession') }));
+      const dataset = { kind: String(c.kind || ''), current: String(!!c.current) };
+      if (c.id != null) dataset.credentialId = String(c.id);
+      const li = h('li', { dataset }, h('div', { className: 'item-info' }, title, ...(rows.length ? [details(rows)] : [])));
+      if (c.kind === 'session' && c.name) title.title = String(c.name);
+      if (revokeAction(c)) {
+        const button = h('button', { type: 'button', className: 'credential-revoke', textContent: t('credRevoke') });
+        button.setAttribute('aria-label', t('credRevokeLabel', { what }));
+        button.addEventListener('click', () => revokeCredential(c, what, button));
+        li.append(button);
+      }
+      return li;
+    }));
+  }
+
+  // The server's way to revoke a credential, when it is one the page sends: DELETE of a path under
+  // /api/ on this origin. Anything else gets no button.
+  function revokeAction(c) {
+    const r = c && c.revoke;
+    if (!r || String(r.method).toUpperCase() !== 'DELETE') return null;
+    const path = String(r.path || '');
+    if (!/^\/api\/[A-Za-z0-9_\/.~-]*$/.test(path) || path.includes('..') || path.includes('//')) return null;
+    return { method: 'DELETE', path };
+  }
+
+  // A new token, shown this once: the field has the focus (and the text selected), its warning
+  // describes it.
+  function showTokenSecret(token) {
+    const input = $('token-secret');
+    input.value = String(token || '');
+    setStatus('token-copy-status', '');
+    $('token-new').hidden = false;
+    input.focus();
+    input.select();
+  }
+
+  // The token is put away: gone from the page.
+  function hideTokenSecret() {
+    $('token-secret').value = '';
+    setStatus('token-copy-status', '');
+    $('token-new').hidden = true;
+  }
+
   // ---------------------------------------------------------------- loading
 
   async function loadSessions() {
@@ -901,15 +1103,48 @@
     return r;
   }
 
+  // The tokens and the credentials may be loaded by several changes at once: the newest answer wins.
+  let tokensSeq = 0;
+  let credentialsSeq = 0;
+  const skipped = { ok: true, status: 200, data: null };
+
+  async function loadTokens() {
+    if (state.enrollOnly) return skipped; // the section is not shown
+    const mine = ++tokensSeq;
+    const r = await api('GET', API.tokens);
+    if (mine !== tokensSeq) return r;
+    if (r.ok) state.tokens = (r.data && Array.isArray(r.data.tokens)) ? r.data.tokens : [];
+    else if (r.status !== 401) setStatus('tokens-status', problemText(r), 'bad');
+    renderTokens();
+    return r;
+  }
+
+  async function loadCredentials() {
+    if (state.enrollOnly) return skipped;
+    const mine = ++credentialsSeq;
+    const r = await api('GET', API.credentials);
+    if (mine !== credentialsSeq) return r;
+    if (r.ok) state.credentials = (r.data && Array.isArray(r.data.credentials)) ? r.data.credentials : [];
+    else if (r.status !== 401) setStatus('credentials-status', problemText(r), 'bad');
+    renderCredentials();
+    return r;
+  }
+
+  // After a token or a credential was revoked: every section that lists one.
+  async function loadEverything() {
+    await Promise.all([loadSessions(), loadTokens(), loadCredentials(), loadFactors(), loadPasskeys()]);
+  }
+
   // Signed in: fetch everything else, render, then (and only then) flag the body as signed-in.
   async function enterSignedIn(profile) {
     document.body.dataset.state = 'loading';
     state.profile = profile;
     state.enrollOnly = false;
     $('account').dataset.mode = 'full';
-    const [pw, pin, sessions, factors, passkeys] = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
-      loadSessions(), loadFactors(), loadPasskeys()]);
-    if ([pw, pin, sessions, factors, passkeys].some((r) => r.status === 401)) return; // already back on the sign-in form
+    const answers = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
+      loadSessions(), loadFactors(), loadPasskeys(), loadTokens(), loadCredentials()]);
+    if (answers.some((r) => r.status === 401)) return; // already back on the sign-in form
+    const [pw] = answers;
     state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
     renderProfile(profile);
     renderPin();
@@ -1199,7 +1434,7 @@
         passwordChecker.cancel();
         resetRules('password');
         setStatus('password-status', t('passwordChanged'), 'ok');
-        await loadSessions();
+        await Promise.all([loadSessions(), loadCredentials()]);
       } else if (isWrongSecret(r)) {
         fieldError('password-old', t('wrongPassword'));
         setStatus('password-status', t('notChanged'), 'bad');
@@ -1230,7 +1465,7 @@
         form.reset();
         pinChecker.cancel();
         resetRules('pin');
-        await loadPinPolicy(); // a PIN is now set: the current PIN becomes required
+        await Promise.all([loadPinPolicy(), loadCredentials()]); // a PIN is set: the current PIN becomes required
         setStatus('pin-status', t('pinChanged'), 'ok');
       } else if (isWrongSecret(r) && !$('pin-old').hidden) {
         fieldError('pin-old', t('wrongPin'));
@@ -1248,7 +1483,7 @@
       if (r.status === 401) return;
       if (r.ok) setStatus('sessions-status', t('sessionEnded'), 'ok');
       else setStatus('sessions-status', r.status === 404 ? t('sessionGone') : problemText(r), 'bad');
-      await loadSessions();
+      await Promise.all([loadSessions(), loadCredentials()]);
       $('sessions-end-others').focus();
     });
   }
@@ -1259,7 +1494,126 @@
       if (r.status === 401) return;
       if (r.ok) setStatus('sessions-status', t('endedOthers', { n: Number((r.data && r.data.ended) || 0) }), 'ok');
       else setStatus('sessions-status', problemText(r), 'bad');
-      await loadSessions();
+      await Promise.all([loadSessions(), loadCredentials()]);
+    });
+  }
+
+  // ---------------------------------------------------------------- API tokens and credentials
+
+  // problem+json `errors[].field` -> the token form's field.
+  const TOKEN_FIELDS = {
+    name: 'token-name', scope: 'token-scope', expires_in_days: 'token-days', expiresInDays: 'token-days',
+  };
+
+  // Create a personal token (a recent proof needed: the page asks for one, then tries again); the
+  // answer's token is shown once.
+  async function createToken(event) {
+    event.preventDefault();
+    const form = $('token-form');
+    clearErrors(form);
+    setStatus('tokens-status', '');
+    const name = $('token-name').value.trim();
+    const scope = $('token-scope').value;
+    const expiresInDays = Number.parseInt($('token-days').value, 10);
+    if (!name) {
+      fieldError('token-name', t('required'));
+      $('token-name').focus();
+      return;
+    }
+    hideTokenSecret(); // one secret on the page at a time
+    await guarded($('token-create'), 'tokens-status', async () => {
+      clearErrors(form);
+      const r = await api('POST', API.tokens, { name, scope, expiresInDays });
+      if (r.ok && r.data && r.data.token) {
+        form.reset();
+        showTokenSecret(r.data.token);
+        setStatus('tokens-status', t('tokenCreated', { name: r.data.name || name }), 'ok');
+        await Promise.all([loadTokens(), loadCredentials()]);
+        return null;
+      }
+      if (r.status === 400) {
+        showProblem(r, form, TOKEN_FIELDS, 'tokens-status', null);
+        return null;
+      }
+      if (r.status === 403) {
+        // Say why in English (the server's words), else in the page's language.
+        const detail = state.lang === 'en' && r.data && r.data.detail;
+        setStatus('tokens-status', isProblem(r, PROBLEM.forbidden) ? detail || t('tokensForbidden') : problemText(r), 'bad');
+        return null;
+      }
+      return r;
+    });
+  }
+
+  async function revokeToken(token, button) {
+    await guarded(button, 'tokens-status', async () => {
+      const r = await api('DELETE', `${API.tokens}${encodeURIComponent(token.id)}/`);
+      if (!r.ok && r.status !== 404) return r;
+      await Promise.all([loadTokens(), loadCredentials()]);
+      setStatus('tokens-status', r.ok ? t('tokenRevoked', { name: token.name }) : t('tokenGone'), 'ok');
+      $('tokens-title').focus();
+      return null;
+    });
+  }
+
+  async function copyToken() {
+    const input = $('token-secret');
+    input.focus();
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      setStatus('token-copy-status', t('tokenCopied'), 'ok');
+    } catch (_) {
+      setStatus('token-copy-status', t('tokenCopyFailed'), 'bad');
+    }
+  }
+
+  function tokenDone() {
+    hideTokenSecret();
+    $('tokens-title').focus();
+  }
+
+  // Revoke one credential of the list the way the server said; then every list again.
+  async function revokeCredential(credential, what, button) {
+    const action = revokeAction(credential);
+    if (!action) return;
+    await guarded(button, 'credentials-status', async () => {
+      const r = await api(action.method, action.path);
+      if (!r.ok && r.status !== 404) return r;
+      if (r.ok && credential.kind === 'totp') hideCodes(); // they went with the app
+      await loadEverything();
+      setStatus('credentials-status', r.ok ? t('credRevoked', { what }) : t('credGone'), 'ok');
+      $('credentials-title').focus();
+      return null;
+    });
+  }
+
+  // "Sign out everywhere else and revoke every token" asks first, on the page: Yes or Cancel.
+  function askRevokeEverything() {
+    setStatus('credentials-status', '');
+    $('revoke-everything-box').hidden = false;
+    $('revoke-everything').setAttribute('aria-expanded', 'true');
+    $('revoke-everything-confirm').focus();
+  }
+
+  function closeRevokeEverything() {
+    $('revoke-everything-box').hidden = true;
+    $('revoke-everything').setAttribute('aria-expanded', 'false');
+  }
+
+  async function revokeEverything() {
+    await guarded($('revoke-everything-confirm'), 'credentials-status', async () => {
+      const r = await api('DELETE', API.credentials);
+      if (isProblem(r, PROBLEM.reauth)) return r;
+      closeRevokeEverything();
+      if (r.status === 401) return null;
+      $('revoke-everything').focus();
+      if (!r.ok) return r;
+      hideTokenSecret();
+      const d = r.data || {};
+      await loadEverything();
+      setStatus('credentials-status', t('revokedEverything', { s: Number(d.sessions || 0), m: Number(d.tokens || 0) }), 'ok');
+      return null;
     });
   }
 
@@ -1342,7 +1696,7 @@
       if (r.ok) {
         closeReauth();
         await pending.retry();
-        await loadPasskeys(); // its "last used"
+        await Promise.all([loadPasskeys(), loadCredentials()]); // its "last used"
         return;
       }
       if (r.status === 401) return;
@@ -1375,7 +1729,7 @@
       if (r.ok) {
         closeReauth();
         await pending.retry();
-        if (pending.mode === 'recovery') await loadFactors(); // one code fewer
+        if (pending.mode === 'recovery') await Promise.all([loadFactors(), loadCredentials()]); // one code fewer
         return;
       }
       if (r.status === 401) return;
@@ -1420,7 +1774,7 @@
       const r = await api('PUT', API.totp, { code });
       if (r.ok && r.data) {
         hideEnrollment();
-        await loadFactors();
+        await Promise.all([loadFactors(), loadCredentials()]);
         setStatus('factors-status', t('totpOn'), 'ok');
         showCodes(r.data.recovery_codes || [], state.enrollOnly ? null : 'totp-remove');
       } else if (isWrongSecret(r)) {
@@ -1438,7 +1792,7 @@
       const r = await api('DELETE', API.totp);
       if (r.ok) {
         hideCodes();
-        await loadFactors();
+        await Promise.all([loadFactors(), loadCredentials()]);
         setStatus('factors-status', t('totpOff'), 'ok');
         $('totp-setup').focus();
       }
@@ -1450,7 +1804,7 @@
     await guarded($('recovery-generate'), 'recovery-status', async () => {
       const r = await api('POST', API.recoveryCodes);
       if (r.ok && r.data) {
-        await loadFactors();
+        await Promise.all([loadFactors(), loadCredentials()]);
         setStatus('recovery-status', t('codesNew'), 'ok');
         showCodes(r.data.recovery_codes || [], 'recovery-generate');
       }
@@ -1622,7 +1976,7 @@
       const r = await api('POST', API.passkeys, { ceremony: begun.data.ceremony, name, credential: registrationJson(credential) });
       if (r.ok) {
         form.reset();
-        await Promise.all([loadPasskeys(), loadFactors()]);
+        await Promise.all([loadPasskeys(), loadFactors(), loadCredentials()]);
         setStatus('passkeys-status', t('passkeyAdded', { name }), 'ok');
         if (state.enrollOnly) await leaveEnrollment('passkeys-status');
         return r;
@@ -1643,7 +1997,7 @@
     await guarded(button, 'passkeys-status', async () => {
       const r = await api('DELETE', `${API.passkeys}${encodeURIComponent(passkey.id)}/`);
       if (!r.ok && r.status !== 404) return r;
-      await Promise.all([loadPasskeys(), loadFactors()]);
+      await Promise.all([loadPasskeys(), loadFactors(), loadCredentials()]);
       setStatus('passkeys-status', r.ok ? t('passkeyRemoved', { name: passkey.name }) : t('passkeyGone'), 'ok');
       $('passkeys-title').focus();
       return null;
@@ -1724,6 +2078,15 @@
     $('second-step-passkey').addEventListener('click', signinStepPasskey);
     $('passkey-sign-in').addEventListener('click', signInWithPasskey);
     $('passkey-form').addEventListener('submit', addPasskey);
+    $('token-form').addEventListener('submit', createToken);
+    $('token-copy').addEventListener('click', copyToken);
+    $('token-done').addEventListener('click', tokenDone);
+    $('revoke-everything').addEventListener('click', askRevokeEverything);
+    $('revoke-everything-confirm').addEventListener('click', revokeEverything);
+    $('revoke-everything-cancel').addEventListener('click', () => {
+      closeRevokeEverything();
+      $('revoke-everything').focus();
+    });
     $('passkey-sign-in-line').hidden = !passkeysSupported();
     $('reauth-use-recovery').addEventListener('click', toggleReauth);
     $('reauth-cancel').addEventListener('click', () => {
@@ -1742,7 +2105,8 @@
       applyLang();
     });
     $('whoami').tabIndex = -1; // focus target after signing in
-    for (const id of ['factors-title', 'factors-required', 'totp-scan', 'passkeys-title']) $(id).tabIndex = -1; // focus targets
+    for (const id of ['factors-title', 'factors-required', 'totp-scan', 'passkeys-title', 'tokens-title',
+      'credentials-title']) $(id).tabIndex = -1; // focus targets
     applyLang();
 
     const r = await api('GET', API.profile);
