@@ -24,6 +24,7 @@ use accountd_domain::records::{ApiToken, AuditAction, AuditOutcome, NewApiToken,
 use accountd_domain::text::Text;
 use accountd_domain::user::{Timestamp, User};
 use accountd_policy::access::Action;
+
 use accountd_policy::tokens;
 
 /// Everything that can sign in as a user.
@@ -253,23 +254,24 @@ impl<S: Store> Services<S> {
     }
 
     /// The user at `member`, if `actor` may manage their account (the rule of enabling or
-    /// disabling it); refusals are audited.
+    /// disabling it): 403 outside the caller's scope whether or not the user exists, then 404, then
+    /// 403 for a user in scope the caller may not act on (docs/apio-users.md, "Access"). Refusals
+    /// are audited.
     fn administered(&self, actor: &Principal, member: &GroupMember, ctx: &RequestContext) -> ServiceResult<User> {
         self.refuse_if_enrollment_only(actor)?;
-        let target = self
-            .store
-            .read(|repo| repo.user_by_path(member))?
-            .ok_or(ServiceError::NotFound("user"))?;
-        let allowed = self.authorize(Actor::Caller(actor), Action::UpdateAccount, &target);
-        self.audit_refusal(
-            &allowed,
-            Actor::Caller(actor),
-            Some(target.key),
-            AuditAction::SessionRevoke,
-            vec![],
-            ctx,
-        );
-        allowed.map(|()| target)
+        let found = self.addressed_user(actor, member, Action::UpdateAccount);
+        if let Err(ServiceError::Forbidden(_)) = &found {
+            let subject = self.store.read(|repo| repo.user_by_path(member)).ok().flatten();
+            self.audit_refusal(
+                &found,
+                Actor::Caller(actor),
+                subject.map(|u| u.key),
+                AuditAction::SessionRevoke,
+                vec![],
+                ctx,
+            );
+        }
+        found
     }
 
     fn revoke_token_of(&self, actor: Actor<'_>, target: &User, id: i64, ctx: &RequestContext) -> ServiceResult<()> {

@@ -631,6 +631,8 @@ impl<S: Store> Services<S> {
         member: &accountd_domain::level::GroupMember,
         ctx: &RequestContext,
     ) -> ServiceResult<bool> {
+        // 403 outside the caller's scope whether or not the user exists (docs/apio-users.md).
+        self.require_group_scope(actor, member)?;
         let target = self
             .store
             .read(|repo| repo.user_by_path(member))?

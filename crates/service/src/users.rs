@@ -145,7 +145,7 @@ fn input_reference(err: ServiceError) -> ServiceError {
 
 impl<S: Store> Services<S> {
     /// 403 unless `actor` may administer the group, or the caller is the addressed user themself.
-    fn require_group_scope(&self, actor: &Principal, member: &GroupMember) -> ServiceResult<()> {
+    pub(crate) fn require_group_scope(&self, actor: &Principal, member: &GroupMember) -> ServiceResult<()> {
         let own_path = actor.user.role.member() == Some(member);
         if own_path || access::may_manage_group(&actor.user.role, &member.tenant, &member.group) {
             Ok(())

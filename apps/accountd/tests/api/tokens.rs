@@ -291,6 +291,19 @@ async fn an_administrator_within_scope_lists_and_revokes_a_users_tokens_and_sess
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.get_info(&owner.client).await.status(), StatusCode::OK);
+    // Outside their scope a missing user is 403 too: nothing about other tenants leaks.
+    let nobody = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/nobody/";
+    for (method, path) in [
+        (Method::GET, format!("{nobody}tokens/")),
+        (Method::GET, format!("{nobody}sessions/")),
+        (Method::DELETE, format!("{nobody}tokens/1/")),
+        (Method::DELETE, format!("{nobody}second_factors/")),
+    ] {
+        let refused = outsider.send(method.clone(), &path, None).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        let missing = admin.send(method.clone(), &path, None).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{method} {path}");
+    }
 
     let token_id = token["id"].as_i64().unwrap();
     let revoked = admin
