@@ -373,6 +373,33 @@ mod tests {
     }
 
     #[test]
+    fn levels_come_from_a_file_or_the_environment() {
+        use accountd_domain::level::UserLevel;
+        let from_env = AppConfig::load_from(
+            None,
+            env(&[
+                ("ACCOUNTD__TOKENS__LEVELS", "0, 4"),
+                ("ACCOUNTD__MFA__REQUIRED_LEVELS", "16"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(from_env.tokens.levels, [UserLevel::EndUser, UserLevel::DepartmentAdmin]);
+        assert_eq!(from_env.mfa.required_levels, [UserLevel::System]);
+        let nobody = AppConfig::load_from(None, env(&[("ACCOUNTD__TOKENS__LEVELS", "")])).unwrap();
+        assert!(nobody.tokens.levels.is_empty());
+        let refused = AppConfig::load_from(None, env(&[("ACCOUNTD__TOKENS__LEVELS", "0,5")])).unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("must be one of 0, 4, 8, 12, 16"),
+            "{refused:#}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accountd.toml");
+        std::fs::write(&file, "[tokens]\nlevels = [8, 12]\n").unwrap();
+        let from_file = AppConfig::load_from(Some(&file), Vec::new()).unwrap();
+        assert_eq!(from_file.tokens.levels, [UserLevel::GroupAdmin, UserLevel::TenantAdmin]);
+    }
+
+    #[test]
     fn an_inconsistent_passkey_relying_party_refuses_the_start() {
         let origins = env(&[
             ("ACCOUNTD__PASSKEYS__RP_ID", "example.com"),

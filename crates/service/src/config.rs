@@ -44,7 +44,9 @@ pub struct ServiceConfig {
 pub struct TokenConfig {
     /// The longest lifetime a user may give a token, in days (every personal token expires).
     pub max_lifetime_days: u32,
-    /// User levels (0, 4, 8, 12, 16) that may create personal tokens.
+    /// User levels (0, 4, 8, 12, 16) that may create personal tokens. In the environment,
+    /// comma-separated.
+    #[serde(deserialize_with = "levels_from_text_or_list")]
     pub levels: Vec<accountd_domain::level::UserLevel>,
 }
 
@@ -131,6 +133,34 @@ fn strings_from_text_or_list<'de, D: serde::Deserializer<'de>>(deserializer: D) 
     })
 }
 
+/// User levels (`mfa.required_levels`, `tokens.levels`) as a list of numbers (a file) or as one
+/// text of comma-separated numbers (the environment: `ACCOUNTD__TOKENS__LEVELS=0,4`).
+fn levels_from_text_or_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<accountd_domain::level::UserLevel>, D::Error> {
+    use serde::de::Error;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Levels {
+        Text(String),
+        List(Vec<accountd_domain::level::UserLevel>),
+    }
+    match Levels::deserialize(deserializer)? {
+        Levels::List(list) => Ok(list),
+        Levels::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let n: u8 = l
+                    .parse()
+                    .map_err(|_| D::Error::custom(format!("{l:?} is not a user level (0, 4, 8, 12, 16)")))?;
+                accountd_domain::level::UserLevel::from_u8(n).map_err(|e| D::Error::custom(e.to_string()))
+            })
+            .collect(),
+    }
+}
+
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
@@ -148,7 +178,8 @@ impl Default for SecurityConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MfaConfig {
     /// Users of these levels (0, 4, 8, 12, 16) without a factor get a session that may only
-    /// enroll one, until they do.
+    /// enroll one, until they do. In the environment, comma-separated.
+    #[serde(deserialize_with = "levels_from_text_or_list")]
     pub required_levels: Vec<accountd_domain::level::UserLevel>,
 }
 
