@@ -127,7 +127,7 @@ impl<S: Store> FromRequest for Caller<S> {
         let credentials = read_credentials(req);
         let ctx = context_of(req);
         let enrolling_allowed = crate::factors::allowed_while_enrolling(req.method(), req.path());
-        let safe_method = req.method().is_safe();
+        let safe_method = is_safe(req.method());
         Box::pin(async move {
             let state = state.ok_or(ApiError::Busy)?;
             let services = state.services.clone();

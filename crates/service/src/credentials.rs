@@ -37,7 +37,7 @@ pub struct Credentials {
     pub pin: Option<Option<Timestamp>>,
     /// Active sessions, newest first, with the one the request came with.
     pub sessions: Vec<(Session, bool)>,
-    /// API tokens, newest first (expired ones included until revoked: they say so).
+    /// API tokens that still sign in, newest first (expired ones are in the token list only).
     pub tokens: Vec<ApiToken>,
     /// When the authenticator app was confirmed and when its last code was used (`None`: none).
     pub totp: Option<(Timestamp, Option<Timestamp>)>,
@@ -64,7 +64,27 @@ impl<S: Store> Services<S> {
         lifetime_days: u32,
         ctx: &RequestContext,
     ) -> ServiceResult<(IssuedToken, ApiToken)> {
-        self.require_session(principal)?;
+        let result = self.create_personal_token_inner(principal, name, scope, lifetime_days, ctx);
+        self.audit_refusal(
+            &result,
+            Actor::Caller(principal),
+            Some(principal.user.key),
+            AuditAction::TokenCreate,
+            vec![format!("scope:{}", scope.as_str())],
+            ctx,
+        );
+        result
+    }
+
+    fn create_personal_token_inner(
+        &self,
+        principal: &Principal,
+        name: &str,
+        scope: TokenScope,
+        lifetime_days: u32,
+        ctx: &RequestContext,
+    ) -> ServiceResult<(IssuedToken, ApiToken)> {
+        require_token_session(principal)?;
         if !self.config.tokens.levels.contains(&principal.user.role.level()) {
             return Err(ServiceError::Forbidden(
                 "users of this level may not create API tokens (tokens.levels)",
@@ -100,16 +120,16 @@ impl<S: Store> Services<S> {
             scope,
             personal: true,
         };
-        let event = self.audit_event(
-            Some(principal),
-            Some(principal.user.key),
-            AuditAction::TokenCreate,
-            vec![format!("scope:{}", scope.as_str())],
-            AuditOutcome::Success,
-            ctx,
-        );
         let stored = self.store.write(|repo| {
             let stored = repo.create_api_token(&new)?;
+            let event = self.audit_event(
+                Some(principal),
+                Some(principal.user.key),
+                AuditAction::TokenCreate,
+                vec![format!("token:{}", stored.id), format!("scope:{}", scope.as_str())],
+                AuditOutcome::Success,
+                ctx,
+            );
             repo.record_audit(&event)?;
             Ok::<_, ServiceError>(stored)
         })?;
@@ -140,7 +160,8 @@ impl<S: Store> Services<S> {
             .map(|s| (s.session, s.current))
             .collect();
         let passkeys = self.passkeys(principal)?;
-        let (password, pin, tokens, totp, left) = self.store.read(|repo| {
+        let now = self.clock.now();
+        let (password, pin, mut tokens, totp, left) = self.store.read(|repo| {
             Ok::<_, ServiceError>((
                 repo.password(key)?,
                 repo.pin(key)?,
@@ -149,9 +170,16 @@ impl<S: Store> Services<S> {
                 repo.recovery_codes_left(key)?,
             ))
         })?;
+        tokens.retain(|t| t.expires_at.is_none_or(|end| now < end));
+        let step_ms = i64::try_from(accountd_policy::factors::TOTP_STEP_SECONDS * 1000).unwrap_or(i64::MAX);
         let totp = totp.and_then(|f| {
-            f.confirmed_at
-                .map(|at| (at, f.last_step.map(|step| Timestamp::from_millis(step * 30_000))))
+            f.confirmed_at.map(|at| {
+                (
+                    at,
+                    f.last_step
+                        .map(|step| Timestamp::from_millis(step.saturating_mul(step_ms))),
+                )
+            })
         });
         Ok(Credentials {
             password_changed_at: password.map(|p| p.changed_at),
@@ -167,20 +195,25 @@ impl<S: Store> Services<S> {
     /// `DELETE /api/v1/session/credentials/`: ends every session of the caller but this one and
     /// revokes every API token. Passwords, PINs and factors stay: they sign in only with the user.
     pub fn revoke_all_but_this_session(&self, principal: &Principal, ctx: &RequestContext) -> ServiceResult<Revoked> {
-        self.require_session(principal)?;
+        require_token_session(principal)?;
         let key = principal.user.key;
-        let event = self.audit_event(
-            Some(principal),
-            Some(key),
-            AuditAction::SessionRevoke,
-            vec!["other_sessions".to_owned(), "tokens".to_owned()],
-            AuditOutcome::Success,
-            ctx,
-        );
         self.store.write(|repo| {
             let sessions = repo.delete_user_sessions(key, principal.session.as_ref())?;
             let tokens = repo.revoke_user_api_tokens(key)?;
-            repo.record_audit(&event)?;
+            for (action, what, count) in [
+                (AuditAction::SessionRevoke, "other_sessions", sessions),
+                (AuditAction::TokenRevoke, "all_tokens", tokens),
+            ] {
+                let event = self.audit_event(
+                    Some(principal),
+                    Some(key),
+                    action,
+                    vec![what.to_owned(), format!("count:{count}")],
+                    AuditOutcome::Success,
+                    ctx,
+                );
+                repo.record_audit(&event)?;
+            }
             Ok(Revoked { sessions, tokens })
         })
     }
@@ -193,7 +226,7 @@ impl<S: Store> Services<S> {
         member: &GroupMember,
         ctx: &RequestContext,
     ) -> ServiceResult<(User, Vec<ApiToken>)> {
-        let target = self.administered(actor, member, ctx)?;
+        let target = self.administered(actor, member, AuditAction::TokenRevoke, ctx)?;
         let tokens = self.store.read(|repo| repo.user_api_tokens(target.key))?;
         Ok((target, tokens))
     }
@@ -206,7 +239,7 @@ impl<S: Store> Services<S> {
         id: i64,
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
-        let target = self.administered(actor, member, ctx)?;
+        let target = self.administered(actor, member, AuditAction::TokenRevoke, ctx)?;
         self.revoke_token_of(Actor::Caller(actor), &target, id, ctx)
     }
 
@@ -217,7 +250,7 @@ impl<S: Store> Services<S> {
         member: &GroupMember,
         ctx: &RequestContext,
     ) -> ServiceResult<Vec<Session>> {
-        let target = self.administered(actor, member, ctx)?;
+        let target = self.administered(actor, member, AuditAction::SessionRevoke, ctx)?;
         let now = self.clock.now();
         let idle_since = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
         let sessions = self.store.read(|repo| repo.user_sessions(target.key))?;
@@ -235,7 +268,7 @@ impl<S: Store> Services<S> {
         id: i64,
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
-        let target = self.administered(actor, member, ctx)?;
+        let target = self.administered(actor, member, AuditAction::SessionRevoke, ctx)?;
         let event = self.audit_event(
             Some(actor),
             Some(target.key),
@@ -256,8 +289,14 @@ impl<S: Store> Services<S> {
     /// The user at `member`, if `actor` may manage their account (the rule of enabling or
     /// disabling it): 403 outside the caller's scope whether or not the user exists, then 404, then
     /// 403 for a user in scope the caller may not act on (docs/apio-users.md, "Access"). Refusals
-    /// are audited.
-    fn administered(&self, actor: &Principal, member: &GroupMember, ctx: &RequestContext) -> ServiceResult<User> {
+    /// are audited under `action` (what the route lists or revokes).
+    fn administered(
+        &self,
+        actor: &Principal,
+        member: &GroupMember,
+        action: AuditAction,
+        ctx: &RequestContext,
+    ) -> ServiceResult<User> {
         self.refuse_if_enrollment_only(actor)?;
         let found = self.addressed_user(actor, member, Action::UpdateAccount);
         if let Err(ServiceError::Forbidden(_)) = &found {
@@ -266,7 +305,7 @@ impl<S: Store> Services<S> {
                 &found,
                 Actor::Caller(actor),
                 subject.map(|u| u.key),
-                AuditAction::SessionRevoke,
+                action,
                 vec![],
                 ctx,
             );
@@ -300,5 +339,16 @@ impl<S: Store> Services<S> {
             repo.record_audit(&event)?;
             Ok(())
         })
+    }
+}
+
+/// Tokens are made, and everything revoked at once, from a signed-in session only: an API token
+/// can't mint another, nor take its user's sessions away.
+fn require_token_session(principal: &Principal) -> ServiceResult<()> {
+    match principal.session {
+        Some(_) => Ok(()),
+        None => Err(ServiceError::Forbidden(
+            "API tokens are created, and everything revoked at once, from a signed-in session",
+        )),
     }
 }

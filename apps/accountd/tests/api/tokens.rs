@@ -115,6 +115,15 @@ async fn a_personal_token_works_on_every_dialect_within_its_scope_until_revoked_
         .map(|t| t["expired"].as_bool().unwrap())
         .collect();
     assert_eq!(expired, [true, false], "newest first");
+    // What can't sign in is not in the list of what can.
+    let names: Vec<String> = owner.get(CREDENTIALS).await["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "api_token")
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["backup script"]);
 
     // Revoked: at once.
     let id = full["id"].as_i64().unwrap();
@@ -206,7 +215,20 @@ async fn creating_a_token_needs_a_recent_proof_a_level_and_a_lifetime_within_bou
         Some(json!({"name": "z", "scope": "full", "expiresInDays": 1})),
     )
     .await;
-    assert_eq!(minted.status(), StatusCode::FORBIDDEN);
+    let (status, detail) = {
+        let status = minted.status();
+        let body: Value = minted.json().await.unwrap_or_default();
+        (status, body["detail"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(detail.contains("from a signed-in session"), "{detail}");
+    // Nor take the session's place to revoke everything.
+    let everything = bearer(&app, Method::DELETE, CREDENTIALS, &token, None).await;
+    assert_eq!(everything.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        bearer(&app, Method::GET, PRINCIPAL, &token, None).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[actix_web::test]
