@@ -10,8 +10,8 @@ use crate::ids::{AppId, GroupId, TenantId, UserKey, Username};
 use crate::level::{GroupMember, UserLevel};
 use crate::pincode::PinSettings;
 use crate::records::{
-    ApiToken, AppData, AuditEvent, Ceremony, Group, License, LoginChallenge, NewApiToken, NewDepartment, NewPasskey,
-    NewSession, PasskeyRecord, PasswordRecord, PinRecord, Session, Tenant, ThrottleState, TotpFactor,
+    ApiToken, AppData, AuditEvent, AuditRecord, Ceremony, Group, License, LoginChallenge, NewApiToken, NewDepartment,
+    NewPasskey, NewSession, PasskeyRecord, PasswordRecord, PinRecord, Session, Tenant, ThrottleState, TotpFactor,
 };
 use crate::rules::{PasswordRules, PinRules};
 use crate::secret::{Password, PinCode, SecretHash, TokenDigest};
@@ -456,6 +456,9 @@ pub trait AuditLog {
     fn record_audit(&mut self, event: &AuditEvent) -> StoreResult<()>;
     /// The newest events about `subject` (or all, with `None`), newest first.
     fn recent_audit(&mut self, subject: Option<UserKey>, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// One page of the events about `subject`, newest first: at most `limit`, with ids below
+    /// `before` when given (the previous page's last id).
+    fn audit_page(&mut self, subject: UserKey, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditRecord>>;
     /// Deletes at most `batch` of the events that happened before `before`, oldest first; returns
     /// how many went. Bounded so that the first purge of a years-old log does not hold SQLite's
     /// single write lock (or one long PostgreSQL transaction) for the whole deletion: the caller

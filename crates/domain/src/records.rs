@@ -305,6 +305,8 @@ pub enum AuditAction {
     RecoveryCodesRegenerate,
     /// An administrator (or the operator) removed every factor of a user.
     FactorReset,
+    /// The user downloaded their own data (issue 21).
+    DataExport,
 }
 
 impl AuditAction {
@@ -326,6 +328,7 @@ impl AuditAction {
             AuditAction::Reauthenticate => "reauthenticate",
             AuditAction::RecoveryCodesRegenerate => "recovery_codes_regenerate",
             AuditAction::FactorReset => "factor_reset",
+            AuditAction::DataExport => "data_export",
         }
     }
 
@@ -348,6 +351,7 @@ impl AuditAction {
             Reauthenticate,
             RecoveryCodesRegenerate,
             FactorReset,
+            DataExport,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)
@@ -394,6 +398,15 @@ pub struct AuditEvent {
     pub fields: Vec<String>,
     pub outcome: AuditOutcome,
     pub request_id: Option<String>,
+    /// Where the request came from and with what (issue 21's timeline shows them to the user).
+    pub client: ClientInfo,
+}
+
+/// A stored audit event with its id (the timeline's cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub event: AuditEvent,
 }
 
 #[cfg(test)]

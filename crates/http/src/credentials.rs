@@ -63,7 +63,7 @@ pub struct TokenView {
     pub expired: bool,
 }
 
-fn token_view(token: &ApiToken, now: Timestamp) -> TokenView {
+pub(crate) fn token_view(token: &ApiToken, now: Timestamp) -> TokenView {
     TokenView {
         id: token.id,
         name: token.name.as_str().to_owned(),
@@ -184,7 +184,7 @@ pub struct CredentialList {
     pub credentials: Vec<CredentialView>,
 }
 
-fn credential_list(c: Credentials, now: Timestamp) -> CredentialList {
+pub(crate) fn credential_list(c: Credentials, now: Timestamp) -> CredentialList {
     let mut list = Vec::new();
     if let Some(changed) = c.password_changed_at {
         list.push(CredentialView {

@@ -26,6 +26,7 @@ pub mod passkeys;
 pub mod secret;
 pub mod selfservice;
 pub mod superoffice;
+pub mod timeline;
 
 use accountd_domain::ports::Store;
 use accountd_service::Services;
@@ -170,6 +171,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         factors::routes::<S>(cfg);
         passkeys::routes::<S>(cfg);
         credentials::routes::<S>(cfg);
+        timeline::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
         account::routes(cfg);

@@ -99,6 +99,9 @@ pub struct Empty {}
         crate::credentials::revoke_user_token,
         crate::credentials::user_sessions,
         crate::credentials::end_user_session,
+        crate::timeline::own_events,
+        crate::timeline::user_events,
+        crate::timeline::export,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(

@@ -40,6 +40,8 @@ pub enum Counter<'a> {
     Checks(&'a str),
     /// Passkey sign-ins begun from one client address (each stores a ceremony).
     CeremoniesFromAddress(&'a str),
+    /// Exports of their own data by `account`.
+    Exports(&'a str),
 }
 
 impl Counter<'_> {
@@ -51,6 +53,7 @@ impl Counter<'_> {
             Counter::TokenFromAddress(_) => "sso-address",
             Counter::Checks(_) => "checks",
             Counter::CeremoniesFromAddress(_) => "ceremonies-address",
+            Counter::Exports(_) => "exports",
         }
     }
 
@@ -64,7 +67,8 @@ impl Counter<'_> {
             | Counter::Address(v)
             | Counter::TokenFromAddress(v)
             | Counter::Checks(v)
-            | Counter::CeremoniesFromAddress(v) => &[v],
+            | Counter::CeremoniesFromAddress(v)
+            | Counter::Exports(v) => &[v],
         };
         for part in parts {
             // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.

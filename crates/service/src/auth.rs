@@ -475,9 +475,13 @@ impl<S: Store> Services<S> {
     /// Counts a failed login for throttling and audits it; answers the one generic refusal (or the
     /// store's error, if that failed).
     fn failed_login(&self, username: &str, ctx: &RequestContext) -> ServiceError {
-        let event = self.failed_login_event(username, ctx);
+        let mut event = self.failed_login_event(username, ctx);
         let recorded = self.store.write(|repo| {
             self.count_failure(repo, username, ctx)?;
+            // The user's own timeline shows the failures against their name (issue 21).
+            if let Ok(name) = Username::parse(username) {
+                event.subject = repo.user_by_username(&name)?.map(|u| u.key);
+            }
             repo.record_audit(&event)?;
             Ok::<_, ServiceError>(())
         });
@@ -512,6 +516,7 @@ impl<S: Store> Services<S> {
             fields: vec![],
             outcome: AuditOutcome::Denied,
             request_id: ctx.request_id.clone(),
+            client: ctx.client.clone(),
         }
     }
 }

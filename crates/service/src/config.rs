@@ -313,6 +313,9 @@ pub struct ThrottleConfig {
     /// Passkey sign-ins begun per client address within the window before they are refused with
     /// 429: each stores a ceremony until it expires, and nothing else bounds them.
     pub max_ceremonies_per_address: u32,
+    /// Exports of a user's own data (`GET /api/v1/session/export/`) per account within the window
+    /// before 429: each reads their whole timeline.
+    pub max_exports_per_account: u32,
     /// A refused password login (wrong password or unknown user) answers no sooner than this many
     /// milliseconds after it started: longer than the slowest imported legacy hash's verification
     /// (Django's PBKDF2 at 1,000,000 iterations), so the answer's timing does not tell who is still
@@ -329,6 +332,7 @@ impl Default for ThrottleConfig {
             window_seconds: 15 * 60,
             max_checks_per_account: 300,
             max_ceremonies_per_address: 300,
+            max_exports_per_account: 5,
             failure_floor_ms: 500,
         }
     }

@@ -290,7 +290,7 @@ impl<S: Store> Services<S> {
     /// disabling it): 403 outside the caller's scope whether or not the user exists, then 404, then
     /// 403 for a user in scope the caller may not act on (docs/apio-users.md, "Access"). Refusals
     /// are audited under `action` (what the route lists or revokes).
-    fn administered(
+    pub(crate) fn administered(
         &self,
         actor: &Principal,
         member: &GroupMember,

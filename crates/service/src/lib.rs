@@ -29,6 +29,7 @@ pub mod random;
 pub mod selfservice;
 pub mod sso;
 pub mod throttle;
+pub mod timeline;
 pub mod users;
 
 pub use config::ServiceConfig;
@@ -181,6 +182,7 @@ impl<S: Store> Services<S> {
             fields,
             outcome,
             request_id: ctx.request_id.clone(),
+            client: ctx.client.clone(),
         }
     }
 

@@ -129,6 +129,12 @@ impl<S: Store> Services<S> {
         )
     }
 
+    /// Counts one export of `account`'s own data; 429 once the window holds
+    /// `throttle.max_exports_per_account`.
+    pub(crate) fn count_export(&self, account: &str) -> ServiceResult<()> {
+        self.count_within(Counter::Exports(account), self.config.throttle.max_exports_per_account)
+    }
+
     /// Refuses with 429 when `counter` is at `max` in the window, else counts one more.
     fn count_within(&self, counter: Counter<'_>, max: u32) -> ServiceResult<()> {
         let counter = [(counter, self.limit(max))];

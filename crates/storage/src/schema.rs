@@ -189,6 +189,8 @@ diesel::table! {
         fields -> Text,
         outcome -> Text,
         request_id -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 

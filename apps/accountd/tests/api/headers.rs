@@ -408,6 +408,33 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     )
     .await;
 
+    // The timeline, an administrator's view of it, and the export.
+    use accountd_http::timeline as tl;
+    let timeline_browser = app.fresh_client();
+    app.login_ok(&timeline_browser, "foouser").await;
+    walk.step(
+        Method::GET,
+        tl::EVENTS,
+        timeline_browser.get(app.url(tl::EVENTS)),
+        StatusCode::OK,
+    )
+    .await;
+    walk.step(
+        Method::GET,
+        tl::EXPORT,
+        timeline_browser.get(app.url(tl::EXPORT)),
+        StatusCode::OK,
+    )
+    .await;
+    let user_events = fill(tl::USER_EVENTS, &ids);
+    walk.step(
+        Method::GET,
+        tl::USER_EVENTS,
+        basic(Method::GET, &user_events, "admin"),
+        StatusCode::OK,
+    )
+    .await;
+
     // Logout, on a fresh session (ending the others ended the first one).
     let xsrf = app.login_ok(&browser, "foouser").await;
     let logout = browser.post(app.url(apio::LOGOUT)).header("X-XSRF-TOKEN", xsrf);

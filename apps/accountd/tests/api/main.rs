@@ -22,4 +22,5 @@ mod second_factors;
 mod session;
 mod superoffice;
 mod throttling;
+mod timeline;
 mod tokens;

@@ -7,7 +7,7 @@ use crate::error::{QueryResultExt, corrupt};
 use crate::schema::audit_events;
 use accountd_domain::ids::UserKey;
 use accountd_domain::ports::{AuditLog, StoreResult};
-use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome};
+use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, AuditRecord, ClientInfo};
 use accountd_domain::user::Timestamp;
 use diesel::prelude::*;
 
@@ -24,6 +24,16 @@ struct AuditRow {
     fields: String,
     outcome: String,
     request_id: Option<String>,
+    client_address: Option<String>,
+    user_agent: Option<String>,
+}
+
+fn to_record(row: AuditRow) -> StoreResult<AuditRecord> {
+    let id = row.id;
+    Ok(AuditRecord {
+        id,
+        event: to_event(row)?,
+    })
 }
 
 fn to_event(row: AuditRow) -> StoreResult<AuditEvent> {
@@ -39,6 +49,10 @@ fn to_event(row: AuditRow) -> StoreResult<AuditEvent> {
         outcome: AuditOutcome::parse(&row.outcome)
             .ok_or_else(|| corrupt("audit_event", id, format!("unknown outcome {:?}", row.outcome)))?,
         request_id: row.request_id,
+        client: ClientInfo {
+            address: row.client_address,
+            user_agent: row.user_agent,
+        },
     })
 }
 
@@ -56,6 +70,11 @@ impl AuditLog for Repo<'_> {
                     audit_events::fields.eq(&fields),
                     audit_events::outcome.eq(event.outcome.as_str()),
                     audit_events::request_id.eq(event.request_id.as_deref()),
+                    audit_events::client_address.eq(event.client.address.as_deref()),
+                    audit_events::user_agent.eq(event.client.user_agent.as_deref().map(|ua| {
+                        // Cut on a character boundary: a User-Agent is the client's to make long.
+                        ua.char_indices().nth(256).map_or(ua, |(end, _)| &ua[..end])
+                    })),
                 ))
                 .execute(conn)
                 .store()
@@ -74,6 +93,20 @@ impl AuditLog for Repo<'_> {
         }
         .store()?;
         rows.into_iter().map(to_event).collect()
+    }
+
+    fn audit_page(&mut self, subject: UserKey, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let query = audit_events::table
+            .filter(audit_events::subject.eq(subject.0))
+            .order(audit_events::id.desc())
+            .limit(i64::from(limit))
+            .select(AuditRow::as_select());
+        let rows = match before {
+            Some(id) => query.filter(audit_events::id.lt(id)).load(self.conn),
+            None => query.load(self.conn),
+        }
+        .store()?;
+        rows.into_iter().map(to_record).collect()
     }
 
     fn purge_audit(&mut self, before: Timestamp, batch: u32) -> StoreResult<u64> {

@@ -998,6 +998,10 @@ fn audit(subject: Option<UserKey>, action: AuditAction) -> AuditEvent {
         fields: vec!["firstName".to_owned(), "password".to_owned()],
         outcome: AuditOutcome::Success,
         request_id: Some("req-1".to_owned()),
+        client: ClientInfo {
+            address: Some("192.0.2.7".to_owned()),
+            user_agent: Some("Agent/1.0".to_owned()),
+        },
     }
 }
 
@@ -1392,6 +1396,29 @@ pub fn audit_newest_first(db: &TestDatabase) {
     let all = read(db, |r| r.recent_audit(None, 10)).unwrap();
     assert_eq!(all, events.iter().rev().cloned().collect::<Vec<_>>());
     assert!(read(db, |r| r.recent_audit(Some(UserKey(3)), 10)).unwrap().is_empty());
+
+    // Pages of one subject by cursor, newest first; the client comes back as recorded, its
+    // User-Agent cut to 256 characters.
+    let first = read(db, |r| r.audit_page(UserKey(1), None, 1)).unwrap();
+    assert_eq!(first.iter().map(|r| &r.event).collect::<Vec<_>>(), [&events[2]]);
+    let rest = read(db, |r| r.audit_page(UserKey(1), Some(first[0].id), 10)).unwrap();
+    assert_eq!(rest.iter().map(|r| &r.event).collect::<Vec<_>>(), [&events[0]]);
+    assert!(
+        read(db, |r| r.audit_page(UserKey(1), Some(rest[0].id), 10))
+            .unwrap()
+            .is_empty()
+    );
+    let long = AuditEvent {
+        client: ClientInfo {
+            address: None,
+            user_agent: Some("é".repeat(300)),
+        },
+        ..audit(Some(UserKey(5)), AuditAction::Login)
+    };
+    write(db, |r| r.record_audit(&long)).unwrap();
+    let stored = read(db, |r| r.audit_page(UserKey(5), None, 1)).unwrap();
+    assert_eq!(stored[0].event.client.user_agent, Some("é".repeat(256)));
+    assert_eq!(stored[0].event.client.address, None);
 }
 
 pub fn audit_purge_deletes_only_the_old_oldest_first_in_batches(db: &TestDatabase) {

@@ -42,6 +42,7 @@ fn sqlite_durability_child() {
                 fields: vec![],
                 outcome: AuditOutcome::Success,
                 request_id: Some(i.to_string()),
+                client: Default::default(),
             })
         })
         .unwrap();
