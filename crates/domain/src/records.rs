@@ -307,6 +307,9 @@ pub enum AuditAction {
     FactorReset,
     /// The user downloaded their own data (issue 21).
     DataExport,
+    /// Failed sign-ins under the user's name reached a throttling limit: further attempts wait
+    /// (recorded once, when the limit is reached).
+    AccountThrottled,
 }
 
 impl AuditAction {
@@ -329,6 +332,7 @@ impl AuditAction {
             AuditAction::RecoveryCodesRegenerate => "recovery_codes_regenerate",
             AuditAction::FactorReset => "factor_reset",
             AuditAction::DataExport => "data_export",
+            AuditAction::AccountThrottled => "account_throttled",
         }
     }
 
@@ -352,6 +356,7 @@ impl AuditAction {
             RecoveryCodesRegenerate,
             FactorReset,
             DataExport,
+            AccountThrottled,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)

@@ -483,9 +483,25 @@ impl<S: Store> Services<S> {
                 event.subject = repo.user_by_username(&name)?.map(|u| u.key);
             }
             repo.record_audit(&event)?;
-            Ok::<_, ServiceError>(())
+            Ok::<_, ServiceError>(event.subject)
         });
-        recorded.err().unwrap_or(ServiceError::BadCredentials)
+        match recorded {
+            Ok(subject) => {
+                // This failure made the next attempt wait: the user's timeline says so, once
+                // (later attempts are refused before they count).
+                if let (Some(subject), Err(ServiceError::Throttled { retry_after_seconds })) =
+                    (subject, self.check_throttle(username, ctx))
+                {
+                    let mut event = self.failed_login_event(username, ctx);
+                    event.subject = Some(subject);
+                    event.action = AuditAction::AccountThrottled;
+                    event.fields = vec![format!("retry_after:{retry_after_seconds}")];
+                    self.audit_apart(event);
+                }
+                ServiceError::BadCredentials
+            }
+            Err(err) => err,
+        }
     }
 
     /// Like [`Self::failed_login`] for an unverifiable SSO token: counted for the client address

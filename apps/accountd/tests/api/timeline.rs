@@ -225,3 +225,30 @@ async fn the_export_holds_every_dialects_profile_and_no_secret() {
         .count();
     assert_eq!(exports, 2);
 }
+
+#[actix_web::test]
+async fn the_timeline_says_once_when_the_account_was_throttled() {
+    let app = spawn_with(Spawn {
+        configure: Box::new(|c| c.throttle.max_failures_per_account_address = 3),
+        ..Spawn::default()
+    })
+    .await;
+    let attacker = browser_named("Guesser/1.0");
+    for _ in 0..3 {
+        let refused = app.login_with(&attacker, "foouser", "Wrong-Passw0rd!").await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    let waiting = app.login_with(&attacker, "foouser", "Wrong-Passw0rd!").await;
+    assert_eq!(waiting.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // The owner, from elsewhere in the test's eyes (the same address: wait out the window first).
+    app.clock.advance_seconds(1_800);
+    let owner = Browser::sign_in(&app, "foouser").await;
+    let page = owner.get(EVENTS).await;
+    let seen = summary(&page);
+    let throttled: Vec<&(String, String, String)> = seen.iter().filter(|(a, _, _)| a == "account_throttled").collect();
+    assert_eq!(throttled.len(), 1, "{page}");
+    assert_eq!(throttled[0].2, "Guesser/1.0");
+    let denied = seen.iter().filter(|(a, o, _)| a == "login" && o == "denied").count();
+    assert_eq!(denied, 3, "the refused attempts, not the one throttling turned away");
+}
