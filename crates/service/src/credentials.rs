@@ -251,13 +251,7 @@ impl<S: Store> Services<S> {
         ctx: &RequestContext,
     ) -> ServiceResult<Vec<Session>> {
         let target = self.administered(actor, member, AuditAction::SessionRevoke, ctx)?;
-        let now = self.clock.now();
-        let idle_since = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
-        let sessions = self.store.read(|repo| repo.user_sessions(target.key))?;
-        Ok(sessions
-            .into_iter()
-            .filter(|s| s.expires_at > now && s.last_seen_at > idle_since)
-            .collect())
+        self.active_sessions(target.key)
     }
 
     /// `DELETE /api/v1/tenants/{t}/groups/{g}/users/{u}/sessions/{id}/`: ends a user's session.

@@ -324,16 +324,25 @@ impl<S: Store> Services<S> {
     /// absolute or idle timeout (which authenticate no more, and which the purge task has not
     /// removed yet) are left out.
     pub fn own_sessions(&self, principal: &Principal) -> ServiceResult<Vec<OwnSession>> {
-        let now = self.clock.now();
-        let idle_since = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
-        let sessions = self.store.read(|repo| repo.user_sessions(principal.user.key))?;
-        Ok(sessions
+        Ok(self
+            .active_sessions(principal.user.key)?
             .into_iter()
-            .filter(|s| s.expires_at > now && s.last_seen_at > idle_since)
             .map(|session| OwnSession {
                 current: principal.session.as_ref() == Some(&session.digest),
                 session,
             })
+            .collect())
+    }
+
+    /// `user`'s sessions that still authenticate (within their absolute and idle timeouts),
+    /// newest first.
+    pub(crate) fn active_sessions(&self, user: accountd_domain::ids::UserKey) -> ServiceResult<Vec<Session>> {
+        let now = self.clock.now();
+        let idle_since = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
+        let sessions = self.store.read(|repo| repo.user_sessions(user))?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.expires_at > now && s.last_seen_at > idle_since)
             .collect())
     }
 
