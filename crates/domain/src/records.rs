@@ -310,6 +310,8 @@ pub enum AuditAction {
     /// Failed sign-ins under the user's name reached a throttling limit: further attempts wait
     /// (recorded once, when the limit is reached).
     AccountThrottled,
+    /// An administrator read a user's tokens, sessions or timeline (only refusals are recorded).
+    AccountRead,
 }
 
 impl AuditAction {
@@ -333,6 +335,7 @@ impl AuditAction {
             AuditAction::FactorReset => "factor_reset",
             AuditAction::DataExport => "data_export",
             AuditAction::AccountThrottled => "account_throttled",
+            AuditAction::AccountRead => "account_read",
         }
     }
 
@@ -357,6 +360,7 @@ impl AuditAction {
             FactorReset,
             DataExport,
             AccountThrottled,
+            AccountRead,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)
@@ -405,6 +409,8 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     /// Where the request came from and with what (issue 21's timeline shows them to the user).
     pub client: ClientInfo,
+    /// The acting user's level when they acted.
+    pub actor_level: Option<crate::level::UserLevel>,
 }
 
 /// A stored audit event with its id (the timeline's cursor).

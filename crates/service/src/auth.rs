@@ -490,10 +490,12 @@ impl<S: Store> Services<S> {
                 // This failure made the next attempt wait: the user's timeline says so, once
                 // (later attempts are refused before they count).
                 if let (Some(subject), Err(ServiceError::Throttled { retry_after_seconds })) =
-                    (subject, self.check_throttle(username, ctx))
+                    (subject, self.check_account_throttle(username, ctx))
                 {
                     let mut event = self.failed_login_event(username, ctx);
                     event.subject = Some(subject);
+                    // Not an actor: whoever tried is in the `login` events before it.
+                    event.actor_name = None;
                     event.action = AuditAction::AccountThrottled;
                     event.fields = vec![format!("retry_after:{retry_after_seconds}")];
                     self.audit_apart(event);
@@ -533,6 +535,7 @@ impl<S: Store> Services<S> {
             outcome: AuditOutcome::Denied,
             request_id: ctx.request_id.clone(),
             client: ctx.client.clone(),
+            actor_level: None,
         }
     }
 }

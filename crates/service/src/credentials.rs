@@ -226,7 +226,7 @@ impl<S: Store> Services<S> {
         member: &GroupMember,
         ctx: &RequestContext,
     ) -> ServiceResult<(User, Vec<ApiToken>)> {
-        let target = self.administered(actor, member, AuditAction::TokenRevoke, ctx)?;
+        let target = self.administered(actor, member, AuditAction::AccountRead, ctx)?;
         let tokens = self.store.read(|repo| repo.user_api_tokens(target.key))?;
         Ok((target, tokens))
     }
@@ -250,7 +250,7 @@ impl<S: Store> Services<S> {
         member: &GroupMember,
         ctx: &RequestContext,
     ) -> ServiceResult<Vec<Session>> {
-        let target = self.administered(actor, member, AuditAction::SessionRevoke, ctx)?;
+        let target = self.administered(actor, member, AuditAction::AccountRead, ctx)?;
         self.active_sessions(target.key)
     }
 
@@ -294,7 +294,13 @@ impl<S: Store> Services<S> {
         self.refuse_if_enrollment_only(actor)?;
         let found = self.addressed_user(actor, member, Action::UpdateAccount);
         if let Err(ServiceError::Forbidden(_)) = &found {
-            let subject = self.store.read(|repo| repo.user_by_path(member)).ok().flatten();
+            // A caller outside the user's scope probed a path: the audit log has it, the user's
+            // timeline does not (it would name someone of another tenant to them).
+            let in_scope = self.require_group_scope(actor, member).is_ok();
+            let subject = match in_scope {
+                true => self.store.read(|repo| repo.user_by_path(member)).ok().flatten(),
+                false => None,
+            };
             self.audit_refusal(
                 &found,
                 Actor::Caller(actor),

@@ -183,6 +183,7 @@ impl<S: Store> Services<S> {
             outcome,
             request_id: ctx.request_id.clone(),
             client: ctx.client.clone(),
+            actor_level: actor.map(|p| p.user.level()),
         }
     }
 

@@ -80,6 +80,12 @@ impl<S: Store> Services<S> {
         self.refuse_if_over(&self.login_counters(account, ctx))
     }
 
+    /// Refuses with 429 when `account` is over its own limits (from the request's address, and the
+    /// ceiling), leaving the address's limit aside: whether the account itself is throttled.
+    pub(crate) fn check_account_throttle(&self, account: &str, ctx: &RequestContext) -> ServiceResult<()> {
+        self.refuse_if_over(&self.login_counters(account, ctx)[..2])
+    }
+
     /// Counts one failure of `account` from the request's address (inside the caller's transaction).
     pub(crate) fn count_failure(
         &self,

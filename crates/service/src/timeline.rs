@@ -77,7 +77,7 @@ impl<S: Store> Services<S> {
         limit: Option<u32>,
         ctx: &RequestContext,
     ) -> ServiceResult<TimelinePage> {
-        let target = self.administered(actor, member, AuditAction::SessionRevoke, ctx)?;
+        let target = self.administered(actor, member, AuditAction::AccountRead, ctx)?;
         self.timeline(target.key, before, limit)
     }
 
@@ -103,9 +103,11 @@ impl<S: Store> Services<S> {
             let e = &record.event;
             let by = match (e.actor, &e.actor_name) {
                 (Some(actor), name) if actor != subject => {
-                    let level = match levels.get(&actor) {
-                        Some(level) => *level,
-                        None => {
+                    // The level at the time; events before it was recorded: today's.
+                    let level = match (e.actor_level, levels.get(&actor)) {
+                        (Some(level), _) => Some(level),
+                        (None, Some(level)) => *level,
+                        (None, None) => {
                             let level = self.store.read(|repo| repo.user_by_key(actor))?.map(|u| u.level());
                             levels.insert(actor, level);
                             level
@@ -116,12 +118,15 @@ impl<S: Store> Services<S> {
                         level,
                     })
                 }
-                // The operator's tools act without a user (`accountd user …`, `import`).
-                (None, Some(name)) if e.action != AuditAction::Login => Some(Acting {
-                    name: name.clone(),
+                (Some(_), _) => None,
+                // Sign-in attempts and their throttling: the user's own (or whoever tried their name).
+                (None, _) if matches!(e.action, AuditAction::Login | AuditAction::AccountThrottled) => None,
+                // Without a user: the operator (`accountd user …`, `token create`) or its tools
+                // (`import`).
+                (None, name) => Some(Acting {
+                    name: name.clone().unwrap_or_else(|| "operator".to_owned()),
                     level: None,
                 }),
-                _ => None,
             };
             events.push(TimelineEvent { record, by });
         }

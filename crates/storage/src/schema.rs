@@ -191,6 +191,7 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client_address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        actor_level -> Nullable<Integer>,
     }
 }
 

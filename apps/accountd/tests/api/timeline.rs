@@ -78,7 +78,9 @@ async fn sign_ins_from_two_browsers_appear_in_order_with_address_and_browser() {
     assert!(events.iter().take(4).all(|e| e["address"] == "127.0.0.1"), "{page}");
     assert!(events[0]["fields"].as_array().unwrap().iter().any(|f| f == "firstName"));
     assert!(!page.to_string().contains("Fred"), "members, never values");
-    assert!(events.iter().all(|e| e["by"].is_null()), "all by the user");
+    assert!(events.iter().take(4).all(|e| e["by"].is_null()), "all by the user");
+    // The demo data before them was the operator's.
+    assert_eq!(events.last().unwrap()["by"]["name"], "operator", "{page}");
 
     // Pages by cursor: two at a time, the same events in the same order, no overlap.
     let mut walked = Vec::new();
@@ -138,6 +140,23 @@ async fn an_administrators_change_names_them_and_their_timeline_view_is_scoped()
     let outsider = Browser::sign_in(&app, GROUP_ADMIN).await;
     let refused = outsider.send(Method::GET, &format!("{FOOUSER}events/"), None).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // The probe is in the audit log, not in foouser's timeline (it would name another tenant's
+    // administrator to them).
+    let after = owner.get(EVENTS).await;
+    assert_eq!(after["events"][0]["id"], page["events"][0]["id"], "{after}");
+
+    // The operator acts without a user: named as such.
+    app.operator()
+        .create_api_token(
+            &Username::parse("foouser").unwrap(),
+            "ops",
+            None,
+            &accountd_service::RequestContext::default(),
+        )
+        .unwrap();
+    let latest = owner.get(EVENTS).await;
+    assert_eq!(latest["events"][0]["action"], "token_create");
+    assert_eq!(latest["events"][0]["by"], json!({"name": "operator", "level": null}));
 }
 
 #[actix_web::test]
@@ -248,6 +267,13 @@ async fn the_timeline_says_once_when_the_account_was_throttled() {
     let seen = summary(&page);
     let throttled: Vec<&(String, String, String)> = seen.iter().filter(|(a, _, _)| a == "account_throttled").collect();
     assert_eq!(throttled.len(), 1, "{page}");
+    let event = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "account_throttled")
+        .unwrap();
+    assert!(event["by"].is_null(), "{event}");
     assert_eq!(throttled[0].2, "Guesser/1.0");
     let denied = seen.iter().filter(|(a, o, _)| a == "login" && o == "denied").count();
     assert_eq!(denied, 3, "the refused attempts, not the one throttling turned away");

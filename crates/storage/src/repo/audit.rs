@@ -6,6 +6,7 @@ use super::Repo;
 use crate::error::{QueryResultExt, corrupt};
 use crate::schema::audit_events;
 use accountd_domain::ids::UserKey;
+use accountd_domain::level::UserLevel;
 use accountd_domain::ports::{AuditLog, StoreResult};
 use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, AuditRecord, ClientInfo};
 use accountd_domain::user::Timestamp;
@@ -26,6 +27,7 @@ struct AuditRow {
     request_id: Option<String>,
     client_address: Option<String>,
     user_agent: Option<String>,
+    actor_level: Option<i32>,
 }
 
 fn to_record(row: AuditRow) -> StoreResult<AuditRecord> {
@@ -53,7 +55,21 @@ fn to_event(row: AuditRow) -> StoreResult<AuditEvent> {
             address: row.client_address,
             user_agent: row.user_agent,
         },
+        actor_level: row
+            .actor_level
+            .map(|l| {
+                u8::try_from(l)
+                    .ok()
+                    .and_then(|l| UserLevel::from_u8(l).ok())
+                    .ok_or_else(|| corrupt("audit_event", id, format!("unknown level {l}")))
+            })
+            .transpose()?,
     })
+}
+
+/// `text` cut to at most `max` characters, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
 }
 
 impl AuditLog for Repo<'_> {
@@ -70,11 +86,10 @@ impl AuditLog for Repo<'_> {
                     audit_events::fields.eq(&fields),
                     audit_events::outcome.eq(event.outcome.as_str()),
                     audit_events::request_id.eq(event.request_id.as_deref()),
-                    audit_events::client_address.eq(event.client.address.as_deref()),
-                    audit_events::user_agent.eq(event.client.user_agent.as_deref().map(|ua| {
-                        // Cut on a character boundary: a User-Agent is the client's to make long.
-                        ua.char_indices().nth(256).map_or(ua, |(end, _)| &ua[..end])
-                    })),
+                    // Both are the client's to make long (an address from X-Forwarded-For too).
+                    audit_events::client_address.eq(event.client.address.as_deref().map(|a| cut(a, 64))),
+                    audit_events::user_agent.eq(event.client.user_agent.as_deref().map(|ua| cut(ua, 256))),
+                    audit_events::actor_level.eq(event.actor_level.map(|l| i32::from(l.as_u8()))),
                 ))
                 .execute(conn)
                 .store()

@@ -1002,6 +1002,7 @@ fn audit(subject: Option<UserKey>, action: AuditAction) -> AuditEvent {
             address: Some("192.0.2.7".to_owned()),
             user_agent: Some("Agent/1.0".to_owned()),
         },
+        actor_level: Some(accountd_domain::level::UserLevel::GroupAdmin),
     }
 }
 
@@ -1410,15 +1411,17 @@ pub fn audit_newest_first(db: &TestDatabase) {
     );
     let long = AuditEvent {
         client: ClientInfo {
-            address: None,
+            address: Some("x".repeat(5_000)),
             user_agent: Some("é".repeat(300)),
         },
+        actor_level: None,
         ..audit(Some(UserKey(5)), AuditAction::Login)
     };
     write(db, |r| r.record_audit(&long)).unwrap();
     let stored = read(db, |r| r.audit_page(UserKey(5), None, 1)).unwrap();
     assert_eq!(stored[0].event.client.user_agent, Some("é".repeat(256)));
-    assert_eq!(stored[0].event.client.address, None);
+    assert_eq!(stored[0].event.client.address, Some("x".repeat(64)));
+    assert_eq!(stored[0].event.actor_level, None);
 }
 
 pub fn audit_purge_deletes_only_the_old_oldest_first_in_batches(db: &TestDatabase) {

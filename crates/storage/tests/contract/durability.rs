@@ -43,6 +43,7 @@ fn sqlite_durability_child() {
                 outcome: AuditOutcome::Success,
                 request_id: Some(i.to_string()),
                 client: Default::default(),
+                actor_level: None,
             })
         })
         .unwrap();
