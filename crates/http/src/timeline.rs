@@ -52,7 +52,8 @@ pub struct EventView {
     pub at: String,
     /// `login`, `logout`, `password_change`, `pin_change`, `profile_update`, `account_update`,
     /// `session_revoke`, `token_create`, `token_revoke`, `factor_enroll`, `factor_remove`,
-    /// `factor_reset`, `reauthenticate`, `recovery_codes_regenerate`, `data_export`, …
+    /// `factor_reset`, `reauthenticate`, `recovery_codes_regenerate`, `data_export`,
+    /// `account_throttled`, `account_read` (a refused read by an administrator), …
     pub action: String,
     /// `success`, `denied` or `failed`.
     pub outcome: String,
