@@ -33,7 +33,25 @@ pub struct PageQuery {
     /// The previous page's `next`: events older than it. Absent: the newest.
     pub before: Option<i64>,
     /// Events per page: 1 to 200, 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    /// The page size asked for, refused (400 naming `limit`) outside 1 to 200.
+    fn limit(&self) -> Result<Option<u32>, ApiError> {
+        let max = accountd_service::timeline::MAX_PAGE;
+        match self.limit {
+            Some(n) if !(1..=max).contains(&n) => Err(ApiError::invalid(vec![accountd_domain::InvalidValue::new(
+                "limit",
+                accountd_domain::Problem::OutOfRange {
+                    min: 1,
+                    max: i64::from(max),
+                },
+            )])),
+            limit => Ok(limit),
+        }
+    }
 }
 
 /// Who acted, when it was not the user themself.
@@ -118,8 +136,9 @@ pub(crate) async fn own_events<S: Store>(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
+    let limit = query.limit()?;
     let services = state.services.clone();
-    let page = blocking(move || services.own_events(&caller.principal, query.before, query.limit)).await?;
+    let page = blocking(move || services.own_events(&caller.principal, query.before, limit)).await?;
     Ok(HttpResponse::Ok().json(page_view(page)))
 }
 
@@ -148,9 +167,9 @@ pub(crate) async fn user_events<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let member = member_of(path.into_inner())?;
     let query = query.into_inner();
+    let limit = query.limit()?;
     let services = state.services.clone();
-    let page =
-        blocking(move || services.user_events_at(&caller.principal, &member, query.before, query.limit, &ctx)).await?;
+    let page = blocking(move || services.user_events_at(&caller.principal, &member, query.before, limit, &ctx)).await?;
     Ok(HttpResponse::Ok().json(page_view(page)))
 }
 

@@ -106,12 +106,14 @@ async fn sign_ins_from_two_browsers_appear_in_order_with_address_and_browser() {
     }
     let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert_eq!(walked, ids);
-    let bad = first
-        .get(app.url(&format!("{EVENTS}?before=x")))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    for query in ["before=x", "limit=0", "limit=201", "limit=4294967296"] {
+        let bad = first
+            .get(app.url(&format!("{EVENTS}?{query}")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
 }
 
 #[actix_web::test]
