@@ -28,6 +28,7 @@ pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
 
 /// Which page of a timeline.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// The previous page's `next`: events older than it. Absent: the newest.
