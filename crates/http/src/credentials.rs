@@ -268,6 +268,14 @@ pub struct UserSessionList {
     pub sessions: Vec<SessionView>,
 }
 
+/// A user's path and the numeric id of one of their `what` (a token, a session).
+fn member_and_id(
+    (tenant, group, user, id): (String, String, String, String),
+    what: &str,
+) -> Result<(accountd_domain::level::GroupMember, i64), ApiError> {
+    Ok((member_of((tenant, group, user))?, numeric_id(&id, what)?))
+}
+
 fn session_view(session: Session) -> SessionView {
     SessionView::from(OwnSession {
         session,
@@ -439,9 +447,7 @@ pub(crate) async fn revoke_user_token<S: Store>(
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, group, user, id) = path.into_inner();
-    let member = member_of((tenant, group, user))?;
-    let id = numeric_id(&id, "token")?;
+    let (member, id) = member_and_id(path.into_inner(), "token")?;
     let services = state.services.clone();
     blocking(move || services.revoke_user_token_at(&caller.principal, &member, id, &ctx)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -498,9 +504,7 @@ pub(crate) async fn end_user_session<S: Store>(
     Ctx(ctx): Ctx,
     path: web::Path<(String, String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, group, user, id) = path.into_inner();
-    let member = member_of((tenant, group, user))?;
-    let id = numeric_id(&id, "session")?;
+    let (member, id) = member_and_id(path.into_inner(), "session")?;
     let services = state.services.clone();
     blocking(move || services.end_user_session_at(&caller.principal, &member, id, &ctx)).await?;
     Ok(HttpResponse::NoContent().finish())

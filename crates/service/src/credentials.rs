@@ -148,7 +148,7 @@ impl<S: Store> Services<S> {
     /// `DELETE /api/v1/session/tokens/{id}/`: revokes one of the caller's tokens (it stops working
     /// at once).
     pub fn revoke_own_token(&self, principal: &Principal, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
-        self.revoke_token_of(Actor::Caller(principal), &principal.user, id, ctx)
+        self.revoke_token_of(principal, &principal.user, id, ctx)
     }
 
     /// `GET /api/v1/session/credentials/`: everything that can sign in as the caller.
@@ -240,7 +240,7 @@ impl<S: Store> Services<S> {
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
         let target = self.administered(actor, member, AuditAction::TokenRevoke, ctx)?;
-        self.revoke_token_of(Actor::Caller(actor), &target, id, ctx)
+        self.revoke_token_of(actor, &target, id, ctx)
     }
 
     /// `GET /api/v1/tenants/{t}/groups/{g}/users/{u}/sessions/`: a user's active sessions.
@@ -263,21 +263,7 @@ impl<S: Store> Services<S> {
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
         let target = self.administered(actor, member, AuditAction::SessionRevoke, ctx)?;
-        let event = self.audit_event(
-            Some(actor),
-            Some(target.key),
-            AuditAction::SessionRevoke,
-            vec![format!("session:{id}")],
-            AuditOutcome::Success,
-            ctx,
-        );
-        self.store.write(|repo| {
-            if !repo.delete_user_session(target.key, id)? {
-                return Err(ServiceError::NotFound("session"));
-            }
-            repo.record_audit(&event)?;
-            Ok(())
-        })
+        self.end_session_of(actor, target.key, id, ctx)
     }
 
     /// The user at `member`, if `actor` may manage their account (the rule of enabling or
@@ -313,25 +299,16 @@ impl<S: Store> Services<S> {
         found
     }
 
-    fn revoke_token_of(&self, actor: Actor<'_>, target: &User, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
-        let event = match actor {
-            Actor::Caller(p) => self.audit_event(
-                Some(p),
-                Some(target.key),
-                AuditAction::TokenRevoke,
-                vec![format!("token:{id}")],
-                AuditOutcome::Success,
-                ctx,
-            ),
-            Actor::Operator => self.tool_audit_event(
-                "operator",
-                Some(target.key),
-                AuditAction::TokenRevoke,
-                vec![format!("token:{id}")],
-                AuditOutcome::Success,
-                ctx,
-            ),
-        };
+    /// Revokes `target`'s token `id` for `actor` (themself, or an administrator), audited.
+    fn revoke_token_of(&self, actor: &Principal, target: &User, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
+        let event = self.audit_event(
+            Some(actor),
+            Some(target.key),
+            AuditAction::TokenRevoke,
+            vec![format!("token:{id}")],
+            AuditOutcome::Success,
+            ctx,
+        );
         self.store.write(|repo| {
             if !repo.revoke_api_token(target.key, id)? {
                 return Err(ServiceError::NotFound("token"));

@@ -449,29 +449,14 @@ impl<S: Store> Services<S> {
         let stored = passkey_of(&record)?;
         let result = rp.finish_discoverable_authentication(&credential, state, &[DiscoverableKey::from(&stored)]);
         match self.record_passkey_use(&record, stored, result)? {
-            PasskeyCheck::Accepted => self.passkey_session(
-                user,
-                password,
-                AuthMethod::Session,
-                ctx,
-                vec![METHOD_PASSKEY.to_owned()],
-            ),
+            PasskeyCheck::Accepted => {
+                self.factor_counters.count(METHOD_PASSKEY, true);
+                let proved_with = vec![METHOD_PASSKEY.to_owned()];
+                self.open_session(user, password, AuthMethod::Session, ctx, proved_with)
+            }
             PasskeyCheck::Refused => Err(self.failed_passkey(&user, None, AuditAction::Login, false, ctx)),
             PasskeyCheck::CounterRegressed => Err(self.failed_passkey(&user, None, AuditAction::Login, true, ctx)),
         }
-    }
-
-    /// Opens the session of an accepted passkey sign-in, counted like every accepted factor.
-    fn passkey_session(
-        &self,
-        user: User,
-        password: Option<accountd_domain::records::PasswordRecord>,
-        auth: AuthMethod,
-        ctx: &RequestContext,
-        proved_with: Vec<String>,
-    ) -> ServiceResult<LoginOutcome> {
-        self.factor_counters.count(METHOD_PASSKEY, true);
-        self.open_session(user, password, auth, ctx, proved_with)
     }
 
     /// Passkey sign-in is for the modes where accountd, or the Application Server, knows the

@@ -349,16 +349,28 @@ impl<S: Store> Services<S> {
     /// Ends one of the caller's sessions (the current one too, if asked); 404 when the caller has
     /// no session `id`.
     pub fn end_own_session(&self, principal: &Principal, id: i64, ctx: &RequestContext) -> ServiceResult<()> {
+        self.end_session_of(principal, principal.user.key, id, ctx)
+    }
+
+    /// Ends `user`'s session `id` for `actor` (themself, or an administrator), audited; 404 when
+    /// `user` has no such session.
+    pub(crate) fn end_session_of(
+        &self,
+        actor: &Principal,
+        user: accountd_domain::ids::UserKey,
+        id: i64,
+        ctx: &RequestContext,
+    ) -> ServiceResult<()> {
         let event = self.audit_event(
-            Some(principal),
-            Some(principal.user.key),
+            Some(actor),
+            Some(user),
             AuditAction::SessionRevoke,
             vec![format!("session:{id}")],
             AuditOutcome::Success,
             ctx,
         );
         self.store.write(|repo| {
-            if !repo.delete_user_session(principal.user.key, id)? {
+            if !repo.delete_user_session(user, id)? {
                 return Err(ServiceError::NotFound("session"));
             }
             repo.record_audit(&event)?;
