@@ -232,6 +232,14 @@ pub trait SessionStore {
     fn user_sessions(&mut self, user: UserKey) -> StoreResult<Vec<Session>>;
     /// Deletes sessions whose absolute end is before `now`, or idle since before `idle_before`.
     fn purge_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64>;
+    /// Records that the user must change their password before anything else ("this wasn't me");
+    /// a demand already there keeps its time.
+    fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()>;
+    /// Whether the user must change their password before anything else.
+    fn password_change_demanded(&mut self, user: UserKey) -> StoreResult<bool>;
+    /// The user changed their password: the demand goes, and their sessions are no longer held to
+    /// changing it. `false` when there was no demand.
+    fn settle_password_change(&mut self, user: UserKey) -> StoreResult<bool>;
 }
 
 /// Second factors (issue 18): TOTP authenticators, recovery codes, login challenges, and the

@@ -56,6 +56,9 @@ pub struct Principal {
     pub enrollment_only: bool,
     /// An API token of scope `read`: safe methods only (the HTTP layer refuses the others).
     pub read_only: bool,
+    /// The user reported an event as not theirs and has not changed their password since: this
+    /// session (or HTTP Basic caller) may only change it, read who it is, and sign out.
+    pub password_change_only: bool,
 }
 
 impl Principal {
@@ -162,6 +165,7 @@ mod tests {
             session: None,
             proved_at: None,
             enrollment_only: false,
+            password_change_only: false,
             read_only: false,
         };
         assert_eq!(principal.ids(), Ids::of(&user.role));

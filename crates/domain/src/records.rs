@@ -92,6 +92,9 @@ pub struct NewSession {
     pub proved_at: Timestamp,
     /// May only read its own account and enroll a second factor (`mfa.required_levels`).
     pub enrollment_only: bool,
+    /// May only change its user's password (and read who they are, and sign out): the user
+    /// reported an event as not theirs ("this wasn't me") and has not changed it since.
+    pub password_change_only: bool,
 }
 
 /// A stored session.
@@ -108,6 +111,7 @@ pub struct Session {
     pub client: ClientInfo,
     pub proved_at: Timestamp,
     pub enrollment_only: bool,
+    pub password_change_only: bool,
 }
 
 /// A secret sealed with an AEAD under a configured key (`key_id`): the nonce and the ciphertext
@@ -312,6 +316,9 @@ pub enum AuditAction {
     AccountThrottled,
     /// An administrator read a user's tokens, sessions or timeline (only refusals are recorded).
     AccountRead,
+    /// The user reported an event of their timeline as not theirs ("this wasn't me"): every
+    /// session and token ended, and a password change demanded where accountd checks passwords.
+    CompromiseReport,
 }
 
 impl AuditAction {
@@ -336,6 +343,7 @@ impl AuditAction {
             AuditAction::DataExport => "data_export",
             AuditAction::AccountThrottled => "account_throttled",
             AuditAction::AccountRead => "account_read",
+            AuditAction::CompromiseReport => "compromise_report",
         }
     }
 
@@ -361,6 +369,7 @@ impl AuditAction {
             DataExport,
             AccountThrottled,
             AccountRead,
+            CompromiseReport,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)

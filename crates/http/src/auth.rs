@@ -127,6 +127,7 @@ impl<S: Store> FromRequest for Caller<S> {
         let credentials = read_credentials(req);
         let ctx = context_of(req);
         let enrolling_allowed = crate::factors::allowed_while_enrolling(req.method(), req.path());
+        let changing_password = crate::timeline::allowed_while_changing_password(req.method(), req.path());
         let safe_method = is_safe(req.method());
         Box::pin(async move {
             let state = state.ok_or(ApiError::Busy)?;
@@ -150,7 +151,12 @@ impl<S: Store> FromRequest for Caller<S> {
                     blocking(move || services.authenticate_basic(&username, &password, &ctx)).await?
                 }
             };
-            if principal.enrollment_only && !enrolling_allowed {
+            // A demanded password change comes first: a caller held to it may only change the
+            // password (whether or not it must also enroll a factor), read who it is, sign out.
+            if principal.password_change_only && !changing_password {
+                return Err(ServiceError::PasswordChangeRequired.into());
+            }
+            if principal.enrollment_only && !enrolling_allowed && !principal.password_change_only {
                 return Err(ServiceError::EnrollmentRequired.into());
             }
             if principal.read_only && !safe_method {

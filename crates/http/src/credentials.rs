@@ -550,6 +550,7 @@ mod tests {
             client: ClientInfo::default(),
             proved_at: at,
             enrollment_only: false,
+            password_change_only: false,
         };
         let token = ApiToken {
             id: 7,

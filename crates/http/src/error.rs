@@ -386,6 +386,18 @@ impl ApiError {
                      recovery code (\"recovery_code\") or a passkey's answer to passkey_options (\"passkey\").",
                 )
             },
+            E::Service(S::PasswordChangeRequired) => Answer::new(
+                C::FORBIDDEN,
+                "password-change-required",
+                "Password change required",
+                "An event of this account was reported as not the account holder's: every session and token \
+                 was ended, and the password must be changed before anything else: POST \
+                 /api/portal/v1.3/currentuser/changepassword (oldPassword, newPassword). Nothing was changed.",
+            )
+            .swedish(
+                "En händelse på kontot rapporterades som inte kontoinnehavarens: lösenordet måste bytas innan \
+                 något annat görs. Inget ändrades.",
+            ),
             E::Service(S::ReadOnlyToken) => Answer::new(
                 C::FORBIDDEN,
                 "read-only-token",

@@ -102,6 +102,7 @@ pub struct Empty {}
         crate::timeline::own_events,
         crate::timeline::user_events,
         crate::timeline::export,
+        crate::timeline::report,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(

@@ -25,7 +25,9 @@
 //!   `accountd_outbox_given_up_total`: this instance's deliveries since it started;
 //! - `accountd_second_factor_checks_total{method, outcome}`: second-factor codes checked
 //!   (`totp`, `recovery_code`, `passkey`, `password` for re-authentication; `accepted`,
-//!   `refused`), and `passkey_clone` (refused): passkeys whose signature counter went backwards.
+//!   `refused`), and `passkey_clone` (refused): passkeys whose signature counter went backwards;
+//! - `accountd_compromise_reports_total`: events users reported as not theirs ("this wasn't me")
+//!   on this instance.
 
 use crate::context::blocking;
 use crate::error::ApiError;
@@ -140,6 +142,12 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
             .with_label_values(&[method, if accepted { "accepted" } else { "refused" }]);
         counter.inc_by(count.saturating_sub(counter.get()));
     }
+    m.compromise_reports.inc_by(
+        state
+            .services
+            .compromise_reports()
+            .saturating_sub(m.compromise_reports.get()),
+    );
     let mut body = Vec::new();
     let encoder = prometheus::TextEncoder::new();
     if let Err(err) = encoder.encode(&m.registry.gather(), &mut body) {
@@ -184,6 +192,7 @@ pub struct Metrics {
     outbox_failures: IntCounter,
     outbox_given_up: IntCounter,
     second_factor_checks: IntCounterVec,
+    compromise_reports: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -306,11 +315,17 @@ impl Metrics {
                 &["method", "outcome"],
             )
             .expect("valid metric"),
+            compromise_reports: IntCounter::new(
+                "accountd_compromise_reports_total",
+                "Events users reported as not theirs (\"this wasn't me\") on this instance: each ended the user's \
+                 sessions and tokens.",
+            )
+            .expect("valid metric"),
             registry,
         };
         let up = IntGauge::new("accountd_up", "1 while the server runs.").expect("valid metric");
         up.set(1);
-        let collectors: [Box<dyn prometheus::core::Collector>; 22] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 23] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.duration.clone()),
             Box::new(metrics.throttled.clone()),
@@ -332,6 +347,7 @@ impl Metrics {
             Box::new(metrics.outbox_failures.clone()),
             Box::new(metrics.outbox_given_up.clone()),
             Box::new(metrics.second_factor_checks.clone()),
+            Box::new(metrics.compromise_reports.clone()),
             Box::new(up),
         ];
         for collector in collectors {

@@ -19,11 +19,24 @@ use utoipa::{IntoParams, ToSchema};
 pub const EVENTS: &str = "/api/v1/session/events/";
 pub const USER_EVENTS: &str = "/api/v1/tenants/{tenant_id}/groups/{group_id}/users/{user_id}/events/";
 pub const EXPORT: &str = "/api/v1/session/export/";
+pub const REPORT: &str = "/api/v1/session/events/{id}/report/";
 
 pub(crate) fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(EVENTS).route(web::get().to(own_events::<S>)))
+        .service(resource(REPORT).route(web::post().to(report::<S>)))
         .service(resource(USER_EVENTS).route(web::get().to(user_events::<S>)))
         .service(resource(EXPORT).route(web::get().to(export::<S>)));
+}
+
+/// What a caller held to a password change may do ("this wasn't me"): change it (Axway's
+/// changepassword, with or without the trailing slash), check a candidate against the policy,
+/// read who it is (`GET user_login_info`), sign out. Everything else is 403
+/// `password-change-required`, HTTP Basic included.
+pub(crate) fn allowed_while_changing_password(method: &actix_web::http::Method, path: &str) -> bool {
+    path.trim_end_matches('/') == crate::axway::CHANGE_PASSWORD
+        || path == crate::selfservice::PASSWORD_POLICY
+        || path == crate::apio::LOGOUT
+        || (method == actix_web::http::Method::GET && path == crate::apio::USER_LOGIN_INFO)
 }
 
 /// Which page of a timeline.
@@ -251,4 +264,42 @@ pub(crate) async fn export<S: Store>(
             "attachment; filename=\"accountd-export.json\"",
         ))
         .json(body))
+}
+
+/// What "this wasn't me" did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportView {
+    /// Every session of the user ended, the one that reported too (its cookies are removed).
+    pub sessions_ended: u64,
+    pub tokens_revoked: u64,
+    /// The next sign-in may only change the password until it is changed. `false` in
+    /// SSO_LOGIN_DEDICATED, where the identity provider keeps passwords.
+    pub password_change_required: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/session/events/{id}/report/", tag = "account", operation_id = "account_report_event",
+    summary = "\"This wasn't me\": report an event of the caller's timeline",
+    description = "Ends every session of the caller (this one too: its cookies are removed) and every API token, and requires a password change at the next sign-in: until then a session (or HTTP Basic) may only change the password (POST /api/portal/v1.3/currentuser/changepassword), check one against the policy, read user_login_info and sign out; anything else is 403 `password-change-required`, and the login answer says `password_change_required: true`. In SSO_LOGIN_DEDICATED only sessions and tokens end. From a signed-in session only (403 otherwise); audited as `compromise_report`, counted in `accountd_compromise_reports_total`. The body is ignored.",
+    params(("id" = i64, Path, description = "The event's id, from the timeline")),
+    responses(
+        (status = 200, description = "Reported: everything ended", body = ReportView),
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+    ))]
+pub(crate) async fn report<S: Store>(
+    state: web::Data<AppState<S>>,
+    caller: Caller<S>,
+    Ctx(ctx): Ctx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = crate::selfservice::numeric_id(&path.into_inner(), "event")?;
+    let services = state.services.clone();
+    let reported = blocking(move || services.report_event(&caller.principal, id, &ctx)).await?;
+    Ok(crate::apio::without_session_cookies(&state).json(ReportView {
+        sessions_ended: reported.sessions_ended,
+        tokens_revoked: reported.tokens_revoked,
+        password_change_required: reported.password_change_required,
+    }))
 }

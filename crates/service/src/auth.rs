@@ -28,6 +28,9 @@ pub struct LoginOutcome {
     /// The session may only enroll a second factor (`mfa.required_levels`); the login answer
     /// says so.
     pub enrollment_only: bool,
+    /// The user reported an event as not theirs: the session may only change the password until
+    /// it is changed; the login answer says so.
+    pub password_change_required: bool,
 }
 
 /// A new API token; `token` is shown once and never stored (nor printed by `Debug`).
@@ -46,6 +49,7 @@ impl std::fmt::Debug for LoginOutcome {
             .field("xsrf_token", &"<redacted>")
             .field("expires_at", &self.expires_at)
             .field("enrollment_only", &self.enrollment_only)
+            .field("password_change_required", &self.password_change_required)
             .finish()
     }
 }
@@ -91,6 +95,13 @@ impl<S: Store> Services<S> {
             }
         }
         result
+    }
+
+    /// Whether a demanded password change holds a caller who signed in with `auth`: not with an
+    /// identity provider's token, nor in SSO_LOGIN_DEDICATED at all (the provider keeps the
+    /// password there; "this wasn't me" ends sessions and tokens only).
+    pub(crate) fn password_demands_apply(&self, auth: AuthMethod) -> bool {
+        auth != AuthMethod::Sso && self.config.apio.login_mode.authenticator() != Authenticator::IdentityProvider
     }
 
     fn upstream_authenticates(&self) -> bool {
@@ -218,7 +229,7 @@ impl<S: Store> Services<S> {
         self.random.fill(&mut secret);
         let now = self.clock.now();
         let expires_at = now.plus_seconds(self.config.sessions.absolute_timeout_seconds);
-        let session = NewSession {
+        let mut session = NewSession {
             digest: tokens::token_digest(&secret),
             user: user.key,
             auth,
@@ -227,6 +238,7 @@ impl<S: Store> Services<S> {
             client: ctx.client.clone(),
             proved_at: now,
             enrollment_only,
+            password_change_only: false,
         };
         let principal = Principal {
             user: user.clone(),
@@ -235,6 +247,7 @@ impl<S: Store> Services<S> {
             proved_at: Some(now),
             enrollment_only,
             read_only: false,
+            password_change_only: false,
         };
         let event = self.audit_event(
             Some(&principal),
@@ -244,11 +257,15 @@ impl<S: Store> Services<S> {
             AuditOutcome::Success,
             ctx,
         );
-        self.store.write(|repo| {
+        // Read in the transaction that creates the session: a report taken meanwhile either ends
+        // this session or holds it to the password change.
+        let demands_apply = self.password_demands_apply(auth);
+        let password_change_only = self.store.write(|repo| {
             self.clear_failures(repo, user.username.as_str(), ctx)?;
+            session.password_change_only = demands_apply && repo.password_change_demanded(user.key)?;
             repo.create_session(&session)?;
             repo.record_audit(&event)?;
-            Ok::<_, ServiceError>(())
+            Ok::<_, ServiceError>(session.password_change_only)
         })?;
         tracing::info!(user = %user.key, session = %session.digest.log_label(), "login");
         Ok(LoginOutcome {
@@ -257,6 +274,7 @@ impl<S: Store> Services<S> {
             xsrf_token: tokens::xsrf_token(&secret, XSRF_KEY),
             expires_at,
             enrollment_only,
+            password_change_required: password_change_only,
             user,
         })
     }
@@ -290,6 +308,7 @@ impl<S: Store> Services<S> {
             proved_at: Some(session.proved_at),
             enrollment_only: session.enrollment_only,
             read_only: false,
+            password_change_only: session.password_change_only,
         })
     }
 
@@ -316,18 +335,28 @@ impl<S: Store> Services<S> {
     ) -> ServiceResult<Principal> {
         self.check_throttle(username, ctx)?;
         match self.verify_credentials(username, password, true) {
-            Ok((user, _)) if self.store.read(|repo| self.has_second_factor(repo, user.key))? => {
-                Err(ServiceError::BasicWithSecondFactor)
+            Ok((user, _)) => {
+                let demands_apply = self.password_demands_apply(AuthMethod::Basic);
+                let (has_factor, password_change_only) = self.store.read(|repo| {
+                    let has_factor = self.has_second_factor(repo, user.key)?;
+                    let demanded = demands_apply && repo.password_change_demanded(user.key)?;
+                    Ok::<_, ServiceError>((has_factor, demanded))
+                })?;
+                if has_factor {
+                    return Err(ServiceError::BasicWithSecondFactor);
+                }
+                // No factor: a user who must have one may only enroll, as in a session; one who
+                // reported an event as not theirs may only change their password, as in a session.
+                Ok(Principal {
+                    enrollment_only: self.factor_required(&user),
+                    read_only: false,
+                    password_change_only,
+                    user,
+                    auth: AuthMethod::Basic,
+                    session: None,
+                    proved_at: Some(self.clock.now()),
+                })
             }
-            // No factor (the arm above): a user who must have one may only enroll, as in a session.
-            Ok((user, _)) => Ok(Principal {
-                enrollment_only: self.factor_required(&user),
-                read_only: false,
-                user,
-                auth: AuthMethod::Basic,
-                session: None,
-                proved_at: Some(self.clock.now()),
-            }),
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
         }
@@ -379,6 +408,7 @@ impl<S: Store> Services<S> {
                 proved_at: None,
                 enrollment_only: false,
                 read_only: false,
+                password_change_only: false,
             });
         }
         self.authenticate_api_token(token)
@@ -409,6 +439,7 @@ impl<S: Store> Services<S> {
             proved_at: None,
             enrollment_only: false,
             read_only: api_token.scope == accountd_domain::records::TokenScope::Read,
+            password_change_only: false,
         })
     }
 

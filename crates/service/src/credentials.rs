@@ -319,9 +319,9 @@ impl<S: Store> Services<S> {
     }
 }
 
-/// Tokens are made, and everything revoked at once, from a signed-in session only: an API token
-/// can't mint another, nor take its user's sessions away.
-fn require_token_session(principal: &Principal) -> ServiceResult<()> {
+/// Tokens are made, and everything revoked at once (or reported: "this wasn't me"), from a
+/// signed-in session only: an API token can't mint another, nor take its user's sessions away.
+pub(crate) fn require_token_session(principal: &Principal) -> ServiceResult<()> {
     match principal.session {
         Some(_) => Ok(()),
         None => Err(ServiceError::Forbidden(

@@ -81,6 +81,10 @@ pub enum ServiceError {
     /// An API token of scope `read` on an unsafe method (403 `read-only-token`).
     #[error("this API token may only read")]
     ReadOnlyToken,
+    /// The user reported an event as not theirs: until they change their password, that is all
+    /// they may do (403 `password-change-required`).
+    #[error("the password must be changed first")]
+    PasswordChangeRequired,
     /// Hashing failed (a bug or a corrupt stored hash: 500).
     #[error("hashing failed: {0}")]
     Hashing(String),

@@ -71,6 +71,8 @@ pub struct Services<S: Store> {
     factor_counters: factors::FactorCounters,
     /// Passkeys' relying party ([`passkeys`]); set by the binary.
     relying_party: Option<Arc<webauthn_rs::prelude::Webauthn>>,
+    /// "This wasn't me" reports this instance took ([`timeline`]), for `/metrics`.
+    compromise_reports: std::sync::atomic::AtomicU64,
 }
 
 impl<S: Store> std::fmt::Debug for Services<S> {
@@ -109,12 +111,18 @@ impl<S: Store> Services<S> {
             key_ring: None,
             factor_counters: factors::FactorCounters::default(),
             relying_party: None,
+            compromise_reports: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// Second-factor checks by method and outcome (`/metrics`).
     pub fn factor_counts(&self) -> Vec<(&'static str, bool, u64)> {
         self.factor_counters.snapshot()
+    }
+
+    /// "This wasn't me" reports this instance took since it started (`/metrics`).
+    pub fn compromise_reports(&self) -> u64 {
+        self.compromise_reports.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A fresh random (version 4) UUID from the service's [`Random`] port, for a new user.

@@ -38,6 +38,8 @@ impl<'a> Actor<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct PreparedPassword {
     hash: accountd_domain::secret::SecretHash,
+    /// The user changes their own (with the old one): it settles a demanded change.
+    own: bool,
     first_login: bool,
     keep_history: u8,
     keep_session: Option<accountd_domain::secret::TokenDigest>,
@@ -366,6 +368,7 @@ impl<S: Store> Services<S> {
         }
         Ok(PreparedPassword {
             hash: self.hasher.hash(new.expose(), self.random.as_ref())?,
+            own: is_self,
             // An administrator (or the operator) sets a password the user must change at next login.
             first_login: !is_self,
             keep_history: rules.history,
@@ -402,7 +405,8 @@ impl<S: Store> Services<S> {
     }
 
     /// Stores a prepared password change inside the caller's transaction: the hash, the end of the
-    /// user's other sessions, the audit event. The Application Server (when the login mode says)
+    /// user's other sessions, the end of a demanded change (the user's own change), the audit
+    /// event. The Application Server (when the login mode says)
     /// was called before, outside any transaction.
     pub(crate) fn apply_password(
         &self,
@@ -421,6 +425,11 @@ impl<S: Store> Services<S> {
             now,
         )?;
         repo.delete_user_sessions(user.key, prepared.keep_session.as_ref())?;
+        if prepared.own {
+            // "This wasn't me" demanded it: done. An administrator's reset leaves the demand (the
+            // administrator knows the new password).
+            repo.settle_password_change(user.key)?;
+        }
         let event = self.audit_event(
             actor.principal(),
             Some(user.key),

@@ -7,7 +7,7 @@
 //! the last event's id. It lives as long as the audit log (`audit.retention_seconds`).
 
 use crate::credentials::Credentials;
-use crate::{RequestContext, ServiceResult, Services};
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::UserKey;
 use accountd_domain::level::{GroupMember, UserLevel};
 use accountd_domain::ports::Store;
@@ -56,7 +56,71 @@ pub struct OwnData {
     pub events: Vec<TimelineEvent>,
 }
 
+/// What "this wasn't me" did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// Every session of the user, the reporting one too.
+    pub sessions_ended: u64,
+    pub tokens_revoked: u64,
+    /// The next sign-in may only change the password (not in SSO_LOGIN_DEDICATED, where the
+    /// identity provider keeps it).
+    pub password_change_required: bool,
+}
+
 impl<S: Store> Services<S> {
+    /// `POST /api/v1/session/events/{id}/report/`: "this wasn't me" on an event of the caller's
+    /// timeline. Ends every session of the user (the caller's too) and every API token, and
+    /// demands a password change at the next sign-in, in one transaction; audited, logged and
+    /// counted. From a signed-in session only; 404 for an event not in the caller's timeline.
+    pub fn report_event(&self, principal: &Principal, event: i64, ctx: &RequestContext) -> ServiceResult<Reported> {
+        crate::credentials::require_token_session(principal)?;
+        let user = principal.user.key;
+        // The newest event older than `event + 1`: the event itself, when it is the user's.
+        let found = self
+            .store
+            .read(|repo| repo.audit_page(user, event.checked_add(1), 1))?
+            .into_iter()
+            .next()
+            .is_some_and(|r| r.id == event);
+        if !found {
+            return Err(ServiceError::NotFound("event"));
+        }
+        let demand = self.password_demands_apply(principal.auth);
+        let record = self.audit_event(
+            Some(principal),
+            Some(user),
+            AuditAction::CompromiseReport,
+            vec![format!("event:{event}")],
+            AuditOutcome::Success,
+            ctx,
+        );
+        let now = self.clock.now();
+        let (sessions_ended, tokens_revoked) = self.store.write(|repo| {
+            let sessions = repo.delete_user_sessions(user, None)?;
+            let tokens = repo.revoke_user_api_tokens(user)?;
+            if demand {
+                repo.demand_password_change(user, now)?;
+            }
+            repo.record_audit(&record)?;
+            Ok::<_, ServiceError>((sessions, tokens))
+        })?;
+        self.compromise_reports
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            user = %user,
+            event,
+            sessions_ended,
+            tokens_revoked,
+            password_change_required = demand,
+            "an event was reported as not the user's: every session and token ended"
+        );
+        Ok(Reported {
+            sessions_ended,
+            tokens_revoked,
+            password_change_required: demand,
+        })
+    }
+
     /// `GET /api/v1/session/events/`: the caller's timeline, a page at a time.
     pub fn own_events(
         &self,

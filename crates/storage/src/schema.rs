@@ -152,6 +152,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         proved_at -> BigInt,
         enrollment_only -> Bool,
+        password_change_only -> Bool,
     }
 }
 
@@ -312,6 +313,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_change_demands (user_key) {
+        user_key -> BigInt,
+        demanded_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     groups,
@@ -338,4 +346,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_challenges,
     passkeys,
     webauthn_ceremonies,
+    password_change_demands,
 );

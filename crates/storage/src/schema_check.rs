@@ -121,6 +121,10 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
         ("login_challenges", columns_of::<login_challenges::table>()),
         ("passkeys", columns_of::<passkeys::table>()),
         ("webauthn_ceremonies", columns_of::<webauthn_ceremonies::table>()),
+        (
+            "password_change_demands",
+            columns_of::<password_change_demands::table>(),
+        ),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))
@@ -139,6 +143,7 @@ const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("groups", "tenant_key", "tenants", "CASCADE"),
     ("login_challenges", "user_key", "users", "CASCADE"),
     ("passkeys", "user_key", "users", "CASCADE"),
+    ("password_change_demands", "user_key", "users", "CASCADE"),
     ("password_history", "user_key", "users", "CASCADE"),
     ("passwords", "user_key", "users", "CASCADE"),
     ("pin_history", "user_key", "users", "CASCADE"),

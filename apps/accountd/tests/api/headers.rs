@@ -435,6 +435,21 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     )
     .await;
 
+    // "This wasn't me", by another user (it ends every session of theirs).
+    let reporter = app.fresh_client();
+    let xsrf = app.login_ok(&reporter, "admin").await;
+    let events: Value = reporter
+        .get(app.url(tl::EVENTS))
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    let reported = tl::REPORT.replace("{id}", &events["events"][0]["id"].to_string());
+    let report = reporter.post(app.url(&reported)).header("X-XSRF-TOKEN", xsrf);
+    walk.step(Method::POST, tl::REPORT, report, StatusCode::OK).await;
+
     // Logout, on a fresh session (ending the others ended the first one).
     let xsrf = app.login_ok(&browser, "foouser").await;
     let logout = browser.post(app.url(apio::LOGOUT)).header("X-XSRF-TOKEN", xsrf);

@@ -166,17 +166,17 @@ async fn local_login_dedicated_checks_locally_and_writes_both() {
     assert_eq!(stored_first_name(&app).await, "Dedicated");
 }
 
-mod sso {
+pub(crate) mod sso {
     use super::*;
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use ed25519_dalek::{Signer, SigningKey};
 
-    fn key() -> SigningKey {
+    pub(crate) fn key() -> SigningKey {
         SigningKey::from_bytes(&[42u8; 32])
     }
 
-    fn token(key: &SigningKey, sub: &str, exp: i64) -> String {
+    pub(crate) fn token(key: &SigningKey, sub: &str, exp: i64) -> String {
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT"}"#);
         let claims = URL_SAFE_NO_PAD.encode(json!({"sub": sub, "exp": exp, "iss": "idp"}).to_string());
         let signed = format!("{header}.{claims}");
@@ -186,7 +186,7 @@ mod sso {
         )
     }
 
-    async fn spawn_sso(update_bs_db: bool) -> TestApp {
+    pub(crate) async fn spawn_sso(update_bs_db: bool) -> TestApp {
         spawn_with(Spawn {
             mode: LoginMode::SsoLoginDedicated,
             configure: Box::new(move |c| {
@@ -199,7 +199,7 @@ mod sso {
         .await
     }
 
-    fn now_s(app: &TestApp) -> i64 {
+    pub(crate) fn now_s(app: &TestApp) -> i64 {
         use accountd_domain::ports::Clock;
         app.clock.now().as_millis() / 1000
     }

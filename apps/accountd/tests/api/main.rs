@@ -24,3 +24,4 @@ mod superoffice;
 mod throttling;
 mod timeline;
 mod tokens;
+mod wasnt_me;

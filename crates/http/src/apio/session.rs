@@ -106,6 +106,12 @@ pub struct LoginInfo {
     /// (`mfa.required_levels`) until it does. Absent for everybody else, as in seed 000.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub second_factor_enrollment_required: bool,
+    /// Only when true: the user reported an event as not theirs ("this wasn't me"), and this
+    /// session (or HTTP Basic caller) may only change the password until it is changed (POST
+    /// /api/portal/v1.3/currentuser/changepassword). In the login answer and in `GET`. Absent for
+    /// everybody else, as in seed 000.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub password_change_required: bool,
 }
 
 impl LoginInfo {
@@ -121,6 +127,7 @@ impl LoginInfo {
             },
             username: user.username.to_string(),
             second_factor_enrollment_required: false,
+            password_change_required: false,
         }
     }
 }
@@ -247,6 +254,7 @@ pub(crate) fn login_answer<S: Store>(
     );
     HttpResponse::Ok().cookie(session).cookie(xsrf).json(LoginInfo {
         second_factor_enrollment_required: outcome.enrollment_only,
+        password_change_required: outcome.password_change_required,
         ..LoginInfo::of(&outcome.user, Some(outcome.is_first_login))
     })
 }
@@ -264,13 +272,18 @@ pub(crate) async fn logout<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     let services = state.services.clone();
     blocking(move || services.logout(&caller.principal, &ctx)).await?;
+    Ok(without_session_cookies(&state).json(serde_json::json!({})))
+}
+
+/// A 200 answer that removes the session and XSRF cookies (the session has ended).
+pub(crate) fn without_session_cookies<S: Store>(state: &AppState<S>) -> actix_web::HttpResponseBuilder {
     let mut gone = session_cookies(String::new(), String::new(), state.config.secure_cookies, 0);
     let mut response = HttpResponse::Ok();
     for cookie in &mut gone {
         cookie.make_removal();
         response.cookie(cookie.clone());
     }
-    Ok(response.json(serde_json::json!({})))
+    response
 }
 
 fn deprecated(mut response: HttpResponse) -> HttpResponse {
@@ -293,7 +306,10 @@ fn deprecated(mut response: HttpResponse) -> HttpResponse {
         problem::Unauthenticated,
     ))]
 pub(crate) async fn get_login_info<S: Store>(caller: Caller<S>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(LoginInfo::of(&caller.principal.user, None)))
+    Ok(HttpResponse::Ok().json(LoginInfo {
+        password_change_required: caller.principal.password_change_only,
+        ..LoginInfo::of(&caller.principal.user, None)
+    }))
 }
 
 #[utoipa::path(put, path = "/api/v1/session/user_login_info/", tag = "apio", operation_id = "apio_put_user_login_info",

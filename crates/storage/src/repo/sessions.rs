@@ -5,7 +5,7 @@ use super::user::{UserJoinRow, to_user, user_columns, user_joins};
 use super::{Repo, count};
 use crate::connection::per_backend;
 use crate::error::{QueryResultExt, corrupt};
-use crate::schema::{sessions, users};
+use crate::schema::{password_change_demands, sessions, users};
 use accountd_domain::ids::UserKey;
 use accountd_domain::ports::{SessionStore, StoreResult};
 use accountd_domain::principal::AuthMethod;
@@ -29,6 +29,7 @@ struct SessionRow {
     user_agent: Option<String>,
     proved_at: i64,
     enrollment_only: bool,
+    password_change_only: bool,
 }
 
 fn to_session(row: SessionRow) -> StoreResult<Session> {
@@ -48,6 +49,7 @@ fn to_session(row: SessionRow) -> StoreResult<Session> {
         },
         proved_at: Timestamp::from_millis(row.proved_at),
         enrollment_only: row.enrollment_only,
+        password_change_only: row.password_change_only,
     })
 }
 
@@ -67,6 +69,7 @@ impl SessionStore for Repo<'_> {
                     sessions::user_agent.eq(session.client.user_agent.as_deref()),
                     sessions::proved_at.eq(session.proved_at.as_millis()),
                     sessions::enrollment_only.eq(session.enrollment_only),
+                    sessions::password_change_only.eq(session.password_change_only),
                 ))
                 .returning(SessionRow::as_returning())
                 .get_result(c))
@@ -164,5 +167,47 @@ impl SessionStore for Repo<'_> {
             .store()
             .map(count)
         })
+    }
+
+    fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()> {
+        self.single(|conn| {
+            per_backend!(&mut *conn, |c| diesel::insert_into(password_change_demands::table)
+                .values((
+                    password_change_demands::user_key.eq(user.0),
+                    password_change_demands::demanded_at.eq(at.as_millis()),
+                ))
+                .on_conflict(password_change_demands::user_key)
+                .do_nothing()
+                .execute(c))
+            .store_or_missing("user")
+            .map(|_| ())
+        })
+    }
+
+    fn password_change_demanded(&mut self, user: UserKey) -> StoreResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            password_change_demands::table.filter(password_change_demands::user_key.eq(user.0)),
+        ))
+        .get_result(self.conn)
+        .store()
+    }
+
+    fn settle_password_change(&mut self, user: UserKey) -> StoreResult<bool> {
+        let settled = self.single(|conn| {
+            diesel::delete(password_change_demands::table.filter(password_change_demands::user_key.eq(user.0)))
+                .execute(conn)
+                .store()
+        })?;
+        self.single(|conn| {
+            diesel::update(
+                sessions::table
+                    .filter(sessions::user_key.eq(user.0))
+                    .filter(sessions::password_change_only),
+            )
+            .set(sessions::password_change_only.eq(false))
+            .execute(conn)
+            .store()
+        })?;
+        Ok(settled > 0)
     }
 }

@@ -967,6 +967,7 @@ fn new_session(n: u8, user: UserKey) -> NewSession {
         },
         proved_at: Timestamp::from_millis(T0.as_millis() + i64::from(n)),
         enrollment_only: false,
+        password_change_only: false,
     }
 }
 
@@ -1804,6 +1805,52 @@ pub fn second_factors_are_used_once_and_go_with_the_user(db: &TestDatabase) {
     assert_eq!(read(db, |r| r.recovery_codes_left(u.key)).unwrap(), 0);
     assert_eq!(read(db, |r| r.login_challenge(&digest(43))).unwrap(), None);
     assert!(!write(db, |r| r.delete_totp_factor(u.key)).unwrap());
+}
+
+pub fn password_change_demands_hold_sessions_until_settled(db: &TestDatabase) {
+    directory(db);
+    let u = end_user(db, "u1");
+    let other = end_user(db, "u2");
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    assert!(!read(db, |r| r.password_change_demanded(u.key)).unwrap());
+    write(db, |r| r.demand_password_change(u.key, at(1))).unwrap();
+    // A second demand changes nothing (and is no error).
+    write(db, |r| r.demand_password_change(u.key, at(2))).unwrap();
+    assert!(read(db, |r| r.password_change_demanded(u.key)).unwrap());
+    assert!(!read(db, |r| r.password_change_demanded(other.key)).unwrap());
+    assert_err(
+        write(db, |r| r.demand_password_change(UserKey(-1), at(1))),
+        StoreError::NotFound("user"),
+    );
+
+    // Sessions keep whether they are held; settling lifts the user's, and only theirs.
+    let held = NewSession {
+        password_change_only: true,
+        ..new_session(60, u.key)
+    };
+    assert!(write(db, |r| r.create_session(&held)).unwrap().password_change_only);
+    write(db, |r| {
+        r.create_session(&NewSession {
+            password_change_only: true,
+            ..new_session(61, other.key)
+        })
+    })
+    .unwrap();
+    assert!(write(db, |r| r.settle_password_change(u.key)).unwrap());
+    assert!(!read(db, |r| r.password_change_demanded(u.key)).unwrap());
+    let (lifted, _) = read(db, |r| r.session_with_user(&digest(60))).unwrap().unwrap();
+    assert!(!lifted.password_change_only);
+    let (still, _) = read(db, |r| r.session_with_user(&digest(61))).unwrap().unwrap();
+    assert!(still.password_change_only);
+    assert!(!write(db, |r| r.settle_password_change(u.key)).unwrap());
+
+    // The demand goes with the user.
+    write(db, |r| r.demand_password_change(other.key, at(3))).unwrap();
+    write(db, |r| {
+        r.delete_user(&member("Pie", "PieGroup", "u2"), None, &delete_opts(true))
+    })
+    .unwrap();
+    assert!(!read(db, |r| r.password_change_demanded(other.key)).unwrap());
 }
 
 pub fn passkeys_move_forward_and_ceremonies_are_taken_once(db: &TestDatabase) {

@@ -1,0 +1,2 @@
+ALTER TABLE sessions DROP COLUMN password_change_only;
+DROP TABLE password_change_demands;
