@@ -42,6 +42,7 @@ pub struct AppConfig {
     pub mfa: accountd_service::config::MfaConfig,
     pub passkeys: accountd_service::config::PasskeyConfig,
     pub tokens: accountd_service::config::TokenConfig,
+    pub notifications: accountd_service::config::NotificationsConfig,
 }
 
 /// The listening socket and its connections: what actix's connection dispatcher enforces before a
@@ -232,6 +233,7 @@ impl AppConfig {
             mfa: self.mfa.clone(),
             passkeys: self.passkeys.clone(),
             tokens: self.tokens.clone(),
+            notifications: self.notifications.clone(),
         }
     }
 }

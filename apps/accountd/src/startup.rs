@@ -97,18 +97,50 @@ pub fn services<S: Store>(config: &AppConfig, store: S) -> Result<Services<S>> {
         config.service_config(),
     )
     .context("configuring SSO")?;
-    configure_factors(&mut services, config)?;
+    configure_adapters(&mut services, config)?;
     Ok(services)
 }
 
-/// Gives `services` what second factors need from the configuration: the keys that seal TOTP
-/// secrets ([`key_ring`]) and passkeys' relying party (refused when inconsistent).
-pub fn configure_factors<S: Store>(services: &mut Services<S>, config: &AppConfig) -> Result<()> {
+/// Gives `services` what it needs from the configuration beyond its settings: the keys that seal
+/// TOTP secrets ([`key_ring`]), passkeys' relying party (refused when inconsistent), and the client
+/// of webhook notifications (refused when an endpoint is not acceptable).
+pub fn configure_adapters<S: Store>(services: &mut Services<S>, config: &AppConfig) -> Result<()> {
     services.set_key_ring(key_ring(config)?);
     let relying_party = accountd_service::passkeys::relying_party(&config.passkeys)
         .map_err(|e| anyhow::anyhow!("invalid [passkeys] configuration: {e}"))?;
     services.set_relying_party(relying_party);
+    services.set_webhook_client(webhook_client(&config.notifications)?);
     Ok(())
+}
+
+/// The client of webhook notifications (docs/notifications.md), once every endpoint is acceptable:
+/// a name of its own, a secret of 16 bytes or more, known event types, and `https://` unless to
+/// the loopback (the Application Server's URL rules).
+pub fn webhook_client(
+    config: &accountd_service::config::NotificationsConfig,
+) -> Result<Arc<dyn accountd_domain::ports::WebhookClient>> {
+    config
+        .check()
+        .map_err(|e| anyhow::anyhow!("invalid [notifications] configuration: {e}"))?;
+    for endpoint in &config.webhooks {
+        accountd_upstream::checked_url(&endpoint.url, false).map_err(|e| {
+            let why = match e {
+                accountd_upstream::ConfigError::PlainHttp => {
+                    "plain http:// is allowed to the loopback only: use https://".to_owned()
+                }
+                accountd_upstream::ConfigError::BaseUrl(detail) => format!("the url is invalid: {detail}"),
+                other => other.to_string(),
+            };
+            anyhow::anyhow!(
+                "invalid [notifications] configuration: webhook {:?}: {why}",
+                endpoint.name
+            )
+        })?;
+    }
+    Ok(Arc::new(accountd_upstream::HttpWebhookClient::new(
+        Duration::from_millis(config.connect_timeout_ms),
+        Duration::from_millis(config.timeout_ms),
+    )))
 }
 
 /// The name of the key file beside an SQLite database (docs/second-factors.md).

@@ -625,6 +625,23 @@ pub struct UpstreamGuardState {
     pub fast_failures: u64,
 }
 
+/// Why an outbound notification was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// It may work later (unreachable, timed out, a 5xx, 408 or 429 answer): retried.
+    #[error("{0}")]
+    Transient(String),
+    /// It will not work as it is (another 4xx answer, a refused address): given up.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Outbound HTTP for webhooks (issue 22, docs/notifications.md): one POST, answered 2xx or not.
+/// The service builds and signs the body; the adapter only carries it.
+pub trait WebhookClient: Send + Sync + 'static {
+    fn post(&self, url: &str, headers: &[(String, String)], body: &str) -> Result<(), NotifyError>;
+}
+
 /// The Application Server (the telephony network element, "BS DB" in the seeds).
 pub trait ApplicationServer: Send + Sync + 'static {
     /// Checks a password (SERVER_LOGIN).

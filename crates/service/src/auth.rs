@@ -264,7 +264,7 @@ impl<S: Store> Services<S> {
             self.clear_failures(repo, user.username.as_str(), ctx)?;
             session.password_change_only = demands_apply && repo.password_change_demanded(user.key)?;
             repo.create_session(&session)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(session.password_change_only)
         })?;
         tracing::info!(user = %user.key, session = %session.digest.log_label(), "login");
@@ -457,7 +457,7 @@ impl<S: Store> Services<S> {
             if let Some(digest) = &principal.session {
                 repo.delete_session(digest)?;
             }
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         })
     }
@@ -494,7 +494,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 ctx,
             );
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(token)
         })?;
         Ok(IssuedToken {
@@ -513,7 +513,7 @@ impl<S: Store> Services<S> {
             if let Ok(name) = Username::parse(username) {
                 event.subject = repo.user_by_username(&name)?.map(|u| u.key);
             }
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(event.subject)
         });
         match recorded {
@@ -544,7 +544,7 @@ impl<S: Store> Services<S> {
         event.actor_name = None;
         let recorded = self.store.write(|repo| {
             self.count_token_failure(repo, ctx)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         });
         recorded.err().unwrap_or(ServiceError::BadCredentials)

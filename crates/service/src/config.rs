@@ -36,6 +36,121 @@ pub struct ServiceConfig {
     pub passkeys: PasskeyConfig,
     /// Personal API tokens (issue 20).
     pub tokens: TokenConfig,
+    /// Webhooks told what happens to accounts (issue 22).
+    pub notifications: NotificationsConfig,
+}
+
+/// Notifications (docs/notifications.md): the webhook endpoints and the time a delivery gets.
+/// Endpoints come from the configuration file (a list of tables `[[notifications.webhooks]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    pub webhooks: Vec<WebhookEndpoint>,
+    /// How long a webhook delivery may take to connect, then to be answered.
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            webhooks: Vec::new(),
+            connect_timeout_ms: 2_000,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+/// One integrator's webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpoint {
+    /// Names the endpoint in logs, divergences and the outbox (unique).
+    pub name: String,
+    /// `https://…`; plain `http://` only to the loopback.
+    pub url: String,
+    /// The HMAC key of the signature (at least 16 bytes); never logged, never shown.
+    pub secret: WebhookSecret,
+    /// The notification types it wants (`password_changed`, …); empty or absent: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl WebhookEndpoint {
+    /// Whether the endpoint's filter takes notifications of `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == kind)
+    }
+}
+
+/// A webhook's signing key: `Debug` and `Serialize` show `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for WebhookSecret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+impl NotificationsConfig {
+    /// Names unique and not empty, secrets of 16 bytes or more, known notification types,
+    /// timeouts from 1 ms to 60 s; the text names the key. The URLs are the binary's to check
+    /// (the HTTP adapter's rules).
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("timeout_ms", self.timeout_ms),
+        ] {
+            if !(1..=60_000).contains(&value) {
+                return Err(format!("notifications.{name} must be between 1 and 60000"));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for endpoint in &self.webhooks {
+            if endpoint.name.trim().is_empty() || !seen.insert(endpoint.name.as_str()) {
+                return Err(format!(
+                    "notifications.webhooks: every endpoint needs a name of its own ({:?})",
+                    endpoint.name
+                ));
+            }
+            if endpoint.secret.expose().len() < 16 {
+                return Err(format!(
+                    "notifications.webhooks {:?}: the secret must be at least 16 bytes",
+                    endpoint.name
+                ));
+            }
+            if let Some(unknown) = endpoint
+                .events
+                .iter()
+                .find(|e| !crate::notify::KINDS.contains(&e.as_str()))
+            {
+                return Err(format!(
+                    "notifications.webhooks {:?}: unknown event {unknown:?} (known: {})",
+                    endpoint.name,
+                    crate::notify::KINDS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Personal API tokens (docs/account-page.md, "Credentials"): who may create them, for how long.

@@ -130,7 +130,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 ctx,
             );
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(stored)
         })?;
         let issued = IssuedToken {
@@ -212,7 +212,7 @@ impl<S: Store> Services<S> {
                     AuditOutcome::Success,
                     ctx,
                 );
-                repo.record_audit(&event)?;
+                self.record(repo, &event)?;
             }
             Ok(Revoked { sessions, tokens })
         })
@@ -313,7 +313,7 @@ impl<S: Store> Services<S> {
             if !repo.revoke_api_token(target.key, id)? {
                 return Err(ServiceError::NotFound("token"));
             }
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok(())
         })
     }

@@ -257,7 +257,7 @@ impl<S: Store> Services<S> {
             let mut event = event;
             event.subject = Some(user.key);
             event.fields = vec![proof.field().to_owned()];
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             if repo.count_challenge_failure(&digest)? >= max {
                 repo.delete_login_challenge(&digest)?;
             }
@@ -406,7 +406,7 @@ impl<S: Store> Services<S> {
             } else {
                 self.count_failure(repo, &username, ctx)?;
             }
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         })?;
         if ok {
@@ -477,7 +477,7 @@ impl<S: Store> Services<S> {
         );
         self.store.write(|repo| {
             repo.put_totp_factor(&factor)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         })?;
         Ok(TotpEnrollment {
@@ -516,7 +516,7 @@ impl<S: Store> Services<S> {
             );
             self.store.write(|repo| {
                 self.count_failure(repo, &username, ctx)?;
-                repo.record_audit(&event)?;
+                self.record(repo, &event)?;
                 Ok::<_, ServiceError>(())
             })?;
             self.factor_counters.count(METHOD_TOTP, false);
@@ -534,7 +534,7 @@ impl<S: Store> Services<S> {
         self.store.write(|repo| {
             repo.replace_recovery_codes(user.key, &digests, now)?;
             repo.prove_session(&digest, now, false)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         })?;
         self.factor_counters.count(METHOD_TOTP, true);
@@ -579,7 +579,7 @@ impl<S: Store> Services<S> {
             if !self.has_second_factor(repo, key)? {
                 repo.delete_recovery_codes(key)?;
             }
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok(())
         })
     }
@@ -609,7 +609,7 @@ impl<S: Store> Services<S> {
                 return Err(ServiceError::NotFound("second factor"));
             }
             repo.replace_recovery_codes(key, &digests, now)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         })?;
         Ok(codes)
@@ -673,7 +673,7 @@ impl<S: Store> Services<S> {
             let passkeys = repo.delete_passkeys(target.key)?;
             let codes = repo.delete_recovery_codes(target.key)?;
             repo.delete_user_sessions(target.key, None)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(had || passkeys > 0 || codes > 0)
         })
     }

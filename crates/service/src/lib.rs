@@ -20,6 +20,7 @@ pub mod error;
 pub mod factors;
 pub mod hasher;
 pub mod import;
+pub mod notify;
 pub mod operator;
 pub mod outbox;
 pub mod passkeys;
@@ -73,6 +74,8 @@ pub struct Services<S: Store> {
     relying_party: Option<Arc<webauthn_rs::prelude::Webauthn>>,
     /// "This wasn't me" reports this instance took ([`timeline`]), for `/metrics`.
     compromise_reports: std::sync::atomic::AtomicU64,
+    /// Where webhook notifications are posted ([`notify`]); set by the binary.
+    webhook_client: Option<Arc<dyn accountd_domain::ports::WebhookClient>>,
 }
 
 impl<S: Store> std::fmt::Debug for Services<S> {
@@ -112,6 +115,7 @@ impl<S: Store> Services<S> {
             factor_counters: factors::FactorCounters::default(),
             relying_party: None,
             compromise_reports: std::sync::atomic::AtomicU64::new(0),
+            webhook_client: None,
         })
     }
 
@@ -167,7 +171,7 @@ impl<S: Store> Services<S> {
     /// Records an audit event in a transaction of its own (for refusals and failures, whose own
     /// transaction rolled back). Failing to record is logged, not raised.
     fn audit_apart(&self, event: AuditEvent) {
-        if let Err(err) = self.store.write(|repo| repo.record_audit(&event)) {
+        if let Err(err) = self.store.write(|repo| self.record(repo, &event)) {
             tracing::error!(error = %err, action = event.action.as_str(), "could not record an audit event");
         }
     }

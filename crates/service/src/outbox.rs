@@ -244,7 +244,11 @@ impl<S: Store> OutboxHandler<S> for RealignPinSettings {
 
 /// The handlers every [`Services`] starts with.
 pub(crate) fn builtin_handlers<S: Store>() -> Vec<Arc<dyn OutboxHandler<S>>> {
-    vec![Arc::new(RealignProfile), Arc::new(RealignPinSettings)]
+    vec![
+        Arc::new(RealignProfile),
+        Arc::new(RealignPinSettings),
+        Arc::new(crate::notify::NotifyWebhook),
+    ]
 }
 
 impl<S: Store> Services<S> {

@@ -372,7 +372,7 @@ impl<S: Store> Services<S> {
             // A credential id registered to anyone already is `Conflict("passkey")` (unique).
             let stored = repo.add_passkey(&new)?;
             repo.prove_session(&session, now, false)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(stored)
         })?;
         self.factor_counters.count(METHOD_PASSKEY, true);
@@ -611,7 +611,7 @@ impl<S: Store> Services<S> {
         let username = user.username.to_string();
         let recorded = self.store.write(|repo| {
             self.count_failure(repo, &username, ctx)?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         });
         recorded.err().unwrap_or(match action {

@@ -180,7 +180,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 ctx,
             );
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
         });
         if let (Err(err), Some(armed)) = (&written, armed) {

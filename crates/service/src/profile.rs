@@ -239,7 +239,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 ctx,
             );
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok(updated)
         });
         if let (Err(err), Some((_, _, armed))) = (&written, sent) {
@@ -438,7 +438,7 @@ impl<S: Store> Services<S> {
             AuditOutcome::Success,
             ctx,
         );
-        repo.record_audit(&event)?;
+        self.record(repo, &event)?;
         Ok(())
     }
 
@@ -508,7 +508,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 ctx,
             );
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok(user)
         })
     }

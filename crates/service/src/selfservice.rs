@@ -373,7 +373,7 @@ impl<S: Store> Services<S> {
             if !repo.delete_user_session(user, id)? {
                 return Err(ServiceError::NotFound("session"));
             }
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok(())
         })
     }
@@ -390,7 +390,7 @@ impl<S: Store> Services<S> {
         );
         self.store.write(|repo| {
             let ended = repo.delete_user_sessions(principal.user.key, principal.session.as_ref())?;
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok(ended)
         })
     }

@@ -101,7 +101,7 @@ impl<S: Store> Services<S> {
             if demand {
                 repo.demand_password_change(user, now)?;
             }
-            repo.record_audit(&record)?;
+            self.record(repo, &record)?;
             Ok::<_, ServiceError>((sessions, tokens))
         })?;
         self.compromise_reports
@@ -213,7 +213,7 @@ impl<S: Store> Services<S> {
             AuditOutcome::Success,
             ctx,
         );
-        self.store.write(|repo| repo.record_audit(&event))?;
+        self.store.write(|repo| self.record(repo, &event))?;
         Ok(OwnData {
             user: principal.user.clone(),
             credentials,

@@ -322,7 +322,7 @@ impl<S: Store> Services<S> {
                         AuditOutcome::Success,
                         ctx,
                     );
-                    repo.record_audit(&event)?;
+                    self.record(repo, &event)?;
                 }
                 if let Some(prepared) = &prepared {
                     self.apply_password(repo, actor_ref, &user, prepared, ctx)?;
@@ -421,7 +421,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 ctx,
             );
-            repo.record_audit(&event)?;
+            self.record(repo, &event)?;
             Ok::<_, ServiceError>(outcome)
         });
         if decided.is_some()

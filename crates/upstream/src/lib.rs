@@ -11,6 +11,9 @@
 //! - `memory` (feature `testing`): `InMemoryUpstream`, a complete in-memory Application Server with a call log and
 //!   failure injection, for the tests of the crates that use the port.
 //!
+//! - [`webhook`]: [`HttpWebhookClient`], the outbound HTTP of webhook notifications (issue 22),
+//!   whose endpoints are held to the same URL rules ([`checked_url`]).
+//!
 //! Every adapter is synchronous, like the port: the HTTP layer runs use cases on a blocking pool.
 //! No adapter ever puts a password, PIN or API token in an error, a log entry or `Debug` output.
 
@@ -19,12 +22,14 @@ pub mod guard;
 pub mod http;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod webhook;
 
 pub use disabled::DisabledUpstream;
 pub use guard::{BreakerConfig, GuardConfig, GuardedUpstream};
-pub use http::{ConfigError, HttpUpstream, HttpUpstreamConfig};
+pub use http::{ConfigError, HttpUpstream, HttpUpstreamConfig, checked_url};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::{InMemoryUpstream, UpstreamCall};
+pub use webhook::HttpWebhookClient;
 
 #[cfg(test)]
 mod test_support {

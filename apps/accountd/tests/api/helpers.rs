@@ -131,7 +131,7 @@ pub async fn spawn_with(options: Spawn) -> TestApp {
             config.service_config(),
         )
         .expect("services");
-        startup::configure_factors(&mut services, &config).expect("keys and passkeys");
+        startup::configure_adapters(&mut services, &config).expect("keys and passkeys");
         services
     } else {
         services
@@ -171,7 +171,7 @@ pub async fn beside(app: &TestApp) -> TestApp {
         config.service_config(),
     )
     .expect("services");
-    startup::configure_factors(&mut services, &config).expect("keys and passkeys");
+    startup::configure_adapters(&mut services, &config).expect("keys and passkeys");
     let server = startup::Application::build(&config, services).expect("server");
     let address = format!("http://127.0.0.1:{}", server.port());
     let handle = server.handle();
@@ -217,7 +217,7 @@ pub fn demo_services(config: &AppConfig) -> DemoServices {
         config.service_config(),
     )
     .expect("services");
-    startup::configure_factors(&mut services, config).expect("keys and passkeys");
+    startup::configure_adapters(&mut services, config).expect("keys and passkeys");
     demo::load(&services).expect("demo data");
     upstream.clear_calls();
     DemoServices {
@@ -242,7 +242,7 @@ impl TestApp {
             self.config.service_config(),
         )
         .expect("services");
-        startup::configure_factors(&mut services, &self.config).expect("keys and passkeys");
+        startup::configure_adapters(&mut services, &self.config).expect("keys and passkeys");
         services
     }
 

@@ -13,6 +13,7 @@ mod headers;
 mod helpers;
 mod import;
 mod login_modes;
+mod notifications;
 mod ops;
 mod outbox;
 mod passkeys;

@@ -133,7 +133,7 @@ impl<S: Store> Services<S> {
                 AuditOutcome::Success,
                 &ctx,
             );
-            Ok(repo.record_audit(&event)?)
+            Ok(self.record(repo, &event)?)
         };
         // The whole batch in one transaction; on any failure, row by row.
         let batch = self.store.write(|repo| {

@@ -100,34 +100,44 @@ impl HttpUpstreamConfig {
         {
             return Err(ConfigError::ApiToken);
         }
-        let url = self.base_url.trim_end_matches('/');
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| ConfigError::BaseUrl("expected http:// or https://".to_owned()))?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return Err(ConfigError::BaseUrl(format!("unsupported scheme {scheme:?}")));
-        }
-        if url.contains(['?', '#']) {
-            return Err(ConfigError::BaseUrl("no query or fragment allowed".to_owned()));
-        }
-        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ConfigError::BaseUrl("no white space allowed".to_owned()));
-        }
-        let authority = rest.split('/').next().unwrap_or_default();
-        if authority.contains('@') {
-            // Credentials in the URL would end up in error texts; the token is the way to log in.
-            return Err(ConfigError::BaseUrl("no user info allowed (use api_token)".to_owned()));
-        }
-        let host = host_of(authority);
-        if host.is_empty() {
-            return Err(ConfigError::BaseUrl("no host".to_owned()));
-        }
-        if scheme == "http" && !self.allow_plain_http && !is_loopback(host) {
-            return Err(ConfigError::PlainHttp);
-        }
-        Ok(url.to_owned())
+        checked_url(&self.base_url, self.allow_plain_http)
     }
+}
+
+/// Checks an absolute `http(s)://host[:port][/path]` URL: no query, fragment, white space or user
+/// info, and `https://` unless the host is the loopback or `allow_plain_http`. Returns it without
+/// its trailing `/`. The Application Server's `base_url` and webhook endpoints (issue 22) are held
+/// to it.
+pub fn checked_url(url: &str, allow_plain_http: bool) -> Result<String, ConfigError> {
+    let url = url.trim_end_matches('/');
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| ConfigError::BaseUrl("expected http:// or https://".to_owned()))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(ConfigError::BaseUrl(format!("unsupported scheme {scheme:?}")));
+    }
+    if url.contains(['?', '#']) {
+        return Err(ConfigError::BaseUrl("no query or fragment allowed".to_owned()));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::BaseUrl("no white space allowed".to_owned()));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        // Credentials in the URL would end up in error texts; the token is the way to log in.
+        return Err(ConfigError::BaseUrl(
+            "no user info allowed (the API token or secret is configured apart)".to_owned(),
+        ));
+    }
+    let host = host_of(authority);
+    if host.is_empty() {
+        return Err(ConfigError::BaseUrl("no host".to_owned()));
+    }
+    if scheme == "http" && !allow_plain_http && !is_loopback(host) {
+        return Err(ConfigError::PlainHttp);
+    }
+    Ok(url.to_owned())
 }
 
 /// The host of `host[:port]` or `[v6]:port`, lower-cased brackets removed.

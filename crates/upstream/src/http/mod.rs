@@ -15,7 +15,9 @@
 pub(crate) mod config;
 mod wire;
 
-pub use config::{ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, HttpUpstreamConfig, MAX_TIMEOUT};
+pub use config::{
+    ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, HttpUpstreamConfig, MAX_TIMEOUT, checked_url,
+};
 
 use accountd_domain::ids::Username;
 use accountd_domain::level::UserLevel;

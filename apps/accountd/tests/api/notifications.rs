@@ -1,0 +1,236 @@
+//! Issue 22, webhooks: a password change is told to a configured endpoint as one signed
+//! CloudEvents event through the outbox; a receiver answering 500 three times gets it on the
+//! fourth attempt, the same event (same id) each time; the signature is an HMAC over the attempt's
+//! time and the body; an endpoint's filter is honoured; unacceptable endpoints refuse the start.
+
+use crate::helpers::*;
+use accountd_service::config::{NotificationsConfig, WebhookEndpoint, WebhookSecret};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "whsec-0123456789abcdef";
+const NEW_PASSWORD: &str = "Fresh-Passw0rd!7";
+
+/// One request the receiver got: its headers (names lower-cased) and body.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A real HTTP receiver on the loopback answering the given statuses in turn (then 200).
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start(statuses: Vec<u16>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!(
+            "http://127.0.0.1:{}/hooks/accountd",
+            listener.local_addr().unwrap().port()
+        );
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let seen = got.clone();
+        std::thread::spawn(move || {
+            let mut statuses = statuses.into_iter();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut headers = Vec::new();
+                let mut line = String::new();
+                reader.read_line(&mut line).ok();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = line.trim_end().split_once(':') {
+                        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+                    }
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(n, _)| n == "content-length")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).ok();
+                seen.lock().unwrap().push(Received {
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                let status = statuses.next().unwrap_or(200);
+                let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                stream.write_all(answer.as_bytes()).ok();
+            }
+        });
+        Self { url, got }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+fn endpoint(name: &str, url: &str, events: &[&str]) -> WebhookEndpoint {
+    WebhookEndpoint {
+        name: name.to_owned(),
+        url: url.to_owned(),
+        secret: WebhookSecret::new(SECRET),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+    }
+}
+
+/// Whether `header` (`t=…,v1=…`) signs `body` under [`SECRET`].
+fn signed(header: &str, body: &str) -> bool {
+    let Some((t, v1)) = header
+        .split_once(',')
+        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
+    else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    hex == v1
+}
+
+#[actix_web::test]
+async fn a_password_change_reaches_a_webhook_that_failed_three_times_on_the_fourth_attempt() {
+    let failing = Receiver::start(vec![500, 500, 500]);
+    let sign_ins = Receiver::start(vec![]);
+    let (failing_url, sign_ins_url) = (failing.url.clone(), sign_ins.url.clone());
+    let app = spawn_with(Spawn {
+        configure: Box::new(move |c| {
+            c.outbox.poll_interval_ms = 20;
+            c.outbox.first_retry_delay_ms = 1_000;
+            c.notifications.webhooks = vec![
+                endpoint("crm", &failing_url, &["password_changed"]),
+                endpoint("siem", &sign_ins_url, &["sign_in"]),
+            ];
+        }),
+        ..Spawn::default()
+    })
+    .await;
+    let changed = app
+        .fresh_client()
+        .post(app.url(crate::axway::CHANGE_PASSWORD))
+        .basic_auth("foouser", Some(DEMO_PASSWORD))
+        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", NEW_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success(), "{}", changed.status());
+
+    // Each failure waits its backoff on the server's clock: move it on until the fourth attempt.
+    let started = Instant::now();
+    while failing.received().len() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", failing.received());
+        app.clock.advance_seconds(5);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Delivered: nothing more comes, and the outbox is empty.
+    for _ in 0..5 {
+        app.clock.advance_seconds(60);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempts = failing.received();
+    assert_eq!(attempts.len(), 4, "{attempts:?}");
+    assert_eq!(readyz(&app).await["outbox"]["depth"], 0);
+
+    // The same event each time, signed at each attempt, and no secret in it.
+    let ids: Vec<&str> = attempts.iter().map(|a| a.header("webhook-id").unwrap_or("")).collect();
+    assert!(!ids[0].is_empty() && ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    for attempt in &attempts {
+        assert_eq!(attempt.body, attempts[0].body);
+        assert_eq!(
+            attempt.header("content-type"),
+            Some("application/cloudevents+json; charset=utf-8")
+        );
+        let signature = attempt.header("accountd-signature").expect("signature");
+        assert!(signed(signature, &attempt.body), "{signature}");
+        assert!(!signed(signature, &attempt.body.replace("foouser", "mallory")));
+        for secret in [DEMO_PASSWORD, NEW_PASSWORD, SECRET] {
+            assert!(!attempt.body.contains(secret));
+        }
+    }
+    let event: Value = serde_json::from_str(&attempts[0].body).unwrap();
+    assert_eq!(event["specversion"], "1.0");
+    assert_eq!(event["type"], "accountd.password_changed");
+    assert_eq!(event["id"], ids[0]);
+    assert_eq!(event["data"]["username"], "foouser");
+    assert_eq!(event["data"]["fields"], serde_json::json!(["password"]));
+    assert!(event["subject"].as_str().is_some_and(|s| s.len() == 36), "{event}");
+
+    // The other endpoint wants sign-ins only: a password change is not for it.
+    assert!(sign_ins.received().is_empty());
+    app.login_ok(&app.fresh_client(), "jbloggs").await;
+    let started = Instant::now();
+    while sign_ins.received().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no sign-in event");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let event: Value = serde_json::from_str(&sign_ins.received()[0].body).unwrap();
+    assert_eq!(event["type"], "accountd.sign_in");
+    assert_eq!(event["data"]["username"], "jbloggs");
+    assert_eq!(failing.received().len(), 4);
+}
+
+#[test]
+fn unacceptable_endpoints_refuse_the_start() {
+    let refused = |webhooks: Vec<WebhookEndpoint>| {
+        let config = NotificationsConfig {
+            webhooks,
+            ..NotificationsConfig::default()
+        };
+        match accountd::startup::webhook_client(&config) {
+            Ok(_) => String::new(),
+            Err(err) => err.to_string(),
+        }
+    };
+    let plain = refused(vec![endpoint("crm", "http://crm.example.com/hook", &[])]);
+    assert!(plain.contains("loopback only") && plain.contains("crm"), "{plain}");
+    let short = refused(vec![WebhookEndpoint {
+        secret: WebhookSecret::new("short"),
+        ..endpoint("crm", "https://crm.example.com/hook", &[])
+    }]);
+    assert!(short.contains("16 bytes"), "{short}");
+    let unknown = refused(vec![endpoint(
+        "crm",
+        "https://crm.example.com/hook",
+        &["password_chnaged"],
+    )]);
+    assert!(unknown.contains("password_chnaged"), "{unknown}");
+    let twice = refused(vec![
+        endpoint("crm", "https://crm.example.com/a", &[]),
+        endpoint("crm", "https://crm.example.com/b", &[]),
+    ]);
+    assert!(twice.contains("name of its own"), "{twice}");
+    assert_eq!(
+        refused(vec![
+            endpoint("crm", "https://crm.example.com/hook", &["password_changed"]),
+            endpoint("local", "http://127.0.0.1:9/hook", &[]),
+        ]),
+        ""
+    );
+    // The secret is never shown.
+    let shown = format!(
+        "{:?} {}",
+        endpoint("crm", "https://crm.example.com/hook", &[]),
+        serde_json::to_string(&endpoint("crm", "https://crm.example.com/hook", &[])).unwrap()
+    );
+    assert!(!shown.contains(SECRET), "{shown}");
+}

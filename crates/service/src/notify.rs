@@ -1,0 +1,320 @@
+//! Notifications (issue 22, docs/notifications.md): what happens to an account, told to
+//! integrators' webhooks, through the durable outbox.
+//!
+//! # One home: the audit event
+//!
+//! Every change a user should hear about is already recorded as an audit event, in the change's
+//! own transaction. [`Services::record`] records it and, in the same transaction, puts one outbox
+//! message per interested webhook endpoint: the notification is stored if and only if the change
+//! is. The outbox worker delivers it at least once, with backoff; the event's `id` is stable
+//! across attempts, so a receiver drops the rare duplicate.
+//!
+//! # Events
+//!
+//! Successful audit events map to notification types ([`kind_of`]): `sign_in`,
+//! `password_changed`, `pin_changed`, `factor_added`, `factor_removed`, `factors_reset`,
+//! `token_created`, `compromise_reported` and `changed_by_administrator`. Refusals and reads are
+//! not notified.
+//!
+//! # Webhooks
+//!
+//! A POST of a CloudEvents 1.0 event in structured mode (`application/cloudevents+json`), signed
+//! with HMAC-SHA256 under the endpoint's secret over `"{t}.{body}"`, where `t` is the Unix time of
+//! the attempt: `Accountd-Signature: t=<t>,v1=<hex>`. Receivers refuse a `t` more than 5 minutes
+//! away from their clock (the replay window) and compare the MAC in constant time.
+//! Messages carry no user key of the outbox (`user` is `None`): a webhook that is down never holds
+//! back an Application Server realignment of the same user, and no user claim is taken.
+
+use crate::Services;
+use crate::outbox::{DeliveryError, OutboxHandler};
+use accountd_domain::ports::{NewOutboxMessage, NotifyError, OutboxMessage, Repository, Store, StoreResult};
+use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// Outbox topic of a webhook delivery.
+pub const NOTIFY_WEBHOOK: &str = "notify.webhook";
+/// How far a receiver should accept the signature's time from its own clock.
+pub const REPLAY_WINDOW_SECONDS: i64 = 300;
+/// The header of the signature.
+pub const SIGNATURE_HEADER: &str = "Accountd-Signature";
+
+/// Every notification type, in documentation order.
+pub const KINDS: [&str; 9] = [
+    "sign_in",
+    "password_changed",
+    "pin_changed",
+    "factor_added",
+    "factor_removed",
+    "factors_reset",
+    "token_created",
+    "compromise_reported",
+    "changed_by_administrator",
+];
+
+/// The notification type of an audit event, if users hear about it.
+pub fn kind_of(event: &AuditEvent) -> Option<&'static str> {
+    if event.outcome != AuditOutcome::Success {
+        return None;
+    }
+    let by_someone_else = event.actor.is_some() && event.actor != event.subject;
+    Some(match event.action {
+        AuditAction::Login => "sign_in",
+        AuditAction::PasswordChange => "password_changed",
+        AuditAction::PinChange => "pin_changed",
+        // Begun enrollments are not a factor yet.
+        AuditAction::FactorEnroll if event.fields.iter().any(|f| f == "confirmed") => "factor_added",
+        AuditAction::FactorRemove => "factor_removed",
+        AuditAction::FactorReset => "factors_reset",
+        AuditAction::TokenCreate => "token_created",
+        AuditAction::CompromiseReport => "compromise_reported",
+        AuditAction::ProfileUpdate | AuditAction::AccountUpdate if by_someone_else => "changed_by_administrator",
+        _ => return None,
+    })
+}
+
+/// The CloudEvents 1.0 event of a notification (structured mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloudEvent {
+    pub specversion: String,
+    /// Stable across delivery attempts: receivers drop a duplicate by it.
+    pub id: String,
+    pub source: String,
+    /// `accountd.<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the change happened (RFC 3339, UTC).
+    pub time: String,
+    /// The user's UUID.
+    pub subject: String,
+    pub datacontenttype: String,
+    pub data: EventData,
+}
+
+/// What a notification says. Never a secret: names of members, not values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventData {
+    pub username: String,
+    /// The audit log's action and members (`password`, `firstName`, `passkey`, `event:12`).
+    pub action: String,
+    pub fields: Vec<String>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    /// Someone else who acted (an administrator), by name.
+    pub by: Option<String>,
+}
+
+/// An outbox message of [`NOTIFY_WEBHOOK`]: the endpoint (by name) and the event, fixed when the
+/// change happened.
+#[derive(Debug, Serialize, Deserialize)]
+struct WebhookPayload {
+    endpoint: String,
+    event: CloudEvent,
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">` (`None` only if HMAC refused the key,
+/// which it does for no length).
+pub fn signature(secret: &[u8], unix_seconds: i64, body: &str) -> Option<String> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).ok()?;
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("t={unix_seconds},v1={hex}"))
+}
+
+fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+impl<S: Store> Services<S> {
+    /// Records `event` in the audit log and, in the same transaction, the notifications it causes
+    /// (one outbox message per webhook endpoint whose filter takes it). The one way use cases
+    /// record an audit event inside their transaction.
+    pub(crate) fn record(&self, repo: &mut dyn Repository, event: &AuditEvent) -> StoreResult<()> {
+        repo.record_audit(event)?;
+        let endpoints = &self.config.notifications.webhooks;
+        let (Some(kind), Some(subject)) = (kind_of(event), event.subject) else {
+            return Ok(());
+        };
+        let wanted: Vec<&crate::config::WebhookEndpoint> = endpoints.iter().filter(|e| e.wants(kind)).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let Some(user) = repo.user_by_key(subject)? else {
+            return Ok(());
+        };
+        let cloud = CloudEvent {
+            specversion: "1.0".to_owned(),
+            id: self.new_uuid().to_string(),
+            source: "urn:accountd".to_owned(),
+            kind: format!("accountd.{kind}"),
+            time: rfc3339(event.at.as_millis()),
+            subject: user.uuid.to_string(),
+            datacontenttype: "application/json".to_owned(),
+            data: EventData {
+                username: user.username.to_string(),
+                action: event.action.as_str().to_owned(),
+                fields: event.fields.clone(),
+                address: event.client.address.clone(),
+                user_agent: event.client.user_agent.clone(),
+                by: match (event.actor, event.subject) {
+                    (Some(actor), Some(subject)) if actor == subject => None,
+                    _ => event.actor_name.clone(),
+                },
+            },
+        };
+        let now = self.clock.now();
+        for endpoint in wanted {
+            let payload = WebhookPayload {
+                endpoint: endpoint.name.clone(),
+                event: cloud.clone(),
+            };
+            let payload = serde_json::to_string(&payload).unwrap_or_default();
+            repo.enqueue_outbox(
+                &NewOutboxMessage {
+                    topic: NOTIFY_WEBHOOK.to_owned(),
+                    user: None,
+                    payload,
+                    not_before: now,
+                },
+                now,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sets the client webhook deliveries go through (the binary's [`accountd_domain::ports::WebhookClient`]).
+    pub fn set_webhook_client(&mut self, client: std::sync::Arc<dyn accountd_domain::ports::WebhookClient>) {
+        self.webhook_client = Some(client);
+    }
+}
+
+/// Delivers [`NOTIFY_WEBHOOK`] messages: signs the event at the time of the attempt and posts it.
+#[derive(Debug)]
+pub struct NotifyWebhook;
+
+impl<S: Store> OutboxHandler<S> for NotifyWebhook {
+    fn topic(&self) -> &'static str {
+        NOTIFY_WEBHOOK
+    }
+
+    fn deliver(&self, services: &Services<S>, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let payload: WebhookPayload =
+            serde_json::from_str(&message.payload).map_err(|e| DeliveryError::GiveUp(format!("payload: {e}")))?;
+        let Some(endpoint) = services
+            .config
+            .notifications
+            .webhooks
+            .iter()
+            .find(|e| e.name == payload.endpoint)
+        else {
+            // The endpoint was removed from the configuration since: nobody to tell.
+            tracing::info!(endpoint = %payload.endpoint, "a webhook endpoint is no longer configured; event dropped");
+            return Ok(());
+        };
+        let Some(client) = &services.webhook_client else {
+            return Err(DeliveryError::Retry("no webhook client on this instance".into()));
+        };
+        let body = serde_json::to_string(&payload.event).map_err(|e| DeliveryError::GiveUp(format!("event: {e}")))?;
+        let now = services.clock.now().as_millis() / 1000;
+        let headers = vec![
+            (
+                "Content-Type".to_owned(),
+                "application/cloudevents+json; charset=utf-8".to_owned(),
+            ),
+            (
+                SIGNATURE_HEADER.to_owned(),
+                signature(endpoint.secret.expose().as_bytes(), now, &body)
+                    .ok_or_else(|| DeliveryError::GiveUp("the secret can't key an HMAC".into()))?,
+            ),
+            ("Webhook-Id".to_owned(), payload.event.id.clone()),
+        ];
+        client.post(&endpoint.url, &headers, &body).map_err(|err| match err {
+            NotifyError::Transient(text) => DeliveryError::Retry(format!("webhook {}: {text}", endpoint.name)),
+            NotifyError::Permanent(text) => DeliveryError::GiveUp(format!("webhook {}: {text}", endpoint.name)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accountd_domain::records::ClientInfo;
+    use accountd_domain::user::Timestamp;
+
+    fn event(action: AuditAction, fields: &[&str], outcome: AuditOutcome) -> AuditEvent {
+        AuditEvent {
+            at: Timestamp::from_millis(0),
+            actor: Some(accountd_domain::ids::UserKey(1)),
+            actor_name: Some("u".into()),
+            subject: Some(accountd_domain::ids::UserKey(1)),
+            action,
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            outcome,
+            request_id: None,
+            client: ClientInfo::default(),
+            actor_level: None,
+        }
+    }
+
+    #[test]
+    fn only_successful_changes_are_notified() {
+        assert_eq!(
+            kind_of(&event(
+                AuditAction::PasswordChange,
+                &["password"],
+                AuditOutcome::Success
+            )),
+            Some("password_changed")
+        );
+        assert_eq!(
+            kind_of(&event(AuditAction::PasswordChange, &["password"], AuditOutcome::Denied)),
+            None
+        );
+        assert_eq!(
+            kind_of(&event(
+                AuditAction::FactorEnroll,
+                &["totp", "begun"],
+                AuditOutcome::Success
+            )),
+            None
+        );
+        assert_eq!(
+            kind_of(&event(
+                AuditAction::FactorEnroll,
+                &["totp", "confirmed"],
+                AuditOutcome::Success
+            )),
+            Some("factor_added")
+        );
+        // Their own profile change is not notified; an administrator's is.
+        let own = event(AuditAction::ProfileUpdate, &["firstName"], AuditOutcome::Success);
+        assert_eq!(kind_of(&own), None);
+        let theirs = AuditEvent {
+            actor: Some(accountd_domain::ids::UserKey(2)),
+            ..own
+        };
+        assert_eq!(kind_of(&theirs), Some("changed_by_administrator"));
+        assert_eq!(
+            kind_of(&event(AuditAction::AccountRead, &[], AuditOutcome::Success)),
+            None
+        );
+    }
+
+    #[test]
+    fn the_signature_is_an_hmac_over_time_and_body() {
+        let signed = signature(b"Jefe", 1_700_000_000, "{}");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"1700000000.{}");
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(signed, Some(format!("t=1700000000,v1={hex}")));
+        assert_ne!(signature(b"Jefe", 1_700_000_001, "{}"), signed);
+        assert_ne!(signature(b"other", 1_700_000_000, "{}"), signed);
+    }
+}
