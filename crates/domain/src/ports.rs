@@ -232,6 +232,10 @@ pub trait SessionStore {
     fn user_sessions(&mut self, user: UserKey) -> StoreResult<Vec<Session>>;
     /// Deletes sessions whose absolute end is before `now`, or idle since before `idle_before`.
     fn purge_sessions(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64>;
+    /// Takes the user's row lock until the transaction ends (PostgreSQL `SELECT … FOR UPDATE`;
+    /// SQLite serializes writers already), so writes about one user's credentials take turns;
+    /// `NotFound("user")` when there is none.
+    fn lock_account(&mut self, user: UserKey) -> StoreResult<()>;
     /// Records that the user must change their password before anything else ("this wasn't me");
     /// a demand already there keeps its time.
     fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()>;

@@ -284,6 +284,7 @@ pub struct ReportView {
     params(("id" = i64, Path, description = "The event's id, from the timeline")),
     responses(
         (status = 200, description = "Reported: everything ended", body = ReportView),
+        problem::BadRequest,
         problem::Unauthenticated,
         problem::Forbidden,
         problem::NotFound,

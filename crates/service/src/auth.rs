@@ -261,6 +261,7 @@ impl<S: Store> Services<S> {
         // this session or holds it to the password change.
         let demands_apply = self.password_demands_apply(auth);
         let password_change_only = self.store.write(|repo| {
+            repo.lock_account(user.key)?;
             self.clear_failures(repo, user.username.as_str(), ctx)?;
             session.password_change_only = demands_apply && repo.password_change_demanded(user.key)?;
             repo.create_session(&session)?;

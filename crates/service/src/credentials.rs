@@ -18,7 +18,7 @@ use crate::passkeys::PasskeyInfo;
 use crate::profile::Actor;
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::level::GroupMember;
-use accountd_domain::ports::Store;
+use accountd_domain::ports::{Repository, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{ApiToken, AuditAction, AuditOutcome, NewApiToken, Session, TokenScope};
 use accountd_domain::text::Text;
@@ -121,6 +121,7 @@ impl<S: Store> Services<S> {
             personal: true,
         };
         let stored = self.store.write(|repo| {
+            self.require_live_session(repo, principal)?;
             let stored = repo.create_api_token(&new)?;
             let event = self.audit_event(
                 Some(principal),
@@ -192,14 +193,27 @@ impl<S: Store> Services<S> {
         })
     }
 
+    /// Inside a write that gives the caller something lasting (a token, a factor, a new password):
+    /// takes the user's lock and requires the caller's session to be still there. A report ("this
+    /// wasn't me") or "revoke everything" that committed meanwhile ended it, and is not outrun:
+    /// 401, nothing written.
+    pub(crate) fn require_live_session(&self, repo: &mut dyn Repository, principal: &Principal) -> ServiceResult<()> {
+        repo.lock_account(principal.user.key)?;
+        if let Some(digest) = &principal.session
+            && repo.session_with_user(digest)?.is_none()
+        {
+            return Err(ServiceError::Unauthenticated);
+        }
+        Ok(())
+    }
+
     /// `DELETE /api/v1/session/credentials/`: ends every session of the caller but this one and
     /// revokes every API token. Passwords, PINs and factors stay: they sign in only with the user.
     pub fn revoke_all_but_this_session(&self, principal: &Principal, ctx: &RequestContext) -> ServiceResult<Revoked> {
         require_token_session(principal)?;
         let key = principal.user.key;
         self.store.write(|repo| {
-            let sessions = repo.delete_user_sessions(key, principal.session.as_ref())?;
-            let tokens = repo.revoke_user_api_tokens(key)?;
+            let (sessions, tokens) = end_credentials(repo, key, principal.session.as_ref())?;
             for (action, what, count) in [
                 (AuditAction::SessionRevoke, "other_sessions", sessions),
                 (AuditAction::TokenRevoke, "all_tokens", tokens),
@@ -317,6 +331,19 @@ impl<S: Store> Services<S> {
             Ok(())
         })
     }
+}
+
+/// Under the user's lock, ends every session of `user` but `except` and revokes every API token:
+/// how many of each. "Revoke everything" and "this wasn't me" (which keeps no session).
+pub(crate) fn end_credentials(
+    repo: &mut dyn Repository,
+    user: accountd_domain::ids::UserKey,
+    except: Option<&accountd_domain::secret::TokenDigest>,
+) -> ServiceResult<(u64, u64)> {
+    repo.lock_account(user)?;
+    let sessions = repo.delete_user_sessions(user, except)?;
+    let tokens = repo.revoke_user_api_tokens(user)?;
+    Ok((sessions, tokens))
 }
 
 /// Tokens are made, and everything revoked at once (or reported: "this wasn't me"), from a

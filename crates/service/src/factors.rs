@@ -532,6 +532,7 @@ impl<S: Store> Services<S> {
             ctx,
         );
         self.store.write(|repo| {
+            self.require_live_session(repo, principal)?;
             repo.replace_recovery_codes(user.key, &digests, now)?;
             repo.prove_session(&digest, now, false)?;
             self.record(repo, &event)?;

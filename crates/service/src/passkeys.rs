@@ -369,6 +369,7 @@ impl<S: Store> Services<S> {
             ctx,
         );
         let stored = self.store.write(|repo| {
+            self.require_live_session(repo, principal)?;
             // A credential id registered to anyone already is `Conflict("passkey")` (unique).
             let stored = repo.add_passkey(&new)?;
             repo.prove_session(&session, now, false)?;

@@ -417,6 +417,13 @@ impl<S: Store> Services<S> {
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
         let now = self.clock.now();
+        if prepared.own
+            && let Some(principal) = actor.principal()
+        {
+            // The session that changes it must still be there: a report that ended it meanwhile
+            // is not settled by a change it outran.
+            self.require_live_session(repo, principal)?;
+        }
         repo.set_password(
             user.key,
             &prepared.hash,

@@ -96,8 +96,10 @@ impl<S: Store> Services<S> {
         );
         let now = self.clock.now();
         let (sessions_ended, tokens_revoked) = self.store.write(|repo| {
-            let sessions = repo.delete_user_sessions(user, None)?;
-            let tokens = repo.revoke_user_api_tokens(user)?;
+            // Under the user's lock, taken first: a sign-in, token or password change of this user
+            // committing meanwhile comes wholly before the report (and is ended by it) or wholly
+            // after (and sees it).
+            let (sessions, tokens) = crate::credentials::end_credentials(repo, user, None)?;
             if demand {
                 repo.demand_password_change(user, now)?;
             }

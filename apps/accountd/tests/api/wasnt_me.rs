@@ -377,3 +377,46 @@ fn stored_first_name_of(app: &TestApp, username: &str) -> String {
         .first_name
         .to_string()
 }
+
+/// A credential-giving write authenticated before a report and committed after it is refused,
+/// not left standing: the report ended its session (the review's race, made deterministic by
+/// holding the principal across the report).
+#[actix_web::test]
+async fn a_token_or_password_change_that_outran_the_report_is_refused() {
+    use accountd_domain::principal::AuthMethod;
+    use accountd_domain::records::TokenScope;
+    use accountd_domain::secret::Password;
+    use accountd_service::RequestContext;
+    use accountd_service::profile::Actor;
+    let app = spawn_app().await;
+    let operator = app.operator();
+    let mine = browser_named("Browser-A/1.0");
+    let response = app.login_with(&mine, "foouser", DEMO_PASSWORD).await;
+    let session = cookie(&response, "sessionid").expect("session cookie");
+    let xsrf = cookie(&response, "XSRF-TOKEN").expect("XSRF cookie");
+    // Authenticated now: this is what a request in flight holds.
+    let principal = operator
+        .authenticate_session(&session, AuthMethod::Session)
+        .expect("a live session");
+    let event = sign_in_from(&app, &mine, "Browser-A/1.0").await;
+    assert_eq!(report(&app, &mine, &xsrf, event).await.status(), StatusCode::OK);
+
+    let ctx = RequestContext::default();
+    let token = operator.create_personal_token(&principal, "late", TokenScope::Full, 7, &ctx);
+    assert!(
+        matches!(token, Err(accountd_service::ServiceError::Unauthenticated)),
+        "{token:?}"
+    );
+    let old = Password::new(DEMO_PASSWORD).unwrap();
+    let new = Password::new(NEW_PASSWORD).unwrap();
+    let changed = operator.change_password(Actor::Caller(&principal), principal.user.key, Some(&old), &new, &ctx);
+    assert!(
+        matches!(changed, Err(accountd_service::ServiceError::Unauthenticated)),
+        "{changed:?}"
+    );
+    // Nothing was written: no token, the demand stands, the old password still signs in (held).
+    let tokens = operator.own_tokens(&principal).unwrap();
+    assert!(tokens.is_empty(), "{tokens:?}");
+    let (_, answer) = sign_in(&app, &app.fresh_client(), "foouser", DEMO_PASSWORD).await;
+    assert_eq!(answer["password_change_required"], true);
+}

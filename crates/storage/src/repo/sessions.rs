@@ -169,6 +169,10 @@ impl SessionStore for Repo<'_> {
         })
     }
 
+    fn lock_account(&mut self, user: UserKey) -> StoreResult<()> {
+        super::lock_user(self.conn, user).map(|_| ())
+    }
+
     fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()> {
         self.single(|conn| {
             per_backend!(&mut *conn, |c| diesel::insert_into(password_change_demands::table)
