@@ -12,6 +12,7 @@ mod factors;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod passkeys;
+mod timeline;
 
 use anyhow::{Context, Result, bail, ensure};
 use browser::{Browser, Driver, Options, step, tools_available};

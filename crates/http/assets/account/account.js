@@ -1,6 +1,8 @@
 // Self-service account page: sign in (with a second step for two-step verification, or with a
 // passkey alone), profile, password, PIN, two-step verification, passkeys and recovery codes,
-// sessions, personal API tokens, everything that can sign in as the user, sign out.
+// sessions, personal API tokens, everything that can sign in as the user, the security timeline
+// (with "this wasn't me" on each event), the data export, sign out; and the two restricted states
+// a session can be in: enrolling a second factor, or changing the password after a report.
 // Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
 'use strict';
 
@@ -25,12 +27,15 @@
     passkeySignInOptions: '/api/v1/login/passkey/options/',
     tokens: '/api/v1/session/tokens/',
     credentials: '/api/v1/session/credentials/',
+    events: '/api/v1/session/events/',
+    exportData: '/api/v1/session/export/',
   };
   // problem+json `type`s the page tells apart.
   const PROBLEM = {
     secondFactor: 'urn:accountd:problem:second-factor-required',
     reauth: 'urn:accountd:problem:reauthentication-required',
     enrollment: 'urn:accountd:problem:second-factor-enrollment-required',
+    passwordChange: 'urn:accountd:problem:password-change-required',
     wrongSecret: 'urn:accountd:problem:wrong-secret',
     passkeyRefused: 'urn:accountd:problem:passkey-refused',
     forbidden: 'urn:accountd:problem:forbidden',
@@ -39,6 +44,8 @@
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const PROFILE_FIELDS = ['firstName', 'lastName', 'emailAddress', 'phoneNumber', 'mobile', 'language', 'timeZone'];
   const LANG_KEY = 'accountd.lang';
+  const EVENTS_PAGE = 20; // events per page of the timeline
+  const EXPORT_FILE = 'accountd-export.json';
   const $ = (id) => document.getElementById(id);
 
   // createElement with properties (className, textContent, dataset…) and children: never innerHTML.
@@ -61,6 +68,7 @@
     factors: null, // {totp, totp_enabled_at, recovery_codes_left, passkeys, enrollment_required}
     passkeys: [], // [{id, name, created_at, last_used_at, backup_eligible, backup_state}]
     enrollOnly: false, // the session may only enroll a second factor until it does
+    passwordOnly: false, // the session may only change the password ("this wasn't me") until it does
     // The login's second step: {challenge, methods, expiresAt, passkeyOptions, canPasskey,
     // primary, mode}; mode is 'totp', 'passkey' or 'recovery', primary the mode it starts in.
     signinStep: null,
@@ -72,6 +80,14 @@
     // Everything that can sign in as the user: [{kind, id, name, createdAt, lastUsedAt, expiresAt,
     // current, scope, address, remaining, revoke: {method, path} | null}]
     credentials: [],
+    // The security timeline: the pages loaded so far, newest first ([{id, at, action, outcome,
+    // fields, address, userAgent, by, requestId}]), the cursor of the next older page (null on the
+    // last), whether a page came at all, and the event whose "this wasn't me" awaits confirmation.
+    events: [],
+    eventsNext: null,
+    eventsLoaded: false,
+    reporting: null,
+    signinNotice: null, // {key, params}: what happened to the session that ended, on the sign-in form
   };
 
   // ---------------------------------------------------------------- translations
@@ -167,6 +183,32 @@
       revokeEverythingQuestion: 'This signs out all your other sessions and revokes every API token: scripts and programs that use them stop working. Your password, PIN and second factors stay. Are you sure?',
       revokeEverythingConfirm: 'Yes, sign out and revoke',
       revokedEverything: (p) => `Ended ${p.s} ${p.s === 1 ? 'session' : 'sessions'} and revoked ${p.m} ${p.m === 1 ? 'token' : 'tokens'}.`,
+      // The security timeline, "this wasn't me", the data export, the demanded password change.
+      timelineTitle: 'Security timeline',
+      timelineIntro: 'Sign-ins, refused attempts and changes to your account, newest first, with the address and browser they came from. If one was not you, press "This wasn\'t me" on it.',
+      timelineNone: 'Nothing to show yet.', timelineMore: 'Load older events',
+      eventWhen: 'When', eventOutcome: 'Result', eventFields: 'Details', eventBy: 'By',
+      eventByLevel: '{name} (level {level})',
+      outcomes: { success: 'Succeeded', denied: 'Refused', failed: 'Failed' },
+      actions: {
+        login: 'Sign-in', logout: 'Sign-out', user_create: 'Account created', profile_update: 'Profile changed',
+        account_update: 'Account changed', password_change: 'Password changed', pin_change: 'PIN changed',
+        user_delete: 'Account deleted', session_revoke: 'Session ended', token_create: 'API token created',
+        token_revoke: 'API token revoked', factor_enroll: 'Second factor set up', factor_remove: 'Second factor removed',
+        factor_reset: 'Second factors reset', reauthenticate: 'Identity confirmed again',
+        recovery_codes_regenerate: 'New recovery codes', data_export: 'Data downloaded',
+        account_throttled: 'Sign-ins slowed down after refused attempts', account_read: 'Account read by an administrator',
+        compromise_report: "Reported: this wasn't me",
+      },
+      reportButton: "This wasn't me", reportLabel: "This wasn't me: {action}, {when}",
+      reportQuestion: 'This ends every session, this one included, and revokes every API token: scripts and programs that use them stop working. You will have to change your password at your next sign-in. Are you sure?',
+      reportConfirm: 'Yes, end everything',
+      reportDone: (p) => `Reported. Ended ${p.s} ${p.s === 1 ? 'session' : 'sessions'} (this one too) and revoked ${p.m} API ${p.m === 1 ? 'token' : 'tokens'}.`
+        + (p.pw ? ' When you sign in again, you will have to change your password first.' : ''),
+      passwordRequired: 'Someone may have used your account: change your password to continue.',
+      exportTitle: 'Your data',
+      exportIntro: 'Download everything this service holds about you as one JSON file: your profile, your sessions, API tokens and second factors (never a secret), and your security timeline.',
+      exportDownload: 'Download my data', exportDone: 'Your data was downloaded ({file}).',
       // Messages built by the script.
       signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
       accountDisabled: 'This account cannot sign in.',
@@ -291,6 +333,32 @@
       revokeEverythingQuestion: "Toutes vos autres sessions seront déconnectées et tous vos jetons d'API révoqués\u00a0: les scripts et programmes qui les utilisent cesseront de fonctionner. Votre mot de passe, votre code PIN et vos seconds facteurs restent. Confirmez-vous\u00a0?",
       revokeEverythingConfirm: 'Oui, déconnecter et révoquer',
       revokedEverything: (p) => `${p.s} ${p.s <= 1 ? 'session déconnectée' : 'sessions déconnectées'} et ${p.m} ${p.m <= 1 ? 'jeton révoqué' : 'jetons révoqués'}.`,
+      timelineTitle: 'Historique de sécurité',
+      timelineIntro: "Connexions, tentatives refusées et modifications de votre compte, des plus récentes aux plus anciennes, avec l'adresse et le navigateur d'origine. Si l'une d'elles n'était pas vous, appuyez sur «\u00a0Ce n'était pas moi\u00a0».",
+      timelineNone: "Rien à afficher pour l'instant.", timelineMore: 'Afficher les événements plus anciens',
+      eventWhen: 'Date', eventOutcome: 'Résultat', eventFields: 'Détails', eventBy: 'Par',
+      eventByLevel: '{name} (niveau {level})',
+      outcomes: { success: 'Réussi', denied: 'Refusé', failed: 'Échec' },
+      actions: {
+        login: 'Connexion', logout: 'Déconnexion', user_create: 'Compte créé', profile_update: 'Profil modifié',
+        account_update: 'Compte modifié', password_change: 'Mot de passe changé', pin_change: 'Code PIN changé',
+        user_delete: 'Compte supprimé', session_revoke: 'Session déconnectée', token_create: "Jeton d'API créé",
+        token_revoke: "Jeton d'API révoqué", factor_enroll: 'Second facteur activé', factor_remove: 'Second facteur supprimé',
+        factor_reset: 'Seconds facteurs réinitialisés', reauthenticate: 'Identité confirmée à nouveau',
+        recovery_codes_regenerate: 'Nouveaux codes de secours', data_export: 'Données téléchargées',
+        account_throttled: 'Connexions ralenties après des tentatives refusées',
+        account_read: 'Compte consulté par un administrateur',
+        compromise_report: "Signalement\u00a0: ce n'était pas moi",
+      },
+      reportButton: "Ce n'était pas moi", reportLabel: "Ce n'était pas moi\u00a0: {action}, {when}",
+      reportQuestion: "Toutes vos sessions seront déconnectées, y compris celle-ci, et tous vos jetons d'API révoqués\u00a0: les scripts et programmes qui les utilisent cesseront de fonctionner. Vous devrez changer votre mot de passe à votre prochaine connexion. Confirmez-vous\u00a0?",
+      reportConfirm: 'Oui, tout arrêter',
+      reportDone: (p) => `Signalement enregistré. ${p.s} ${p.s <= 1 ? 'session déconnectée' : 'sessions déconnectées'} (y compris celle-ci) et ${p.m} ${p.m <= 1 ? "jeton d'API révoqué" : "jetons d'API révoqués"}.`
+        + (p.pw ? " À votre prochaine connexion, vous devrez d'abord changer votre mot de passe." : ''),
+      passwordRequired: "Quelqu'un a peut-être utilisé votre compte\u00a0: changez votre mot de passe pour continuer.",
+      exportTitle: 'Vos données',
+      exportIntro: "Téléchargez en un seul fichier JSON tout ce que ce service conserve sur vous\u00a0: votre profil, vos sessions, jetons d'API et seconds facteurs (jamais un secret), et votre historique de sécurité.",
+      exportDownload: 'Télécharger mes données', exportDone: 'Vos données ont été téléchargées ({file}).',
       signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
       badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
       accountDisabled: 'Ce compte ne peut pas se connecter.',
@@ -465,6 +533,8 @@
     renderReauth();
     renderTokens();
     renderCredentials();
+    renderTimeline();
+    renderSigninNotice();
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -479,8 +549,9 @@
     return '';
   }
 
-  // fetch wrapper: JSON or form body, XSRF header on unsafe methods, parsed body. A 401 sends the
-  // page back to the sign-in form (unless opts.keep401, for the login itself).
+  // fetch wrapper: JSON or form body, XSRF header on unsafe methods, parsed body (and its text with
+  // opts.text). A 401 sends the page back to the sign-in form (unless opts.keep401, for the login
+  // itself).
   async function api(method, url, body, opts = {}) {
     // X-Requested-With: the server then leaves Basic out of a 401's challenge, which would make
     // the browser open its own login prompt (browsers with Sec-Fetch-Mode need no such hint).
@@ -504,11 +575,13 @@
       return { ok: false, status: 0, data: null };
     }
     let data = null;
+    let text = '';
     try {
-      const text = await res.text();
+      text = await res.text();
       if (text) data = JSON.parse(text);
     } catch (_) { /* not JSON */ }
     const result = { ok: res.ok, status: res.status, data, retryAfter: res.headers.get('Retry-After') };
+    if (opts.text) result.text = text; // the body as the server wrote it (a download)
     // A change that needs a fresh proof answers 401 too, but the session is alive.
     if (res.status === 401 && !opts.keep401 && !isProblem(result, PROBLEM.reauth)) showSignedOut(true);
     return result;
@@ -605,12 +678,19 @@
     state.factors = null;
     state.passkeys = [];
     state.enrollOnly = false;
+    state.passwordOnly = false;
     state.signinStep = null;
     state.reauth = null;
     state.tokens = [];
     state.credentials = [];
+    state.events = [];
+    state.eventsNext = null;
+    state.eventsLoaded = false;
+    state.reporting = null;
+    state.signinNotice = null;
     tokensSeq++; // answers still on their way are for the session that ended
     credentialsSeq++;
+    timelineSeq++;
     for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form', 'passkey-form',
       'token-form']) {
       $(id).reset();
@@ -618,12 +698,13 @@
     }
     for (const id of ['profile-status', 'password-status', 'pin-status', 'sessions-status', 'signout-status',
       'factors-status', 'recovery-status', 'reauth-status', 'passkeys-status', 'tokens-status', 'credentials-status',
-      'token-copy-status']) setStatus(id, '');
+      'token-copy-status', 'timeline-status', 'export-status']) setStatus(id, '');
     hideEnrollment();
     hideCodes();
     hideTokenSecret();
     closeRevokeEverything();
     $('reauth-section').hidden = true;
+    $('password-required').hidden = true;
     $('signin-password').value = '';
     $('signin-code').value = '';
     $('signin-factor-error').textContent = '';
@@ -705,12 +786,13 @@
     renderRules('pin');
   }
 
-  function formatDate(iso) {
+  // An instant in the page's language and the browser's time zone (to the second with `seconds`).
+  function formatDate(iso, seconds) {
     if (!iso) return t('unknown');
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso;
     try {
-      return new Intl.DateTimeFormat(state.lang, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+      return new Intl.DateTimeFormat(state.lang, { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short' }).format(d);
     } catch (_) {
       return d.toLocaleString();
     }
@@ -945,8 +1027,8 @@
   }
 
 
-  // A <time> for an RFC 3339 instant, or "Unknown".
-  const timeOf = (iso) => (iso ? h('time', { dateTime: iso, textContent: formatDate(iso) }) : t('unknown'));
+  // A <time> for an RFC 3339 instant (to the second with `seconds`), or "Unknown".
+  const timeOf = (iso, seconds) => (iso ? h('time', { dateTime: iso, textContent: formatDate(iso, seconds) }) : t('unknown'));
 
   // One dl of label (an i18n key) and value (text or a node) pairs.
   function details(rows) {
@@ -1049,6 +1131,77 @@
     return { method: 'DELETE', path };
   }
 
+  // The name of an audit action ("login", "compromise_report"…) and of an outcome for people; an
+  // unknown one as the server wrote it.
+  const actionText = (action) => (I18N[state.lang].actions || {})[action] || I18N.en.actions[action] || String(action || '');
+  const outcomeText = (outcome) => (I18N[state.lang].outcomes || {})[outcome] || I18N.en.outcomes[outcome] || String(outcome || '');
+
+  // Who acted on the user's account when it was not them: "admin (level 16)", "operator".
+  function byText(by) {
+    const name = String((by && by.name) || t('unknown'));
+    return by && typeof by.level === 'number' ? t('eventByLevel', { name, level: by.level }) : name;
+  }
+
+  // The security timeline: one li per event (what, the outcome when it was not a success, when,
+  // from which address and browser, the members involved, who when it was not the user) with
+  // "This wasn't me" on each; the confirmation under the event it is about.
+  function renderTimeline() {
+    const events = state.events || [];
+    $('timeline-empty').hidden = !state.eventsLoaded || events.length > 0;
+    $('timeline-list').hidden = events.length === 0;
+    $('timeline-more').hidden = state.eventsNext == null;
+    $('timeline-list').replaceChildren(...events.map(eventItem));
+  }
+
+  function eventItem(e) {
+    const action = String(e.action || '');
+    const outcome = String(e.outcome || '');
+    const label = actionText(action);
+    const title = h('p', { className: 'item-title' }, h('span', { className: 'event-action', textContent: label }));
+    if (outcome !== 'success') {
+      title.append(' ', h('span', { className: 'badge badge-bad event-outcome', textContent: outcomeText(outcome) }));
+    }
+    const rows = [['eventWhen', timeOf(e.at, true)], ['eventOutcome', outcomeText(outcome)]];
+    if (e.address) rows.push(['address', String(e.address)]);
+    if (e.userAgent) {
+      const ua = String(e.userAgent);
+      rows.push(['client', h('span', { className: 'event-agent', textContent: describeAgent(ua) || ua, title: ua })]);
+    }
+    const fields = Array.isArray(e.fields) ? e.fields.map(String) : [];
+    if (fields.length) rows.push(['eventFields', fields.join(', ')]);
+    if (e.by) rows.push(['eventBy', byText(e.by)]);
+    const button = h('button', { type: 'button', className: 'event-report', textContent: t('reportButton') });
+    button.setAttribute('aria-label', t('reportLabel', { action: label, when: formatDate(e.at, true) }));
+    const open = state.reporting === e.id;
+    button.setAttribute('aria-expanded', String(open));
+    button.addEventListener('click', () => askReport(e));
+    const li = h('li', { tabIndex: -1, dataset: { eventId: String(e.id), action, outcome } },
+      h('div', { className: 'item-info' }, title, details(rows)), button);
+    if (open) {
+      button.setAttribute('aria-controls', 'report-box');
+      li.append(reportBox(e));
+    }
+    return li;
+  }
+
+  // "This wasn't me" asks first, on the page, saying what it does: Yes or Cancel.
+  function reportBox(e) {
+    const yes = h('button', { id: 'report-confirm', type: 'button', className: 'primary danger', textContent: t('reportConfirm') });
+    yes.setAttribute('aria-describedby', 'report-question');
+    yes.addEventListener('click', () => reportEvent(e, yes));
+    const no = h('button', { id: 'report-cancel', type: 'button', textContent: t('cancel') });
+    no.addEventListener('click', () => closeReport(true));
+    return h('div', { id: 'report-box', className: 'confirm' },
+      h('p', { id: 'report-question', className: 'notice', textContent: t('reportQuestion') }),
+      h('div', { className: 'actions' }, yes, no));
+  }
+
+  // The sign-in form's note on what ended the last session.
+  function renderSigninNotice() {
+    const n = state.signinNotice;
+    $('signin-status').textContent = n ? t(n.key, n.params) : '';
+  }
+
   // A new token, shown this once: the field has the focus (and the text selected), its warning
   // describes it.
   function showTokenSecret(token) {
@@ -1130,9 +1283,32 @@
     return r;
   }
 
-  // After a token or a credential was revoked: every section that lists one.
+  // The newest page of the timeline, or (`older`) the page after those loaded.
+  let timelineSeq = 0;
+  async function loadTimeline(older) {
+    if (state.enrollOnly || state.passwordOnly) return skipped; // the section is not shown
+    const mine = ++timelineSeq;
+    const params = new URLSearchParams({ limit: String(EVENTS_PAGE) });
+    if (older && state.eventsNext != null) params.set('before', String(state.eventsNext));
+    const r = await api('GET', `${API.events}?${params}`);
+    if (mine !== timelineSeq) return r;
+    if (r.ok) {
+      const events = (r.data && Array.isArray(r.data.events)) ? r.data.events : [];
+      state.events = older ? [...state.events, ...events] : events;
+      state.eventsNext = r.data && r.data.next != null ? r.data.next : null;
+      state.eventsLoaded = true;
+      if (!state.events.some((e) => e.id === state.reporting)) state.reporting = null;
+    } else if (r.status !== 401) {
+      setStatus('timeline-status', problemText(r), 'bad');
+    }
+    renderTimeline();
+    return r;
+  }
+
+  // After a token or a credential was revoked: every section that lists one (and the timeline,
+  // which says so).
   async function loadEverything() {
-    await Promise.all([loadSessions(), loadTokens(), loadCredentials(), loadFactors(), loadPasskeys()]);
+    await Promise.all([loadSessions(), loadTokens(), loadCredentials(), loadFactors(), loadPasskeys(), loadTimeline()]);
   }
 
   // Signed in: fetch everything else, render, then (and only then) flag the body as signed-in.
@@ -1140,9 +1316,11 @@
     document.body.dataset.state = 'loading';
     state.profile = profile;
     state.enrollOnly = false;
+    state.passwordOnly = false;
     $('account').dataset.mode = 'full';
+    $('password-required').hidden = true;
     const answers = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
-      loadSessions(), loadFactors(), loadPasskeys(), loadTokens(), loadCredentials()]);
+      loadSessions(), loadFactors(), loadPasskeys(), loadTokens(), loadCredentials(), loadTimeline()]);
     if (answers.some((r) => r.status === 401)) return; // already back on the sign-in form
     const [pw] = answers;
     state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
@@ -1161,7 +1339,9 @@
     document.body.dataset.state = 'loading';
     state.profile = null;
     state.enrollOnly = true;
+    state.passwordOnly = false;
     $('account').dataset.mode = 'enroll';
+    $('password-required').hidden = true;
     const [r, passkeys] = await Promise.all([loadFactors(), loadPasskeys()]);
     if (r.status === 401 || passkeys.status === 401) return;
     $('whoami').textContent = username || '';
@@ -1170,6 +1350,49 @@
     $('loading').hidden = true;
     $('account').hidden = false;
     document.body.dataset.state = 'enrolling';
+  }
+
+  // A session held to a password change (the user said "this wasn't me"): only the notice, the
+  // password form with its rules (and sign out) until the password is changed.
+  async function enterPasswordChangeOnly(username) {
+    document.body.dataset.state = 'loading';
+    state.profile = null;
+    state.enrollOnly = false;
+    state.passwordOnly = true;
+    $('account').dataset.mode = 'password';
+    const pw = await api('GET', API.passwordPolicy);
+    if (pw.status === 401) return;
+    state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
+    $('whoami').textContent = username || '';
+    $('password-username').value = username || '';
+    $('password-required').hidden = false;
+    applyLang();
+    $('signin').hidden = true;
+    $('loading').hidden = true;
+    $('account').hidden = false;
+    document.body.dataset.state = 'password-change';
+  }
+
+  // The session is held to a password change: who it is (the profile is refused), then that view.
+  async function enterPasswordChangeFromInfo(error) {
+    const info = await api('GET', API.userLoginInfo);
+    if (info.ok) await enterPasswordChangeOnly(info.data && info.data.username);
+    else if (info.status !== 401) error(problemText(info));
+  }
+
+  // The password was changed: the session may do everything, or enroll a second factor first.
+  async function leavePasswordChange() {
+    const p = await api('GET', API.profile);
+    if (p.ok && p.data) {
+      await enterSignedIn(p.data);
+      setStatus('password-status', t('passwordChanged'), 'ok');
+      $('whoami').focus();
+    } else if (isProblem(p, PROBLEM.enrollment)) {
+      await enterEnrollmentOnly($('whoami').textContent);
+      if (document.body.dataset.state === 'enrolling') $('factors-required').focus();
+    } else if (p.status !== 401) {
+      setStatus('password-status', problemText(p), 'bad');
+    }
   }
 
   // ---------------------------------------------------------------- actions
@@ -1204,6 +1427,12 @@
   // enroll a second factor first.
   async function finishSignIn(login, error) {
     $('signin-password').value = '';
+    // A demanded password change comes before anything else, enrollment included.
+    if (login.data && login.data.password_change_required) {
+      await enterPasswordChangeOnly(login.data.username);
+      if (document.body.dataset.state === 'password-change') $('password-required').focus();
+      return;
+    }
     if (login.data && login.data.second_factor_enrollment_required) {
       await enterEnrollmentOnly(login.data.username);
       if (document.body.dataset.state === 'enrolling') $('factors-required').focus();
@@ -1216,6 +1445,9 @@
     } else if (isProblem(p, PROBLEM.enrollment)) {
       await enterEnrollmentOnly(login.data && login.data.username);
       if (document.body.dataset.state === 'enrolling') $('factors-required').focus();
+    } else if (isProblem(p, PROBLEM.passwordChange)) {
+      await enterPasswordChangeFromInfo((message) => { error.textContent = message; });
+      if (document.body.dataset.state === 'password-change') $('password-required').focus();
     } else if (p.status !== 401) {
       error.textContent = problemText(p);
     }
@@ -1433,8 +1665,12 @@
         form.reset();
         passwordChecker.cancel();
         resetRules('password');
+        if (state.passwordOnly) {
+          await leavePasswordChange(); // the hold is lifted for this session
+          return;
+        }
         setStatus('password-status', t('passwordChanged'), 'ok');
-        await Promise.all([loadSessions(), loadCredentials()]);
+        await Promise.all([loadSessions(), loadCredentials(), loadTimeline()]);
       } else if (isWrongSecret(r)) {
         fieldError('password-old', t('wrongPassword'));
         setStatus('password-status', t('notChanged'), 'bad');
@@ -1614,6 +1850,81 @@
       await loadEverything();
       setStatus('credentials-status', t('revokedEverything', { s: Number(d.sessions || 0), m: Number(d.tokens || 0) }), 'ok');
       return null;
+    });
+  }
+
+  // ---------------------------------------------------------------- timeline and export
+
+  function askReport(event) {
+    if (state.reporting === event.id) {
+      closeReport(true);
+      return;
+    }
+    setStatus('timeline-status', '');
+    state.reporting = event.id;
+    renderTimeline();
+    $('report-confirm').focus();
+  }
+
+  // Closes the confirmation; `focusBack`: to the button that opened it.
+  function closeReport(focusBack) {
+    const id = state.reporting;
+    state.reporting = null;
+    renderTimeline();
+    if (!focusBack || id == null) return;
+    const li = [...$('timeline-list').children].find((el) => el.dataset.eventId === String(id));
+    const button = li && li.querySelector('button.event-report');
+    if (button) button.focus();
+  }
+
+  // "This wasn't me", confirmed: the server ends every session (this one too) and every token and
+  // holds the next sign-in to a password change. The page is then the sign-in form, saying so.
+  async function reportEvent(event, button) {
+    await busy(button, async () => {
+      const r = await api('POST', `${API.events}${encodeURIComponent(event.id)}/report/`);
+      if (r.status === 401) return;
+      if (!r.ok) {
+        closeReport(true);
+        setStatus('timeline-status', problemText(r), 'bad');
+        return;
+      }
+      const d = r.data || {};
+      showSignedOut(false);
+      state.signinNotice = {
+        key: 'reportDone',
+        params: { s: Number(d.sessionsEnded || 0), m: Number(d.tokensRevoked || 0), pw: !!d.passwordChangeRequired },
+      };
+      renderSigninNotice();
+      $('signin-username').focus();
+    });
+  }
+
+  async function loadOlderEvents() {
+    const before = state.events.length;
+    await busy($('timeline-more'), async () => {
+      const r = await loadTimeline(true);
+      // The focus on the first event of the new page (the button may be gone: the last page).
+      const first = r.ok ? $('timeline-list').children[before] : null;
+      if (first) first.focus();
+    });
+  }
+
+  // The export as a file: fetched (so that a refusal, such as too many exports, is said here),
+  // then handed to the browser to save under the name the server gives it.
+  async function downloadExport() {
+    setStatus('export-status', '');
+    await busy($('export-download'), async () => {
+      const r = await api('GET', API.exportData, undefined, { text: true });
+      if (r.status === 401) return;
+      if (!r.ok || !r.text) {
+        setStatus('export-status', problemText(r), 'bad');
+        return;
+      }
+      const url = URL.createObjectURL(new Blob([r.text], { type: 'application/json' }));
+      h('a', { href: url, download: EXPORT_FILE }).click();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      setStatus('export-status', t('exportDone', { file: EXPORT_FILE }), 'ok');
+      await loadTimeline(); // the export is in it
     });
   }
 
@@ -2082,6 +2393,8 @@
     $('token-copy').addEventListener('click', copyToken);
     $('token-done').addEventListener('click', tokenDone);
     $('revoke-everything').addEventListener('click', askRevokeEverything);
+    $('timeline-more').addEventListener('click', loadOlderEvents);
+    $('export-download').addEventListener('click', downloadExport);
     $('revoke-everything-confirm').addEventListener('click', revokeEverything);
     $('revoke-everything-cancel').addEventListener('click', () => {
       closeRevokeEverything();
@@ -2106,7 +2419,7 @@
     });
     $('whoami').tabIndex = -1; // focus target after signing in
     for (const id of ['factors-title', 'factors-required', 'totp-scan', 'passkeys-title', 'tokens-title',
-      'credentials-title']) $(id).tabIndex = -1; // focus targets
+      'credentials-title', 'password-required']) $(id).tabIndex = -1; // focus targets
     applyLang();
 
     const r = await api('GET', API.profile);
@@ -2116,6 +2429,8 @@
       const info = await api('GET', API.userLoginInfo);
       if (info.ok) await enterEnrollmentOnly(info.data && info.data.username);
       else if (info.status !== 401) { showSignedOut(false); $('signin-error').textContent = problemText(info); }
+    } else if (isProblem(r, PROBLEM.passwordChange)) {
+      await enterPasswordChangeFromInfo((message) => { showSignedOut(false); $('signin-error').textContent = message; });
     } else if (r.status !== 401) {
       showSignedOut(false);
       $('signin-error').textContent = problemText(r);
