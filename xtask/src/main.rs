@@ -68,8 +68,13 @@ fn ci() -> Result<()> {
     })?;
     step("dependency direction", check_dependency_direction)?;
     step("browser", ensure_browser)?;
+    let python = step_with("test tools", test_python)?;
     step("tests", || {
-        run("cargo", &["test", "--workspace", "--all-targets", "--no-fail-fast"])
+        run_with_env(
+            "cargo",
+            &["test", "--workspace", "--all-targets", "--no-fail-fast"],
+            &[("ACCOUNTD_TEST_PYTHON", &python)],
+        )
     })?;
     step("examples", run_inner_examples)?;
     step("rustdoc", || {
@@ -84,12 +89,30 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+/// The Python the tests run their SMTP server with (`aiosmtpd`, from PyPI, in its own venv).
+const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+
+fn test_python() -> Result<String> {
+    let bin = schemathesis::python_tool("target/test-python-venv", AIOSMTPD, |bin| {
+        Command::new(bin.join("python"))
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(bin.join("python").display().to_string())
+}
+
+fn step_with<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let started = Instant::now();
     eprintln!("==> {name}");
-    f().with_context(|| format!("step '{name}' failed"))?;
+    let value = f().with_context(|| format!("step '{name}' failed"))?;
     eprintln!("<== {name} ok ({:.1?})", started.elapsed());
-    Ok(())
+    Ok(value)
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    step_with(name, f)
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {

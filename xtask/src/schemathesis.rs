@@ -46,16 +46,24 @@ fn in_ci() -> bool {
 /// The venv's `schemathesis`, installed (or upgraded to [`SCHEMATHESIS`]) when needed; why not when
 /// Python or PyPI is unavailable.
 fn ensure_schemathesis() -> Result<PathBuf, String> {
-    let venv = crate::project_root().join(VENV);
+    let bin = python_tool(VENV, &format!("schemathesis=={SCHEMATHESIS}"), |bin| {
+        Command::new(bin.join("schemathesis"))
+            .arg("--version")
+            .output()
+            .ok()
+            .is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS))
+    })?;
+    Ok(bin.join("schemathesis"))
+}
+
+/// A Python tool from PyPI in its own venv under the project (`venv`): the venv's `bin`
+/// directory, once `installed(bin)` says `requirement` is there (installing it first when not);
+/// why not when Python or PyPI is unavailable.
+pub(crate) fn python_tool(venv: &str, requirement: &str, installed: impl Fn(&Path) -> bool) -> Result<PathBuf, String> {
+    let venv = crate::project_root().join(venv);
     let bin = venv.join("bin");
-    let exe = bin.join("schemathesis");
-    let installed = Command::new(&exe)
-        .arg("--version")
-        .output()
-        .ok()
-        .is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS));
-    if installed {
-        return Ok(exe);
+    if installed(&bin) {
+        return Ok(bin);
     }
     if !bin.join("python").exists() {
         let ok = Command::new("python3")
@@ -68,23 +76,16 @@ fn ensure_schemathesis() -> Result<PathBuf, String> {
             return Err("`python3 -m venv` failed (is python3-venv installed?)".into());
         }
     }
-    eprintln!("installing schemathesis {SCHEMATHESIS} into {VENV}");
+    eprintln!("installing {requirement} into {}", venv.display());
     let ok = Command::new(bin.join("pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &format!("schemathesis=={SCHEMATHESIS}"),
-        ])
+        .args(["install", "--quiet", "--disable-pip-version-check", requirement])
         .status()
         .map_err(|e| format!("pip could not start: {e}"))?
         .success();
-    if !ok {
-        return Err(format!(
-            "`pip install schemathesis=={SCHEMATHESIS}` failed (no network?)"
-        ));
+    if !ok || !installed(&bin) {
+        return Err(format!("`pip install {requirement}` failed (no network?)"));
     }
-    Ok(exe)
+    Ok(bin)
 }
 
 /// The server under test, stopped when dropped.

@@ -110,7 +110,48 @@ pub fn configure_adapters<S: Store>(services: &mut Services<S>, config: &AppConf
         .map_err(|e| anyhow::anyhow!("invalid [passkeys] configuration: {e}"))?;
     services.set_relying_party(relying_party);
     services.set_webhook_client(webhook_client(&config.notifications)?);
+    if let Some(mailer) = mailer(&config.notifications.smtp)? {
+        services.set_mailer(mailer);
+    }
     Ok(())
+}
+
+/// The SMTP adapter of notification e-mail (docs/notifications.md), when `notifications.smtp.host`
+/// is set: STARTTLS unless told otherwise, and no encryption only to the loopback.
+pub fn mailer(
+    config: &accountd_service::config::SmtpConfig,
+) -> Result<Option<Arc<dyn accountd_domain::ports::Mailer>>> {
+    use accountd_service::config::SmtpTlsMode;
+    use accountd_upstream::{SmtpMailer, SmtpSecurity, SmtpSettings};
+    if !config.enabled() {
+        return Ok(None);
+    }
+    let invalid = |why: String| anyhow::anyhow!("invalid [notifications.smtp] configuration: {why}");
+    let security = match config.tls {
+        SmtpTlsMode::Starttls => SmtpSecurity::StartTls,
+        SmtpTlsMode::Tls => SmtpSecurity::Tls,
+        SmtpTlsMode::None => {
+            // The rule of the Application Server's and webhooks' plain http://: the loopback only.
+            accountd_upstream::checked_url(&format!("http://{}", config.host), false)
+                .map_err(|_| invalid("tls = \"none\" is allowed to the loopback only".to_owned()))?;
+            SmtpSecurity::None
+        }
+    };
+    if !(1..=60_000).contains(&config.timeout_ms) {
+        return Err(invalid("timeout_ms must be between 1 and 60000".to_owned()));
+    }
+    let credentials =
+        (!config.username.is_empty()).then(|| (config.username.clone(), config.password.expose().to_owned()));
+    let mailer = SmtpMailer::new(&SmtpSettings {
+        host: config.host.clone(),
+        port: config.port,
+        security,
+        credentials,
+        from: config.from.clone(),
+        timeout: Duration::from_millis(config.timeout_ms),
+    })
+    .map_err(invalid)?;
+    Ok(Some(Arc::new(mailer)))
 }
 
 /// The client of webhook notifications (docs/notifications.md), once every endpoint is acceptable:

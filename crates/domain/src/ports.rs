@@ -646,6 +646,23 @@ pub trait WebhookClient: Send + Sync + 'static {
     fn post(&self, url: &str, headers: &[(String, String)], body: &str) -> Result<(), NotifyError>;
 }
 
+/// One e-mail to send: plain text and HTML alternatives of the same message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The notification's stable id: the `Message-ID` is built from it, so a message sent twice
+    /// (at least once delivery) is recognisably the same.
+    pub id: String,
+}
+
+/// Outbound e-mail (issue 22): the SMTP adapter sends what the service wrote.
+pub trait Mailer: Send + Sync + 'static {
+    fn send(&self, mail: &Mail) -> Result<(), NotifyError>;
+}
+
 /// The Application Server (the telephony network element, "BS DB" in the seeds).
 pub trait ApplicationServer: Send + Sync + 'static {
     /// Checks a password (SERVER_LOGIN).

@@ -46,6 +46,10 @@ pub struct ServiceConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct NotificationsConfig {
     pub webhooks: Vec<WebhookEndpoint>,
+    /// E-mail to users (off while `smtp.host` is empty).
+    pub smtp: SmtpConfig,
+    /// The account page's address, linked from every e-mail ("if it wasn't you").
+    pub account_page_url: String,
     /// How long a webhook delivery may take to connect, then to be answered.
     pub connect_timeout_ms: u64,
     pub timeout_ms: u64,
@@ -55,10 +59,61 @@ impl Default for NotificationsConfig {
     fn default() -> Self {
         Self {
             webhooks: Vec::new(),
+            smtp: SmtpConfig::default(),
+            account_page_url: "http://localhost:8080/account/".to_owned(),
             connect_timeout_ms: 2_000,
             timeout_ms: 5_000,
         }
     }
+}
+
+/// The SMTP server notification e-mail goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Empty: no e-mail is sent.
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (required, the default), `tls` (from the first byte), or `none` (the loopback
+    /// only).
+    pub tls: SmtpTlsMode,
+    /// Empty: no authentication.
+    pub username: String,
+    pub password: ConfigSecret,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    /// The longest any SMTP command may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTlsMode::Starttls,
+            username: String::new(),
+            password: ConfigSecret::new(""),
+            from: "accountd <no-reply@localhost>".to_owned(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// Whether e-mail is on.
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTlsMode {
+    Starttls,
+    Tls,
+    None,
 }
 
 /// One integrator's webhook endpoint.
@@ -70,7 +125,7 @@ pub struct WebhookEndpoint {
     /// `https://…`; plain `http://` only to the loopback.
     pub url: String,
     /// The HMAC key of the signature (at least 16 bytes); never logged, never shown.
-    pub secret: WebhookSecret,
+    pub secret: ConfigSecret,
     /// The notification types it wants (`password_changed`, …); empty or absent: all.
     #[serde(default)]
     pub events: Vec<String>,
@@ -83,12 +138,13 @@ impl WebhookEndpoint {
     }
 }
 
-/// A webhook's signing key: `Debug` and `Serialize` show `<redacted>`.
+/// A secret of the configuration (a webhook's signing key, the SMTP password): `Debug` and
+/// `Serialize` show `<redacted>`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct WebhookSecret(String);
+pub struct ConfigSecret(String);
 
-impl WebhookSecret {
+impl ConfigSecret {
     pub fn new(secret: impl Into<String>) -> Self {
         Self(secret.into())
     }
@@ -98,13 +154,13 @@ impl WebhookSecret {
     }
 }
 
-impl std::fmt::Debug for WebhookSecret {
+impl std::fmt::Debug for ConfigSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
     }
 }
 
-impl Serialize for WebhookSecret {
+impl Serialize for ConfigSecret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str("<redacted>")
     }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod factors;
 pub mod hasher;
 pub mod import;
+pub mod messages;
 pub mod notify;
 pub mod operator;
 pub mod outbox;
@@ -76,6 +77,8 @@ pub struct Services<S: Store> {
     compromise_reports: std::sync::atomic::AtomicU64,
     /// Where webhook notifications are posted ([`notify`]); set by the binary.
     webhook_client: Option<Arc<dyn accountd_domain::ports::WebhookClient>>,
+    /// Where notification e-mail goes ([`notify`]); set by the binary when SMTP is configured.
+    mailer: Option<Arc<dyn accountd_domain::ports::Mailer>>,
 }
 
 impl<S: Store> std::fmt::Debug for Services<S> {
@@ -116,6 +119,7 @@ impl<S: Store> Services<S> {
             relying_party: None,
             compromise_reports: std::sync::atomic::AtomicU64::new(0),
             webhook_client: None,
+            mailer: None,
         })
     }
 

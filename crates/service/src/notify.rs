@@ -35,6 +35,8 @@ use sha2::Sha256;
 
 /// Outbox topic of a webhook delivery.
 pub const NOTIFY_WEBHOOK: &str = "notify.webhook";
+/// Outbox topic of an e-mail to the user.
+pub const NOTIFY_EMAIL: &str = "notify.email";
 /// How far a receiver should accept the signature's time from its own clock.
 pub const REPLAY_WINDOW_SECONDS: i64 = 300;
 /// The header of the signature.
@@ -114,6 +116,14 @@ struct WebhookPayload {
     event: CloudEvent,
 }
 
+/// An outbox message of [`NOTIFY_EMAIL`]: whom (their address and language are read when it is
+/// sent) and the event.
+#[derive(Debug, Serialize, Deserialize)]
+struct MailPayload {
+    user: i64,
+    event: CloudEvent,
+}
+
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">` (`None` only if HMAC refused the key,
 /// which it does for no length).
 pub fn signature(secret: &[u8], unix_seconds: i64, body: &str) -> Option<String> {
@@ -138,12 +148,14 @@ impl<S: Store> Services<S> {
     /// record an audit event inside their transaction.
     pub(crate) fn record(&self, repo: &mut dyn Repository, event: &AuditEvent) -> StoreResult<()> {
         repo.record_audit(event)?;
-        let endpoints = &self.config.notifications.webhooks;
+        let notifications = &self.config.notifications;
         let (Some(kind), Some(subject)) = (kind_of(event), event.subject) else {
             return Ok(());
         };
-        let wanted: Vec<&crate::config::WebhookEndpoint> = endpoints.iter().filter(|e| e.wants(kind)).collect();
-        if wanted.is_empty() {
+        let wanted: Vec<&crate::config::WebhookEndpoint> =
+            notifications.webhooks.iter().filter(|e| e.wants(kind)).collect();
+        let mail = notifications.smtp.enabled();
+        if wanted.is_empty() && !mail {
             return Ok(());
         }
         let Some(user) = repo.user_by_key(subject)? else {
@@ -170,23 +182,38 @@ impl<S: Store> Services<S> {
             },
         };
         let now = self.clock.now();
-        for endpoint in wanted {
-            let payload = WebhookPayload {
-                endpoint: endpoint.name.clone(),
-                event: cloud.clone(),
-            };
-            let payload = serde_json::to_string(&payload).unwrap_or_default();
+        let mut enqueue = |topic: &str, payload: String| {
             repo.enqueue_outbox(
                 &NewOutboxMessage {
-                    topic: NOTIFY_WEBHOOK.to_owned(),
+                    topic: topic.to_owned(),
                     user: None,
                     payload,
                     not_before: now,
                 },
                 now,
-            )?;
+            )
+            .map(|_| ())
+        };
+        for endpoint in wanted {
+            let payload = WebhookPayload {
+                endpoint: endpoint.name.clone(),
+                event: cloud.clone(),
+            };
+            enqueue(NOTIFY_WEBHOOK, serde_json::to_string(&payload).unwrap_or_default())?;
+        }
+        if mail {
+            let payload = MailPayload {
+                user: subject.0,
+                event: cloud,
+            };
+            enqueue(NOTIFY_EMAIL, serde_json::to_string(&payload).unwrap_or_default())?;
         }
         Ok(())
+    }
+
+    /// Sets the SMTP adapter e-mail goes through (the binary's, when `notifications.smtp` is on).
+    pub fn set_mailer(&mut self, mailer: std::sync::Arc<dyn accountd_domain::ports::Mailer>) {
+        self.mailer = Some(mailer);
     }
 
     /// Sets the client webhook deliveries go through (the binary's [`accountd_domain::ports::WebhookClient`]).
@@ -238,6 +265,52 @@ impl<S: Store> OutboxHandler<S> for NotifyWebhook {
         client.post(&endpoint.url, &headers, &body).map_err(|err| match err {
             NotifyError::Transient(text) => DeliveryError::Retry(format!("webhook {}: {text}", endpoint.name)),
             NotifyError::Permanent(text) => DeliveryError::GiveUp(format!("webhook {}: {text}", endpoint.name)),
+        })
+    }
+}
+
+/// Delivers [`NOTIFY_EMAIL`] messages: the user's current address and language, the message of
+/// [`crate::messages`].
+#[derive(Debug)]
+pub struct NotifyEmail;
+
+impl<S: Store> OutboxHandler<S> for NotifyEmail {
+    fn topic(&self) -> &'static str {
+        NOTIFY_EMAIL
+    }
+
+    fn deliver(&self, services: &Services<S>, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let payload: MailPayload =
+            serde_json::from_str(&message.payload).map_err(|e| DeliveryError::GiveUp(format!("payload: {e}")))?;
+        let user = services
+            .store
+            .read(|repo| repo.user_by_key(accountd_domain::ids::UserKey(payload.user)))
+            .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+        // Gone, or no address: nobody to write to.
+        let Some((user, to)) = user.and_then(|u| u.profile.email.clone().map(|e| (u, e.to_string()))) else {
+            return Ok(());
+        };
+        let Some(mailer) = &services.mailer else {
+            return Err(DeliveryError::Retry(
+                "no SMTP server configured on this instance".into(),
+            ));
+        };
+        let language = crate::messages::Lang::of(user.profile.language.as_ref().map(|l| l.as_str()));
+        let written = crate::messages::mail(
+            &payload.event,
+            language,
+            &services.config.notifications.account_page_url,
+        );
+        let mail = accountd_domain::ports::Mail {
+            to,
+            subject: written.subject,
+            text: written.text,
+            html: written.html,
+            id: payload.event.id.clone(),
+        };
+        mailer.send(&mail).map_err(|err| match err {
+            NotifyError::Transient(text) => DeliveryError::Retry(text),
+            NotifyError::Permanent(text) => DeliveryError::GiveUp(text),
         })
     }
 }

@@ -248,6 +248,7 @@ pub(crate) fn builtin_handlers<S: Store>() -> Vec<Arc<dyn OutboxHandler<S>>> {
         Arc::new(RealignProfile),
         Arc::new(RealignPinSettings),
         Arc::new(crate::notify::NotifyWebhook),
+        Arc::new(crate::notify::NotifyEmail),
     ]
 }
 

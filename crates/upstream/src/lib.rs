@@ -11,6 +11,7 @@
 //! - `memory` (feature `testing`): `InMemoryUpstream`, a complete in-memory Application Server with a call log and
 //!   failure injection, for the tests of the crates that use the port.
 //!
+//! - [`mail`]: [`SmtpMailer`], notification e-mail over SMTP (issue 22).
 //! - [`webhook`]: [`HttpWebhookClient`], the outbound HTTP of webhook notifications (issue 22),
 //!   whose endpoints are held to the same URL rules ([`checked_url`]).
 //!
@@ -20,6 +21,7 @@
 pub mod disabled;
 pub mod guard;
 pub mod http;
+pub mod mail;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod webhook;
@@ -27,6 +29,7 @@ pub mod webhook;
 pub use disabled::DisabledUpstream;
 pub use guard::{BreakerConfig, GuardConfig, GuardedUpstream};
 pub use http::{ConfigError, HttpUpstream, HttpUpstreamConfig, checked_url};
+pub use mail::{SmtpMailer, SmtpSecurity, SmtpSettings};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::{InMemoryUpstream, UpstreamCall};
 pub use webhook::HttpWebhookClient;

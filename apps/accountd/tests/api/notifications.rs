@@ -1,10 +1,12 @@
-//! Issue 22, webhooks: a password change is told to a configured endpoint as one signed
+//! Issue 22, notifications: a password change is told to a configured webhook as one signed
 //! CloudEvents event through the outbox; a receiver answering 500 three times gets it on the
 //! fourth attempt, the same event (same id) each time; the signature is an HMAC over the attempt's
 //! time and the body; an endpoint's filter is honoured; unacceptable endpoints refuse the start.
+//! With SMTP configured, the same change is one e-mail in the user's language, through a real SMTP
+//! server (aiosmtpd, `tests/support/smtp_sink.py`), beside one signed webhook.
 
 use crate::helpers::*;
-use accountd_service::config::{NotificationsConfig, WebhookEndpoint, WebhookSecret};
+use accountd_service::config::{ConfigSecret, NotificationsConfig, WebhookEndpoint};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -89,7 +91,7 @@ fn endpoint(name: &str, url: &str, events: &[&str]) -> WebhookEndpoint {
     WebhookEndpoint {
         name: name.to_owned(),
         url: url.to_owned(),
-        secret: WebhookSecret::new(SECRET),
+        secret: ConfigSecret::new(SECRET),
         events: events.iter().map(|e| (*e).to_owned()).collect(),
     }
 }
@@ -204,7 +206,7 @@ fn unacceptable_endpoints_refuse_the_start() {
     let plain = refused(vec![endpoint("crm", "http://crm.example.com/hook", &[])]);
     assert!(plain.contains("loopback only") && plain.contains("crm"), "{plain}");
     let short = refused(vec![WebhookEndpoint {
-        secret: WebhookSecret::new("short"),
+        secret: ConfigSecret::new("short"),
         ..endpoint("crm", "https://crm.example.com/hook", &[])
     }]);
     assert!(short.contains("16 bytes"), "{short}");
@@ -233,4 +235,158 @@ fn unacceptable_endpoints_refuse_the_start() {
         serde_json::to_string(&endpoint("crm", "https://crm.example.com/hook", &[])).unwrap()
     );
     assert!(!shown.contains(SECRET), "{shown}");
+}
+
+/// The test's SMTP server: aiosmtpd writing each message it accepts as JSON into a directory.
+/// Killed when dropped.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    /// `None` (the reason printed) when no Python with aiosmtpd is found, except under `CI=true`,
+    /// where `cargo xtask ci` installs it (`ACCOUNTD_TEST_PYTHON`) and its absence fails the test.
+    fn start() -> Option<Self> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let candidates = [
+            std::env::var("ACCOUNTD_TEST_PYTHON").ok(),
+            Some(root.join("target/test-python-venv/bin/python").display().to_string()),
+            Some("python3".to_owned()),
+        ];
+        let python = candidates.into_iter().flatten().find(|p| {
+            std::process::Command::new(p)
+                .args(["-c", "import aiosmtpd"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        let Some(python) = python else {
+            let reason = "no Python with aiosmtpd (run `cargo xtask ci`, or pip install aiosmtpd)";
+            assert!(!accountd_storage::testing::in_ci(), "{reason}");
+            eprintln!("skipping the SMTP test: {reason}");
+            return None;
+        };
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().unwrap().port()
+        };
+        let dir = tempfile::tempdir().expect("mail directory");
+        let child = std::process::Command::new(python)
+            .arg(root.join("apps/accountd/tests/support/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the SMTP server");
+        let sink = Self { child, port, dir };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the SMTP server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(sink)
+    }
+
+    /// The messages received so far.
+    fn messages(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                out.push(serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+            }
+        }
+        out
+    }
+}
+
+#[actix_web::test]
+async fn a_password_change_is_one_mail_in_the_users_language_and_one_signed_webhook() {
+    let Some(smtp) = SmtpSink::start() else { return };
+    let hooks = Receiver::start(vec![]);
+    let (port, url) = (smtp.port, hooks.url.clone());
+    let app = spawn_with(Spawn {
+        configure: Box::new(move |c| {
+            c.outbox.poll_interval_ms = 20;
+            c.notifications.webhooks = vec![endpoint("crm", &url, &["password_changed"])];
+            c.notifications.smtp.host = "127.0.0.1".into();
+            c.notifications.smtp.port = port;
+            c.notifications.smtp.tls = accountd_service::config::SmtpTlsMode::None;
+            c.notifications.smtp.from = "Accounts <no-reply@example.com>".into();
+            c.notifications.account_page_url = "https://accounts.example.com/account/".into();
+        }),
+        ..Spawn::default()
+    })
+    .await;
+    // foouser reads French (their own profile change is not notified).
+    let browser = Browser::sign_in(&app, "foouser").await;
+    let french = browser
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/",
+            Some(serde_json::json!({"language": "French"})),
+        )
+        .await;
+    assert_eq!(french.status(), reqwest::StatusCode::OK);
+    let address = browser.get("/api/v1/session/user_login_info/").await["profile"]["emailAddress"]
+        .as_str()
+        .expect("foouser has an address")
+        .to_owned();
+    let before = smtp.messages().len();
+
+    let changed = app
+        .fresh_client()
+        .post(app.url(crate::axway::CHANGE_PASSWORD))
+        .header("User-Agent", "Script/<b>1</b>")
+        .basic_auth("foouser", Some(DEMO_PASSWORD))
+        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", NEW_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success(), "{}", changed.status());
+    let started = Instant::now();
+    while smtp.messages().len() < before + 1 || hooks.received().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", smtp.messages());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mails: Vec<Value> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m["subject"] == "Votre mot de passe a été modifié")
+        .collect();
+    assert_eq!(mails.len(), 1, "{:?}", smtp.messages());
+    let mail = &mails[0];
+    assert_eq!(mail["rcpt_tos"], serde_json::json!([address]));
+    assert_eq!(mail["from"], "Accounts <no-reply@example.com>");
+    let text = mail["text"].as_str().unwrap();
+    let html = mail["html"].as_str().unwrap();
+    assert!(text.starts_with("Bonjour foouser"), "{text}");
+    assert!(text.contains("127.0.0.1") && text.contains("Script/<b>1</b>"), "{text}");
+    assert!(text.contains("https://accounts.example.com/account/"), "{text}");
+    assert!(
+        html.contains("Script/&lt;b&gt;1&lt;/b&gt;") && !html.contains("<b>1</b>"),
+        "{html}"
+    );
+    for secret in [DEMO_PASSWORD, NEW_PASSWORD] {
+        assert!(!text.contains(secret) && !html.contains(secret));
+    }
+    // One webhook, signed, for the same event (the e-mail's Message-ID carries its id).
+    let hooks = hooks.received();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert!(signed(hooks[0].header("accountd-signature").unwrap(), &hooks[0].body));
+    let id = hooks[0].header("webhook-id").unwrap();
+    assert!(mail["message_id"].as_str().unwrap().contains(id), "{mail}");
+    assert_eq!(readyz(&app).await["outbox"]["depth"], 0);
 }
