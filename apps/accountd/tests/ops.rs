@@ -2,9 +2,12 @@
 //! log holds none of the secrets a realistic session used; SIGTERM lets the in-flight request
 //! finish; two instances on one PostgreSQL schema share sessions, logouts, password changes and
 //! throttling, and order two changes of one user the same way on the Application Server and
-//! locally; `import`/`export` from the command line.
+//! locally; `import`/`export` from the command line; notifications survive a kill -9, and two
+//! instances deliver each once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/receiver.rs"]
+mod receiver;
 #[path = "common/recording_as.rs"]
 mod recording_as;
 #[path = "common/server.rs"]
@@ -797,4 +800,121 @@ fn keys_and_the_operators_factor_reset_from_the_command_line() {
         err.contains("security.keys is required with PostgreSQL") && err.contains("accountd keygen"),
         "{err}"
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Notifications (issue 22): durable through a kill -9, delivered once by two instances
+
+/// A configuration file with one webhook endpoint at `url` wanting `events`.
+fn webhook_config(dir: &Path, url: &str, events: &[&str]) -> PathBuf {
+    let file = dir.join("accountd.toml");
+    let events: Vec<String> = events.iter().map(|e| format!("{e:?}")).collect();
+    std::fs::write(
+        &file,
+        format!(
+            "[[notifications.webhooks]]\nname = \"crm\"\nurl = \"{url}\"\nsecret = \"{}\"\nevents = [{}]\n",
+            receiver::SECRET,
+            events.join(", ")
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Fast retries, so the tests need not wait out the default backoff.
+const FAST_OUTBOX: [(&str, &str); 3] = [
+    ("ACCOUNTD__OUTBOX__POLL_INTERVAL_MS", "50"),
+    ("ACCOUNTD__OUTBOX__FIRST_RETRY_DELAY_MS", "100"),
+    ("ACCOUNTD__OUTBOX__MAX_RETRY_DELAY_SECONDS", "1"),
+];
+
+/// Waits (at most 30 s) until `receiver` has `n` requests.
+async fn received(receiver: &receiver::Receiver, n: usize) -> Vec<receiver::Received> {
+    let started = Instant::now();
+    while receiver.received().len() < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} of {n} webhook deliveries",
+            receiver.received().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    receiver.received()
+}
+
+#[tokio::test]
+async fn an_undelivered_notification_is_delivered_after_a_kill_9_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // The receiver's port, with nothing listening on it yet: every attempt fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hook = format!("http://127.0.0.1:{port}/hooks/accountd");
+    let config = webhook_config(dir.path(), &hook, &["password_changed"]);
+    let config_arg = config.display().to_string();
+    let first = Server::start(&url, &["--config", &config_arg, "--demo"], &FAST_OUTBOX);
+    let changed = client()
+        .post(first.url("/api/portal/v1.3/currentuser/changepassword"))
+        .basic_auth("foouser", Some(DEMO_PASSWORD))
+        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", "Fresh-Passw0rd!7")])
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success(), "{}", changed.status());
+    // A few attempts fail (connection refused), then the process is killed outright.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    // The receiver comes up; a new process on the same database delivers the event.
+    let receiver = receiver::Receiver::start_on(port, vec![]);
+    let second = Server::start(&url, &["--config", &config_arg], &FAST_OUTBOX);
+    let got = received(&receiver, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), 1, "delivered once: {got_now:?}");
+    let event: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(event["type"], "accountd.password_changed");
+    assert_eq!(event["data"]["username"], "foouser");
+    assert!(receiver::signed(
+        got[0].header("accountd-signature").unwrap(),
+        &got[0].body
+    ));
+    second.stop();
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgresql_deliver_each_notification_once() {
+    let schema = match TestSchema::create() {
+        Ok(schema) => schema,
+        Err(reason) => return postgres_unavailable(reason).unwrap_or(()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = receiver::Receiver::start(vec![]);
+    let config = webhook_config(dir.path(), &receiver.url, &["sign_in"]);
+    let config_arg = config.display().to_string();
+    let a = Server::start(schema.url(), &["--config", &config_arg, "--demo"], &FAST_OUTBOX);
+    let b = Server::start(schema.url(), &["--config", &config_arg], &FAST_OUTBOX);
+    let c = client();
+    const SIGN_INS: usize = 8;
+    for n in 0..SIGN_INS {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let response = login(&c, server, "foouser", DEMO_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let got = received(&receiver, SIGN_INS).await;
+    // Both workers keep looking for a while: nothing is delivered twice.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), SIGN_INS, "{got_now:?}");
+    let mut ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), SIGN_INS, "each event once");
+    a.stop();
+    b.stop();
 }

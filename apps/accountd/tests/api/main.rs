@@ -18,6 +18,8 @@ mod ops;
 mod outbox;
 mod passkeys;
 mod profile;
+#[path = "../common/receiver.rs"]
+mod receiver;
 mod round_trip;
 mod second_factors;
 mod session;
