@@ -122,6 +122,8 @@ pub trait UserStore {
     fn user_by_key(&mut self, key: UserKey) -> StoreResult<Option<User>>;
     fn user_by_uuid(&mut self, uuid: &Uuid) -> StoreResult<Option<User>>;
     fn user_by_username(&mut self, username: &Username) -> StoreResult<Option<User>>;
+    /// The users whose e-mail address is exactly `email`, at most `limit`, oldest first.
+    fn users_by_email(&mut self, email: &str, limit: u32) -> StoreResult<Vec<User>>;
     fn user_by_path(&mut self, member: &GroupMember) -> StoreResult<Option<User>>;
     /// The user and their password in one query (the login path).
     fn user_with_password(&mut self, username: &Username) -> StoreResult<Option<(User, Option<PasswordRecord>)>>;
@@ -236,6 +238,23 @@ pub trait SessionStore {
     /// SQLite serializes writers already), so writes about one user's credentials take turns;
     /// `NotFound("user")` when there is none.
     fn lock_account(&mut self, user: UserKey) -> StoreResult<()>;
+    /// Stores a password-reset link (by its token's digest) for `user`, usable until `expires_at`.
+    fn create_password_reset(
+        &mut self,
+        digest: &TokenDigest,
+        user: UserKey,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The user of an unexpired reset link, without using it.
+    fn password_reset_user(&mut self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<UserKey>>;
+    /// Uses up an unexpired reset link (one `DELETE … RETURNING`: once, across instances); its
+    /// user, or `None` when it is unknown, used or expired.
+    fn take_password_reset(&mut self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<UserKey>>;
+    /// Every reset link of the user goes (after a successful reset); how many.
+    fn delete_password_resets(&mut self, user: UserKey) -> StoreResult<u64>;
+    /// Deletes the links that expired before `now`; how many.
+    fn purge_password_resets(&mut self, now: Timestamp) -> StoreResult<u64>;
     /// Records that the user must change their password before anything else ("this wasn't me");
     /// a demand already there keeps its time.
     fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()>;

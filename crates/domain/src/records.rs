@@ -319,6 +319,8 @@ pub enum AuditAction {
     /// The user reported an event of their timeline as not theirs ("this wasn't me"): every
     /// session and token ended, and a password change demanded where accountd checks passwords.
     CompromiseReport,
+    /// A password-reset link was sent (issue 22).
+    PasswordResetRequest,
 }
 
 impl AuditAction {
@@ -344,6 +346,7 @@ impl AuditAction {
             AuditAction::AccountThrottled => "account_throttled",
             AuditAction::AccountRead => "account_read",
             AuditAction::CompromiseReport => "compromise_report",
+            AuditAction::PasswordResetRequest => "password_reset_request",
         }
     }
 
@@ -370,6 +373,7 @@ impl AuditAction {
             AccountThrottled,
             AccountRead,
             CompromiseReport,
+            PasswordResetRequest,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)

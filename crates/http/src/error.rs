@@ -386,6 +386,19 @@ impl ApiError {
                      recovery code (\"recovery_code\") or a passkey's answer to passkey_options (\"passkey\").",
                 )
             },
+            E::Service(S::ResetLinkInvalid) => Answer::new(
+                C::BAD_REQUEST,
+                "reset-link-invalid",
+                "Password-reset link not valid",
+                "This password-reset link is unknown, already used or expired. Ask for a new one: POST \
+                 /api/v1/password_reset/. Nothing was changed.",
+            ),
+            E::Service(S::ResetUnavailable(why)) => Answer::new(
+                C::CONFLICT,
+                "password-reset-unavailable",
+                "Password reset by e-mail unavailable",
+                format!("{why} Nothing was changed."),
+            ),
             E::Service(S::PasswordChangeRequired) => Answer::new(
                 C::FORBIDDEN,
                 "password-change-required",

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod passkeys;
+pub mod reset;
 pub mod secret;
 pub mod selfservice;
 pub mod superoffice;
@@ -172,6 +173,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         passkeys::routes::<S>(cfg);
         credentials::routes::<S>(cfg);
         timeline::routes::<S>(cfg);
+        reset::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
         account::routes(cfg);

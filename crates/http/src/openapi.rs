@@ -103,6 +103,8 @@ pub struct Empty {}
         crate::timeline::user_events,
         crate::timeline::export,
         crate::timeline::report,
+        crate::reset::request,
+        crate::reset::confirm,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(

@@ -42,6 +42,10 @@ pub enum Counter<'a> {
     CeremoniesFromAddress(&'a str),
     /// Exports of their own data by `account`.
     Exports(&'a str),
+    /// Password-reset links asked for `account` (the name or address as given).
+    Resets(&'a str),
+    /// Password-reset requests and confirmations from one client address.
+    ResetsFromAddress(&'a str),
 }
 
 impl Counter<'_> {
@@ -54,6 +58,8 @@ impl Counter<'_> {
             Counter::Checks(_) => "checks",
             Counter::CeremoniesFromAddress(_) => "ceremonies-address",
             Counter::Exports(_) => "exports",
+            Counter::Resets(_) => "resets",
+            Counter::ResetsFromAddress(_) => "resets-address",
         }
     }
 
@@ -68,7 +74,9 @@ impl Counter<'_> {
             | Counter::TokenFromAddress(v)
             | Counter::Checks(v)
             | Counter::CeremoniesFromAddress(v)
-            | Counter::Exports(v) => &[v],
+            | Counter::Exports(v)
+            | Counter::Resets(v)
+            | Counter::ResetsFromAddress(v) => &[v],
         };
         for part in parts {
             // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.

@@ -48,8 +48,11 @@ pub struct NotificationsConfig {
     pub webhooks: Vec<WebhookEndpoint>,
     /// E-mail to users (off while `smtp.host` is empty).
     pub smtp: SmtpConfig,
-    /// The account page's address, linked from every e-mail ("if it wasn't you").
+    /// The account page's address, linked from every e-mail ("if it wasn't you") and the base of
+    /// password-reset links (`…#reset=<token>`).
     pub account_page_url: String,
+    /// How long a password-reset link works, in minutes.
+    pub reset_link_minutes: u32,
     /// How long a webhook delivery may take to connect, then to be answered.
     pub connect_timeout_ms: u64,
     pub timeout_ms: u64,
@@ -61,6 +64,7 @@ impl Default for NotificationsConfig {
             webhooks: Vec::new(),
             smtp: SmtpConfig::default(),
             account_page_url: "http://localhost:8080/account/".to_owned(),
+            reset_link_minutes: 30,
             connect_timeout_ms: 2_000,
             timeout_ms: 5_000,
         }
@@ -171,6 +175,9 @@ impl NotificationsConfig {
     /// timeouts from 1 ms to 60 s; the text names the key. The URLs are the binary's to check
     /// (the HTTP adapter's rules).
     pub fn check(&self) -> Result<(), String> {
+        if !(1..=1_440).contains(&self.reset_link_minutes) {
+            return Err("notifications.reset_link_minutes must be between 1 and 1440".to_owned());
+        }
         for (name, value) in [
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("timeout_ms", self.timeout_ms),
@@ -487,6 +494,11 @@ pub struct ThrottleConfig {
     /// Exports of a user's own data (`GET /api/v1/session/export/`) per account within the window
     /// before 429: each reads their whole timeline.
     pub max_exports_per_account: u32,
+    /// Password-reset links asked per name or address within the window before 429 (the answer
+    /// is the same whether or not it exists, and so is the refusal).
+    pub max_resets_per_account: u32,
+    /// Password-reset requests and confirmations per client address within the window before 429.
+    pub max_resets_per_address: u32,
     /// A refused password login (wrong password or unknown user) answers no sooner than this many
     /// milliseconds after it started: longer than the slowest imported legacy hash's verification
     /// (Django's PBKDF2 at 1,000,000 iterations), so the answer's timing does not tell who is still
@@ -504,6 +516,8 @@ impl Default for ThrottleConfig {
             max_checks_per_account: 300,
             max_ceremonies_per_address: 300,
             max_exports_per_account: 5,
+            max_resets_per_account: 3,
+            max_resets_per_address: 30,
             failure_floor_ms: 500,
         }
     }

@@ -85,6 +85,13 @@ pub enum ServiceError {
     /// they may do (403 `password-change-required`).
     #[error("the password must be changed first")]
     PasswordChangeRequired,
+    /// A password-reset link that is unknown, used or expired (400 `reset-link-invalid`).
+    #[error("the password-reset link is not valid")]
+    ResetLinkInvalid,
+    /// Password reset by e-mail can't be used here; the text says where passwords live or what
+    /// is missing (409 `password-reset-unavailable`).
+    #[error("password reset is unavailable: {0}")]
+    ResetUnavailable(&'static str),
     /// Hashing failed (a bug or a corrupt stored hash: 500).
     #[error("hashing failed: {0}")]
     Hashing(String),

@@ -28,6 +28,7 @@ pub mod passkeys;
 pub mod pincode;
 pub mod profile;
 pub mod random;
+pub mod reset;
 pub mod selfservice;
 pub mod sso;
 pub mod throttle;

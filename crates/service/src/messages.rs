@@ -178,6 +178,49 @@ pub fn mail(event: &CloudEvent, lang: Lang, account_page: &str) -> Written {
     Written { subject, text, html }
 }
 
+/// The e-mail with a password-reset link, in `lang`.
+pub fn reset_mail(username: &str, link: &str, minutes: u32, lang: Lang) -> Written {
+    let (subject, body, ignore) = match lang {
+        Lang::English => (
+            "Reset your password",
+            format!(
+                "Someone (we hope you) asked to reset the password of your account. The link works once, for {minutes} minutes:"
+            ),
+            "If you didn't ask, ignore this message: your password stays as it is. The link signs out every session when used.",
+        ),
+        Lang::French => (
+            "Réinitialiser votre mot de passe",
+            format!(
+                "Quelqu'un (vous, espérons-le) a demandé à réinitialiser le mot de passe de votre compte. Le lien fonctionne une fois, pendant {minutes} minutes :"
+            ),
+            "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé. Utilisé, le lien ferme toutes les sessions.",
+        ),
+    };
+    let l = labels(lang);
+    let text = format!(
+        "{} {username},\n\n{body}\n{link}\n\n{ignore}\n\n-- \n{}\n",
+        l.greeting, l.footer
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"{}\"><body><p>{} {},</p><p>{}</p><p><a href=\"{link}\">{link}</a></p><p>{}</p><p><small>{}</small></p></body></html>",
+        match lang {
+            Lang::English => "en",
+            Lang::French => "fr",
+        },
+        l.greeting,
+        escape(username),
+        escape(&body),
+        escape(ignore),
+        escape(l.footer),
+        link = escape(link),
+    );
+    Written {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -249,6 +249,7 @@ pub(crate) fn builtin_handlers<S: Store>() -> Vec<Arc<dyn OutboxHandler<S>>> {
         Arc::new(RealignPinSettings),
         Arc::new(crate::notify::NotifyWebhook),
         Arc::new(crate::notify::NotifyEmail),
+        Arc::new(crate::reset::NotifyReset),
     ]
 }
 

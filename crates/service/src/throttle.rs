@@ -141,6 +141,22 @@ impl<S: Store> Services<S> {
         self.count_within(Counter::Exports(account), self.config.throttle.max_exports_per_account)
     }
 
+    /// Counts one password-reset request for `login` from the request's address (429 past
+    /// `throttle.max_resets_per_account` or `throttle.max_resets_per_address`).
+    pub(crate) fn count_reset_request(&self, login: &str, ctx: &RequestContext) -> ServiceResult<()> {
+        self.count_reset_attempt(ctx)?;
+        self.count_within(Counter::Resets(login), self.config.throttle.max_resets_per_account)
+    }
+
+    /// Counts one password-reset request or confirmation from the request's address.
+    pub(crate) fn count_reset_attempt(&self, ctx: &RequestContext) -> ServiceResult<()> {
+        let address = ctx.client.address.as_deref().unwrap_or(NO_ADDRESS);
+        self.count_within(
+            Counter::ResetsFromAddress(address),
+            self.config.throttle.max_resets_per_address,
+        )
+    }
+
     /// Refuses with 429 when `counter` is at `max` in the window, else counts one more.
     fn count_within(&self, counter: Counter<'_>, max: u32) -> ServiceResult<()> {
         let counter = [(counter, self.limit(max))];

@@ -186,7 +186,14 @@ impl<S: Store> Services<S> {
                 }
                 (Some(_), _) => None,
                 // Sign-in attempts and their throttling: the user's own (or whoever tried their name).
-                (None, _) if matches!(e.action, AuditAction::Login | AuditAction::AccountThrottled) => None,
+                (None, _)
+                    if matches!(
+                        e.action,
+                        AuditAction::Login | AuditAction::AccountThrottled | AuditAction::PasswordResetRequest
+                    ) =>
+                {
+                    None
+                }
                 // Without a user: the operator (`accountd user …`, `token create`) or its tools
                 // (`import`).
                 (None, name) => Some(Acting {

@@ -320,6 +320,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_resets (digest) {
+        digest -> Binary,
+        user_key -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     groups,
@@ -347,4 +356,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     passkeys,
     webauthn_ceremonies,
     password_change_demands,
+    password_resets,
 );

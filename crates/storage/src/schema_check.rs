@@ -125,6 +125,7 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
             "password_change_demands",
             columns_of::<password_change_demands::table>(),
         ),
+        ("password_resets", columns_of::<password_resets::table>()),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))
@@ -144,6 +145,7 @@ const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("login_challenges", "user_key", "users", "CASCADE"),
     ("passkeys", "user_key", "users", "CASCADE"),
     ("password_change_demands", "user_key", "users", "CASCADE"),
+    ("password_resets", "user_key", "users", "CASCADE"),
     ("password_history", "user_key", "users", "CASCADE"),
     ("passwords", "user_key", "users", "CASCADE"),
     ("pin_history", "user_key", "users", "CASCADE"),

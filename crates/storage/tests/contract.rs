@@ -90,6 +90,7 @@ contract_tests!(
     second_factors_are_used_once_and_go_with_the_user,
     passkeys_move_forward_and_ceremonies_are_taken_once,
     password_change_demands_hold_sessions_until_settled,
+    password_reset_links_are_taken_once_before_expiry,
     audit_newest_first,
     audit_purge_deletes_only_the_old_oldest_first_in_batches,
     write_rolls_back_on_err,

@@ -450,6 +450,21 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
     let report = reporter.post(app.url(&reported)).header("X-XSRF-TOKEN", xsrf);
     walk.step(Method::POST, tl::REPORT, report, StatusCode::OK).await;
 
+    // Password reset by e-mail: this server sends no mail, so both are refused (409), still
+    // no-store.
+    use accountd_http::reset as rs;
+    let asked = app
+        .fresh_client()
+        .post(app.url(rs::RESET))
+        .json(&json!({"login": "foouser"}));
+    walk.step(Method::POST, rs::RESET, asked, StatusCode::CONFLICT).await;
+    let confirm = app
+        .fresh_client()
+        .post(app.url(rs::CONFIRM))
+        .json(&json!({"token": "x", "newPassword": "Fresh-Passw0rd!7"}));
+    walk.step(Method::POST, rs::CONFIRM, confirm, StatusCode::CONFLICT)
+        .await;
+
     // Logout, on a fresh session (ending the others ended the first one).
     let xsrf = app.login_ok(&browser, "foouser").await;
     let logout = browser.post(app.url(apio::LOGOUT)).header("X-XSRF-TOKEN", xsrf);

@@ -20,9 +20,12 @@ mod passkeys;
 mod profile;
 #[path = "../common/receiver.rs"]
 mod receiver;
+mod reset;
 mod round_trip;
 mod second_factors;
 mod session;
+#[path = "../common/smtp_sink.rs"]
+mod smtp_sink;
 mod superoffice;
 mod throttling;
 mod timeline;

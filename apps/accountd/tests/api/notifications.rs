@@ -7,9 +7,9 @@
 
 use crate::helpers::*;
 use crate::receiver::{Receiver, SECRET, signed};
+use crate::smtp_sink::SmtpSink;
 use accountd_service::config::{ConfigSecret, NotificationsConfig, WebhookEndpoint};
 use serde_json::Value;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 const NEW_PASSWORD: &str = "Fresh-Passw0rd!7";
@@ -148,80 +148,6 @@ fn unacceptable_endpoints_refuse_the_start() {
         serde_json::to_string(&endpoint("crm", "https://crm.example.com/hook", &[])).unwrap()
     );
     assert!(!shown.contains(SECRET), "{shown}");
-}
-
-/// The test's SMTP server: aiosmtpd writing each message it accepts as JSON into a directory.
-/// Killed when dropped.
-struct SmtpSink {
-    child: std::process::Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl SmtpSink {
-    /// `None` (the reason printed) when no Python with aiosmtpd is found, except under `CI=true`,
-    /// where `cargo xtask ci` installs it (`ACCOUNTD_TEST_PYTHON`) and its absence fails the test.
-    fn start() -> Option<Self> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let candidates = [
-            std::env::var("ACCOUNTD_TEST_PYTHON").ok(),
-            Some(root.join("target/test-python-venv/bin/python").display().to_string()),
-            Some("python3".to_owned()),
-        ];
-        let python = candidates.into_iter().flatten().find(|p| {
-            std::process::Command::new(p)
-                .args(["-c", "import aiosmtpd"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-        let Some(python) = python else {
-            let reason = "no Python with aiosmtpd (run `cargo xtask ci`, or pip install aiosmtpd)";
-            assert!(!accountd_storage::testing::in_ci(), "{reason}");
-            eprintln!("skipping the SMTP test: {reason}");
-            return None;
-        };
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().unwrap().port()
-        };
-        let dir = tempfile::tempdir().expect("mail directory");
-        let child = std::process::Command::new(python)
-            .arg(root.join("apps/accountd/tests/support/smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("starting the SMTP server");
-        let sink = Self { child, port, dir };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the SMTP server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sink)
-    }
-
-    /// The messages received so far.
-    fn messages(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                out.push(serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
-            }
-        }
-        out
-    }
 }
 
 #[actix_web::test]

@@ -5,7 +5,7 @@ use super::user::{UserJoinRow, to_user, user_columns, user_joins};
 use super::{Repo, count};
 use crate::connection::per_backend;
 use crate::error::{QueryResultExt, corrupt};
-use crate::schema::{password_change_demands, sessions, users};
+use crate::schema::{password_change_demands, password_resets, sessions, users};
 use accountd_domain::ids::UserKey;
 use accountd_domain::ports::{SessionStore, StoreResult};
 use accountd_domain::principal::AuthMethod;
@@ -171,6 +171,70 @@ impl SessionStore for Repo<'_> {
 
     fn lock_account(&mut self, user: UserKey) -> StoreResult<()> {
         super::lock_user(self.conn, user).map(|_| ())
+    }
+
+    fn create_password_reset(
+        &mut self,
+        digest: &TokenDigest,
+        user: UserKey,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.single(|conn| {
+            diesel::insert_into(password_resets::table)
+                .values((
+                    password_resets::digest.eq(digest.as_bytes().as_slice()),
+                    password_resets::user_key.eq(user.0),
+                    password_resets::created_at.eq(created_at.as_millis()),
+                    password_resets::expires_at.eq(expires_at.as_millis()),
+                ))
+                .execute(conn)
+                .store_or_missing("user")
+                .map(|_| ())
+        })
+    }
+
+    fn password_reset_user(&mut self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<UserKey>> {
+        password_resets::table
+            .filter(password_resets::digest.eq(digest.as_bytes().as_slice()))
+            .filter(password_resets::expires_at.gt(now.as_millis()))
+            .select(password_resets::user_key)
+            .first::<i64>(self.conn)
+            .optional()
+            .store()
+            .map(|user| user.map(UserKey))
+    }
+
+    fn take_password_reset(&mut self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<UserKey>> {
+        let user: Option<i64> = self.single(|conn| {
+            let mine = password_resets::table
+                .filter(password_resets::digest.eq(digest.as_bytes().as_slice()))
+                .filter(password_resets::expires_at.gt(now.as_millis()));
+            per_backend!(&mut *conn, |c| diesel::delete(mine)
+                .returning(password_resets::user_key)
+                .get_result(c)
+                .optional())
+            .store()
+        })?;
+        Ok(user.map(UserKey))
+    }
+
+    fn delete_password_resets(&mut self, user: UserKey) -> StoreResult<u64> {
+        self.single(|conn| {
+            diesel::delete(password_resets::table.filter(password_resets::user_key.eq(user.0)))
+                .execute(conn)
+                .store()
+                .map(count)
+        })
+    }
+
+    fn purge_password_resets(&mut self, now: Timestamp) -> StoreResult<u64> {
+        self.single(|conn| {
+            diesel::delete(password_resets::table.filter(password_resets::expires_at.lt(now.as_millis())))
+                .execute(conn)
+                .store()
+                .map(count)
+        })
     }
 
     fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()> {

@@ -1807,6 +1807,44 @@ pub fn second_factors_are_used_once_and_go_with_the_user(db: &TestDatabase) {
     assert!(!write(db, |r| r.delete_totp_factor(u.key)).unwrap());
 }
 
+pub fn password_reset_links_are_taken_once_before_expiry(db: &TestDatabase) {
+    directory(db);
+    let u = end_user(db, "u1");
+    let other = end_user(db, "u2");
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    write(db, |r| r.create_password_reset(&digest(70), u.key, at(0), at(60))).unwrap();
+    write(db, |r| r.create_password_reset(&digest(71), u.key, at(0), at(60))).unwrap();
+    write(db, |r| r.create_password_reset(&digest(72), other.key, at(0), at(10))).unwrap();
+    assert_err(
+        write(db, |r| r.create_password_reset(&digest(73), UserKey(-1), at(0), at(60))),
+        StoreError::NotFound("user"),
+    );
+    // Read without using it; only before it expires.
+    assert_eq!(
+        read(db, |r| r.password_reset_user(&digest(70), at(59))).unwrap(),
+        Some(u.key)
+    );
+    assert_eq!(read(db, |r| r.password_reset_user(&digest(70), at(60))).unwrap(), None);
+    assert_eq!(read(db, |r| r.password_reset_user(&digest(99), at(1))).unwrap(), None);
+    // Taken once.
+    assert_eq!(
+        write(db, |r| r.take_password_reset(&digest(70), at(1))).unwrap(),
+        Some(u.key)
+    );
+    assert_eq!(write(db, |r| r.take_password_reset(&digest(70), at(1))).unwrap(), None);
+    assert_eq!(
+        write(db, |r| r.take_password_reset(&digest(72), at(10))).unwrap(),
+        None,
+        "expired"
+    );
+    // The user's other links go at once; the purge takes the expired ones.
+    assert_eq!(write(db, |r| r.delete_password_resets(u.key)).unwrap(), 1);
+    assert_eq!(write(db, |r| r.purge_password_resets(at(11))).unwrap(), 1);
+    // Found by e-mail address, exactly.
+    let by_email = read(db, |r| r.users_by_email("nobody@example.com", 5)).unwrap();
+    assert!(by_email.is_empty());
+}
+
 pub fn password_change_demands_hold_sessions_until_settled(db: &TestDatabase) {
     directory(db);
     let u = end_user(db, "u1");

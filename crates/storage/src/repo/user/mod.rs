@@ -266,6 +266,19 @@ impl UserStore for Repo<'_> {
             .transpose()
     }
 
+    fn users_by_email(&mut self, email: &str, limit: u32) -> StoreResult<Vec<User>> {
+        user_joins!(users::table)
+            .filter(users::email.eq(email))
+            .order(users::key.asc())
+            .limit(i64::from(limit))
+            .select(user_columns!())
+            .load::<UserJoinRow>(self.conn)
+            .store()?
+            .into_iter()
+            .map(to_user)
+            .collect()
+    }
+
     fn user_by_path(&mut self, member: &GroupMember) -> StoreResult<Option<User>> {
         user_joins!(users::table)
             .filter(tenants::tenant_id.eq(member.tenant.as_str()))

@@ -1,0 +1,227 @@
+//! Issue 22, password reset by e-mail, through a real SMTP server (aiosmtpd): the same answer
+//! whether or not the user exists (and no mail for an unknown one); the link e-mailed in the
+//! user's language works once, under the user's policy (a refused password leaves it usable),
+//! signs out every session and kills the other links; an expired link is refused; throttled;
+//! refused in SERVER_LOGIN and SSO_LOGIN_DEDICATED with a problem that says where passwords live.
+
+use crate::helpers::*;
+use crate::smtp_sink::SmtpSink;
+use accountd_policy::mode::LoginMode;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const RESET: &str = "/api/v1/password_reset/";
+const CONFIRM: &str = "/api/v1/password_reset/confirm/";
+const NEW_PASSWORD: &str = "Fresh-Passw0rd!7";
+
+async fn spawn_mailing(smtp: &SmtpSink, mode: LoginMode) -> TestApp {
+    let port = smtp.port;
+    spawn_with(Spawn {
+        mode,
+        configure: Box::new(move |c| {
+            c.outbox.poll_interval_ms = 20;
+            c.notifications.smtp.host = "127.0.0.1".into();
+            c.notifications.smtp.port = port;
+            c.notifications.smtp.tls = accountd_service::config::SmtpTlsMode::None;
+            c.notifications.account_page_url = "https://accounts.example.com/account/".into();
+            c.throttle.max_resets_per_account = 4;
+        }),
+        ..Spawn::default()
+    })
+    .await
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.fresh_client().post(app.url(path)).json(&body).send().await.unwrap()
+}
+
+/// Waits (at most 20 s) for `n` messages whose subject is `subject`; returns them.
+async fn mails(smtp: &SmtpSink, subject: &str, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let found: Vec<Value> = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m["subject"] == subject)
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", smtp.messages());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The token of the link in a reset e-mail.
+fn token_of(mail: &Value) -> String {
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("#reset=").expect("a reset link") + "#reset=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_reset_link_works_once_under_the_policy_and_signs_out_everywhere() {
+    let Some(smtp) = SmtpSink::start() else { return };
+    let app = spawn_mailing(&smtp, LoginMode::LocalLoginShared).await;
+    let other = Browser::sign_in(&app, "foouser").await;
+
+    // The same answer for someone who does not exist, and no mail for them.
+    for login in ["foouser", "nobody", "nobody@example.com"] {
+        let asked = post(&app, RESET, json!({"login": login})).await;
+        assert_eq!(asked.status(), StatusCode::ACCEPTED, "{login}");
+        assert_eq!(asked.json::<Value>().await.unwrap(), json!({}));
+    }
+    let sent = mails(&smtp, "Reset your password", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let resets = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m["subject"] == "Reset your password")
+        .count();
+    assert_eq!(resets, 1, "one link, for foouser only");
+    let mail = &sent[0];
+    let address = other.get("/api/v1/session/user_login_info/").await["profile"]["emailAddress"].clone();
+    assert_eq!(mail["rcpt_tos"], json!([address]));
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("https://accounts.example.com/account/#reset=")
+    );
+    assert!(mail["html"].as_str().unwrap().contains("#reset="));
+    let token = token_of(mail);
+    assert!(token.len() >= 40, "{token}");
+
+    // Bad input: nothing changes, the link stays.
+    assert_eq!(
+        post(&app, RESET, json!({"login": ""})).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let weak = post(&app, CONFIRM, json!({"token": token, "newPassword": "short"})).await;
+    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+    let weak = problem(weak).await;
+    assert!(
+        weak["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["field"] == "newPassword"),
+        "{weak}"
+    );
+    let wrong = post(
+        &app,
+        CONFIRM,
+        json!({"token": "not-a-token", "newPassword": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(problem(wrong).await["type"], "urn:accountd:problem:reset-link-invalid");
+    assert_eq!(
+        app.get_info(&other.client).await.status(),
+        StatusCode::OK,
+        "nothing ended yet"
+    );
+
+    // The link works once: the new password signs in, the old one no more, every session ended.
+    let done = post(&app, CONFIRM, json!({"token": token, "newPassword": NEW_PASSWORD})).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(app.get_info(&other.client).await.status(), StatusCode::UNAUTHORIZED);
+    let again = post(
+        &app,
+        CONFIRM,
+        json!({"token": token, "newPassword": "Other-Passw0rd!9"}),
+    )
+    .await;
+    assert_eq!(problem(again).await["type"], "urn:accountd:problem:reset-link-invalid");
+    assert_eq!(
+        app.login_with(&app.fresh_client(), "foouser", NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login_with(&app.fresh_client(), "foouser", DEMO_PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The change is notified, and in the timeline as the user's own.
+    mails(&smtp, "Your password was changed", 1).await;
+    let owner = app.fresh_client();
+    assert_eq!(
+        app.login_with(&owner, "foouser", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let events: Value = json_of(owner.get(app.url("/api/v1/session/events/")).send().await.unwrap()).await;
+    let change = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "password_change")
+        .expect("the change in the timeline");
+    assert_eq!(change["fields"], json!(["password", "reset_link"]));
+    assert!(change["by"].is_null(), "{change}");
+}
+
+#[actix_web::test]
+async fn a_link_expires_an_address_finds_its_user_and_requests_are_throttled() {
+    let Some(smtp) = SmtpSink::start() else { return };
+    let app = spawn_mailing(&smtp, LoginMode::LocalLoginShared).await;
+    let address = Browser::sign_in(&app, "jbloggs")
+        .await
+        .get("/api/v1/session/user_login_info/")
+        .await["profile"]["emailAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        post(&app, RESET, json!({"login": address})).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let sent = mails(&smtp, "Reset your password", 1).await;
+    assert_eq!(sent[0]["rcpt_tos"], json!([address]));
+    let token = token_of(&sent[0]);
+    // 30 minutes later the link is dead.
+    app.clock.advance_seconds(31 * 60);
+    let late = post(&app, CONFIRM, json!({"token": token, "newPassword": NEW_PASSWORD})).await;
+    assert_eq!(problem(late).await["type"], "urn:accountd:problem:reset-link-invalid");
+    // A name is asked for at most max_resets_per_account times in the window, known or not.
+    for _ in 0..3 {
+        assert_eq!(
+            post(&app, RESET, json!({"login": "nobody"})).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let mut throttled = 0;
+    for _ in 0..2 {
+        if post(&app, RESET, json!({"login": "nobody"})).await.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+        }
+    }
+    assert!(throttled >= 1, "asking too often is refused");
+}
+
+#[actix_web::test]
+async fn where_accountd_does_not_keep_passwords_reset_is_refused_saying_where_they_live() {
+    let Some(smtp) = SmtpSink::start() else { return };
+    let app = spawn_mailing(&smtp, LoginMode::ServerLogin).await;
+    let refused = post(&app, RESET, json!({"login": "foouser"})).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let body = problem(refused).await;
+    assert_eq!(body["type"], "urn:accountd:problem:password-reset-unavailable");
+    assert!(
+        body["detail"].as_str().unwrap().contains("Application Server"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(smtp.messages().is_empty());
+
+    // Without SMTP, it is refused too (nothing could be sent).
+    let quiet = spawn_app().await;
+    let refused = post(&quiet, RESET, json!({"login": "foouser"})).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(problem(refused).await["detail"].as_str().unwrap().contains("e-mail"));
+}

@@ -1,0 +1,292 @@
+//! Password reset by e-mail (issue 22, docs/notifications.md "Password reset").
+//!
+//! A request names a user (their username, or their e-mail address). The answer is the same
+//! whether or not one exists. For each matching user who may sign in and has an address, a
+//! single-use link (`<account page>#reset=<token>`, 256 random bits) is stored by its token's
+//! SHA-256 and e-mailed through the outbox. The token travels in the outbox sealed with the
+//! server's key ring (as TOTP secrets are), so the database never holds it readable. Following the
+//! link sets a new password under the user's policy (the link survives a refused one), uses the
+//! link up (once, across instances), ends every session of the user and every other link, ends a
+//! demanded change ("this wasn't me"), and is notified as any password change.
+//!
+//! Only where accountd checks passwords: SERVER_LOGIN (the Application Server checks them) and
+//! SSO_LOGIN_DEDICATED (the identity provider does) refuse with a problem saying so. In
+//! LOCAL_LOGIN_DEDICATED the new password goes to the Application Server too, as every change.
+
+use crate::outbox::{DeliveryError, OutboxHandler};
+use crate::{RequestContext, ServiceError, ServiceResult, Services};
+use accountd_domain::ids::{UserKey, Username};
+use accountd_domain::ports::{NewOutboxMessage, NotifyError, OutboxMessage, Store};
+use accountd_domain::records::{AuditAction, AuditOutcome, SealedSecret};
+use accountd_domain::secret::Password;
+use accountd_domain::user::User;
+use accountd_policy::mode::Authenticator;
+use accountd_policy::tokens;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// Outbox topic of a reset link's e-mail.
+pub const NOTIFY_RESET: &str = "notify.password-reset";
+/// The most users one e-mail address may match (each gets their own link).
+const MAX_MATCHES: u32 = 5;
+
+/// An outbox message of [`NOTIFY_RESET`]: whom, and the link's token sealed under the key ring
+/// with the user's UUID as associated data.
+#[derive(Debug, Serialize, Deserialize)]
+struct ResetPayload {
+    user: i64,
+    key_id: String,
+    sealed: String,
+    expires_at: i64,
+    id: String,
+}
+
+impl<S: Store> Services<S> {
+    /// Why password reset by e-mail can't be used here, if it can't.
+    fn reset_unavailable(&self) -> Option<&'static str> {
+        match self.config.apio.login_mode.authenticator() {
+            Authenticator::ApplicationServer => {
+                return Some(
+                    "Passwords are checked by the Application Server in this login mode (SERVER_LOGIN): reset \
+                     the password there, or ask an administrator.",
+                );
+            }
+            Authenticator::IdentityProvider => {
+                return Some(
+                    "Passwords are kept by the identity provider in this login mode (SSO_LOGIN_DEDICATED): \
+                     reset the password there.",
+                );
+            }
+            Authenticator::Local => {}
+        }
+        if !self.config.notifications.smtp.enabled() || self.mailer.is_none() {
+            return Some("This server sends no e-mail (notifications.smtp is not configured): ask an administrator.");
+        }
+        if self.key_ring.is_none() {
+            return Some("This server has no sealing keys (security.keys): ask an administrator.");
+        }
+        None
+    }
+
+    /// `POST /api/v1/password_reset/`: e-mails a reset link to the user named `login` (a username
+    /// or an e-mail address), if there is one. Throttled per name and per address; the same
+    /// answer (`Ok`) whether or not the user exists.
+    pub fn request_password_reset(&self, login: &str, ctx: &RequestContext) -> ServiceResult<()> {
+        if let Some(why) = self.reset_unavailable() {
+            return Err(ServiceError::ResetUnavailable(why));
+        }
+        let login = login.trim();
+        self.count_reset_request(&login.to_lowercase(), ctx)?;
+        let users = self.store.read(|repo| {
+            if let Ok(name) = Username::parse(login)
+                && let Some(user) = repo.user_by_username(&name)?
+            {
+                return Ok(vec![user]);
+            }
+            if login.contains('@') {
+                return repo.users_by_email(login, MAX_MATCHES);
+            }
+            Ok(Vec::new())
+        })?;
+        for user in users {
+            if user.may_sign_in() && user.profile.email.is_some() {
+                self.send_reset_link(&user, login.contains('@'), ctx)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send_reset_link(&self, user: &User, by_address: bool, ctx: &RequestContext) -> ServiceResult<()> {
+        let ring = self
+            .key_ring
+            .as_ref()
+            .ok_or(ServiceError::ResetUnavailable("This server has no sealing keys."))?;
+        let mut secret = [0u8; tokens::TOKEN_BYTES];
+        self.random.fill(&mut secret);
+        let token = tokens::encode_token(&secret);
+        let digest = tokens::token_digest(&secret);
+        let mut nonce = [0u8; accountd_policy::factors::NONCE_BYTES];
+        self.random.fill(&mut nonce);
+        let sealed = ring
+            .seal(token.as_bytes(), user.uuid.as_bytes(), nonce)
+            .map_err(|e| ServiceError::Hashing(format!("sealing a reset link: {e}")))?;
+        let now = self.clock.now();
+        let minutes = i64::from(self.config.notifications.reset_link_minutes);
+        let expires_at = now.plus_seconds(minutes * 60);
+        let payload = ResetPayload {
+            user: user.key.0,
+            key_id: sealed.key_id,
+            sealed: base64::engine::general_purpose::STANDARD.encode(&sealed.bytes),
+            expires_at: expires_at.as_millis(),
+            id: self.new_uuid().to_string(),
+        };
+        let kind = if by_address { "by_address" } else { "by_username" };
+        let event = self.audit_event(
+            None,
+            Some(user.key),
+            AuditAction::PasswordResetRequest,
+            vec![kind.to_owned()],
+            AuditOutcome::Success,
+            ctx,
+        );
+        self.store.write(|repo| {
+            repo.create_password_reset(&digest, user.key, now, expires_at)?;
+            repo.enqueue_outbox(
+                &NewOutboxMessage {
+                    topic: NOTIFY_RESET.to_owned(),
+                    user: None,
+                    payload: serde_json::to_string(&payload).unwrap_or_default(),
+                    not_before: now,
+                },
+                now,
+            )?;
+            self.record(repo, &event)?;
+            Ok::<_, ServiceError>(())
+        })
+    }
+
+    /// `POST /api/v1/password_reset/confirm/`: sets `new` as the password of the link's user.
+    /// The policy's violations are all reported (and the link stays usable); an unknown, used or
+    /// expired link is [`ServiceError::ResetLinkInvalid`].
+    pub fn confirm_password_reset(&self, token: &str, new: &Password, ctx: &RequestContext) -> ServiceResult<()> {
+        if let Some(why) = self.reset_unavailable() {
+            return Err(ServiceError::ResetUnavailable(why));
+        }
+        self.count_reset_attempt(ctx)?;
+        let digest = tokens::decode_token(token)
+            .map(|bytes| tokens::token_digest(&bytes))
+            .ok_or(ServiceError::ResetLinkInvalid)?;
+        let now = self.clock.now();
+        let user = self
+            .store
+            .read(|repo| {
+                let Some(key) = repo.password_reset_user(&digest, now)? else {
+                    return Ok(None);
+                };
+                repo.user_by_key(key)
+            })?
+            .filter(User::may_sign_in)
+            .ok_or(ServiceError::ResetLinkInvalid)?;
+        let rules = self.password_rules_for(user.level())?;
+        let current = self.store.read(|repo| repo.password(user.key))?.map(|r| r.hash);
+        let verdict = self.password_verdict(&user, &rules, Some(current.as_ref()), new)?;
+        if !verdict.is_valid() {
+            return Err(ServiceError::Policy {
+                field: "newPassword",
+                violations: verdict.violations,
+            });
+        }
+        let hash = self.hasher.hash(new.expose(), self.random.as_ref())?;
+        let upstream = self.password_goes_upstream();
+        if upstream {
+            // The link is used up before the Application Server is told: two confirmations racing
+            // can't both reach it.
+            self.take_reset_link(&digest, user.key)?;
+            let _claim = self.claim_user_if(true, user.key)?;
+            self.upstream.set_password(&user, new)?;
+        }
+        let mut event = self.audit_event(
+            None,
+            Some(user.key),
+            AuditAction::PasswordChange,
+            vec!["password".to_owned(), "reset_link".to_owned()],
+            AuditOutcome::Success,
+            ctx,
+        );
+        // By the user themself (who proved they read the mailbox).
+        event.actor = Some(user.key);
+        event.actor_name = Some(user.username.to_string());
+        event.actor_level = Some(user.level());
+        let written = self.store.write(|repo| {
+            repo.lock_account(user.key)?;
+            if !upstream && repo.take_password_reset(&digest, now)? != Some(user.key) {
+                return Err(ServiceError::ResetLinkInvalid);
+            }
+            repo.set_password(user.key, &hash, false, rules.history, now)?;
+            repo.delete_user_sessions(user.key, None)?;
+            repo.delete_password_resets(user.key)?;
+            repo.settle_password_change(user.key)?;
+            self.record(repo, &event)?;
+            Ok::<_, ServiceError>(())
+        });
+        if upstream && let Err(err) = &written {
+            self.report_upstream_password_divergence(&user, err);
+        }
+        written?;
+        self.forget_basic(user.key);
+        Ok(())
+    }
+
+    /// Uses up the link in a transaction of its own; it must be `user`'s still.
+    fn take_reset_link(&self, digest: &accountd_domain::secret::TokenDigest, user: UserKey) -> ServiceResult<()> {
+        let now = self.clock.now();
+        match self.store.write(|repo| repo.take_password_reset(digest, now))? {
+            Some(owner) if owner == user => Ok(()),
+            _ => Err(ServiceError::ResetLinkInvalid),
+        }
+    }
+}
+
+/// Delivers [`NOTIFY_RESET`] messages: opens the sealed token and e-mails the link to the user's
+/// current address, in their language. An expired link is not sent.
+#[derive(Debug)]
+pub struct NotifyReset;
+
+impl<S: Store> OutboxHandler<S> for NotifyReset {
+    fn topic(&self) -> &'static str {
+        NOTIFY_RESET
+    }
+
+    fn deliver(&self, services: &Services<S>, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let payload: ResetPayload =
+            serde_json::from_str(&message.payload).map_err(|e| DeliveryError::GiveUp(format!("payload: {e}")))?;
+        if services.clock.now().as_millis() >= payload.expires_at {
+            return Ok(());
+        }
+        let user = services
+            .store
+            .read(|repo| repo.user_by_key(UserKey(payload.user)))
+            .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+        let Some((user, to)) = user.and_then(|u| u.profile.email.clone().map(|e| (u, e.to_string()))) else {
+            return Ok(());
+        };
+        let (Some(ring), Some(mailer)) = (&services.key_ring, &services.mailer) else {
+            return Err(DeliveryError::Retry(
+                "no sealing keys or SMTP server on this instance".into(),
+            ));
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&payload.sealed)
+            .map_err(|e| DeliveryError::GiveUp(format!("sealed link: {e}")))?;
+        let token = ring
+            .open(
+                &SealedSecret {
+                    key_id: payload.key_id.clone(),
+                    bytes,
+                },
+                user.uuid.as_bytes(),
+            )
+            .map_err(|e| DeliveryError::GiveUp(format!("the link can't be opened: {e}")))?;
+        let token = String::from_utf8_lossy(&token).into_owned();
+        let notifications = &services.config.notifications;
+        let link = format!("{}#reset={token}", notifications.account_page_url);
+        let language = crate::messages::Lang::of(user.profile.language.as_ref().map(|l| l.as_str()));
+        let written = crate::messages::reset_mail(
+            user.username.as_str(),
+            &link,
+            notifications.reset_link_minutes,
+            language,
+        );
+        let mail = accountd_domain::ports::Mail {
+            to,
+            subject: written.subject,
+            text: written.text,
+            html: written.html,
+            id: payload.id,
+        };
+        mailer.send(&mail).map_err(|err| match err {
+            NotifyError::Transient(text) => DeliveryError::Retry(text),
+            NotifyError::Permanent(text) => DeliveryError::GiveUp(text),
+        })
+    }
+}
