@@ -222,6 +222,28 @@ impl<S: Store> Services<S> {
     }
 }
 
+/// An outbound failure as the outbox sees it: a transient one is retried, a permanent one given
+/// up.
+pub(crate) fn delivery_error(err: NotifyError) -> DeliveryError {
+    match err {
+        NotifyError::Transient(text) => DeliveryError::Retry(text),
+        NotifyError::Permanent(text) => DeliveryError::GiveUp(text),
+    }
+}
+
+/// The user a message is for and their address now, read when it is sent; `None` when they are
+/// gone or have no address (nobody to write to).
+pub(crate) fn recipient<S: Store>(
+    services: &Services<S>,
+    user: accountd_domain::ids::UserKey,
+) -> Result<Option<(accountd_domain::user::User, String)>, DeliveryError> {
+    let user = services
+        .store
+        .read(|repo| repo.user_by_key(user))
+        .map_err(|e| DeliveryError::Retry(e.to_string()))?;
+    Ok(user.and_then(|u| u.profile.email.clone().map(|e| (u, e.to_string()))))
+}
+
 /// Delivers [`NOTIFY_WEBHOOK`] messages: signs the event at the time of the attempt and posts it.
 #[derive(Debug)]
 pub struct NotifyWebhook;
@@ -262,9 +284,11 @@ impl<S: Store> OutboxHandler<S> for NotifyWebhook {
             ),
             ("Webhook-Id".to_owned(), payload.event.id.clone()),
         ];
-        client.post(&endpoint.url, &headers, &body).map_err(|err| match err {
-            NotifyError::Transient(text) => DeliveryError::Retry(format!("webhook {}: {text}", endpoint.name)),
-            NotifyError::Permanent(text) => DeliveryError::GiveUp(format!("webhook {}: {text}", endpoint.name)),
+        client.post(&endpoint.url, &headers, &body).map_err(|err| {
+            delivery_error(match err {
+                NotifyError::Transient(text) => NotifyError::Transient(format!("webhook {}: {text}", endpoint.name)),
+                NotifyError::Permanent(text) => NotifyError::Permanent(format!("webhook {}: {text}", endpoint.name)),
+            })
         })
     }
 }
@@ -282,12 +306,7 @@ impl<S: Store> OutboxHandler<S> for NotifyEmail {
     fn deliver(&self, services: &Services<S>, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let payload: MailPayload =
             serde_json::from_str(&message.payload).map_err(|e| DeliveryError::GiveUp(format!("payload: {e}")))?;
-        let user = services
-            .store
-            .read(|repo| repo.user_by_key(accountd_domain::ids::UserKey(payload.user)))
-            .map_err(|e| DeliveryError::Retry(e.to_string()))?;
-        // Gone, or no address: nobody to write to.
-        let Some((user, to)) = user.and_then(|u| u.profile.email.clone().map(|e| (u, e.to_string()))) else {
+        let Some((user, to)) = recipient(services, accountd_domain::ids::UserKey(payload.user))? else {
             return Ok(());
         };
         let Some(mailer) = &services.mailer else {
@@ -308,10 +327,7 @@ impl<S: Store> OutboxHandler<S> for NotifyEmail {
             html: written.html,
             id: payload.event.id.clone(),
         };
-        mailer.send(&mail).map_err(|err| match err {
-            NotifyError::Transient(text) => DeliveryError::Retry(text),
-            NotifyError::Permanent(text) => DeliveryError::GiveUp(text),
-        })
+        mailer.send(&mail).map_err(delivery_error)
     }
 }
 

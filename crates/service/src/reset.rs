@@ -16,7 +16,7 @@
 use crate::outbox::{DeliveryError, OutboxHandler};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::{UserKey, Username};
-use accountd_domain::ports::{NewOutboxMessage, NotifyError, OutboxMessage, Store};
+use accountd_domain::ports::{NewOutboxMessage, OutboxMessage, Store};
 use accountd_domain::records::{AuditAction, AuditOutcome, SealedSecret};
 use accountd_domain::secret::Password;
 use accountd_domain::user::User;
@@ -243,11 +243,7 @@ impl<S: Store> OutboxHandler<S> for NotifyReset {
         if services.clock.now().as_millis() >= payload.expires_at {
             return Ok(());
         }
-        let user = services
-            .store
-            .read(|repo| repo.user_by_key(UserKey(payload.user)))
-            .map_err(|e| DeliveryError::Retry(e.to_string()))?;
-        let Some((user, to)) = user.and_then(|u| u.profile.email.clone().map(|e| (u, e.to_string()))) else {
+        let Some((user, to)) = crate::notify::recipient(services, UserKey(payload.user))? else {
             return Ok(());
         };
         let (Some(ring), Some(mailer)) = (&services.key_ring, &services.mailer) else {
@@ -284,9 +280,6 @@ impl<S: Store> OutboxHandler<S> for NotifyReset {
             html: written.html,
             id: payload.id,
         };
-        mailer.send(&mail).map_err(|err| match err {
-            NotifyError::Transient(text) => DeliveryError::Retry(text),
-            NotifyError::Permanent(text) => DeliveryError::GiveUp(text),
-        })
+        mailer.send(&mail).map_err(crate::notify::delivery_error)
     }
 }

@@ -481,6 +481,15 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// A browser (cookies kept) that says it is `agent`.
+pub fn browser_named(agent: &str) -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .user_agent(agent)
+        .build()
+        .expect("client")
+}
+
 pub async fn json_of(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.expect("JSON body")

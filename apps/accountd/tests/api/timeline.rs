@@ -8,20 +8,12 @@
 use crate::helpers::*;
 use accountd_domain::ids::Username;
 use accountd_domain::ports::Store;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const EVENTS: &str = "/api/v1/session/events/";
 const EXPORT: &str = "/api/v1/session/export/";
 const FOOUSER: &str = "/api/v1/tenants/ApioSpTest/groups/ApioGrpTest/users/foouser/";
-
-fn browser_named(agent: &str) -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .user_agent(agent)
-        .build()
-        .expect("client")
-}
 
 /// The events of a page as `(action, outcome, userAgent)`.
 fn summary(page: &Value) -> Vec<(String, String, String)> {

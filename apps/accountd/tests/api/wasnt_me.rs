@@ -13,14 +13,6 @@ const INFO: &str = "/api/v1/session/user_login_info/";
 const PROBLEM: &str = "urn:accountd:problem:password-change-required";
 const NEW_PASSWORD: &str = "Fresh-Passw0rd!7";
 
-fn browser_named(agent: &str) -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .user_agent(agent)
-        .build()
-        .expect("client")
-}
-
 /// Signs `client` in as `username` with `password`: the XSRF token and the login answer.
 async fn sign_in(app: &TestApp, client: &Client, username: &str, password: &str) -> (String, Value) {
     let response = app.login_with(client, username, password).await;
@@ -54,6 +46,17 @@ async fn sign_in_from(app: &TestApp, client: &Client, agent: &str) -> i64 {
         .find(|e| e["action"] == "login" && e["outcome"] == "success" && e["userAgent"] == agent)
         .and_then(|e| e["id"].as_i64())
         .unwrap_or_else(|| panic!("no sign-in from {agent} in {page}"))
+}
+
+/// Axway's changepassword from a browser's session.
+async fn change_password(app: &TestApp, client: &Client, xsrf: &str, old: &str, new: &str) -> reqwest::Response {
+    client
+        .post(app.url(CHANGE_PASSWORD))
+        .header("X-XSRF-TOKEN", xsrf)
+        .form(&[("oldPassword", old), ("newPassword", new)])
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn report(app: &TestApp, client: &Client, xsrf: &str, event: i64) -> reqwest::Response {
@@ -209,13 +212,7 @@ async fn this_wasnt_me_ends_everything_and_holds_the_next_sign_in_to_a_password_
     )
     .await;
     assert_eq!(check.status(), StatusCode::OK);
-    let weak = again
-        .post(app.url(CHANGE_PASSWORD))
-        .header("X-XSRF-TOKEN", &xsrf)
-        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", "short")])
-        .send()
-        .await
-        .unwrap();
+    let weak = change_password(&app, &again, &xsrf, DEMO_PASSWORD, "short").await;
     assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
     assert_held(
         send(&app, &again, &xsrf, Method::GET, "/api/v1/session/profile/", None).await,
@@ -224,13 +221,7 @@ async fn this_wasnt_me_ends_everything_and_holds_the_next_sign_in_to_a_password_
     .await;
 
     // The change lifts it, for this session and the next sign-ins.
-    let changed = again
-        .post(app.url(CHANGE_PASSWORD))
-        .header("X-XSRF-TOKEN", &xsrf)
-        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", NEW_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let changed = change_password(&app, &again, &xsrf, DEMO_PASSWORD, NEW_PASSWORD).await;
     assert!(changed.status().is_success(), "{}", changed.status());
     let profile = send(&app, &again, &xsrf, Method::GET, "/api/v1/session/profile/", None).await;
     assert_eq!(profile.status(), StatusCode::OK);
@@ -280,13 +271,7 @@ async fn an_administrators_reset_leaves_the_demand_to_the_user() {
     let client = app.fresh_client();
     let (xsrf, answer) = sign_in(&app, &client, "foouser", "Admin-Set-Passw0rd!").await;
     assert_eq!(answer["password_change_required"], true, "{answer}");
-    let changed = client
-        .post(app.url(CHANGE_PASSWORD))
-        .header("X-XSRF-TOKEN", &xsrf)
-        .form(&[("oldPassword", "Admin-Set-Passw0rd!"), ("newPassword", NEW_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let changed = change_password(&app, &client, &xsrf, "Admin-Set-Passw0rd!", NEW_PASSWORD).await;
     assert!(changed.status().is_success(), "{}", changed.status());
     assert_eq!(
         client.get(app.url(EVENTS)).send().await.unwrap().status(),
@@ -315,13 +300,7 @@ async fn in_server_login_the_demanded_change_goes_to_the_application_server() {
         "GET profile",
     )
     .await;
-    let changed = client
-        .post(app.url(CHANGE_PASSWORD))
-        .header("X-XSRF-TOKEN", &xsrf)
-        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", NEW_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let changed = change_password(&app, &client, &xsrf, DEMO_PASSWORD, NEW_PASSWORD).await;
     assert!(changed.status().is_success(), "{}", changed.status());
     assert_eq!(app.upstream.password_of(GROUP_ADMIN).as_deref(), Some(NEW_PASSWORD));
     let profile = send(&app, &client, &xsrf, Method::GET, "/api/v1/session/profile/", None).await;
