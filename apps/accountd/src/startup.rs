@@ -110,7 +110,8 @@ pub fn configure_adapters<S: Store>(services: &mut Services<S>, config: &AppConf
         .map_err(|e| anyhow::anyhow!("invalid [passkeys] configuration: {e}"))?;
     services.set_relying_party(relying_party);
     services.set_webhook_client(webhook_client(&config.notifications)?);
-    if let Some(mailer) = mailer(&config.notifications.smtp)? {
+    let page = Some(config.notifications.account_page_url.as_str());
+    if let Some(mailer) = mailer(&config.notifications.smtp, page)? {
         services.set_mailer(mailer);
     }
     Ok(())
@@ -120,6 +121,7 @@ pub fn configure_adapters<S: Store>(services: &mut Services<S>, config: &AppConf
 /// is set: STARTTLS unless told otherwise, and no encryption only to the loopback.
 pub fn mailer(
     config: &accountd_service::config::SmtpConfig,
+    account_page: Option<&str>,
 ) -> Result<Option<Arc<dyn accountd_domain::ports::Mailer>>> {
     use accountd_service::config::SmtpTlsMode;
     use accountd_upstream::{SmtpMailer, SmtpSecurity, SmtpSettings};
@@ -127,6 +129,19 @@ pub fn mailer(
         return Ok(None);
     }
     let invalid = |why: String| anyhow::anyhow!("invalid [notifications.smtp] configuration: {why}");
+    if let Some(page) = account_page {
+        // Every e-mail links to it, and reset links carry their token after a `#`.
+        accountd_upstream::checked_url(page, false).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid [notifications] account_page_url {page:?} (e-mail links to it): {}",
+                match e {
+                    accountd_upstream::ConfigError::PlainHttp =>
+                        "plain http:// is allowed to the loopback only: use https://".to_owned(),
+                    other => other.to_string(),
+                }
+            )
+        })?;
+    }
     let security = match config.tls {
         SmtpTlsMode::Starttls => SmtpSecurity::StartTls,
         SmtpTlsMode::Tls => SmtpSecurity::Tls,

@@ -66,10 +66,16 @@ pub(crate) async fn request<S: Store>(
     body: Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let login = body.into_inner().login;
-    if login.trim().is_empty() || login.chars().count() > 320 {
+    let problem = if login.trim().is_empty() {
+        Some(accountd_domain::Problem::Empty)
+    } else if login.chars().count() > 320 {
+        Some(accountd_domain::Problem::TooLong { max: 320 })
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         return Err(ApiError::invalid(vec![accountd_domain::InvalidValue::new(
-            "login",
-            accountd_domain::Problem::Empty,
+            "login", problem,
         )]));
     }
     let services = state.services.clone();

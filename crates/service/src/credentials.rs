@@ -343,6 +343,8 @@ pub(crate) fn end_credentials(
     repo.lock_account(user)?;
     let sessions = repo.delete_user_sessions(user, except)?;
     let tokens = repo.revoke_user_api_tokens(user)?;
+    // A reset link asked by whoever is being locked out would let them back in.
+    repo.delete_password_resets(user)?;
     Ok((sessions, tokens))
 }
 

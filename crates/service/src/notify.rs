@@ -60,7 +60,8 @@ pub fn kind_of(event: &AuditEvent) -> Option<&'static str> {
     if event.outcome != AuditOutcome::Success {
         return None;
     }
-    let by_someone_else = event.actor.is_some() && event.actor != event.subject;
+    // An administrator, or the operator's tools (no acting user).
+    let by_someone_else = event.actor != event.subject;
     Some(match event.action {
         AuditAction::Login => "sign_in",
         AuditAction::PasswordChange => "password_changed",
@@ -177,6 +178,8 @@ impl<S: Store> Services<S> {
                 user_agent: event.client.user_agent.clone(),
                 by: match (event.actor, event.subject) {
                     (Some(actor), Some(subject)) if actor == subject => None,
+                    // The operator's tools act without a user.
+                    (None, _) => Some(event.actor_name.clone().unwrap_or_else(|| "operator".to_owned())),
                     _ => event.actor_name.clone(),
                 },
             },

@@ -231,6 +231,7 @@ impl<S: Store> Services<S> {
                 }
             };
             let updated = repo.update_profile(target, expected, &change, now)?;
+            self.forget_reset_links_if_address_changed(repo, target, &change)?;
             let event = self.audit_event(
                 actor.principal(),
                 Some(target),
@@ -432,6 +433,8 @@ impl<S: Store> Services<S> {
             now,
         )?;
         repo.delete_user_sessions(user.key, prepared.keep_session.as_ref())?;
+        // A pending reset link would undo what was just chosen.
+        repo.delete_password_resets(user.key)?;
         if prepared.own {
             // "This wasn't me" demanded it: done. An administrator's reset leaves the demand (the
             // administrator knows the new password).

@@ -145,6 +145,20 @@ impl<S: Store> Services<S> {
         })
     }
 
+    /// Inside a profile change's transaction: a new (or no) e-mail address ends the user's pending
+    /// reset links, which went to the old one.
+    pub(crate) fn forget_reset_links_if_address_changed(
+        &self,
+        repo: &mut dyn accountd_domain::ports::Repository,
+        user: UserKey,
+        change: &accountd_domain::user::ProfileChange,
+    ) -> ServiceResult<()> {
+        if change.email.is_some() {
+            repo.delete_password_resets(user)?;
+        }
+        Ok(())
+    }
+
     /// `POST /api/v1/password_reset/confirm/`: sets `new` as the password of the link's user.
     /// The policy's violations are all reported (and the link stays usable); an unknown, used or
     /// expired link is [`ServiceError::ResetLinkInvalid`].
@@ -156,6 +170,10 @@ impl<S: Store> Services<S> {
         let digest = tokens::decode_token(token)
             .map(|bytes| tokens::token_digest(&bytes))
             .ok_or(ServiceError::ResetLinkInvalid)?;
+        // At most LINK_ATTEMPTS tries per link in the window: a refusal leaves the link usable, and
+        // its "reused" verdict must not become an oracle for the current password.
+        let hex: String = digest.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        self.count_link_attempt(&hex)?;
         let now = self.clock.now();
         let user = self
             .store
@@ -178,11 +196,18 @@ impl<S: Store> Services<S> {
         }
         let hash = self.hasher.hash(new.expose(), self.random.as_ref())?;
         let upstream = self.password_goes_upstream();
+        // Held to the end, as every change the Application Server sees (issue 15): another change
+        // of this user waits, and a second confirmation of this link finds it used.
+        let _claim = self.claim_user_if(upstream, user.key)?;
         if upstream {
-            // The link is used up before the Application Server is told: two confirmations racing
-            // can't both reach it.
-            self.take_reset_link(&digest, user.key)?;
-            let _claim = self.claim_user_if(true, user.key)?;
+            // Still there under the claim: the link is taken only with the local write, so an
+            // Application Server that refuses or fails leaves it usable.
+            let still = self
+                .store
+                .read(|repo| repo.password_reset_user(&digest, self.clock.now()))?;
+            if still != Some(user.key) {
+                return Err(ServiceError::ResetLinkInvalid);
+            }
             self.upstream.set_password(&user, new)?;
         }
         let mut event = self.audit_event(
@@ -199,12 +224,16 @@ impl<S: Store> Services<S> {
         event.actor_level = Some(user.level());
         let written = self.store.write(|repo| {
             repo.lock_account(user.key)?;
-            if !upstream && repo.take_password_reset(&digest, now)? != Some(user.key) {
+            if repo.take_password_reset(&digest, self.clock.now())? != Some(user.key) {
                 return Err(ServiceError::ResetLinkInvalid);
+            }
+            // After the Application Server accepted: the version decided on, as a password change
+            // checks (an interleaved change of the user is detected).
+            if upstream && repo.user_by_key(user.key)?.map(|u| u.version) != Some(user.version) {
+                return Err(ServiceError::PreconditionFailed);
             }
             repo.set_password(user.key, &hash, false, rules.history, now)?;
             repo.delete_user_sessions(user.key, None)?;
-            repo.delete_password_resets(user.key)?;
             repo.settle_password_change(user.key)?;
             self.record(repo, &event)?;
             Ok::<_, ServiceError>(())
@@ -215,15 +244,6 @@ impl<S: Store> Services<S> {
         written?;
         self.forget_basic(user.key);
         Ok(())
-    }
-
-    /// Uses up the link in a transaction of its own; it must be `user`'s still.
-    fn take_reset_link(&self, digest: &accountd_domain::secret::TokenDigest, user: UserKey) -> ServiceResult<()> {
-        let now = self.clock.now();
-        match self.store.write(|repo| repo.take_password_reset(digest, now))? {
-            Some(owner) if owner == user => Ok(()),
-            _ => Err(ServiceError::ResetLinkInvalid),
-        }
     }
 }
 

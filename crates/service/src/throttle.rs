@@ -11,6 +11,8 @@ use accountd_policy::throttle::{Counter, Limit, purge_before};
 /// The address counters are kept under when the request has none (the console).
 const NO_ADDRESS: &str = "-";
 
+/// The tries one password-reset link gets in the throttling window (each refused password is one).
+pub const LINK_ATTEMPTS: u32 = 5;
 impl<S: Store> Services<S> {
     fn limit(&self, max: u32) -> Limit {
         Limit {
@@ -146,6 +148,11 @@ impl<S: Store> Services<S> {
     pub(crate) fn count_reset_request(&self, login: &str, ctx: &RequestContext) -> ServiceResult<()> {
         self.count_reset_attempt(ctx)?;
         self.count_within(Counter::Resets(login), self.config.throttle.max_resets_per_account)
+    }
+
+    /// Counts one try of a reset link (by its digest's hex): 429 past [`LINK_ATTEMPTS`] in the window.
+    pub(crate) fn count_link_attempt(&self, link: &str) -> ServiceResult<()> {
+        self.count_within(Counter::Resets(&format!("link:{link}")), LINK_ATTEMPTS)
     }
 
     /// Counts one password-reset request or confirmation from the request's address.

@@ -306,6 +306,7 @@ impl<S: Store> Services<S> {
                     self.disarm(repo, armed)?;
                 }
                 let user = repo.update_profile(target.key, expected.or(decided), &change, now)?;
+                self.forget_reset_links_if_address_changed(repo, user.key, &change)?;
                 if let Some(endpoint) = &endpoint {
                     repo.set_endpoint(user.key, endpoint.as_ref())?;
                 }

@@ -225,3 +225,89 @@ async fn where_accountd_does_not_keep_passwords_reset_is_refused_saying_where_th
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert!(problem(refused).await["detail"].as_str().unwrap().contains("e-mail"));
 }
+
+#[actix_web::test]
+async fn in_local_login_dedicated_the_reset_goes_to_the_application_server_and_a_failure_keeps_the_link() {
+    let Some(smtp) = SmtpSink::start() else { return };
+    let app = spawn_mailing(&smtp, LoginMode::LocalLoginDedicated).await;
+    assert_eq!(
+        post(&app, RESET, json!({"login": GROUP_ADMIN})).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let token = token_of(&mails(&smtp, "Reset your password", 1).await[0]);
+    // The Application Server refuses: nothing changes, and the link still works afterwards.
+    app.upstream.fail_next(accountd_domain::ports::UpstreamError::Rejected {
+        details: "password refused".into(),
+    });
+    let refused = post(&app, CONFIRM, json!({"token": token, "newPassword": NEW_PASSWORD})).await;
+    assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(app.upstream.password_of(GROUP_ADMIN).as_deref(), Some(DEMO_PASSWORD));
+    let done = post(&app, CONFIRM, json!({"token": token, "newPassword": NEW_PASSWORD})).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(app.upstream.password_of(GROUP_ADMIN).as_deref(), Some(NEW_PASSWORD));
+    assert_eq!(
+        app.login_with(&app.fresh_client(), GROUP_ADMIN, NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn other_links_die_with_a_reset_or_any_password_change_and_a_link_gets_few_tries() {
+    let Some(smtp) = SmtpSink::start() else { return };
+    let app = spawn_mailing(&smtp, LoginMode::LocalLoginShared).await;
+    for _ in 0..2 {
+        assert_eq!(
+            post(&app, RESET, json!({"login": "jbloggs"})).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let sent = mails(&smtp, "Reset your password", 2).await;
+    let (first, second) = (token_of(&sent[0]), token_of(&sent[1]));
+    assert_ne!(first, second);
+    // A password change made otherwise (here Axway's, with the old password) ends both links.
+    let changed = app
+        .fresh_client()
+        .post(app.url(crate::axway::CHANGE_PASSWORD))
+        .basic_auth("jbloggs", Some(DEMO_PASSWORD))
+        .form(&[("oldPassword", DEMO_PASSWORD), ("newPassword", NEW_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    for token in [&first, &second] {
+        let dead = post(
+            &app,
+            CONFIRM,
+            json!({"token": token, "newPassword": "Other-Passw0rd!9"}),
+        )
+        .await;
+        assert_eq!(problem(dead).await["type"], "urn:accountd:problem:reset-link-invalid");
+    }
+
+    // A new link gets five tries in the window: a refused password can't be tried for ever (its
+    // "reused" answer would tell the current password).
+    assert_eq!(
+        post(&app, RESET, json!({"login": "jbloggs"})).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let token = mails(&smtp, "Reset your password", 3)
+        .await
+        .iter()
+        .map(token_of)
+        .find(|t| *t != first && *t != second)
+        .expect("the third link");
+    for n in 0..5 {
+        let reused = post(&app, CONFIRM, json!({"token": token, "newPassword": NEW_PASSWORD})).await;
+        let body = problem(reused).await;
+        assert_eq!(body["errors"][0]["code"], "password_reused", "try {n}: {body}");
+    }
+    let sixth = post(
+        &app,
+        CONFIRM,
+        json!({"token": token, "newPassword": "Other-Passw0rd!9"}),
+    )
+    .await;
+    assert_eq!(sixth.status(), StatusCode::TOO_MANY_REQUESTS);
+}
