@@ -12,6 +12,9 @@ mod factors;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod passkeys;
+mod reset;
+#[path = "../common/smtp_sink.rs"]
+mod smtp_sink;
 mod timeline;
 
 use anyhow::{Context, Result, bail, ensure};

@@ -2,7 +2,8 @@
 // passkey alone), profile, password, PIN, two-step verification, passkeys and recovery codes,
 // sessions, personal API tokens, everything that can sign in as the user, the security timeline
 // (with "this wasn't me" on each event), the data export, sign out; and the two restricted states
-// a session can be in: enrolling a second factor, or changing the password after a report.
+// a session can be in: enrolling a second factor, or changing the password after a report; and,
+// signed out, a forgotten password (a link asked for by e-mail, then a new password from the link).
 // Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
 'use strict';
 
@@ -29,6 +30,8 @@
     credentials: '/api/v1/session/credentials/',
     events: '/api/v1/session/events/',
     exportData: '/api/v1/session/export/',
+    passwordReset: '/api/v1/password_reset/',
+    passwordResetConfirm: '/api/v1/password_reset/confirm/',
   };
   // problem+json `type`s the page tells apart.
   const PROBLEM = {
@@ -39,6 +42,8 @@
     wrongSecret: 'urn:accountd:problem:wrong-secret',
     passkeyRefused: 'urn:accountd:problem:passkey-refused',
     forbidden: 'urn:accountd:problem:forbidden',
+    resetLinkInvalid: 'urn:accountd:problem:reset-link-invalid',
+    resetUnavailable: 'urn:accountd:problem:password-reset-unavailable',
   };
   const isProblem = (r, type) => !!r.data && r.data.type === type;
   const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -46,6 +51,9 @@
   const LANG_KEY = 'accountd.lang';
   const EVENTS_PAGE = 20; // events per page of the timeline
   const EXPORT_FILE = 'accountd-export.json';
+  // How long a password-reset link lasts: notifications.reset_link_minutes by default (the 202
+  // answer does not say).
+  const RESET_LINK_MINUTES = 30;
   const $ = (id) => document.getElementById(id);
 
   // createElement with properties (className, textContent, dataset…) and children: never innerHTML.
@@ -88,6 +96,10 @@
     eventsLoaded: false,
     reporting: null,
     signinNotice: null, // {key, params}: what happened to the session that ended, on the sign-in form
+    // A password reset link's token (from `#reset=<token>`, removed from the address at once): kept
+    // here only, until the new password is set or the link is refused.
+    resetToken: null,
+    resetFrom: null, // the body's data-state before the reset views, for "Back to sign in"
   };
 
   // ---------------------------------------------------------------- translations
@@ -198,7 +210,7 @@
         factor_reset: 'Second factors reset', reauthenticate: 'Identity confirmed again',
         recovery_codes_regenerate: 'New recovery codes', data_export: 'Data downloaded',
         account_throttled: 'Sign-ins slowed down after refused attempts', account_read: 'Account read by an administrator',
-        compromise_report: "Reported: this wasn't me",
+        compromise_report: "Reported: this wasn't me", password_reset_request: 'Password reset link sent',
       },
       reportButton: "This wasn't me", reportLabel: "This wasn't me: {action}, {when}",
       reportQuestion: 'This ends every session, this one included, and revokes every API token: scripts and programs that use them stop working. You will have to change your password at your next sign-in. Are you sure?',
@@ -209,6 +221,17 @@
       exportTitle: 'Your data',
       exportIntro: 'Download everything this service holds about you as one JSON file: your profile, your sessions, API tokens and second factors (never a secret), and your security timeline.',
       exportDownload: 'Download my data', exportDone: 'Your data was downloaded ({file}).',
+      // A forgotten password: a link by e-mail, then a new password from the link.
+      forgotPassword: 'Forgot your password?', resetRequestTitle: 'Forgotten password',
+      resetRequestIntro: "Enter your username or e-mail address: we will send a link to choose a new password to your account's e-mail address.",
+      resetLogin: 'Username or e-mail address', resetSend: 'Send me a link', resetBack: 'Back to sign in',
+      resetSent: (p) => `If an account matches, we sent a link to its e-mail address. It is valid for ${p.minutes} ${p.minutes === 1 ? 'minute' : 'minutes'}.`,
+      resetUnavailable: 'The password of this account cannot be reset here.',
+      resetConfirmTitle: 'Choose a new password',
+      resetConfirmIntro: 'Choose the new password of your account. Every session of the account will be signed out.',
+      resetRepeat: 'Repeat the new password', resetSubmit: 'Save the new password',
+      resetDone: 'Your password was changed. Every session was signed out: sign in with your new password.',
+      resetInvalid: 'This link is no longer valid: it was already used, or it is too old. Ask for a new link below.',
       // Messages built by the script.
       signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
       accountDisabled: 'This account cannot sign in.',
@@ -349,6 +372,7 @@
         account_throttled: 'Connexions ralenties après des tentatives refusées',
         account_read: 'Compte consulté par un administrateur',
         compromise_report: "Signalement\u00a0: ce n'était pas moi",
+        password_reset_request: 'Lien de réinitialisation du mot de passe envoyé',
       },
       reportButton: "Ce n'était pas moi", reportLabel: "Ce n'était pas moi\u00a0: {action}, {when}",
       reportQuestion: "Toutes vos sessions seront déconnectées, y compris celle-ci, et tous vos jetons d'API révoqués\u00a0: les scripts et programmes qui les utilisent cesseront de fonctionner. Vous devrez changer votre mot de passe à votre prochaine connexion. Confirmez-vous\u00a0?",
@@ -359,6 +383,16 @@
       exportTitle: 'Vos données',
       exportIntro: "Téléchargez en un seul fichier JSON tout ce que ce service conserve sur vous\u00a0: votre profil, vos sessions, jetons d'API et seconds facteurs (jamais un secret), et votre historique de sécurité.",
       exportDownload: 'Télécharger mes données', exportDone: 'Vos données ont été téléchargées ({file}).',
+      forgotPassword: 'Mot de passe oublié\u00a0?', resetRequestTitle: 'Mot de passe oublié',
+      resetRequestIntro: "Saisissez votre nom d'utilisateur ou votre adresse e-mail\u00a0: nous enverrons à l'adresse e-mail de votre compte un lien pour choisir un nouveau mot de passe.",
+      resetLogin: "Nom d'utilisateur ou adresse e-mail", resetSend: "M'envoyer un lien", resetBack: 'Retour à la connexion',
+      resetSent: (p) => `Si un compte correspond, nous avons envoyé un lien à son adresse e-mail. Il est valable ${p.minutes} ${p.minutes <= 1 ? 'minute' : 'minutes'}.`,
+      resetUnavailable: 'Le mot de passe de ce compte ne peut pas être réinitialisé ici.',
+      resetConfirmTitle: 'Choisissez un nouveau mot de passe',
+      resetConfirmIntro: 'Choisissez le nouveau mot de passe de votre compte. Toutes les sessions du compte seront déconnectées.',
+      resetRepeat: 'Répétez le nouveau mot de passe', resetSubmit: 'Enregistrer le nouveau mot de passe',
+      resetDone: 'Votre mot de passe a été changé. Toutes les sessions ont été déconnectées\u00a0: connectez-vous avec votre nouveau mot de passe.',
+      resetInvalid: "Ce lien n'est plus valable\u00a0: il a déjà servi, ou il est trop ancien. Demandez un nouveau lien ci-dessous.",
       signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
       badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
       accountDisabled: 'Ce compte ne peut pas se connecter.',
@@ -614,9 +648,12 @@
     el.classList.toggle('bad', kind === 'bad');
   }
 
+  // One error alone as it is; several as sentences ("At least 8 characters. At least 1 digit.").
+  const sentence = (text) => (/[.!?…]$/.test(text) ? text : `${text}.`);
+
   function fieldError(inputId, message) {
     const el = $(`${inputId}-error`);
-    el.textContent = el.textContent ? `${el.textContent} ${message}` : message;
+    el.textContent = el.textContent ? `${sentence(el.textContent)} ${sentence(message)}` : message;
     $(inputId).setAttribute('aria-invalid', 'true');
   }
 
@@ -709,6 +746,7 @@
     $('signin-code').value = '';
     $('signin-factor-error').textContent = '';
     $('signin-factor-form').hidden = true;
+    closeReset();
     $('signin-form').hidden = false;
     $('account').hidden = true;
     $('loading').hidden = true;
@@ -1393,6 +1431,169 @@
     } else if (p.status !== 401) {
       setStatus('password-status', problemText(p), 'bad');
     }
+  }
+
+  // ---------------------------------------------------------------- forgotten password
+
+  // The reset forms empty, hidden, and the card's title back to "Sign in".
+  function closeReset() {
+    for (const id of ['reset-request-form', 'reset-confirm-form']) {
+      $(id).reset();
+      clearErrors($(id));
+      $(id).hidden = true;
+    }
+    setStatus('reset-request-status', '');
+    setStatus('reset-confirm-status', '');
+    setI18n('signin-title', 'signinTitle');
+  }
+
+  // Shows one form of the sign-in card (`formId`) under the title `titleKey`, alone, whatever the
+  // page showed (the reset link may be opened on a signed-in page).
+  function showSigninCard(formId, titleKey, bodyState) {
+    const current = document.body.dataset.state;
+    if (current !== 'reset-request' && current !== 'reset-confirm') state.resetFrom = current;
+    state.signinStep = null;
+    state.signinNotice = null;
+    renderSigninNotice();
+    $('signin-error').textContent = '';
+    for (const id of ['signin-form', 'signin-factor-form', 'reset-request-form', 'reset-confirm-form']) {
+      $(id).hidden = id !== formId;
+    }
+    setI18n('signin-title', titleKey);
+    $('account').hidden = true;
+    $('loading').hidden = true;
+    $('signin').hidden = false;
+    document.body.dataset.state = bodyState;
+  }
+
+  // "Forgot your password?": the username or e-mail address to send a link to; `message` (a
+  // refused link) in the form's status line.
+  function showResetRequest(message) {
+    showSigninCard('reset-request-form', 'resetRequestTitle', 'reset-request');
+    clearErrors($('reset-request-form'));
+    setStatus('reset-request-status', message || '', message ? 'bad' : undefined);
+    const login = $('reset-login');
+    if (!login.value) login.value = $('signin-username').value.trim();
+    login.focus();
+  }
+
+  // The link from the e-mail was opened: only the new password (twice).
+  function showResetConfirm() {
+    showSigninCard('reset-confirm-form', 'resetConfirmTitle', 'reset-confirm');
+    $('reset-confirm-form').reset();
+    clearErrors($('reset-confirm-form'));
+    setStatus('reset-confirm-status', '');
+    $('reset-password').focus();
+  }
+
+  // A reset link in the address (`#reset=<token>`): the token is kept in memory and the fragment
+  // removed at once, so that it stays in neither the address bar nor the history. Answers the
+  // token, '' for a malformed one, or null without a link.
+  function takeResetToken() {
+    const hash = window.location.hash;
+    if (!hash.startsWith('#reset=')) return null;
+    history.replaceState(history.state, '', window.location.pathname + window.location.search);
+    const token = hash.slice('#reset='.length);
+    return /^[A-Za-z0-9_-]{16,512}$/.test(token) ? token : '';
+  }
+
+  // The page was opened from a reset link, or the link was pasted into a page already open (a
+  // change of the fragment alone does not reload the page).
+  function openResetLink(token) {
+    state.resetToken = token || null;
+    if (token) showResetConfirm();
+    else showResetRequest(t('resetInvalid'));
+  }
+
+  // "Back to sign in": the sign-in form, or the page the reset views replaced (a session may be
+  // alive: the server says).
+  async function leaveReset() {
+    state.resetToken = null;
+    const from = state.resetFrom;
+    state.resetFrom = null;
+    if (from === 'signed-out' || from === 'second-factor') {
+      showSignedOut(false);
+      $($('signin-username').value ? 'signin-password' : 'signin-username').focus();
+      return;
+    }
+    closeReset();
+    $('signin').hidden = true;
+    $('loading').hidden = false;
+    document.body.dataset.state = 'loading';
+    await boot();
+    if (document.body.dataset.state === 'signed-out') $('signin-username').focus();
+  }
+
+  // Asks for a link: the same answer whether or not an account matches.
+  async function requestReset(event) {
+    event.preventDefault();
+    const form = $('reset-request-form');
+    clearErrors(form);
+    setStatus('reset-request-status', '');
+    const login = $('reset-login').value.trim();
+    if (!login) {
+      fieldError('reset-login', t('required'));
+      $('reset-login').focus();
+      return;
+    }
+    await busy($('reset-request-submit'), async () => {
+      const r = await api('POST', API.passwordReset, { login }, { keep401: true });
+      if (r.ok) {
+        setStatus('reset-request-status', t('resetSent', { minutes: RESET_LINK_MINUTES }), 'ok');
+      } else if (isProblem(r, PROBLEM.resetUnavailable)) {
+        // The server's words say where the passwords live: in English, beside the page's sentence.
+        const detail = r.data && typeof r.data.detail === 'string' ? r.data.detail : '';
+        setStatus('reset-request-status', state.lang === 'en' && detail ? detail : t('resetUnavailable'), 'bad');
+        if (state.lang !== 'en' && detail) $('reset-request-status').append(' ', h('span', { lang: 'en', textContent: detail }));
+      } else if (r.status === 400 && r.data && Array.isArray(r.data.errors) && r.data.errors.length) {
+        showProblem(r, form, { login: 'reset-login' }, 'reset-request-status', null);
+      } else {
+        setStatus('reset-request-status', (state.lang === 'en' && r.data && r.data.detail) || problemText(r), 'bad');
+      }
+    });
+  }
+
+  function checkResetRepeat() {
+    const repeat = $('reset-repeat');
+    $('reset-repeat-error').textContent = '';
+    repeat.removeAttribute('aria-invalid');
+    if (repeat.value && repeat.value !== $('reset-password').value) fieldError('reset-repeat', t('mismatch'));
+  }
+
+  // The new password with the link's token. Refused by the policy, the link stays usable: the
+  // errors go by the field, as on the change-password form.
+  async function confirmReset(event) {
+    event.preventDefault();
+    const form = $('reset-confirm-form');
+    clearErrors(form);
+    setStatus('reset-confirm-status', '');
+    if (!state.resetToken) {
+      showResetRequest(t('resetInvalid'));
+      return;
+    }
+    const newPassword = $('reset-password').value;
+    if (!newPassword) fieldError('reset-password', t('required'));
+    if (newPassword !== $('reset-repeat').value) fieldError('reset-repeat', t('mismatch'));
+    if (form.querySelector('[aria-invalid="true"]')) return focusFirstInvalid(form);
+    await busy($('reset-confirm-submit'), async () => {
+      const r = await api('POST', API.passwordResetConfirm, { token: state.resetToken, newPassword }, { keep401: true });
+      if (r.ok) {
+        state.resetToken = null;
+        state.resetFrom = null;
+        showSignedOut(false); // every session ended, this browser's too
+        state.signinNotice = { key: 'resetDone', params: {} };
+        renderSigninNotice();
+        $('signin-username').focus();
+      } else if (isProblem(r, PROBLEM.resetLinkInvalid)) {
+        state.resetToken = null;
+        form.reset();
+        showResetRequest(t('resetInvalid'));
+      } else if (r.status === 400 && r.data && Array.isArray(r.data.errors) && r.data.errors.length) {
+        showProblem(r, form, { newPassword: 'reset-password' }, 'reset-confirm-status', null);
+      } else {
+        setStatus('reset-confirm-status', (state.lang === 'en' && r.data && r.data.detail) || problemText(r), 'bad');
+      }
+    });
   }
 
   // ---------------------------------------------------------------- actions
@@ -2368,6 +2569,7 @@
   let pinChecker;
 
   async function start() {
+    const resetToken = takeResetToken(); // first: out of the address bar before anything else
     fillTimeZones();
     $('signin-form').addEventListener('submit', signIn);
     $('signout').addEventListener('click', signOut);
@@ -2395,6 +2597,17 @@
     $('revoke-everything').addEventListener('click', askRevokeEverything);
     $('timeline-more').addEventListener('click', loadOlderEvents);
     $('export-download').addEventListener('click', downloadExport);
+    $('forgot-password').addEventListener('click', () => showResetRequest(''));
+    $('reset-request-form').addEventListener('submit', requestReset);
+    $('reset-request-back').addEventListener('click', leaveReset);
+    $('reset-confirm-form').addEventListener('submit', confirmReset);
+    $('reset-confirm-back').addEventListener('click', leaveReset);
+    $('reset-password').addEventListener('input', checkResetRepeat);
+    $('reset-repeat').addEventListener('input', checkResetRepeat);
+    window.addEventListener('hashchange', () => {
+      const token = takeResetToken();
+      if (token !== null) openResetLink(token);
+    });
     $('revoke-everything-confirm').addEventListener('click', revokeEverything);
     $('revoke-everything-cancel').addEventListener('click', () => {
       closeRevokeEverything();
@@ -2421,7 +2634,16 @@
     for (const id of ['factors-title', 'factors-required', 'totp-scan', 'passkeys-title', 'tokens-title',
       'credentials-title', 'password-required']) $(id).tabIndex = -1; // focus targets
     applyLang();
+    if (resetToken !== null) {
+      openResetLink(resetToken);
+      return;
+    }
+    await boot();
+  }
 
+  // What the session (if any) may see: the whole page, enrollment only, the password change only,
+  // or the sign-in form.
+  async function boot() {
     const r = await api('GET', API.profile);
     if (r.ok && r.data) {
       await enterSignedIn(r.data);
