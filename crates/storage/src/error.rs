@@ -98,6 +98,12 @@ pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("login_challenges_pkey", "login_challenges.digest", "challenge"),
     ("passkeys_credential_id_key", "passkeys.credential_id", "passkey"),
     ("webauthn_ceremonies_pkey", "webauthn_ceremonies.digest", "ceremony"),
+    (
+        "password_change_demands_pkey",
+        "password_change_demands.user_key",
+        "passwordChangeDemand",
+    ),
+    ("password_resets_pkey", "password_resets.digest", "resetLink"),
 ];
 
 /// `(PostgreSQL foreign-key constraint name, what is missing)`. SQLite doesn't say which key

@@ -2,7 +2,7 @@
 -- by the SHA-256 of their token (the token itself is only in the e-mail). Sign-in names may be an
 -- e-mail address: users are found by it through an index.
 CREATE TABLE password_resets (
-    digest BYTEA PRIMARY KEY,
+    digest BYTEA NOT NULL PRIMARY KEY,
     user_key BIGINT NOT NULL REFERENCES users (key) ON DELETE CASCADE,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
