@@ -418,13 +418,11 @@ impl<S: Store> Services<S> {
         ctx: &RequestContext,
     ) -> ServiceResult<()> {
         let now = self.clock.now();
-        if prepared.own
-            && let Some(principal) = actor.principal()
-        {
-            // The session that changes it must still be there: a report that ended it meanwhile
-            // is not settled by a change it outran.
-            self.require_live_session(repo, principal)?;
-        }
+        // Writes about the user's credentials take turns (a report, a sign-in, a token). The
+        // changing session is not required to be still there: its request may have outlived a
+        // short idle timeout while hashing, and whoever could make this change (knowing the old
+        // password) could sign in and make it anyway.
+        repo.lock_account(user.key)?;
         repo.set_password(
             user.key,
             &prepared.hash,
