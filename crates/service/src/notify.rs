@@ -4,7 +4,7 @@
 //! # One home: the audit event
 //!
 //! Every change a user should hear about is already recorded as an audit event, in the change's
-//! own transaction. [`Services::record`] records it and, in the same transaction, puts one outbox
+//! own transaction. `Services::record` records it and, in the same transaction, puts one outbox
 //! message per interested webhook endpoint: the notification is stored if and only if the change
 //! is. The outbox worker delivers it at least once, with backoff; the event's `id` is stable
 //! across attempts, so a receiver drops the rare duplicate.
