@@ -7,7 +7,7 @@
 //! API-level cases are in `tests/api/tokens.rs`. The server runs on the test's manual clock, so the
 //! test decides when the sign-in is too old to create a token.
 
-use super::{USER, expect_labelled, expect_lang, sign_in};
+use super::{USER, expect_labelled, expect_lang, field_error, focused, sign_in, wait_text};
 use crate::browser::{Browser, Driver, Options, step, tools_available};
 use crate::helpers::{DEMO_PASSWORD, Spawn, TestApp, spawn_with};
 use anyhow::{Result, anyhow, bail, ensure};
@@ -346,13 +346,6 @@ async fn select(browser: &Browser, selector: &str, value: &str) -> Result<()> {
         .map_err(|e| anyhow!("{}: choosing {value} in {selector}: {e}", browser.name))
 }
 
-async fn focused(browser: &Browser) -> Result<String> {
-    let id = browser
-        .eval("return document.activeElement && document.activeElement.id", vec![])
-        .await?;
-    Ok(id.as_str().unwrap_or_default().to_owned())
-}
-
 /// The new token in `#token-secret`, once shown: it has the focus and its warning describes it.
 async fn shown_secret(browser: &Browser) -> Result<String> {
     let secret = browser
@@ -439,32 +432,4 @@ async fn token_button(browser: &Browser, name: &str) -> Result<String> {
         bail!("no token {name:?} in #token-list");
     };
     Ok(format!("#token-list li[data-token-id=\"{id}\"] button.token-revoke"))
-}
-
-/// Waits for an error by the field `id` (its `-error` line, `aria-invalid`); returns the error.
-async fn field_error(browser: &Browser, id: &str) -> Result<String> {
-    let text = browser
-        .wait_js(
-            &format!("an error on #{id}"),
-            "const f = document.getElementById(arguments[0]); \
-             const e = document.getElementById(arguments[0] + '-error'); \
-             return f.getAttribute('aria-invalid') === 'true' ? e.textContent.trim() : ''",
-            vec![json!(id)],
-        )
-        .await?;
-    Ok(text.as_str().unwrap_or_default().to_owned())
-}
-
-/// Waits until `selector`'s text contains `needle`; returns the text.
-async fn wait_text(browser: &Browser, selector: &str, needle: &str) -> Result<String> {
-    let text = browser
-        .wait_js(
-            &format!("{selector} to say {needle:?}"),
-            "const e = document.querySelector(arguments[0]); \
-             const t = e ? e.textContent.trim() : ''; \
-             return t.includes(arguments[1]) ? t : ''",
-            vec![json!(selector), json!(needle)],
-        )
-        .await?;
-    Ok(text.as_str().map(str::to_owned).unwrap_or_default())
 }

@@ -438,6 +438,41 @@ async fn sign_in_by_keyboard(browser: &Browser, username: &str, password: &str) 
     Ok(())
 }
 
+async fn focused(browser: &Browser) -> Result<String> {
+    let id = browser
+        .eval("return document.activeElement && document.activeElement.id", vec![])
+        .await?;
+    Ok(id.as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits for an error by the field `id` (its `-error` line, `aria-invalid`); returns the error.
+async fn field_error(browser: &Browser, id: &str) -> Result<String> {
+    let text = browser
+        .wait_js(
+            &format!("an error on #{id}"),
+            "const f = document.getElementById(arguments[0]); \
+             const e = document.getElementById(arguments[0] + '-error'); \
+             return f.getAttribute('aria-invalid') === 'true' ? e.textContent.trim() : ''",
+            vec![json!(id)],
+        )
+        .await?;
+    Ok(text.as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits until `selector`'s text contains `needle`; returns the text.
+async fn wait_text(browser: &Browser, selector: &str, needle: &str) -> Result<String> {
+    let text = browser
+        .wait_js(
+            &format!("{selector} to say {needle:?}"),
+            "const e = document.querySelector(arguments[0]); \
+             const t = e ? e.textContent.trim() : ''; \
+             return t.includes(arguments[1]) ? t : ''",
+            vec![json!(selector), json!(needle)],
+        )
+        .await?;
+    Ok(text.as_str().map(str::to_owned).unwrap_or_default())
+}
+
 /// Waits for a non-empty `status` of `form` and checks that no field of the form has an error.
 async fn wait_status(browser: &Browser, form: &str, status: &str) -> Result<String> {
     let text = browser

@@ -10,7 +10,7 @@
 //! `passkeys.rp_id`, and the server accepts any port of its origins (`passkeys.allow_any_port`).
 //! It runs on the test's manual clock, so the test decides when a proof is too old.
 
-use super::{USER, expect_labelled, expect_lang, sign_in};
+use super::{USER, expect_labelled, expect_lang, sign_in, wait_text};
 use crate::browser::{Browser, Driver, Options, step, tools_available};
 use crate::helpers::{DEMO_PASSWORD, Spawn, TestApp, spawn_with};
 use anyhow::{Result, anyhow, bail, ensure};
@@ -245,20 +245,6 @@ async fn wait_passkeys(browser: &Browser, names: &[&str]) -> Result<()> {
         )
         .await
         .map(drop)
-}
-
-/// Waits until `selector`'s text contains `needle`; returns the text.
-async fn wait_text(browser: &Browser, selector: &str, needle: &str) -> Result<String> {
-    let text = browser
-        .wait_js(
-            &format!("{selector} to say {needle:?}"),
-            "const e = document.querySelector(arguments[0]); \
-             const t = e ? e.textContent.trim() : ''; \
-             return t.includes(arguments[1]) ? t : ''",
-            vec![json!(selector), json!(needle)],
-        )
-        .await?;
-    Ok(text.as_str().map(str::to_owned).unwrap_or_default())
 }
 
 /// Waits for the signed-in page; on failure, says what `error` (the form's error line) says.

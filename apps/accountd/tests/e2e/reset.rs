@@ -8,7 +8,7 @@
 //! elsewhere (SERVER_LOGIN) says so. The page is opened from the link both ways: loaded fresh,
 //! and pasted into a page already open (a change of the fragment alone).
 
-use super::{USER, console_is_clean, expect_labelled, expect_lang, sign_in};
+use super::{USER, console_is_clean, expect_labelled, expect_lang, field_error, focused, sign_in, wait_text};
 use crate::browser::{Browser, Driver, Options, step, tools_available};
 use crate::helpers::{DEMO_PASSWORD, Spawn, TestApp, spawn_with};
 use crate::smtp_sink::SmtpSink;
@@ -452,34 +452,6 @@ async fn expect_no_token(browser: &Browser, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Waits for an error on the field `id` (`aria-invalid` and its `-error` text); returns the text.
-async fn field_error(browser: &Browser, id: &str) -> Result<String> {
-    let text = browser
-        .wait_js(
-            &format!("an error on #{id}"),
-            "const f = document.getElementById(arguments[0]); \
-             const e = document.getElementById(arguments[0] + '-error'); \
-             return f.getAttribute('aria-invalid') === 'true' ? e.textContent.trim() : ''",
-            vec![json!(id)],
-        )
-        .await?;
-    Ok(text.as_str().unwrap_or_default().to_owned())
-}
-
-/// Waits until `selector`'s text holds `needle`; returns the text.
-async fn wait_text(browser: &Browser, selector: &str, needle: &str) -> Result<String> {
-    let text = browser
-        .wait_js(
-            &format!("{selector} to say {needle:?}"),
-            "const e = document.querySelector(arguments[0]); \
-             const t = e ? e.textContent.trim() : ''; \
-             return t.includes(arguments[1]) ? t : ''",
-            vec![json!(selector), json!(needle)],
-        )
-        .await?;
-    Ok(text.as_str().map(str::to_owned).unwrap_or_default())
-}
-
 /// The trimmed texts of `selectors`, in order.
 async fn texts_of(browser: &Browser, selectors: &[&str]) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -487,11 +459,4 @@ async fn texts_of(browser: &Browser, selectors: &[&str]) -> Result<Vec<String>> 
         out.push(browser.text(selector).await?);
     }
     Ok(out)
-}
-
-async fn focused(browser: &Browser) -> Result<String> {
-    let id = browser
-        .eval("return document.activeElement && document.activeElement.id", vec![])
-        .await?;
-    Ok(id.as_str().unwrap_or_default().to_owned())
 }

@@ -8,7 +8,7 @@
 //! the timeline; French. The API-level cases are in `tests/api/timeline.rs` and `wasnt_me.rs`. The
 //! server runs on the test's manual clock, so the events' times differ.
 
-use super::{USER, console_is_clean, expect_labelled, expect_lang, sign_in, wait_status};
+use super::{USER, console_is_clean, expect_labelled, expect_lang, focused, sign_in, wait_status};
 use crate::browser::{Browser, Driver, Options, step, tools_available};
 use crate::helpers::{DEMO_PASSWORD, TestApp, spawn_app};
 use accountd_domain::ids::Username;
@@ -595,13 +595,6 @@ async fn expect_held(browser: &Browser) -> Result<()> {
     let whoami = browser.text("#whoami").await?;
     ensure!(whoami == USER, "#whoami says {whoami:?}");
     Ok(())
-}
-
-async fn focused(browser: &Browser) -> Result<String> {
-    let id = browser
-        .eval("return document.activeElement && document.activeElement.id", vec![])
-        .await?;
-    Ok(id.as_str().unwrap_or_default().to_owned())
 }
 
 /// `GET currentPrincipal` with `Authorization: Bearer token`, without cookies.
