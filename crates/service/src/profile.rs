@@ -43,6 +43,23 @@ pub(crate) struct PreparedPassword {
     first_login: bool,
     keep_history: u8,
     keep_session: Option<accountd_domain::secret::TokenDigest>,
+    /// Set through a reset link e-mailed to the user: the audit event says so.
+    by_reset_link: bool,
+}
+
+impl PreparedPassword {
+    /// A new password set through a reset link: the user's own (it settles a demanded change),
+    /// not a first login, and no session kept.
+    pub(crate) fn by_reset_link(hash: accountd_domain::secret::SecretHash, keep_history: u8) -> Self {
+        Self {
+            hash,
+            own: true,
+            first_login: false,
+            keep_history,
+            keep_session: None,
+            by_reset_link: true,
+        }
+    }
 }
 
 /// The members of `change` that `actor` may not change on `current`, by their seed 001 wire names,
@@ -378,6 +395,7 @@ impl<S: Store> Services<S> {
             } else {
                 None
             },
+            by_reset_link: false,
         })
     }
 
@@ -438,11 +456,15 @@ impl<S: Store> Services<S> {
             // administrator knows the new password).
             repo.settle_password_change(user.key)?;
         }
+        let mut fields = vec!["password".to_owned()];
+        if prepared.by_reset_link {
+            fields.push("reset_link".to_owned());
+        }
         let event = self.audit_event(
             actor.principal(),
             Some(user.key),
             AuditAction::PasswordChange,
-            vec!["password".to_owned()],
+            fields,
             AuditOutcome::Success,
             ctx,
         );

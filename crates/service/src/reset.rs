@@ -14,9 +14,11 @@
 //! LOCAL_LOGIN_DEDICATED the new password goes to the Application Server too, as every change.
 
 use crate::outbox::{DeliveryError, OutboxHandler};
+use crate::profile::{Actor, PreparedPassword};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::{UserKey, Username};
 use accountd_domain::ports::{NewOutboxMessage, OutboxMessage, Store};
+use accountd_domain::principal::{AuthMethod, Principal};
 use accountd_domain::records::{AuditAction, AuditOutcome, SealedSecret};
 use accountd_domain::secret::Password;
 use accountd_domain::user::User;
@@ -210,18 +212,17 @@ impl<S: Store> Services<S> {
             }
             self.upstream.set_password(&user, new)?;
         }
-        let mut event = self.audit_event(
-            None,
-            Some(user.key),
-            AuditAction::PasswordChange,
-            vec!["password".to_owned(), "reset_link".to_owned()],
-            AuditOutcome::Success,
-            ctx,
-        );
-        // By the user themself (who proved they read the mailbox).
-        event.actor = Some(user.key);
-        event.actor_name = Some(user.username.to_string());
-        event.actor_level = Some(user.level());
+        // By the user themself (who proved they read the mailbox), stored as every password change.
+        let principal = Principal {
+            user: user.clone(),
+            auth: AuthMethod::Session,
+            session: None,
+            proved_at: None,
+            enrollment_only: false,
+            read_only: false,
+            password_change_only: false,
+        };
+        let prepared = PreparedPassword::by_reset_link(hash, rules.history);
         let written = self.store.write(|repo| {
             repo.lock_account(user.key)?;
             if repo.take_password_reset(&digest, self.clock.now())? != Some(user.key) {
@@ -232,11 +233,7 @@ impl<S: Store> Services<S> {
             if upstream && repo.user_by_key(user.key)?.map(|u| u.version) != Some(user.version) {
                 return Err(ServiceError::PreconditionFailed);
             }
-            repo.set_password(user.key, &hash, false, rules.history, now)?;
-            repo.delete_user_sessions(user.key, None)?;
-            repo.settle_password_change(user.key)?;
-            self.record(repo, &event)?;
-            Ok::<_, ServiceError>(())
+            self.apply_password(repo, Actor::Caller(&principal), &user, &prepared, ctx)
         });
         if upstream && let Err(err) = &written {
             self.report_upstream_password_divergence(&user, err);

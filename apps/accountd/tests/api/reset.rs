@@ -125,9 +125,29 @@ async fn a_reset_link_works_once_under_the_policy_and_signs_out_everywhere() {
         "nothing ended yet"
     );
 
-    // The link works once: the new password signs in, the old one no more, every session ended.
+    // A second link asked meanwhile.
+    assert_eq!(
+        post(&app, RESET, json!({"login": "foouser"})).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let other_link = mails(&smtp, "Reset your password", 2)
+        .await
+        .iter()
+        .map(token_of)
+        .find(|t| *t != token)
+        .expect("the second link");
+
+    // The link works once: the new password signs in, the old one no more, every session ended,
+    // and the other link died with it.
     let done = post(&app, CONFIRM, json!({"token": token, "newPassword": NEW_PASSWORD})).await;
     assert_eq!(done.status(), StatusCode::OK);
+    let dead = post(
+        &app,
+        CONFIRM,
+        json!({"token": other_link, "newPassword": "Third-Passw0rd!5"}),
+    )
+    .await;
+    assert_eq!(problem(dead).await["type"], "urn:accountd:problem:reset-link-invalid");
     assert_eq!(app.get_info(&other.client).await.status(), StatusCode::UNAUTHORIZED);
     let again = post(
         &app,
