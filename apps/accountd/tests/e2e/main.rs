@@ -7,6 +7,7 @@
 
 mod browser;
 mod credentials;
+mod email_change;
 mod factors;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]

@@ -3,7 +3,9 @@
 // sessions, personal API tokens, everything that can sign in as the user, the security timeline
 // (with "this wasn't me" on each event), the data export, sign out; and the two restricted states
 // a session can be in: enrolling a second factor, or changing the password after a report; and,
-// signed out, a forgotten password (a link asked for by e-mail, then a new password from the link).
+// signed out, a forgotten password (a link asked for by e-mail, then a new password from the link);
+// and a verified change of the e-mail address (the pending one under the field, the link from the
+// e-mail confirming it, signed in or not).
 // Plain JavaScript, no framework. Strict CSP: no inline code, no innerHTML with server data.
 'use strict';
 
@@ -32,6 +34,8 @@
     exportData: '/api/v1/session/export/',
     passwordReset: '/api/v1/password_reset/',
     passwordResetConfirm: '/api/v1/password_reset/confirm/',
+    emailChange: '/api/v1/session/email_change/',
+    emailChangeConfirm: '/api/v1/email_change/confirm/',
   };
   // problem+json `type`s the page tells apart.
   const PROBLEM = {
@@ -44,8 +48,13 @@
     forbidden: 'urn:accountd:problem:forbidden',
     resetLinkInvalid: 'urn:accountd:problem:reset-link-invalid',
     resetUnavailable: 'urn:accountd:problem:password-reset-unavailable',
+    emailLinkInvalid: 'urn:accountd:problem:email-change-link-invalid',
   };
   const isProblem = (r, type) => !!r.data && r.data.type === type;
+  // An unknown, used, replaced, cancelled or expired e-mail confirmation link (by the end of its
+  // type, whatever the prefix).
+  const isEmailLinkInvalid = (r) => !!r.data && typeof r.data.type === 'string'
+    && (r.data.type === PROBLEM.emailLinkInvalid || r.data.type.endsWith('email-change-link-invalid'));
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const PROFILE_FIELDS = ['firstName', 'lastName', 'emailAddress', 'phoneNumber', 'mobile', 'language', 'timeZone'];
   const LANG_KEY = 'accountd.lang';
@@ -100,6 +109,13 @@
     // here only, until the new password is set or the link is refused.
     resetToken: null,
     resetFrom: null, // the body's data-state before the reset views, for "Back to sign in"
+    // A verified change of the e-mail address: {verifyChanges, pending: {emailAddress, requestedAt,
+    // expiresAt} | null} from GET email_change (null until loaded, or when the server has none).
+    emailChange: null,
+    // What the link confirming a new address (`#verify_email=<token>`) came to: {kind: 'busy' | 'ok'
+    // | 'bad', key, params, detail (the server's words), response (to describe)}; null when none.
+    // The token itself is kept nowhere but in the request.
+    emailVerify: null,
   };
 
   // ---------------------------------------------------------------- translations
@@ -211,6 +227,7 @@
         recovery_codes_regenerate: 'New recovery codes', data_export: 'Data downloaded',
         account_throttled: 'Sign-ins slowed down after refused attempts', account_read: 'Account read by an administrator',
         compromise_report: "Reported: this wasn't me", password_reset_request: 'Password reset link sent',
+        email_change_request: 'E-mail address change asked',
       },
       reportButton: "This wasn't me", reportLabel: "This wasn't me: {action}, {when}",
       reportQuestion: 'This ends every session, this one included, and revokes every API token: scripts and programs that use them stop working. You will have to change your password at your next sign-in. Are you sure?',
@@ -232,6 +249,18 @@
       resetRepeat: 'Repeat the new password', resetSubmit: 'Save the new password',
       resetDone: 'Your password was changed. Every session was signed out: sign in with your new password.',
       resetInvalid: 'This link is no longer valid: it was already used, or it is too old. Ask for a new link below.',
+      // A verified change of the e-mail address: pending under the field, then the link's result.
+      emailChangePending: (p) => `Waiting for confirmation: ${p.address} — we sent a link to that address. `
+        + (p.current ? `Your address stays ${p.current} until you follow it` : 'It becomes your address when you follow it')
+        + ` (link valid until ${p.until}).`,
+      emailChangeCancel: 'Cancel this change',
+      emailChangeCancelled: (p) => (p.current ? `The change was cancelled: your address stays ${p.current}.`
+        : 'The change was cancelled.'),
+      emailChangeSaved: 'Saved. Your new e-mail address is waiting for confirmation.',
+      emailVerifyTitle: 'Your new e-mail address', emailVerifying: 'Confirming your new e-mail address…',
+      emailVerified: 'Your e-mail address is now {address}.', emailVerifiedNoAddress: 'Your new e-mail address is confirmed.',
+      emailVerifyInvalid: 'This link is no longer valid: it was already used, replaced by a newer change or cancelled, or it is too old.',
+      close: 'Close',
       // Messages built by the script.
       signinMissing: 'Enter your username and password.', badCredentials: 'Wrong username or password.',
       accountDisabled: 'This account cannot sign in.',
@@ -373,6 +402,7 @@
         account_read: 'Compte consulté par un administrateur',
         compromise_report: "Signalement\u00a0: ce n'était pas moi",
         password_reset_request: 'Lien de réinitialisation du mot de passe envoyé',
+        email_change_request: "Changement d'adresse e-mail demandé",
       },
       reportButton: "Ce n'était pas moi", reportLabel: "Ce n'était pas moi\u00a0: {action}, {when}",
       reportQuestion: "Toutes vos sessions seront déconnectées, y compris celle-ci, et tous vos jetons d'API révoqués\u00a0: les scripts et programmes qui les utilisent cesseront de fonctionner. Vous devrez changer votre mot de passe à votre prochaine connexion. Confirmez-vous\u00a0?",
@@ -393,6 +423,19 @@
       resetRepeat: 'Répétez le nouveau mot de passe', resetSubmit: 'Enregistrer le nouveau mot de passe',
       resetDone: 'Votre mot de passe a été changé. Toutes les sessions ont été déconnectées\u00a0: connectez-vous avec votre nouveau mot de passe.',
       resetInvalid: "Ce lien n'est plus valable\u00a0: il a déjà servi, ou il est trop ancien. Demandez un nouveau lien ci-dessous.",
+      emailChangePending: (p) => `En attente de confirmation\u00a0: ${p.address} — nous avons envoyé un lien à cette adresse. `
+        + (p.current ? `Votre adresse reste ${p.current} tant que vous ne l'avez pas suivi`
+          : 'Elle deviendra votre adresse quand vous l\'aurez suivi')
+        + ` (lien valable jusqu'au ${p.until}).`,
+      emailChangeCancel: 'Annuler ce changement',
+      emailChangeCancelled: (p) => (p.current ? `Le changement a été annulé\u00a0: votre adresse reste ${p.current}.`
+        : 'Le changement a été annulé.'),
+      emailChangeSaved: 'Enregistré. Votre nouvelle adresse e-mail attend sa confirmation.',
+      emailVerifyTitle: 'Votre nouvelle adresse e-mail', emailVerifying: 'Confirmation de votre nouvelle adresse e-mail…',
+      emailVerified: 'Votre adresse e-mail est désormais {address}.',
+      emailVerifiedNoAddress: 'Votre nouvelle adresse e-mail est confirmée.',
+      emailVerifyInvalid: "Ce lien n'est plus valable\u00a0: il a déjà servi, il a été remplacé par un changement plus récent ou annulé, ou il est trop ancien.",
+      close: 'Fermer',
       signinMissing: "Saisissez votre nom d'utilisateur et votre mot de passe.",
       badCredentials: "Nom d'utilisateur ou mot de passe incorrect.",
       accountDisabled: 'Ce compte ne peut pas se connecter.',
@@ -569,6 +612,8 @@
     renderCredentials();
     renderTimeline();
     renderSigninNotice();
+    renderEmailChange();
+    renderEmailVerify();
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -725,9 +770,11 @@
     state.eventsLoaded = false;
     state.reporting = null;
     state.signinNotice = null;
+    state.emailChange = null;
     tokensSeq++; // answers still on their way are for the session that ended
     credentialsSeq++;
     timelineSeq++;
+    emailChangeSeq++;
     for (const id of ['profile-form', 'password-form', 'pin-form', 'totp-confirm-form', 'reauth-form', 'passkey-form',
       'token-form']) {
       $(id).reset();
@@ -768,6 +815,43 @@
       $(`profile-${f}-hint`).hidden = canEdit;
       input.setAttribute('aria-describedby', canEdit ? `profile-${f}-error` : `profile-${f}-hint profile-${f}-error`);
     }
+    renderEmailChange(); // the pending address describes the field
+  }
+
+  // A change of the e-mail address waiting for its link (email.verify_changes): under the field,
+  // the new address, the one that stays until then, until when the link works, and "Cancel this
+  // change". Nothing when none waits (and nothing new at all without verify_changes).
+  function renderEmailChange() {
+    const c = state.emailChange;
+    const pending = c && c.pending && typeof c.pending.emailAddress === 'string' ? c.pending : null;
+    const status = $('email-change-status');
+    const text = pending ? t('emailChangePending', {
+      address: pending.emailAddress,
+      current: (state.profile && state.profile.emailAddress) || '',
+      until: formatDate(pending.expiresAt),
+    }) : '';
+    if (status.textContent !== text) status.textContent = text; // unchanged: not announced again
+    $('email-change-actions').hidden = !pending;
+    const input = $('profile-emailAddress');
+    const ids = (input.getAttribute('aria-describedby') || '').split(/\s+/)
+      .filter((id) => id && id !== 'email-change-status');
+    if (pending) ids.push('email-change-status');
+    input.setAttribute('aria-describedby', ids.join(' '));
+  }
+
+  // The card saying what the link confirming a new address came to (above the rest of the page).
+  function renderEmailVerify() {
+    const v = state.emailVerify;
+    const card = $('email-verify');
+    card.hidden = !v;
+    if (!v) {
+      delete card.dataset.outcome;
+      setStatus('email-verify-status', '');
+      return;
+    }
+    card.dataset.outcome = v.kind;
+    const text = v.response ? problemText(v.response) : (state.lang === 'en' && v.detail) || t(v.key, v.params);
+    if ($('email-verify-status').textContent !== text) setStatus('email-verify-status', text, v.kind); // unchanged: not announced again
   }
 
   // The policy rule lists: one li per check, keeping each li's data-state across re-renders.
@@ -1343,6 +1427,19 @@
     return r;
   }
 
+  // The change of the e-mail address waiting for its link, if any. Quiet when the answer is not a
+  // success (a server without the route): the profile works as before.
+  let emailChangeSeq = 0;
+  async function loadEmailChange() {
+    const mine = ++emailChangeSeq;
+    const r = await api('GET', API.emailChange);
+    if (mine !== emailChangeSeq) return r;
+    if (r.ok && r.data) state.emailChange = { verifyChanges: !!r.data.verifyChanges, pending: r.data.pending || null };
+    else if (r.status !== 401) state.emailChange = null;
+    renderEmailChange();
+    return r;
+  }
+
   // After a token or a credential was revoked: every section that lists one (and the timeline,
   // which says so).
   async function loadEverything() {
@@ -1358,7 +1455,7 @@
     $('account').dataset.mode = 'full';
     $('password-required').hidden = true;
     const answers = await Promise.all([api('GET', API.passwordPolicy), loadPinPolicy(),
-      loadSessions(), loadFactors(), loadPasskeys(), loadTokens(), loadCredentials(), loadTimeline()]);
+      loadSessions(), loadFactors(), loadPasskeys(), loadTokens(), loadCredentials(), loadTimeline(), loadEmailChange()]);
     if (answers.some((r) => r.status === 401)) return; // already back on the sign-in form
     const [pw] = answers;
     state.pwPolicy = pw.ok && pw.data ? { rules: pw.data.rules || null, checks: pw.data.checks || [] } : null;
@@ -1489,11 +1586,14 @@
   // A reset link in the address (`#reset=<token>`): the token is kept in memory and the fragment
   // removed at once, so that it stays in neither the address bar nor the history. Answers the
   // token, '' for a malformed one, or null without a link.
-  function takeResetToken() {
+  const takeResetToken = () => takeLinkToken('#reset=');
+
+  // The token of a link from an e-mail (`<prefix><token>` in the fragment), the fragment removed.
+  function takeLinkToken(prefix) {
     const hash = window.location.hash;
-    if (!hash.startsWith('#reset=')) return null;
+    if (!hash.startsWith(prefix)) return null;
     history.replaceState(history.state, '', window.location.pathname + window.location.search);
-    const token = hash.slice('#reset='.length);
+    const token = hash.slice(prefix.length);
     return /^[A-Za-z0-9_-]{16,512}$/.test(token) ? token : '';
   }
 
@@ -1594,6 +1694,74 @@
         setStatus('reset-confirm-status', (state.lang === 'en' && r.data && r.data.detail) || problemText(r), 'bad');
       }
     });
+  }
+
+  // ---------------------------------------------------------------- verified e-mail changes
+
+  // "Cancel this change": the pending address and its link are dropped; the address stays.
+  async function cancelEmailChange() {
+    setStatus('profile-status', '');
+    await busy($('email-change-cancel'), async () => {
+      const r = await api('DELETE', API.emailChange);
+      if (r.status === 401) return;
+      if (!r.ok) {
+        setStatus('profile-status', problemText(r), 'bad');
+        return;
+      }
+      state.emailChange = { verifyChanges: !state.emailChange || state.emailChange.verifyChanges, pending: null };
+      renderEmailChange();
+      setStatus('profile-status', t('emailChangeCancelled', { current: (state.profile && state.profile.emailAddress) || '' }), 'ok');
+      $('profile-emailAddress').focus();
+    });
+  }
+
+  // A link confirming a new address in the address (`#verify_email=<token>`): like a reset link's,
+  // the token is taken into memory and the fragment removed at once. Answers the token, '' for a
+  // malformed one, or null without such a link.
+  const takeEmailToken = () => takeLinkToken('#verify_email=');
+
+  // Sends the link's token (no session needed): the card above the page says what came of it.
+  // Answers whether the address changed.
+  async function confirmEmailLink(token) {
+    state.emailVerify = { kind: 'busy', key: 'emailVerifying', params: {} };
+    renderEmailVerify();
+    let r = null;
+    if (token) r = await api('POST', API.emailChangeConfirm, { token }, { keep401: true });
+    if (r && r.ok) {
+      const address = r.data && typeof r.data.emailAddress === 'string' ? r.data.emailAddress : '';
+      state.emailVerify = { kind: 'ok', key: address ? 'emailVerified' : 'emailVerifiedNoAddress', params: { address } };
+    } else if (!r || isEmailLinkInvalid(r)) {
+      const d = (r && r.data) || {};
+      const detail = typeof d.detail === 'string' && d.detail ? d.detail : (typeof d.title === 'string' ? d.title : '');
+      state.emailVerify = { kind: 'bad', key: 'emailVerifyInvalid', params: {}, detail };
+    } else {
+      state.emailVerify = { kind: 'bad', response: r };
+    }
+    renderEmailVerify();
+    return !!(r && r.ok);
+  }
+
+  // The link pasted into a page already open: confirmed, and a signed-in page shows the new address.
+  async function openEmailLink(token) {
+    const changed = await confirmEmailLink(token);
+    if (changed && document.body.dataset.state === 'signed-in') {
+      const p = await api('GET', API.profile);
+      if (p.ok && p.data) {
+        state.profile = p.data;
+        renderProfile(p.data);
+        await Promise.all([loadEmailChange(), loadTimeline()]);
+      }
+    }
+    if (state.emailVerify) $('email-verify-status').focus();
+  }
+
+  // "Close": the card goes; the focus to the start of what the page shows.
+  function closeEmailVerify() {
+    state.emailVerify = null;
+    renderEmailVerify();
+    const next = ['whoami', 'signin-username', 'reset-login', 'reset-password'].map($)
+      .find((el) => !el.closest('[hidden]'));
+    if (next) next.focus();
   }
 
   // ---------------------------------------------------------------- actions
@@ -1827,6 +1995,11 @@
     const editable = (state.profile && state.profile.editable) || [];
     const body = {};
     for (const f of PROFILE_FIELDS) if (editable.includes(f)) body[f] = $(`profile-${f}`).value.trim();
+    const before = (state.profile && state.profile.emailAddress) || '';
+    // A new address may wait for its link (email.verify_changes): then the answer still has the old
+    // one, and the pending one is asked for. Without verify_changes, nothing more than before.
+    const askedAddress = 'emailAddress' in body && body.emailAddress !== before
+      && !(state.emailChange && !state.emailChange.verifyChanges);
     setStatus('profile-status', t('saving'));
     await busy($('profile-submit'), async () => {
       const r = await api('PUT', API.profile, body);
@@ -1834,7 +2007,9 @@
         state.profile = r.data;
         renderProfile(r.data);
         applyLang(); // the language may have changed
-        setStatus('profile-status', t('saved'), 'ok');
+        if (askedAddress) await loadEmailChange();
+        const waiting = askedAddress && !!(state.emailChange && state.emailChange.pending);
+        setStatus('profile-status', t(waiting ? 'emailChangeSaved' : 'saved'), 'ok');
       } else if (r.status !== 401) {
         const map = Object.fromEntries(PROFILE_FIELDS.map((f) => [f, `profile-${f}`]));
         showProblem(r, form, map, 'profile-status', null);
@@ -1871,7 +2046,9 @@
           return;
         }
         setStatus('password-status', t('passwordChanged'), 'ok');
-        await Promise.all([loadSessions(), loadCredentials(), loadTimeline()]);
+        // A change of the e-mail address waiting for its link ends with the password change.
+        const pendingAddress = !!(state.emailChange && state.emailChange.pending);
+        await Promise.all([loadSessions(), loadCredentials(), loadTimeline(), pendingAddress ? loadEmailChange() : null]);
       } else if (isWrongSecret(r)) {
         fieldError('password-old', t('wrongPassword'));
         setStatus('password-status', t('notChanged'), 'bad');
@@ -2569,7 +2746,9 @@
   let pinChecker;
 
   async function start() {
-    const resetToken = takeResetToken(); // first: out of the address bar before anything else
+    // First: the links' tokens out of the address bar before anything else.
+    const resetToken = takeResetToken();
+    const emailToken = resetToken === null ? takeEmailToken() : null;
     fillTimeZones();
     $('signin-form').addEventListener('submit', signIn);
     $('signout').addEventListener('click', signOut);
@@ -2606,8 +2785,15 @@
     $('reset-repeat').addEventListener('input', checkResetRepeat);
     window.addEventListener('hashchange', () => {
       const token = takeResetToken();
-      if (token !== null) openResetLink(token);
+      if (token !== null) {
+        openResetLink(token);
+        return;
+      }
+      const emailToken = takeEmailToken();
+      if (emailToken !== null) openEmailLink(emailToken);
     });
+    $('email-change-cancel').addEventListener('click', cancelEmailChange);
+    $('email-verify-close').addEventListener('click', closeEmailVerify);
     $('revoke-everything-confirm').addEventListener('click', revokeEverything);
     $('revoke-everything-cancel').addEventListener('click', () => {
       closeRevokeEverything();
@@ -2636,6 +2822,13 @@
     applyLang();
     if (resetToken !== null) {
       openResetLink(resetToken);
+      return;
+    }
+    if (emailToken !== null) {
+      // Confirmed first, so that a signed-in page loads with the new address.
+      await confirmEmailLink(emailToken);
+      await boot();
+      if (state.emailVerify) $('email-verify-status').focus();
       return;
     }
     await boot();
