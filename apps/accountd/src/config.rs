@@ -43,6 +43,7 @@ pub struct AppConfig {
     pub passkeys: accountd_service::config::PasskeyConfig,
     pub tokens: accountd_service::config::TokenConfig,
     pub notifications: accountd_service::config::NotificationsConfig,
+    pub email: accountd_service::config::EmailConfig,
 }
 
 /// The listening socket and its connections: what actix's connection dispatcher enforces before a
@@ -234,6 +235,7 @@ impl AppConfig {
             passkeys: self.passkeys.clone(),
             tokens: self.tokens.clone(),
             notifications: self.notifications.clone(),
+            email: self.email.clone(),
         }
     }
 }

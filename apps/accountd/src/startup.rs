@@ -110,6 +110,10 @@ pub fn configure_adapters<S: Store>(services: &mut Services<S>, config: &AppConf
         .map_err(|e| anyhow::anyhow!("invalid [passkeys] configuration: {e}"))?;
     services.set_relying_party(relying_party);
     services.set_webhook_client(webhook_client(&config.notifications)?);
+    config
+        .email
+        .check(&config.notifications.smtp)
+        .map_err(|e| anyhow::anyhow!("invalid [email] configuration: {e}"))?;
     let page = Some(config.notifications.account_page_url.as_str());
     if let Some(mailer) = mailer(&config.notifications.smtp, page)? {
         services.set_mailer(mailer);

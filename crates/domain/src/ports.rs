@@ -255,6 +255,38 @@ pub trait SessionStore {
     fn delete_password_resets(&mut self, user: UserKey) -> StoreResult<u64>;
     /// Deletes the links that expired before `now`; how many.
     fn purge_password_resets(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// Stores the user's pending e-mail change (the new address, its link by the token's digest),
+    /// replacing the one there was.
+    fn put_email_change(
+        &mut self,
+        user: UserKey,
+        digest: &TokenDigest,
+        change: &crate::records::PendingEmailChange,
+    ) -> StoreResult<()>;
+    /// The user's unexpired pending e-mail change.
+    fn email_change(
+        &mut self,
+        user: UserKey,
+        now: Timestamp,
+    ) -> StoreResult<Option<crate::records::PendingEmailChange>>;
+    /// The user and new address of an unexpired e-mail change link, without using it.
+    fn email_change_link(
+        &mut self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<(UserKey, crate::text::EmailAddress)>>;
+    /// Uses up an unexpired e-mail change link (one `DELETE … RETURNING`: once, across
+    /// instances): its user and new address, or `None` when it is unknown, used or expired.
+    fn take_email_change(
+        &mut self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<(UserKey, crate::text::EmailAddress)>>;
+    /// The user's pending e-mail change goes (cancelled, or ended by a security event); whether
+    /// there was one.
+    fn delete_email_change(&mut self, user: UserKey) -> StoreResult<bool>;
+    /// Deletes the e-mail changes whose link expired before `now`; how many.
+    fn purge_email_changes(&mut self, now: Timestamp) -> StoreResult<u64>;
     /// Records that the user must change their password before anything else ("this wasn't me");
     /// a demand already there keeps its time.
     fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()>;

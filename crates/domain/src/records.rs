@@ -132,6 +132,15 @@ impl std::fmt::Debug for SealedSecret {
     }
 }
 
+/// A verified change of a user's e-mail address, waiting for its link to be followed
+/// (`email.verify_changes`): the new address and the link's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEmailChange {
+    pub email: crate::text::EmailAddress,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// A user's TOTP authenticator as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpFactor {
@@ -321,6 +330,9 @@ pub enum AuditAction {
     CompromiseReport,
     /// A password-reset link was sent (issue 22).
     PasswordResetRequest,
+    /// A verified change of the user's e-mail address was asked: a link went to the new address
+    /// (issue 22, `email.verify_changes`).
+    EmailChangeRequest,
 }
 
 impl AuditAction {
@@ -347,6 +359,7 @@ impl AuditAction {
             AuditAction::AccountRead => "account_read",
             AuditAction::CompromiseReport => "compromise_report",
             AuditAction::PasswordResetRequest => "password_reset_request",
+            AuditAction::EmailChangeRequest => "email_change_request",
         }
     }
 
@@ -374,6 +387,7 @@ impl AuditAction {
             AccountRead,
             CompromiseReport,
             PasswordResetRequest,
+            EmailChangeRequest,
         ]
         .into_iter()
         .find(|a| a.as_str() == value)

@@ -393,6 +393,14 @@ impl ApiError {
                 "This password-reset link is unknown, already used or expired. Ask for a new one: POST \
                  /api/v1/password_reset/. Nothing was changed.",
             ),
+            E::Service(S::EmailChangeLinkInvalid) => Answer::new(
+                C::BAD_REQUEST,
+                "email-change-link-invalid",
+                "E-mail change link not valid",
+                "This link to confirm a new e-mail address is unknown, already used, replaced by a newer \
+                 change, cancelled or expired. Change the address again on the account page to get a new \
+                 one. Nothing was changed.",
+            ),
             E::Service(S::ResetUnavailable(why)) => Answer::new(
                 C::CONFLICT,
                 "password-reset-unavailable",

@@ -14,6 +14,7 @@ pub mod axway;
 pub mod context;
 pub mod credentials;
 pub mod deadline;
+pub mod email_change;
 pub mod error;
 pub mod factors;
 pub mod headers;
@@ -174,6 +175,7 @@ pub fn configure<S: Store>(state: web::Data<AppState<S>>) -> impl FnOnce(&mut we
         credentials::routes::<S>(cfg);
         timeline::routes::<S>(cfg);
         reset::routes::<S>(cfg);
+        email_change::routes::<S>(cfg);
         ops::routes::<S>(cfg);
         openapi::routes(cfg);
         account::routes(cfg);

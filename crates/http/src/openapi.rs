@@ -105,6 +105,9 @@ pub struct Empty {}
         crate::timeline::report,
         crate::reset::request,
         crate::reset::confirm,
+        crate::email_change::pending,
+        crate::email_change::cancel,
+        crate::email_change::confirm,
     ),
     components(schemas(Problem, crate::error::FieldError)),
     tags(

@@ -319,11 +319,12 @@ impl<S: Store> Services<S> {
         let now = self.clock.now();
         let idle_before = now.plus_seconds(-self.config.sessions.idle_timeout_seconds);
         Ok(self.store.write(|repo| {
-            // Expired second-step challenges, WebAuthn ceremonies and password-reset links go with
-            // the expired sessions.
+            // Expired second-step challenges, WebAuthn ceremonies, password-reset links and
+            // e-mail change links go with the expired sessions.
             repo.purge_login_challenges(now)?;
             repo.purge_ceremonies(now)?;
             repo.purge_password_resets(now)?;
+            repo.purge_email_changes(now)?;
             repo.purge_sessions(now, idle_before)
         })?)
     }

@@ -38,6 +38,46 @@ pub struct ServiceConfig {
     pub tokens: TokenConfig,
     /// Webhooks told what happens to accounts (issue 22).
     pub notifications: NotificationsConfig,
+    /// Verified changes of e-mail addresses (issue 22).
+    pub email: EmailConfig,
+}
+
+/// Verified e-mail changes (docs/notifications.md, "Verified e-mail changes"): off by default, and
+/// then the seed routes change the address at once, as the seeds show.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// A user's own change of their address waits until the new address is confirmed through a
+    /// link e-mailed to it (needs `notifications.smtp`); the old address is told.
+    pub verify_changes: bool,
+    /// How long the confirmation link works, in minutes (1 to 10080, a week).
+    pub change_link_minutes: u32,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            verify_changes: false,
+            change_link_minutes: 1_440,
+        }
+    }
+}
+
+impl EmailConfig {
+    /// The link's life in range, and an SMTP server to send it through when changes are verified;
+    /// the text names the key.
+    pub fn check(&self, smtp: &SmtpConfig) -> Result<(), String> {
+        if !(1..=10_080).contains(&self.change_link_minutes) {
+            return Err("email.change_link_minutes must be between 1 and 10080".to_owned());
+        }
+        if self.verify_changes && !smtp.enabled() {
+            return Err(
+                "email.verify_changes needs an SMTP server to send the confirmation link: set notifications.smtp.host"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Notifications (docs/notifications.md): the webhook endpoints and the time a delivery gets.

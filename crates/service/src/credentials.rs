@@ -343,8 +343,10 @@ pub(crate) fn end_credentials(
     repo.lock_account(user)?;
     let sessions = repo.delete_user_sessions(user, except)?;
     let tokens = repo.revoke_user_api_tokens(user)?;
-    // A reset link asked by whoever is being locked out would let them back in.
+    // A reset link asked by whoever is being locked out would let them back in, and an address
+    // change they asked would hand them the account's mail.
     repo.delete_password_resets(user)?;
+    repo.delete_email_change(user)?;
     Ok((sessions, tokens))
 }
 

@@ -88,6 +88,10 @@ pub enum ServiceError {
     /// A password-reset link that is unknown, used or expired (400 `reset-link-invalid`).
     #[error("the password-reset link is not valid")]
     ResetLinkInvalid,
+    /// An e-mail change link that is unknown, used, replaced, cancelled or expired (400
+    /// `email-change-link-invalid`).
+    #[error("the e-mail change link is not valid")]
+    EmailChangeLinkInvalid,
     /// Password reset by e-mail can't be used here; the text says where passwords live or what
     /// is missing (409 `password-reset-unavailable`).
     #[error("password reset is unavailable: {0}")]

@@ -55,6 +55,8 @@ fn what(kind: &str, lang: Lang) -> &'static str {
         ("compromise_reported", Lang::French) => "Vous avez signalé une activité qui n'était pas la vôtre",
         ("changed_by_administrator", Lang::English) => "An administrator changed your account",
         ("changed_by_administrator", Lang::French) => "Un administrateur a modifié votre compte",
+        ("email_change_requested", Lang::English) => "A change of your e-mail address was asked",
+        ("email_change_requested", Lang::French) => "Un changement de votre adresse e-mail a été demandé",
         (_, Lang::English) => "Something changed on your account",
         (_, Lang::French) => "Votre compte a été modifié",
     }
@@ -69,6 +71,7 @@ struct Labels {
     unknown: &'static str,
     not_you: &'static str,
     reported: &'static str,
+    email_change: &'static str,
     footer: &'static str,
 }
 
@@ -85,6 +88,10 @@ fn labels(lang: Lang) -> Labels {
                       out every session and revokes every API token), then change your password:",
             reported: "Every session was signed out and every API token revoked. Sign in again to change your \
                        password:",
+            email_change: "The new address becomes your account's only once the link we sent to it is followed. \
+                           If this wasn't you, open your account page, cancel the change, choose \"This wasn't me\" \
+                           on this event (it signs out every session and revokes every API token), then change your \
+                           password:",
             footer: "This message was sent by accountd because of a change to your account. It never contains \
                      a password or a code.",
         },
@@ -100,6 +107,10 @@ fn labels(lang: Lang) -> Labels {
                       changez votre mot de passe :",
             reported: "Toutes les sessions ont été fermées et tous les jetons d'API révoqués. Connectez-vous à \
                        nouveau pour changer votre mot de passe :",
+            email_change: "La nouvelle adresse ne devient celle de votre compte que lorsque le lien que nous lui \
+                           avons envoyé est suivi. Si ce n'était pas vous, ouvrez la page de votre compte, annulez \
+                           le changement, choisissez « Ce n'était pas moi » sur cet événement (toutes les sessions \
+                           sont fermées et tous les jetons d'API révoqués), puis changez votre mot de passe :",
             footer: "Ce message a été envoyé par accountd à la suite d'une modification de votre compte. Il ne \
                      contient jamais de mot de passe ni de code.",
         },
@@ -135,10 +146,10 @@ pub fn mail(event: &CloudEvent, lang: Lang, account_page: &str) -> Written {
         .replace('Z', " UTC");
     let address = data.address.as_deref().unwrap_or(l.unknown);
     let browser = data.user_agent.as_deref().unwrap_or(l.unknown);
-    let advice = if kind == "compromise_reported" {
-        l.reported
-    } else {
-        l.not_you
+    let advice = match kind {
+        "compromise_reported" => l.reported,
+        "email_change_requested" => l.email_change,
+        _ => l.not_you,
     };
     let mut rows = vec![
         (l.when, when.clone()),
@@ -180,7 +191,7 @@ pub fn mail(event: &CloudEvent, lang: Lang, account_page: &str) -> Written {
 
 /// The e-mail with a password-reset link, in `lang`.
 pub fn reset_mail(username: &str, link: &str, minutes: u32, lang: Lang) -> Written {
-    let (subject, body, ignore) = match lang {
+    let texts = match lang {
         Lang::English => (
             "Reset your password",
             format!(
@@ -196,6 +207,33 @@ pub fn reset_mail(username: &str, link: &str, minutes: u32, lang: Lang) -> Writt
             "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé. Utilisé, le lien ferme toutes les sessions.",
         ),
     };
+    link_mail(texts, username, link, lang)
+}
+
+/// The e-mail with the link that confirms a new e-mail address, in `lang`, to that address.
+pub fn email_change_mail(username: &str, link: &str, minutes: u32, lang: Lang) -> Written {
+    let texts = match lang {
+        Lang::English => (
+            "Confirm your new e-mail address",
+            format!(
+                "Someone (we hope you) asked to make this the e-mail address of the account {username}. It becomes the account's address when you follow this link, which works once, for {minutes} minutes:"
+            ),
+            "If you didn't ask, ignore this message: nothing changes.",
+        ),
+        Lang::French => (
+            "Confirmez votre nouvelle adresse e-mail",
+            format!(
+                "Quelqu'un (vous, espérons-le) a demandé que cette adresse devienne celle du compte {username}. Elle le devient quand vous suivez ce lien, qui fonctionne une fois, pendant {minutes} minutes :"
+            ),
+            "Si vous n'avez rien demandé, ignorez ce message : rien ne change.",
+        ),
+    };
+    link_mail(texts, username, link, lang)
+}
+
+/// A message whose point is a link: `(subject, what it is for, what if you didn't ask)`.
+fn link_mail(texts: (&str, String, &str), username: &str, link: &str, lang: Lang) -> Written {
+    let (subject, body, ignore) = texts;
     let l = labels(lang);
     let text = format!(
         "{} {username},\n\n{body}\n{link}\n\n{ignore}\n\n-- \n{}\n",

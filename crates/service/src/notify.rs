@@ -13,8 +13,8 @@
 //!
 //! Successful audit events map to notification types ([`kind_of`]): `sign_in`,
 //! `password_changed`, `pin_changed`, `factor_added`, `factor_removed`, `factors_reset`,
-//! `token_created`, `compromise_reported` and `changed_by_administrator`. Refusals and reads are
-//! not notified.
+//! `token_created`, `compromise_reported`, `changed_by_administrator` and
+//! `email_change_requested`. Refusals and reads are not notified.
 //!
 //! # Webhooks
 //!
@@ -43,7 +43,7 @@ pub const REPLAY_WINDOW_SECONDS: i64 = 300;
 pub const SIGNATURE_HEADER: &str = "Accountd-Signature";
 
 /// Every notification type, in documentation order.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "sign_in",
     "password_changed",
     "pin_changed",
@@ -53,6 +53,7 @@ pub const KINDS: [&str; 9] = [
     "token_created",
     "compromise_reported",
     "changed_by_administrator",
+    "email_change_requested",
 ];
 
 /// The notification type of an audit event, if users hear about it.
@@ -73,6 +74,7 @@ pub fn kind_of(event: &AuditEvent) -> Option<&'static str> {
         AuditAction::TokenCreate => "token_created",
         AuditAction::CompromiseReport => "compromise_reported",
         AuditAction::ProfileUpdate | AuditAction::AccountUpdate if by_someone_else => "changed_by_administrator",
+        AuditAction::EmailChangeRequest if !event.fields.iter().any(|f| f == "cancelled") => "email_change_requested",
         _ => return None,
     })
 }
@@ -118,11 +120,15 @@ struct WebhookPayload {
 }
 
 /// An outbox message of [`NOTIFY_EMAIL`]: whom (their address and language are read when it is
-/// sent) and the event.
+/// sent, unless `to` fixed the address) and the event.
 #[derive(Debug, Serialize, Deserialize)]
 struct MailPayload {
     user: i64,
     event: CloudEvent,
+    /// The address of the time, for a notice that must reach it even if the address changes
+    /// before it is sent (a change of address is told to the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">` (`None` only if HMAC refused the key,
@@ -204,10 +210,17 @@ impl<S: Store> Services<S> {
             };
             enqueue(NOTIFY_WEBHOOK, serde_json::to_string(&payload).unwrap_or_default())?;
         }
+        // A change of address is told to the address of the time (none: nobody to tell).
+        let to = user.profile.email.as_ref().map(|e| e.to_string());
+        let (mail, to) = match kind {
+            "email_change_requested" => (mail && to.is_some(), to),
+            _ => (mail, None),
+        };
         if mail {
             let payload = MailPayload {
                 user: subject.0,
                 event: cloud,
+                to,
             };
             enqueue(NOTIFY_EMAIL, serde_json::to_string(&payload).unwrap_or_default())?;
         }
@@ -309,9 +322,10 @@ impl<S: Store> OutboxHandler<S> for NotifyEmail {
     fn deliver(&self, services: &Services<S>, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let payload: MailPayload =
             serde_json::from_str(&message.payload).map_err(|e| DeliveryError::GiveUp(format!("payload: {e}")))?;
-        let Some((user, to)) = recipient(services, accountd_domain::ids::UserKey(payload.user))? else {
+        let Some((user, current)) = recipient(services, accountd_domain::ids::UserKey(payload.user))? else {
             return Ok(());
         };
+        let to = payload.to.clone().unwrap_or(current);
         let Some(mailer) = &services.mailer else {
             return Err(DeliveryError::Retry(
                 "no SMTP server configured on this instance".into(),
@@ -395,6 +409,23 @@ mod tests {
         assert_eq!(kind_of(&theirs), Some("changed_by_administrator"));
         assert_eq!(
             kind_of(&event(AuditAction::AccountRead, &[], AuditOutcome::Success)),
+            None
+        );
+        // A change of address asked is told; its cancellation is not.
+        assert_eq!(
+            kind_of(&event(
+                AuditAction::EmailChangeRequest,
+                &["emailAddress"],
+                AuditOutcome::Success
+            )),
+            Some("email_change_requested")
+        );
+        assert_eq!(
+            kind_of(&event(
+                AuditAction::EmailChangeRequest,
+                &["emailAddress", "cancelled"],
+                AuditOutcome::Success
+            )),
             None
         );
     }

@@ -250,6 +250,7 @@ pub(crate) fn builtin_handlers<S: Store>() -> Vec<Arc<dyn OutboxHandler<S>>> {
         Arc::new(crate::notify::NotifyWebhook),
         Arc::new(crate::notify::NotifyEmail),
         Arc::new(crate::reset::NotifyReset),
+        Arc::new(crate::email_change::NotifyEmailChange),
     ]
 }
 

@@ -12,7 +12,8 @@ use accountd_domain::ports::{Repository, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditOutcome};
 use accountd_domain::rules::PasswordRules;
-use accountd_domain::secret::Password;
+use accountd_domain::secret::{Password, TokenDigest};
+use accountd_domain::text::EmailAddress;
 use accountd_domain::user::{NewUser, ProfileChange, User, Version};
 use accountd_policy::access::{self, Action, Decision};
 use accountd_policy::mode::{Operation, dispatch};
@@ -32,6 +33,26 @@ impl<'a> Actor<'a> {
             Actor::Operator => None,
         }
     }
+}
+
+/// How a profile change is written, beyond what it changes.
+pub(crate) struct ProfileWrite<'a> {
+    /// If-Match: only on this version.
+    expected: Option<Version>,
+    /// The login mode sends profile changes to the Application Server too.
+    upstream: bool,
+    /// A new address confirmed through its link (by the link's digest).
+    link: Option<&'a TokenDigest>,
+}
+
+/// The audit event's members of a profile change: its wire names, and `verified_link` when a
+/// link confirmed it.
+fn wire_names(change: &ProfileChange, write: &ProfileWrite<'_>) -> Vec<String> {
+    let mut names: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+    if write.link.is_some() {
+        names.push("verified_link".to_owned());
+    }
+    names
 }
 
 /// A password change checked and hashed, ready to be stored.
@@ -162,102 +183,182 @@ impl<S: Store> Services<S> {
         change: &ProfileChange,
         ctx: &RequestContext,
     ) -> ServiceResult<User> {
+        self.update_profile_via(actor, target, expected, change, None, ctx)
+    }
+
+    /// [`Services::update_profile`] of a new address confirmed through its link (`digest`): not
+    /// held for verification again, and the link is used up with the local write (a refused or
+    /// failed change leaves it usable).
+    pub(crate) fn update_profile_by_link(
+        &self,
+        actor: Actor<'_>,
+        target: UserKey,
+        change: &ProfileChange,
+        digest: &TokenDigest,
+        ctx: &RequestContext,
+    ) -> ServiceResult<User> {
+        self.update_profile_via(actor, target, None, change, Some(digest), ctx)
+    }
+
+    fn update_profile_via(
+        &self,
+        actor: Actor<'_>,
+        target: UserKey,
+        expected: Option<Version>,
+        change: &ProfileChange,
+        link: Option<&TokenDigest>,
+        ctx: &RequestContext,
+    ) -> ServiceResult<User> {
         let how = dispatch(
             self.config.apio.login_mode,
             Operation::ProfileChange,
             self.config.apio.update_profile_to_bs_db_sso,
         );
         let mut fields: Vec<String> = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
-        let result = self.update_profile_inner(actor, target, expected, change, how.write_upstream, &mut fields, ctx);
+        let write = ProfileWrite {
+            expected,
+            upstream: how.write_upstream,
+            link,
+        };
+        let result = self.update_profile_inner(actor, target, change, &write, &mut fields, ctx);
         self.audit_refusal(&result, actor, Some(target), AuditAction::ProfileUpdate, fields, ctx);
         result
     }
 
     /// What [`Services::update_profile`] decides on `current`: the effective change (less current
-    /// values), or the refusal.
+    /// values) and a new address held for verification, or the refusal.
     fn decide_profile_change(
         &self,
         actor: Actor<'_>,
         current: &User,
         change: &ProfileChange,
+        write: &ProfileWrite<'_>,
         repo: &mut dyn Repository,
-    ) -> ServiceResult<ProfileChange> {
+    ) -> ServiceResult<(ProfileChange, Option<EmailAddress>)> {
         self.authorize(actor, Action::UpdateProfile, current)?;
         let change = change.clone().without_current(&current.profile);
         refuse_read_only(actor, current, &change, None)?;
         refuse_move_out_of_scope(actor, current, &change, repo)?;
-        Ok(change)
+        Ok(match write.link {
+            Some(_) => (change, None),
+            None => self.hold_new_email(actor, current, change),
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn update_profile_inner(
         &self,
         actor: Actor<'_>,
         target: UserKey,
-        expected: Option<Version>,
         change: &ProfileChange,
-        upstream: bool,
+        write: &ProfileWrite<'_>,
         fields: &mut Vec<String>,
         ctx: &RequestContext,
     ) -> ServiceResult<User> {
+        let (expected, upstream) = (write.expected, write.upstream);
         // Changes of one user that go to the Application Server are ordered by its claim; no
         // transaction is open while the AS is called (issue 15).
         let _claim = self.claim_user_if(upstream, target)?;
+        let mut held = None;
         let sent = if upstream {
-            let (current, effective) = self.store.read(|repo| {
+            let (current, (effective, new_email), linked) = self.store.read(|repo| {
                 let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
-                let effective = self.decide_profile_change(actor, &current, change, repo)?;
-                Ok::<_, ServiceError>((current, effective))
+                let decided = self.decide_profile_change(actor, &current, change, write, repo)?;
+                let linked = match write.link {
+                    Some(digest) => repo.email_change_link(digest, self.clock.now())?.map(|(user, _)| user),
+                    None => None,
+                };
+                Ok::<_, ServiceError>((current, decided, linked))
             })?;
-            *fields = effective.fields().iter().map(|f| f.wire_name().to_owned()).collect();
+            // Under the claim: the link is still there before the Application Server is told.
+            if write.link.is_some() && linked != Some(target) {
+                return Err(ServiceError::EmailChangeLinkInvalid);
+            }
+            *fields = wire_names(&effective, write);
             if expected.is_some_and(|v| v != current.version) {
                 return Err(ServiceError::PreconditionFailed);
             }
+            self.count_email_change(&current, new_email.as_ref())?;
+            held = new_email;
             if effective.is_empty() {
-                return Ok(current);
+                if held.is_none() {
+                    return Ok(current);
+                }
+                // Only an address to verify: nothing for the Application Server yet.
+                None
+            } else {
+                let armed = self.arm(target, Realign::Profile(effective.fields()))?;
+                if let Err(err) = self.upstream.update_profile(&current, &effective) {
+                    self.upstream_failed(armed, &err);
+                    return Err(err.into());
+                }
+                Some((current, effective, armed))
             }
-            let armed = self.arm(target, Realign::Profile(effective.fields()))?;
-            if let Err(err) = self.upstream.update_profile(&current, &effective) {
-                self.upstream_failed(armed, &err);
-                return Err(err.into());
-            }
-            Some((current, effective, armed))
         } else {
+            if write.link.is_none() {
+                // The throttle counts before the transaction, on the address as read now.
+                let current = self
+                    .store
+                    .read(|repo| repo.user_by_key(target))?
+                    .ok_or(ServiceError::NotFound("user"))?;
+                let (_, new_email) =
+                    self.hold_new_email(actor, &current, change.clone().without_current(&current.profile));
+                self.count_email_change(&current, new_email.as_ref())?;
+            }
             None
         };
         let now = self.clock.now();
         let written = self.store.write(|repo| {
-            let (change, expected) = match &sent {
+            if let Some(digest) = write.link
+                && repo.take_email_change(digest, now)?.map(|(user, _)| user) != Some(target)
+            {
+                return Err(ServiceError::EmailChangeLinkInvalid);
+            }
+            let (change, expected, held, current) = match &sent {
                 // Exactly what the AS accepted, on the version it was decided on: an interleaved
                 // write is a `VersionMismatch`, answered 412 after the AS is realigned.
                 Some((before, sent, armed)) => {
                     self.disarm(repo, armed)?;
-                    (sent.clone(), Some(before.version))
+                    (sent.clone(), Some(before.version), held.clone(), None)
                 }
                 None => {
                     let current = repo.user_by_key(target)?.ok_or(ServiceError::NotFound("user"))?;
-                    let change = self.decide_profile_change(actor, &current, change, repo)?;
-                    *fields = change.fields().iter().map(|f| f.wire_name().to_owned()).collect();
-                    if change.is_empty() {
+                    let (change, new_email) = self.decide_profile_change(actor, &current, change, write, repo)?;
+                    *fields = wire_names(&change, write);
+                    if change.is_empty() && new_email.is_none() {
                         return match expected {
                             Some(v) if v != current.version => Err(ServiceError::PreconditionFailed),
                             _ => Ok(current),
                         };
                     }
-                    (change, expected)
+                    (change, expected, new_email, Some(current))
                 }
             };
-            let updated = repo.update_profile(target, expected, &change, now)?;
-            self.forget_reset_links_if_address_changed(repo, target, &change)?;
-            let event = self.audit_event(
-                actor.principal(),
-                Some(target),
-                AuditAction::ProfileUpdate,
-                fields.clone(),
-                AuditOutcome::Success,
-                ctx,
-            );
-            self.record(repo, &event)?;
+            let updated = match current {
+                // Only an address to verify: the user's row stays as it is.
+                Some(current) if change.is_empty() => {
+                    if expected.is_some_and(|v| v != current.version) {
+                        return Err(ServiceError::PreconditionFailed);
+                    }
+                    current
+                }
+                _ => {
+                    let updated = repo.update_profile(target, expected, &change, now)?;
+                    self.forget_links_if_address_changed(repo, target, &change)?;
+                    let event = self.audit_event(
+                        actor.principal(),
+                        Some(target),
+                        AuditAction::ProfileUpdate,
+                        fields.clone(),
+                        AuditOutcome::Success,
+                        ctx,
+                    );
+                    self.record(repo, &event)?;
+                    updated
+                }
+            };
+            if let Some(new) = &held {
+                self.ask_email_change(repo, actor, &updated, new, ctx)?;
+            }
             Ok(updated)
         });
         if let (Err(err), Some((_, _, armed))) = (&written, sent) {
@@ -449,8 +550,10 @@ impl<S: Store> Services<S> {
             now,
         )?;
         repo.delete_user_sessions(user.key, prepared.keep_session.as_ref())?;
-        // A pending reset link would undo what was just chosen.
+        // A pending reset link would undo what was just chosen; a pending change of the address
+        // may be a thief's, who is being locked out.
         repo.delete_password_resets(user.key)?;
+        repo.delete_email_change(user.key)?;
         if prepared.own {
             // "This wasn't me" demanded it: done. An administrator's reset leaves the demand (the
             // administrator knows the new password).

@@ -18,30 +18,15 @@ use crate::profile::{Actor, PreparedPassword};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::{UserKey, Username};
 use accountd_domain::ports::{NewOutboxMessage, OutboxMessage, Store};
-use accountd_domain::principal::{AuthMethod, Principal};
-use accountd_domain::records::{AuditAction, AuditOutcome, SealedSecret};
+use accountd_domain::records::{AuditAction, AuditOutcome};
 use accountd_domain::secret::Password;
 use accountd_domain::user::User;
 use accountd_policy::mode::Authenticator;
-use accountd_policy::tokens;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
 
 /// Outbox topic of a reset link's e-mail.
 pub const NOTIFY_RESET: &str = "notify.password-reset";
 /// The most users one e-mail address may match (each gets their own link).
 const MAX_MATCHES: u32 = 5;
-
-/// An outbox message of [`NOTIFY_RESET`]: whom, and the link's token sealed under the key ring
-/// with the user's UUID as associated data.
-#[derive(Debug, Serialize, Deserialize)]
-struct ResetPayload {
-    user: i64,
-    key_id: String,
-    sealed: String,
-    expires_at: i64,
-    id: String,
-}
 
 impl<S: Store> Services<S> {
     /// Why password reset by e-mail can't be used here, if it can't.
@@ -99,29 +84,8 @@ impl<S: Store> Services<S> {
     }
 
     fn send_reset_link(&self, user: &User, by_address: bool, ctx: &RequestContext) -> ServiceResult<()> {
-        let ring = self
-            .key_ring
-            .as_ref()
-            .ok_or(ServiceError::ResetUnavailable("This server has no sealing keys."))?;
-        let mut secret = [0u8; tokens::TOKEN_BYTES];
-        self.random.fill(&mut secret);
-        let token = tokens::encode_token(&secret);
-        let digest = tokens::token_digest(&secret);
-        let mut nonce = [0u8; accountd_policy::factors::NONCE_BYTES];
-        self.random.fill(&mut nonce);
-        let sealed = ring
-            .seal(token.as_bytes(), user.uuid.as_bytes(), nonce)
-            .map_err(|e| ServiceError::Hashing(format!("sealing a reset link: {e}")))?;
+        let link = self.new_link(user, self.config.notifications.reset_link_minutes, None)?;
         let now = self.clock.now();
-        let minutes = i64::from(self.config.notifications.reset_link_minutes);
-        let expires_at = now.plus_seconds(minutes * 60);
-        let payload = ResetPayload {
-            user: user.key.0,
-            key_id: sealed.key_id,
-            sealed: base64::engine::general_purpose::STANDARD.encode(&sealed.bytes),
-            expires_at: expires_at.as_millis(),
-            id: self.new_uuid().to_string(),
-        };
         let kind = if by_address { "by_address" } else { "by_username" };
         let event = self.audit_event(
             None,
@@ -132,12 +96,12 @@ impl<S: Store> Services<S> {
             ctx,
         );
         self.store.write(|repo| {
-            repo.create_password_reset(&digest, user.key, now, expires_at)?;
+            repo.create_password_reset(&link.digest, user.key, now, link.expires_at)?;
             repo.enqueue_outbox(
                 &NewOutboxMessage {
                     topic: NOTIFY_RESET.to_owned(),
                     user: None,
-                    payload: serde_json::to_string(&payload).unwrap_or_default(),
+                    payload: link.payload.clone(),
                     not_before: now,
                 },
                 now,
@@ -148,8 +112,8 @@ impl<S: Store> Services<S> {
     }
 
     /// Inside a profile change's transaction: a new (or no) e-mail address ends the user's pending
-    /// reset links, which went to the old one.
-    pub(crate) fn forget_reset_links_if_address_changed(
+    /// reset links, which went to the old one, and a pending verified change of the address.
+    pub(crate) fn forget_links_if_address_changed(
         &self,
         repo: &mut dyn accountd_domain::ports::Repository,
         user: UserKey,
@@ -157,6 +121,7 @@ impl<S: Store> Services<S> {
     ) -> ServiceResult<()> {
         if change.email.is_some() {
             repo.delete_password_resets(user)?;
+            repo.delete_email_change(user)?;
         }
         Ok(())
     }
@@ -169,9 +134,7 @@ impl<S: Store> Services<S> {
             return Err(ServiceError::ResetUnavailable(why));
         }
         self.count_reset_attempt(ctx)?;
-        let digest = tokens::decode_token(token)
-            .map(|bytes| tokens::token_digest(&bytes))
-            .ok_or(ServiceError::ResetLinkInvalid)?;
+        let digest = crate::links::link_digest(token).ok_or(ServiceError::ResetLinkInvalid)?;
         // At most LINK_ATTEMPTS tries per link in the window: a refusal leaves the link usable, and
         // its "reused" verdict must not become an oracle for the current password.
         let hex: String = digest.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
@@ -213,15 +176,7 @@ impl<S: Store> Services<S> {
             self.upstream.set_password(&user, new)?;
         }
         // By the user themself (who proved they read the mailbox), stored as every password change.
-        let principal = Principal {
-            user: user.clone(),
-            auth: AuthMethod::Session,
-            session: None,
-            proved_at: None,
-            enrollment_only: false,
-            read_only: false,
-            password_change_only: false,
-        };
+        let principal = crate::links::holder(&user);
         let prepared = PreparedPassword::by_reset_link(hash, rules.history);
         let written = self.store.write(|repo| {
             repo.lock_account(user.key)?;
@@ -255,48 +210,18 @@ impl<S: Store> OutboxHandler<S> for NotifyReset {
     }
 
     fn deliver(&self, services: &Services<S>, message: &OutboxMessage) -> Result<(), DeliveryError> {
-        let payload: ResetPayload =
-            serde_json::from_str(&message.payload).map_err(|e| DeliveryError::GiveUp(format!("payload: {e}")))?;
-        if services.clock.now().as_millis() >= payload.expires_at {
-            return Ok(());
-        }
-        let Some((user, to)) = crate::notify::recipient(services, UserKey(payload.user))? else {
+        let Some((opened, id)) = crate::links::open_link(services, message)? else {
             return Ok(());
         };
-        let (Some(ring), Some(mailer)) = (&services.key_ring, &services.mailer) else {
-            return Err(DeliveryError::Retry(
-                "no sealing keys or SMTP server on this instance".into(),
-            ));
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&payload.sealed)
-            .map_err(|e| DeliveryError::GiveUp(format!("sealed link: {e}")))?;
-        let token = ring
-            .open(
-                &SealedSecret {
-                    key_id: payload.key_id.clone(),
-                    bytes,
-                },
-                user.uuid.as_bytes(),
-            )
-            .map_err(|e| DeliveryError::GiveUp(format!("the link can't be opened: {e}")))?;
-        let token = String::from_utf8_lossy(&token).into_owned();
         let notifications = &services.config.notifications;
-        let link = format!("{}#reset={token}", notifications.account_page_url);
-        let language = crate::messages::Lang::of(user.profile.language.as_ref().map(|l| l.as_str()));
+        let link = format!("{}#reset={}", notifications.account_page_url, opened.token);
+        let language = crate::messages::Lang::of(opened.user.profile.language.as_ref().map(|l| l.as_str()));
         let written = crate::messages::reset_mail(
-            user.username.as_str(),
+            opened.user.username.as_str(),
             &link,
             notifications.reset_link_minutes,
             language,
         );
-        let mail = accountd_domain::ports::Mail {
-            to,
-            subject: written.subject,
-            text: written.text,
-            html: written.html,
-            id: payload.id,
-        };
-        mailer.send(&mail).map_err(crate::notify::delivery_error)
+        crate::links::send(services, opened.to, written, id)
     }
 }

@@ -150,6 +150,15 @@ impl<S: Store> Services<S> {
         self.count_within(Counter::Resets(login), self.config.throttle.max_resets_per_account)
     }
 
+    /// Counts one verified e-mail change asked by `user` (as many in the window as password
+    /// resets per account: each sends a mail to an address of the client's choosing).
+    pub(crate) fn count_email_change_request(&self, user: accountd_domain::ids::UserKey) -> ServiceResult<()> {
+        self.count_within(
+            Counter::Resets(&format!("email-change:{}", user.0)),
+            self.config.throttle.max_resets_per_account,
+        )
+    }
+
     /// Counts one try of a reset link (by its digest's hex): 429 past [`LINK_ATTEMPTS`] in the window.
     pub(crate) fn count_link_attempt(&self, link: &str) -> ServiceResult<()> {
         self.count_within(Counter::Resets(&format!("link:{link}")), LINK_ATTEMPTS)

@@ -252,16 +252,19 @@ impl<S: Store> Services<S> {
                 Ok((current_endpoint, change, endpoint))
             })
             .map_err(input_reference)?;
+        // A user's own new address may have to wait for its confirmation (issue 22).
+        let (change, held) = self.hold_new_email(actor_ref, &target, change);
         if expected.is_some_and(|v| v != target.version) {
             return Err(ServiceError::PreconditionFailed);
         }
-        if change.is_empty() && endpoint.is_none() && update.password.is_none() {
+        if change.is_empty() && endpoint.is_none() && update.password.is_none() && held.is_none() {
             // Only current values: nothing changes, nothing is audited, the AS is not called.
             return Ok(UserDetails {
                 user: target,
                 endpoint: current_endpoint,
             });
         }
+        self.count_email_change(&target, held.as_ref())?;
         let prepared: Option<PreparedPassword> = match &update.password {
             Some(change) => Some(self.prepare_password(actor_ref, &target, change.old.as_ref(), &change.new, ctx)?),
             None => None,
@@ -302,11 +305,20 @@ impl<S: Store> Services<S> {
                 let current_endpoint = repo.endpoint(target.key)?;
                 let (change, endpoint) =
                     effective_update(actor_ref, &current, current_endpoint.as_ref(), update, repo)?;
+                let (change, held) = self.hold_new_email(actor_ref, &current, change);
                 if let Some(armed) = &armed {
                     self.disarm(repo, armed)?;
                 }
-                let user = repo.update_profile(target.key, expected.or(decided), &change, now)?;
-                self.forget_reset_links_if_address_changed(repo, user.key, &change)?;
+                let user = if change.is_empty() && endpoint.is_none() && prepared.is_none() {
+                    // Only an address to verify: the user's row stays as it is.
+                    if expected.or(decided).is_some_and(|v| v != current.version) {
+                        return Err(ServiceError::PreconditionFailed);
+                    }
+                    current
+                } else {
+                    repo.update_profile(target.key, expected.or(decided), &change, now)?
+                };
+                self.forget_links_if_address_changed(repo, user.key, &change)?;
                 if let Some(endpoint) = &endpoint {
                     repo.set_endpoint(user.key, endpoint.as_ref())?;
                 }
@@ -327,6 +339,10 @@ impl<S: Store> Services<S> {
                 }
                 if let Some(prepared) = &prepared {
                     self.apply_password(repo, actor_ref, &user, prepared, ctx)?;
+                }
+                // After the password: a password change ends a pending change of address.
+                if let Some(new) = &held {
+                    self.ask_email_change(repo, actor_ref, &user, new, ctx)?;
                 }
                 let endpoint = repo.endpoint(user.key)?;
                 Ok(UserDetails { user, endpoint })

@@ -104,6 +104,8 @@ pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "passwordChangeDemand",
     ),
     ("password_resets_pkey", "password_resets.digest", "resetLink"),
+    ("email_changes_pkey", "email_changes.user_key", "emailChange"),
+    ("email_changes_digest_key", "email_changes.digest", "emailChangeLink"),
 ];
 
 /// `(PostgreSQL foreign-key constraint name, what is missing)`. SQLite doesn't say which key

@@ -329,6 +329,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    email_changes (user_key) {
+        user_key -> BigInt,
+        digest -> Binary,
+        email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     groups,
@@ -357,4 +367,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webauthn_ceremonies,
     password_change_demands,
     password_resets,
+    email_changes,
 );

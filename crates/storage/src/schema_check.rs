@@ -126,6 +126,7 @@ fn declared() -> BTreeMap<String, Vec<ColumnInfo>> {
             columns_of::<password_change_demands::table>(),
         ),
         ("password_resets", columns_of::<password_resets::table>()),
+        ("email_changes", columns_of::<email_changes::table>()),
     ]
     .into_iter()
     .map(|(t, c)| (t.to_owned(), c))
@@ -141,6 +142,7 @@ const EXPECTED_FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("departments", "tenant_key", "tenants", "CASCADE"),
     ("devices", "group_key", "groups", "CASCADE"),
     ("devices", "tenant_key", "tenants", "CASCADE"),
+    ("email_changes", "user_key", "users", "CASCADE"),
     ("groups", "tenant_key", "tenants", "CASCADE"),
     ("login_challenges", "user_key", "users", "CASCADE"),
     ("passkeys", "user_key", "users", "CASCADE"),

@@ -91,6 +91,7 @@ contract_tests!(
     passkeys_move_forward_and_ceremonies_are_taken_once,
     password_change_demands_hold_sessions_until_settled,
     password_reset_links_are_taken_once_before_expiry,
+    email_changes_wait_one_per_user_and_are_taken_once,
     audit_newest_first,
     audit_purge_deletes_only_the_old_oldest_first_in_batches,
     write_rolls_back_on_err,

@@ -467,6 +467,21 @@ async fn every_personal_data_answer_is_no_store_and_nosniff() {
 
     // Logout, on a fresh session (ending the others ended the first one).
     let xsrf = app.login_ok(&browser, "foouser").await;
+
+    // Verified e-mail changes: the pending change, its cancellation, a link that isn't one.
+    use accountd_http::email_change as ec;
+    let pending = browser.get(app.url(ec::PENDING));
+    walk.step(Method::GET, ec::PENDING, pending, StatusCode::OK).await;
+    let cancel = browser.delete(app.url(ec::PENDING)).header("X-XSRF-TOKEN", &xsrf);
+    walk.step(Method::DELETE, ec::PENDING, cancel, StatusCode::NO_CONTENT)
+        .await;
+    let confirm = app
+        .fresh_client()
+        .post(app.url(ec::CONFIRM))
+        .json(&json!({"token": "x"}));
+    walk.step(Method::POST, ec::CONFIRM, confirm, StatusCode::BAD_REQUEST)
+        .await;
+
     let logout = browser.post(app.url(apio::LOGOUT)).header("X-XSRF-TOKEN", xsrf);
     walk.step(Method::POST, apio::LOGOUT, logout, StatusCode::OK).await;
 

@@ -8,6 +8,7 @@ mod axway;
 mod bodies;
 mod claims;
 mod cross_dialect;
+mod email_change;
 mod fuzz;
 mod headers;
 mod helpers;

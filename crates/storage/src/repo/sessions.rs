@@ -5,12 +5,13 @@ use super::user::{UserJoinRow, to_user, user_columns, user_joins};
 use super::{Repo, count};
 use crate::connection::per_backend;
 use crate::error::{QueryResultExt, corrupt};
-use crate::schema::{password_change_demands, password_resets, sessions, users};
+use crate::schema::{email_changes, password_change_demands, password_resets, sessions, users};
 use accountd_domain::ids::UserKey;
 use accountd_domain::ports::{SessionStore, StoreResult};
 use accountd_domain::principal::AuthMethod;
-use accountd_domain::records::{ClientInfo, NewSession, Session};
+use accountd_domain::records::{ClientInfo, NewSession, PendingEmailChange, Session};
 use accountd_domain::secret::TokenDigest;
+use accountd_domain::text::EmailAddress;
 use accountd_domain::user::{Timestamp, User};
 use diesel::prelude::*;
 
@@ -237,6 +238,105 @@ impl SessionStore for Repo<'_> {
         })
     }
 
+    fn put_email_change(
+        &mut self,
+        user: UserKey,
+        digest: &TokenDigest,
+        change: &PendingEmailChange,
+    ) -> StoreResult<()> {
+        self.single(|conn| {
+            diesel::delete(email_changes::table.filter(email_changes::user_key.eq(user.0)))
+                .execute(conn)
+                .store()?;
+            diesel::insert_into(email_changes::table)
+                .values((
+                    email_changes::user_key.eq(user.0),
+                    email_changes::digest.eq(digest.as_bytes().as_slice()),
+                    email_changes::email.eq(change.email.as_str()),
+                    email_changes::created_at.eq(change.created_at.as_millis()),
+                    email_changes::expires_at.eq(change.expires_at.as_millis()),
+                ))
+                .execute(conn)
+                .store_or_missing("user")
+                .map(|_| ())
+        })
+    }
+
+    fn email_change(&mut self, user: UserKey, now: Timestamp) -> StoreResult<Option<PendingEmailChange>> {
+        let row: Option<(String, i64, i64)> = email_changes::table
+            .filter(email_changes::user_key.eq(user.0))
+            .filter(email_changes::expires_at.gt(now.as_millis()))
+            .select((
+                email_changes::email,
+                email_changes::created_at,
+                email_changes::expires_at,
+            ))
+            .first(self.conn)
+            .optional()
+            .store()?;
+        row.map(|(email, created_at, expires_at)| {
+            Ok(PendingEmailChange {
+                email: stored_email(user, email)?,
+                created_at: Timestamp::from_millis(created_at),
+                expires_at: Timestamp::from_millis(expires_at),
+            })
+        })
+        .transpose()
+    }
+
+    fn email_change_link(
+        &mut self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<(UserKey, EmailAddress)>> {
+        let row: Option<(i64, String)> = email_changes::table
+            .filter(email_changes::digest.eq(digest.as_bytes().as_slice()))
+            .filter(email_changes::expires_at.gt(now.as_millis()))
+            .select((email_changes::user_key, email_changes::email))
+            .first(self.conn)
+            .optional()
+            .store()?;
+        row.map(|(user, email)| Ok((UserKey(user), stored_email(UserKey(user), email)?)))
+            .transpose()
+    }
+
+    fn take_email_change(
+        &mut self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<(UserKey, EmailAddress)>> {
+        let row: Option<(i64, String)> = self.single(|conn| {
+            let mine = email_changes::table
+                .filter(email_changes::digest.eq(digest.as_bytes().as_slice()))
+                .filter(email_changes::expires_at.gt(now.as_millis()));
+            per_backend!(&mut *conn, |c| diesel::delete(mine)
+                .returning((email_changes::user_key, email_changes::email))
+                .get_result(c)
+                .optional())
+            .store()
+        })?;
+        row.map(|(user, email)| Ok((UserKey(user), stored_email(UserKey(user), email)?)))
+            .transpose()
+    }
+
+    fn delete_email_change(&mut self, user: UserKey) -> StoreResult<bool> {
+        self.single(|conn| {
+            diesel::delete(email_changes::table.filter(email_changes::user_key.eq(user.0)))
+                .execute(conn)
+                .store()
+                .map(|n| n > 0)
+        })
+    }
+
+    fn purge_email_changes(&mut self, now: Timestamp) -> StoreResult<u64> {
+        self.single(|conn| {
+            diesel::delete(email_changes::table.filter(email_changes::expires_at.lt(now.as_millis())))
+                .execute(conn)
+                .store()
+                .map(count)
+        })
+    }
+
     fn demand_password_change(&mut self, user: UserKey, at: Timestamp) -> StoreResult<()> {
         self.single(|conn| {
             per_backend!(&mut *conn, |c| diesel::insert_into(password_change_demands::table)
@@ -278,4 +378,9 @@ impl SessionStore for Repo<'_> {
         })?;
         Ok(settled > 0)
     }
+}
+
+/// A pending change's address as stored (checked when it was asked; read back leniently).
+fn stored_email(user: UserKey, email: String) -> StoreResult<EmailAddress> {
+    EmailAddress::from_stored("emailAddress", email).map_err(|e| corrupt("email_changes", user.0, e))
 }

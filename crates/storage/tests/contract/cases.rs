@@ -1845,6 +1845,67 @@ pub fn password_reset_links_are_taken_once_before_expiry(db: &TestDatabase) {
     assert!(by_email.is_empty());
 }
 
+pub fn email_changes_wait_one_per_user_and_are_taken_once(db: &TestDatabase) {
+    directory(db);
+    let u = end_user(db, "u1");
+    let other = end_user(db, "u2");
+    let at = |s: i64| Timestamp::from_millis(T0.as_millis() + s * 1000);
+    let change = |address: &str, expires: i64| accountd_domain::records::PendingEmailChange {
+        email: EmailAddress::parse_for("emailAddress", address).unwrap(),
+        created_at: at(0),
+        expires_at: at(expires),
+    };
+    write(db, |r| {
+        r.put_email_change(u.key, &digest(80), &change("a@example.org", 60))
+    })
+    .unwrap();
+    // A newer change replaces the pending one, and its link.
+    write(db, |r| {
+        r.put_email_change(u.key, &digest(81), &change("b@example.org", 60))
+    })
+    .unwrap();
+    write(db, |r| {
+        r.put_email_change(other.key, &digest(82), &change("c@example.org", 10))
+    })
+    .unwrap();
+    assert_err(
+        write(db, |r| {
+            r.put_email_change(UserKey(-1), &digest(83), &change("d@example.org", 60))
+        }),
+        StoreError::NotFound("user"),
+    );
+    assert_eq!(read(db, |r| r.email_change_link(&digest(80), at(1))).unwrap(), None);
+    assert_eq!(
+        read(db, |r| r.email_change(u.key, at(59))).unwrap(),
+        Some(change("b@example.org", 60))
+    );
+    assert_eq!(read(db, |r| r.email_change(u.key, at(60))).unwrap(), None, "expired");
+    let b = EmailAddress::parse_for("emailAddress", "b@example.org").unwrap();
+    assert_eq!(
+        read(db, |r| r.email_change_link(&digest(81), at(1))).unwrap(),
+        Some((u.key, b.clone()))
+    );
+    // Taken once, before it expires.
+    assert_eq!(
+        write(db, |r| r.take_email_change(&digest(81), at(1))).unwrap(),
+        Some((u.key, b))
+    );
+    assert_eq!(write(db, |r| r.take_email_change(&digest(81), at(1))).unwrap(), None);
+    assert_eq!(
+        write(db, |r| r.take_email_change(&digest(82), at(10))).unwrap(),
+        None,
+        "expired"
+    );
+    assert!(!write(db, |r| r.delete_email_change(u.key)).unwrap());
+    write(db, |r| {
+        r.put_email_change(u.key, &digest(84), &change("e@example.org", 60))
+    })
+    .unwrap();
+    assert!(write(db, |r| r.delete_email_change(u.key)).unwrap());
+    assert_eq!(write(db, |r| r.purge_email_changes(at(11))).unwrap(), 1);
+    assert_eq!(read(db, |r| r.email_change(other.key, at(1))).unwrap(), None);
+}
+
 pub fn password_change_demands_hold_sessions_until_settled(db: &TestDatabase) {
     directory(db);
     let u = end_user(db, "u1");
