@@ -575,6 +575,25 @@ pub trait Store: Send + Sync + 'static {
     where
         E: From<StoreError>;
 
+    /// Whether [`Store::read_here`] answers on the calling thread without a network round trip
+    /// (an embedded database such as SQLite, read in microseconds): then the hot reads of a
+    /// request may run on an async worker (DESIGN.md's measured exception). `false` by default,
+    /// and for PostgreSQL: its reads stay off the workers.
+    fn reads_here(&self) -> bool {
+        false
+    }
+
+    /// Runs `f`, which only reads, on the calling thread's own connection where
+    /// [`Store::reads_here`] (no pool checkout, no hand-off to a blocking thread); elsewhere as
+    /// [`Store::read`]. Each statement sees the latest committed data, as a pooled read does.
+    /// For a request's hot indexed reads only (a session lookup, a Basic credential's rows).
+    fn read_here<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.read(f)
+    }
+
     /// Runs `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`). It commits only when `f`
     /// returns `Ok`; an `Err` (from the store, or from anything `f` decided) rolls every write of
     /// `f` back. Keep `f` short and free of external calls (the Application Server): the write lock

@@ -1,7 +1,7 @@
 //! Authentication: password login under the login mode, sessions (idle and absolute timeouts),
 //! HTTP Basic with a verification cache, API tokens, logout, and brute-force throttling.
 
-use crate::basic_cache::{credentials_key, fingerprint};
+use crate::basic_cache::{Hit, credentials_key, fingerprint};
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::Username;
 use accountd_domain::ports::{Store, UpstreamError};
@@ -12,6 +12,10 @@ use accountd_domain::text::Text;
 use accountd_domain::user::{Timestamp, User};
 use accountd_policy::mode::{Authenticator, Operation, dispatch};
 use accountd_policy::tokens;
+
+/// How long a Basic request waits for another's verification of the same credential before it
+/// verifies on its own.
+const FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A successful login. Its `Debug` leaves the tokens out.
 #[derive(Clone)]
@@ -68,6 +72,14 @@ impl std::fmt::Debug for IssuedToken {
 /// the session id's: 256 random bits the client keeps in an HttpOnly cookie and the store keeps
 /// only the SHA-256 of, so neither script nor a database reader can compute the token.
 const XSRF_KEY: &[u8] = b"accountd XSRF token v1";
+
+/// What a session lookup found.
+enum SessionLookup {
+    /// A live session; `touch` when its activity is due to be recorded.
+    Valid { principal: Principal, touch: bool },
+    /// Past its absolute or idle end, or its user may no longer sign in: to be deleted.
+    Ended(accountd_domain::secret::TokenDigest),
+}
 
 impl<S: Store> Services<S> {
     /// The XSRF token that belongs to a session token (`None` for a malformed token).
@@ -135,15 +147,21 @@ impl<S: Store> Services<S> {
                 if basic && self.config.basic_auth.cache_seconds > 0 {
                     let key = credentials_key(&self.secret_key, username, password.expose());
                     let fp = fingerprint(record.hash.as_str());
-                    if self.basic_cache.hit(&key, user.key, &fp, now) {
-                        return self.admit(user, Some(record));
-                    }
-                    let verified = self.hasher.verify(&record.hash, password.expose())?;
-                    if !verified.matches {
+                    let matches = match self.basic_cache.hit(&key, user.key, &fp, now) {
+                        Hit::Fresh => return self.admit(user, Some(record)),
+                        // Near the entry's end: verified again by this request alone, while the
+                        // others keep using it, so a hot credential never expires under load.
+                        Hit::Refresh => self.hasher.verify(&record.hash, password.expose())?.matches,
+                        // Concurrent requests with this credential share one verification.
+                        Hit::Miss => self.basic_cache.verify_once(&key, &fp, FLIGHT_WAIT, || {
+                            self.hasher.verify(&record.hash, password.expose()).map(|v| v.matches)
+                        })?,
+                    };
+                    if !matches {
                         return Err(ServiceError::BadCredentials);
                     }
-                    let expires = now.plus_seconds(self.config.basic_auth.cache_seconds);
-                    self.basic_cache.remember(key, user.key, fp, expires, now);
+                    let (expires, refresh) = self.basic_cache_times(now);
+                    self.basic_cache.remember(key, user.key, fp, expires, refresh, now);
                     return self.admit(user, Some(record));
                 }
                 let verified = self.hasher.verify(&record.hash, password.expose())?;
@@ -283,33 +301,74 @@ impl<S: Store> Services<S> {
     /// The caller behind a session token (`sessionid` cookie, or `SoTicket`). Ends the session when it
     /// is past its idle or absolute timeout.
     pub fn authenticate_session(&self, token: &str, method: AuthMethod) -> ServiceResult<Principal> {
+        match self.look_up_session(token, method, false)? {
+            SessionLookup::Ended(digest) => {
+                self.store.write(|repo| repo.delete_session(&digest))?;
+                Err(ServiceError::Unauthenticated)
+            }
+            SessionLookup::Valid { principal, touch } => {
+                if let (true, Some(digest)) = (touch, &principal.session)
+                    && let Err(err) = self.store.write(|repo| repo.touch_session(digest, self.clock.now()))
+                {
+                    tracing::warn!(error = %err, "could not record session activity");
+                }
+                Ok(principal)
+            }
+        }
+    }
+
+    /// Whether the store answers the hot reads of a request on the calling thread (SQLite): then
+    /// [`Services::authenticate_session_here`] and [`Services::authenticate_basic_here`] may run
+    /// on an async worker.
+    pub fn reads_here(&self) -> bool {
+        self.store.reads_here()
+    }
+
+    /// [`Services::authenticate_session`] on the calling thread's own read connection
+    /// ([`accountd_domain::ports::Store::read_here`]), when nothing must be written: `None` when
+    /// the session is due to be touched or has ended (then [`Services::authenticate_session`],
+    /// off the worker, does it). One indexed read; an unknown session is refused here.
+    pub fn authenticate_session_here(&self, token: &str, method: AuthMethod) -> Option<ServiceResult<Principal>> {
+        match self.look_up_session(token, method, true) {
+            Ok(SessionLookup::Valid {
+                principal,
+                touch: false,
+            }) => Some(Ok(principal)),
+            Ok(_) => None,
+            Err(err) => Some(Err(err)),
+        }
+    }
+
+    /// The session of `token` and its user, read on this thread when `here`.
+    fn look_up_session(&self, token: &str, method: AuthMethod, here: bool) -> ServiceResult<SessionLookup> {
         let bytes = tokens::decode_token(token).ok_or(ServiceError::Unauthenticated)?;
         let digest = tokens::token_digest(&bytes);
-        let (session, user) = self
-            .store
-            .read(|repo| repo.session_with_user(&digest))?
-            .ok_or(ServiceError::Unauthenticated)?;
+        let read = |repo: &mut dyn accountd_domain::ports::Repository| repo.session_with_user(&digest);
+        let found = if here {
+            self.store.read_here(read)?
+        } else {
+            self.store.read(read)?
+        };
+        let (session, user) = found.ok_or(ServiceError::Unauthenticated)?;
         let now = self.clock.now();
         let idle_end = session
             .last_seen_at
             .plus_seconds(self.config.sessions.idle_timeout_seconds);
         if now >= session.expires_at || now >= idle_end || !user.may_sign_in() {
-            self.store.write(|repo| repo.delete_session(&digest))?;
-            return Err(ServiceError::Unauthenticated);
+            return Ok(SessionLookup::Ended(digest));
         }
-        if now.seconds_since(session.last_seen_at) >= self.config.sessions.touch_interval_seconds
-            && let Err(err) = self.store.write(|repo| repo.touch_session(&digest, now))
-        {
-            tracing::warn!(error = %err, "could not record session activity");
-        }
-        Ok(Principal {
-            user,
-            auth: method,
-            session: Some(digest),
-            proved_at: Some(session.proved_at),
-            enrollment_only: session.enrollment_only,
-            read_only: false,
-            password_change_only: session.password_change_only,
+        let touch = now.seconds_since(session.last_seen_at) >= self.config.sessions.touch_interval_seconds;
+        Ok(SessionLookup::Valid {
+            principal: Principal {
+                user,
+                auth: method,
+                session: Some(digest),
+                proved_at: Some(session.proved_at),
+                enrollment_only: session.enrollment_only,
+                read_only: false,
+                password_change_only: session.password_change_only,
+            },
+            touch,
         })
     }
 
@@ -364,6 +423,69 @@ impl<S: Store> Services<S> {
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
         }
+    }
+
+    /// When a verification remembered at `now` expires, and when it is refreshed (its last sixth,
+    /// at least a second).
+    fn basic_cache_times(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let life = self.config.basic_auth.cache_seconds;
+        let expires = now.plus_seconds(life);
+        (expires, expires.plus_seconds(-(life / 6).max(1)))
+    }
+
+    /// [`Services::authenticate_basic`] on the calling thread's own read connection
+    /// ([`accountd_domain::ports::Store::read_here`]) for the common case only: a local password
+    /// whose verification is remembered and fresh. One read gives the throttle state, the user,
+    /// the password, the second factor and a demanded change. `None` for anything else (a miss,
+    /// a refresh due, a refusal, a failure, another login mode): [`Services::authenticate_basic`]
+    /// answers it off the worker, where argon2 and failure padding run.
+    pub fn authenticate_basic_here(
+        &self,
+        username: &str,
+        password: &Password,
+        ctx: &RequestContext,
+    ) -> Option<ServiceResult<Principal>> {
+        let how = dispatch(
+            self.config.apio.login_mode,
+            Operation::Login,
+            self.config.apio.update_profile_to_bs_db_sso,
+        );
+        if how.authenticate != Authenticator::Local || self.config.basic_auth.cache_seconds <= 0 {
+            return None;
+        }
+        let name = Username::parse(username).ok()?;
+        let counters = self.login_counters(username, ctx);
+        let demands_apply = self.password_demands_apply(AuthMethod::Basic);
+        let now = self.clock.now();
+        let read = self.store.read_here(|repo| {
+            let throttled = self.throttled(repo, &counters, now)?;
+            let Some((user, Some(record))) = repo.user_with_password(&name)? else {
+                return Ok::<_, ServiceError>(None);
+            };
+            let has_factor = self.has_second_factor(repo, user.key)?;
+            let demanded = demands_apply && repo.password_change_demanded(user.key)?;
+            Ok(Some((throttled, user, record, has_factor, demanded)))
+        });
+        let Ok(Some((None, user, record, false, password_change_only))) = read else {
+            return None;
+        };
+        let key = credentials_key(&self.secret_key, username, password.expose());
+        if !user.may_sign_in()
+            || !self
+                .basic_cache
+                .fresh(&key, user.key, &fingerprint(record.hash.as_str()), now)
+        {
+            return None;
+        }
+        Some(Ok(Principal {
+            enrollment_only: self.factor_required(&user),
+            read_only: false,
+            password_change_only,
+            user,
+            auth: AuthMethod::Basic,
+            session: None,
+            proved_at: Some(now),
+        }))
     }
 
     /// The user an identity-provider token vouches for, when the login mode authenticates with the

@@ -22,7 +22,7 @@ impl<S: Store> Services<S> {
     }
 
     /// The counters a failure of `account` from the request's address feeds, with their limits.
-    fn login_counters<'a>(&self, account: &'a str, ctx: &'a RequestContext) -> [(Counter<'a>, Limit); 3] {
+    pub(crate) fn login_counters<'a>(&self, account: &'a str, ctx: &'a RequestContext) -> [(Counter<'a>, Limit); 3] {
         let cfg = &self.config.throttle;
         let address = ctx.client.address.as_deref().unwrap_or(NO_ADDRESS);
         [
@@ -47,18 +47,26 @@ impl<S: Store> Services<S> {
         ]
     }
 
+    /// The longest wait of `counters` that refuses the next attempt at `now`, if one does.
+    pub(crate) fn throttled(
+        &self,
+        repo: &mut dyn Repository,
+        counters: &[(Counter<'_>, Limit)],
+        now: accountd_domain::user::Timestamp,
+    ) -> ServiceResult<Option<u64>> {
+        let mut longest = None;
+        for (counter, limit) in counters {
+            if let Some(state) = repo.throttle_state(&counter.key())? {
+                longest = longest.max(limit.retry_after(&state, now));
+            }
+        }
+        Ok(longest)
+    }
+
     /// 429 with the longest wait of `counters` that refuses the next attempt now.
     fn refuse_if_over(&self, counters: &[(Counter<'_>, Limit)]) -> ServiceResult<()> {
         let now = self.clock.now();
-        let retry_after = self.store.read(|repo| {
-            let mut longest = None;
-            for (counter, limit) in counters {
-                if let Some(state) = repo.throttle_state(&counter.key())? {
-                    longest = longest.max(limit.retry_after(&state, now));
-                }
-            }
-            Ok::<_, ServiceError>(longest)
-        })?;
+        let retry_after = self.store.read(|repo| self.throttled(repo, counters, now))?;
         match retry_after {
             None => Ok(()),
             Some(retry_after_seconds) => {

@@ -49,6 +49,10 @@ impl Default for PoolOptions {
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// Tells this database's connections in [`HERE`] apart from other databases' (tests open many).
+    id: u64,
+    /// What a thread's own read connection is opened with (SQLite: the file and its pragmas).
+    here: Arc<(Manager, SqlitePragmas)>,
     /// SQLite: this process's writers queue here before `BEGIN IMMEDIATE` (see [`WriteGate`]).
     writers: Arc<WriteGate>,
 }
@@ -100,6 +104,29 @@ impl Drop for WriteTurn<'_> {
     }
 }
 
+/// The ids of [`Database::id`].
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// The most databases a thread keeps its own read connection to (one in production; tests open
+/// many): the oldest goes first.
+const HERE_MAX: usize = 4;
+
+thread_local! {
+    /// This thread's own SQLite read connections, by database: the hot reads of a request run on
+    /// the async worker that serves it, without a pool checkout or a hand-off to the blocking
+    /// pool (`Store::read_here`; docs/performance.md). Closed when the thread ends.
+    static HERE: std::cell::RefCell<Vec<(u64, DbConn)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Database {
+    /// A new read connection of this thread's own, with the pool's pragmas.
+    fn open_here(&self) -> Result<DbConn, StoreError> {
+        let (manager, pragmas) = &*self.here;
+        let mut conn = r2d2::ManageConnection::connect(manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        pragmas.apply(&mut conn).map_err(db_error)?;
+        Ok(conn)
+    }
+}
+
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the URL: it may hold a password.
@@ -127,7 +154,16 @@ impl Database {
         if backend == Backend::Sqlite {
             create_private_sqlite_file(&target)?;
         }
-        let manager = Manager { backend, target };
+        let manager = Manager {
+            backend,
+            target: target.clone(),
+        };
+        let here = Arc::new((
+            Manager { backend, target },
+            SqlitePragmas {
+                busy_timeout: opts.sqlite_busy_timeout,
+            },
+        ));
         // One connection first, outside the pool: it reports a bad URL or an unreachable server
         // as such, and applies the migrations before anyone uses the schema.
         let mut first = r2d2::ManageConnection::connect(&manager).map_err(|e| StorageError::Connect(e.to_string()))?;
@@ -142,6 +178,8 @@ impl Database {
         Ok(Database {
             pool,
             backend,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            here,
             writers: Arc::new(WriteGate::default()),
         })
     }
@@ -338,6 +376,42 @@ impl Store for Database {
         f(&mut repo)
     }
 
+    fn reads_here(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
+    fn read_here<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if self.backend != Backend::Sqlite {
+            return self.read(f);
+        }
+        HERE.with(|cell| {
+            // A read inside a read (not expected) takes a pooled connection.
+            let Ok(mut conns) = cell.try_borrow_mut() else {
+                return self.read(f);
+            };
+            let index = match conns.iter().position(|(id, _)| *id == self.id) {
+                Some(index) => index,
+                None => {
+                    // Can't open one (too many files?): the pool, which reports its own errors.
+                    let Ok(conn) = self.open_here() else {
+                        drop(conns);
+                        return self.read(f);
+                    };
+                    if conns.len() >= HERE_MAX {
+                        conns.remove(0);
+                    }
+                    conns.push((self.id, conn));
+                    conns.len() - 1
+                }
+            };
+            let mut repo = Repo::new(&mut conns[index].1, false);
+            f(&mut repo)
+        })
+    }
+
     fn write<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
@@ -366,7 +440,7 @@ impl Store for Database {
         Some(self.pool_state())
     }
 
-    /// SQLite only: one `INSERT … SELECT` over a recursive sequence per 100,000 users, in its own
+    /// SQLite: one `INSERT … SELECT` over a recursive sequence per 100,000 users, in its own
     /// `BEGIN IMMEDIATE` transaction (a million users in seconds).
     fn bulk_copy_user(&self, template: UserKey, copy: &BulkCopy) -> Result<(), StoreError> {
         const BATCH: u64 = 100_000;
@@ -469,6 +543,30 @@ mod tests {
             let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
         }
+    }
+
+    /// `read_here` keeps one connection per thread and database, and each read sees what was
+    /// committed just before, by this process's pool or by another process's (instance's).
+    #[test]
+    fn a_thread_reads_here_what_was_just_committed() {
+        use accountd_domain::user::Timestamp;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+        let one = Database::open(&url, &PoolOptions::default()).unwrap();
+        let other = Database::open(&url, &PoolOptions::default()).unwrap();
+        assert!(one.reads_here());
+        let hits = |db: &Database| db.read_here(|r| r.throttle_state("k")).unwrap().map(|s| s.failures);
+        assert_eq!(hits(&one), None);
+        let now = Timestamp::from_millis(1_000);
+        one.write(|r| r.throttle_hit("k", now, 60)).unwrap();
+        assert_eq!(hits(&one), Some(1), "this instance's write");
+        other.write(|r| r.throttle_hit("k", now, 60)).unwrap();
+        assert_eq!(hits(&one), Some(2), "another instance's write");
+        assert_eq!(hits(&other), Some(2));
+        // A read inside a read still works (on a pooled connection).
+        let nested = one.read_here(|_| Ok::<_, StoreError>(hits(&one))).unwrap();
+        assert_eq!(nested, Some(2));
+        HERE.with(|conns| assert_eq!(conns.borrow().len(), 2, "one connection per database"));
     }
 
     #[test]

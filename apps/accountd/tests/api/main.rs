@@ -22,6 +22,7 @@ mod profile;
 #[path = "../common/receiver.rs"]
 mod receiver;
 mod reset;
+mod revocation;
 mod round_trip;
 mod second_factors;
 mod session;

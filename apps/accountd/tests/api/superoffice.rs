@@ -707,6 +707,44 @@ async fn database_context_identifier_comes_from_configuration() {
     assert_eq!(body["DatabaseContextIdentifier"], "Cust12345");
 }
 
+/// Issue 23: no stampede. Many requests with one credential at once share one verification,
+/// and a hot entry is verified again before it expires, so it never expires under load.
+#[actix_web::test]
+async fn concurrent_basic_requests_share_one_verification_and_a_hot_entry_never_expires() {
+    let app = spawn_app().await;
+    let before = app.hasher.verifications();
+    let requests: Vec<_> = (0..32)
+        .map(|_| {
+            let request = principal_request(&app).basic_auth("jbloggs", Some(DEMO_PASSWORD));
+            actix_web::rt::spawn(async move { request.send().await.map(|r| r.status()) })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), StatusCode::OK);
+    }
+    assert_eq!(
+        app.hasher.verifications() - before,
+        1,
+        "32 concurrent requests, one argon2 verification"
+    );
+
+    // In the entry's last sixth (50 s of 60): one request verifies again, the others don't wait.
+    app.clock.advance_seconds(52);
+    let before = app.hasher.verifications();
+    for _ in 0..5 {
+        assert_eq!(
+            principal_basic(&app, "jbloggs", DEMO_PASSWORD).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(app.hasher.verifications() - before, 1, "one refresh");
+    // Past the first verification's 60 s: the refreshed entry still holds.
+    app.clock.advance_seconds(20);
+    let before = app.hasher.verifications();
+    principal_basic(&app, "jbloggs", DEMO_PASSWORD).await;
+    assert_eq!(app.hasher.verifications() - before, 0, "refreshed before it expired");
+}
+
 #[actix_web::test]
 async fn basic_is_verified_once_per_cache_period_and_forgotten_on_password_change() {
     let app = spawn_app().await;
