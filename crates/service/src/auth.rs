@@ -408,17 +408,7 @@ impl<S: Store> Services<S> {
                 if has_factor {
                     return Err(ServiceError::BasicWithSecondFactor);
                 }
-                // No factor: a user who must have one may only enroll, as in a session; one who
-                // reported an event as not theirs may only change their password, as in a session.
-                Ok(Principal {
-                    enrollment_only: self.factor_required(&user),
-                    read_only: false,
-                    password_change_only,
-                    user,
-                    auth: AuthMethod::Basic,
-                    session: None,
-                    proved_at: Some(self.clock.now()),
-                })
+                Ok(self.basic_principal(user, password_change_only, self.clock.now()))
             }
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
@@ -477,7 +467,14 @@ impl<S: Store> Services<S> {
         {
             return None;
         }
-        Some(Ok(Principal {
+        Some(Ok(self.basic_principal(user, password_change_only, now)))
+    }
+
+    /// The principal of a Basic request by a user without a second factor: one who must have one
+    /// may only enroll, as in a session; one who reported an event as not theirs may only change
+    /// their password, as in a session.
+    fn basic_principal(&self, user: User, password_change_only: bool, now: Timestamp) -> Principal {
+        Principal {
             enrollment_only: self.factor_required(&user),
             read_only: false,
             password_change_only,
@@ -485,7 +482,7 @@ impl<S: Store> Services<S> {
             auth: AuthMethod::Basic,
             session: None,
             proved_at: Some(now),
-        }))
+        }
     }
 
     /// The user an identity-provider token vouches for, when the login mode authenticates with the

@@ -7,11 +7,10 @@
 //! of the address only when it is confirmed; off (the default), the address changes at once.
 
 use crate::helpers::*;
-use crate::smtp_sink::SmtpSink;
+use crate::smtp_sink::{SmtpSink, link_token};
 use accountd_policy::mode::LoginMode;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 const PENDING: &str = "/api/v1/session/email_change/";
 const CONFIRM: &str = "/api/v1/email_change/confirm/";
@@ -37,31 +36,16 @@ async fn spawn_verifying(smtp: &SmtpSink, mode: LoginMode) -> TestApp {
     .await
 }
 
-/// Waits (at most 20 s) for `n` messages with `subject` to `to`; returns them.
+/// Waits for `n` messages with `subject` to `to`; returns them.
 async fn mails_to(smtp: &SmtpSink, subject: &str, to: &str, n: usize) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let found: Vec<Value> = smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m["subject"] == subject && m["rcpt_tos"] == json!([to]))
-            .collect();
-        if found.len() >= n {
-            return found;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{:#?}", smtp.messages());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    smtp.wait_for(n, |m| m["subject"] == subject && m["rcpt_tos"] == json!([to]))
+        .await
+        .unwrap()
 }
 
 /// The token of the link in a confirmation e-mail.
 fn token_of(mail: &Value) -> String {
-    let text = mail["text"].as_str().unwrap();
-    let start = text.find("#verify_email=").expect("a confirmation link") + "#verify_email=".len();
-    text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    link_token(mail["text"].as_str().unwrap(), "#verify_email=").expect("a confirmation link")
 }
 
 async fn confirm(app: &TestApp, token: &str) -> reqwest::Response {

@@ -5,11 +5,11 @@
 //! refused in SERVER_LOGIN and SSO_LOGIN_DEDICATED with a problem that says where passwords live.
 
 use crate::helpers::*;
-use crate::smtp_sink::SmtpSink;
+use crate::smtp_sink::{SmtpSink, link_token};
 use accountd_policy::mode::LoginMode;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RESET: &str = "/api/v1/password_reset/";
 const CONFIRM: &str = "/api/v1/password_reset/confirm/";
@@ -36,31 +36,14 @@ async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     app.fresh_client().post(app.url(path)).json(&body).send().await.unwrap()
 }
 
-/// Waits (at most 20 s) for `n` messages whose subject is `subject`; returns them.
+/// Waits for `n` messages whose subject is `subject`; returns them.
 async fn mails(smtp: &SmtpSink, subject: &str, n: usize) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let found: Vec<Value> = smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m["subject"] == subject)
-            .collect();
-        if found.len() >= n {
-            return found;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", smtp.messages());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    smtp.wait_for(n, |m| m["subject"] == subject).await.unwrap()
 }
 
 /// The token of the link in a reset e-mail.
 fn token_of(mail: &Value) -> String {
-    let text = mail["text"].as_str().unwrap();
-    let start = text.find("#reset=").expect("a reset link") + "#reset=".len();
-    text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    link_token(mail["text"].as_str().unwrap(), "#reset=").expect("a reset link")
 }
 
 #[actix_web::test]

@@ -78,4 +78,34 @@ impl SmtpSink {
         }
         out
     }
+
+    /// Waits (at most 20 s) until at least `n` of the messages received match `wanted`; returns
+    /// the matching ones, or `Err` with every message received when they did not come.
+    pub async fn wait_for(&self, n: usize, wanted: impl Fn(&Value) -> bool) -> Result<Vec<Value>, String> {
+        let started = Instant::now();
+        loop {
+            let found: Vec<Value> = self.messages().into_iter().filter(|m| wanted(m)).collect();
+            if found.len() >= n {
+                return Ok(found);
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                return Err(format!(
+                    "{} of {n} mails after 20 s; all mail: {:#?}",
+                    found.len(),
+                    self.messages()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The token of the first link with `marker` (`#reset=`, `#verify_email=`) in a mail's `text`.
+pub fn link_token(text: &str, marker: &str) -> Option<String> {
+    let start = text.find(marker)? + marker.len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!token.is_empty()).then_some(token)
 }

@@ -7,11 +7,13 @@
 //! works once; a cancelled change's link no longer works, nor does the link of a change replaced by
 //! a newer one; a link works in a browser that is signed out; French (the page and the mail).
 
-use super::{USER, console_is_clean, expect_labelled, expect_lang, focused, sign_in, wait_status, wait_text};
+use super::{
+    USER, console_is_clean, expect_labelled, expect_lang, expect_no_token, focused, sign_in, wait_status, wait_text,
+};
 use crate::browser::{Browser, Driver, Options, step, tools_available};
 use crate::helpers::{DEMO_PASSWORD, Spawn, TestApp, spawn_with};
-use crate::smtp_sink::SmtpSink;
-use anyhow::{Context, Result, anyhow, ensure};
+use crate::smtp_sink::{SmtpSink, link_token};
+use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -114,7 +116,7 @@ async fn verified_email_change_end_to_end() {
     step("the new address gets the link, the old one a notice", &a, async {
         let link = wait_mail(&smtp, NEW_ADDRESS, CONFIRM_SUBJECT, 1).await?;
         let text = link["text"].as_str().unwrap_or_default();
-        token = link_token(text).context("no #verify_email=<token> in the mail")?;
+        token = link_token(text, LINK).context("no #verify_email=<token> in the mail")?;
         ensure!(
             text.contains(&format!("{MAIL_PAGE_URL}{LINK}{token}")),
             "the link is not on the configured page: {text}"
@@ -180,7 +182,7 @@ async fn verified_email_change_end_to_end() {
         a.click("#profile-submit").await?;
         expect_pending(&a, SECOND_ADDRESS, NEW_ADDRESS).await?;
         let link = wait_mail(&smtp, SECOND_ADDRESS, CONFIRM_SUBJECT, 1).await?;
-        let second = link_token(link["text"].as_str().unwrap_or_default()).context("no link")?;
+        let second = link_token(link["text"].as_str().unwrap_or_default(), LINK).context("no link")?;
         // The address of the moment (the first change's) is told.
         wait_mail(&smtp, NEW_ADDRESS, NOTICE_SUBJECT, 1).await?;
 
@@ -213,12 +215,12 @@ async fn verified_email_change_end_to_end() {
         a.click("#profile-submit").await?;
         expect_pending(&a, THIRD_ADDRESS, NEW_ADDRESS).await?;
         let third = wait_mail(&smtp, THIRD_ADDRESS, CONFIRM_SUBJECT, 1).await?;
-        let third = link_token(third["text"].as_str().unwrap_or_default()).context("no link")?;
+        let third = link_token(third["text"].as_str().unwrap_or_default(), LINK).context("no link")?;
         a.fill("#profile-emailAddress", FOURTH_ADDRESS).await?;
         a.click("#profile-submit").await?;
         expect_pending(&a, FOURTH_ADDRESS, NEW_ADDRESS).await?;
         let fourth = wait_mail(&smtp, FOURTH_ADDRESS, CONFIRM_SUBJECT, 1).await?;
-        let fourth = link_token(fourth["text"].as_str().unwrap_or_default()).context("no link")?;
+        let fourth = link_token(fourth["text"].as_str().unwrap_or_default(), LINK).context("no link")?;
 
         a.click("#signout").await?;
         a.wait_state("signed-out").await?;
@@ -279,7 +281,7 @@ async fn verified_email_change_end_to_end() {
         a.save_screen("email-change-french").await?;
 
         let link = wait_mail(&smtp, FRENCH_ADDRESS, CONFIRM_SUBJECT_FR, 1).await?;
-        let french = link_token(link["text"].as_str().unwrap_or_default()).context("no link")?;
+        let french = link_token(link["text"].as_str().unwrap_or_default(), LINK).context("no link")?;
         wait_mail(&smtp, FOURTH_ADDRESS, NOTICE_SUBJECT_FR, 1).await?;
 
         a.goto(&format!("{page}{LINK}{french}")).await?;
@@ -414,56 +416,16 @@ async fn verify_outcome(browser: &Browser, outcome: &str) -> Result<String> {
     Ok(text.as_str().unwrap_or_default().to_owned())
 }
 
-/// Waits until `n` mails to `to` under `subject` have arrived; returns the last one read.
+/// Waits until `n` mails to `to` under `subject` have arrived (and no more); returns the last.
 async fn wait_mail(smtp: &SmtpSink, to: &str, subject: &str, n: usize) -> Result<Value> {
-    let started = Instant::now();
-    loop {
-        let mut mails: Vec<Value> = smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m["rcpt_tos"] == json!([to]) && m["subject"] == subject)
-            .collect();
-        if mails.len() >= n {
-            ensure!(
-                mails.len() == n,
-                "{} mails to {to} ({subject}): {mails:#?}",
-                mails.len()
-            );
-            return Ok(mails.pop().unwrap_or_default());
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "no mail to {to} ({subject:?}) after 20 s; all mail: {:#?}",
-            smtp.messages()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The token of the first `#verify_email=<token>` link in `text`.
-fn link_token(text: &str) -> Option<String> {
-    let start = text.find(LINK)? + LINK.len();
-    let token: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    (!token.is_empty()).then_some(token)
-}
-
-/// The link's token has left the address bar (and so the history entry).
-async fn expect_no_token(browser: &Browser, token: &str) -> Result<()> {
-    let location = browser
-        .eval("return [window.location.hash, window.location.href]", vec![])
-        .await?;
-    ensure!(
-        location[0] == "" && !location[1].as_str().unwrap_or_default().contains(token),
-        "the address still holds the token: {location}"
-    );
-    let url = browser
-        .client
-        .current_url()
+    let mut mails = smtp
+        .wait_for(n, |m| m["rcpt_tos"] == json!([to]) && m["subject"] == subject)
         .await
-        .map_err(|e| anyhow!("{}: the current URL: {e}", browser.name))?;
-    ensure!(url.fragment().is_none(), "the address bar says {url}");
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("mail to {to} ({subject}): {e}"))?;
+    ensure!(
+        mails.len() == n,
+        "{} mails to {to} ({subject}): {mails:#?}",
+        mails.len()
+    );
+    Ok(mails.pop().unwrap_or_default())
 }

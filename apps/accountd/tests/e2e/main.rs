@@ -18,7 +18,7 @@ mod reset;
 mod smtp_sink;
 mod timeline;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use browser::{Browser, Driver, Options, step, tools_available};
 use helpers::{DEMO_PASSWORD, TestApp, spawn_app};
 use reqwest::StatusCode;
@@ -529,4 +529,22 @@ async fn json_as(app: &TestApp, path: &str, password: &str) -> Result<Value> {
     let response = basic(app, path, password).await?;
     ensure!(response.status() == StatusCode::OK, "GET {path}: {}", response.status());
     Ok(response.json().await?)
+}
+
+/// The link's token has left the address bar (and so the history entry).
+async fn expect_no_token(browser: &Browser, token: &str) -> Result<()> {
+    let location = browser
+        .eval("return [window.location.hash, window.location.href]", vec![])
+        .await?;
+    ensure!(
+        location[0] == "" && !location[1].as_str().unwrap_or_default().contains(token),
+        "the address still holds the token: {location}"
+    );
+    let url = browser
+        .client
+        .current_url()
+        .await
+        .map_err(|e| anyhow!("{}: the current URL: {e}", browser.name))?;
+    ensure!(url.fragment().is_none(), "the address bar says {url}");
+    Ok(())
 }

@@ -8,15 +8,17 @@
 //! elsewhere (SERVER_LOGIN) says so. The page is opened from the link both ways: loaded fresh,
 //! and pasted into a page already open (a change of the fragment alone).
 
-use super::{USER, console_is_clean, expect_labelled, expect_lang, field_error, focused, sign_in, wait_text};
+use super::{
+    USER, console_is_clean, expect_labelled, expect_lang, expect_no_token, field_error, focused, sign_in, wait_text,
+};
 use crate::browser::{Browser, Driver, Options, step, tools_available};
 use crate::helpers::{DEMO_PASSWORD, Spawn, TestApp, spawn_with};
-use crate::smtp_sink::SmtpSink;
+use crate::smtp_sink::{SmtpSink, link_token};
 use accountd_policy::mode::LoginMode;
 use anyhow::{Context, Result, anyhow, ensure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The page address the server writes into its e-mail: the test browses the server's own.
 const MAIL_PAGE_URL: &str = "https://accounts.example.com/account/";
@@ -100,7 +102,7 @@ async fn password_reset_by_email_end_to_end() {
             mail["rcpt_tos"]
         );
         let text = mail["text"].as_str().unwrap_or_default();
-        token = reset_token(text).context("no #reset=<token> in the mail")?;
+        token = link_token(text, "#reset=").context("no #reset=<token> in the mail")?;
         ensure!(
             text.contains(&format!("{MAIL_PAGE_URL}#reset={token}")),
             "the link is not on the configured page: {text}"
@@ -408,48 +410,9 @@ fn reset_mails(smtp: &SmtpSink) -> Vec<Value> {
 
 /// Waits until `n` mails with a reset link have arrived; returns them.
 async fn wait_reset_mails(smtp: &SmtpSink, n: usize) -> Result<Vec<Value>> {
-    let started = Instant::now();
-    loop {
-        let mails = reset_mails(smtp);
-        if mails.len() >= n {
-            return Ok(mails);
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "{} reset mail(s) after 20 s; all mail: {:#?}",
-            mails.len(),
-            smtp.messages()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The token of the first `#reset=<token>` link in `text`.
-fn reset_token(text: &str) -> Option<String> {
-    let start = text.find("#reset=")? + "#reset=".len();
-    let token: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    (!token.is_empty()).then_some(token)
-}
-
-/// The link's token has left the address bar (and so the history entry).
-async fn expect_no_token(browser: &Browser, token: &str) -> Result<()> {
-    let location = browser
-        .eval("return [window.location.hash, window.location.href]", vec![])
-        .await?;
-    ensure!(
-        location[0] == "" && !location[1].as_str().unwrap_or_default().contains(token),
-        "the address still holds the token: {location}"
-    );
-    let url = browser
-        .client
-        .current_url()
+    smtp.wait_for(n, |m| m["text"].as_str().is_some_and(|t| t.contains("#reset=")))
         .await
-        .map_err(|e| anyhow!("{}: the current URL: {e}", browser.name))?;
-    ensure!(url.fragment().is_none(), "the address bar says {url}");
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("reset mails: {e}"))
 }
 
 /// The trimmed texts of `selectors`, in order.
