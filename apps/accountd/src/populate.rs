@@ -8,7 +8,8 @@
 //!   argon2 limit of logins per second is `cores / one verification's time`, taking the fastest of
 //!   the N (the verification's own cost; slower ones were interrupted by something else).
 //!
-//! SQLite only: the bench runs on the embedded default.
+//! Both backends: the bulk copy is the store's, for SQLite and PostgreSQL alike (the bench measures
+//! its PostgreSQL rows on a schema of their own, populated the same way).
 
 use crate::config::AppConfig;
 use crate::demo::DEMO_PASSWORD;
@@ -106,4 +107,48 @@ fn hash(config: &AppConfig, count: u32) -> Result<()> {
     });
     println!("{report}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accountd_domain::ids::Username;
+    use accountd_domain::secret::Password;
+    use accountd_service::RequestContext;
+    use accountd_storage::testing::TestDatabase;
+
+    /// 1,200 users span two groups; the last one logs in with the demo password; a second run
+    /// adds nothing.
+    fn populates(database: &TestDatabase) -> Result<()> {
+        let mut config = AppConfig::default();
+        config.database.url = database.url().to_owned();
+        config.security.keys = vec![startup::new_key_line("k1")];
+        let services = startup::services(&config, database.database().clone())?;
+        populate(&services, 1_200)?;
+        let last = services
+            .find_user(&Username::parse(username(1_200))?)?
+            .context("the last generated user is missing")?;
+        assert_eq!(last.username.as_str(), "bench-0001200");
+        let login = services.login(
+            &username(1_200),
+            &Password::new(DEMO_PASSWORD)?,
+            &RequestContext::default(),
+        )?;
+        assert_eq!(login.user.key, last.key);
+        assert_eq!(services.populate_bench_users(1_200)?, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn populates_sqlite() -> Result<()> {
+        populates(&TestDatabase::sqlite())
+    }
+
+    #[test]
+    fn populates_postgres() -> Result<()> {
+        match TestDatabase::postgres_or_skip() {
+            Some(database) => populates(&database),
+            None => Ok(()),
+        }
+    }
 }

@@ -441,15 +441,15 @@ impl Store for Database {
     }
 
     /// SQLite: one `INSERT … SELECT` over a recursive sequence per 100,000 users, in its own
-    /// `BEGIN IMMEDIATE` transaction (a million users in seconds).
+    /// `BEGIN IMMEDIATE` transaction (a million users in seconds). PostgreSQL: `crate::bulk`.
     fn bulk_copy_user(&self, template: UserKey, copy: &BulkCopy) -> Result<(), StoreError> {
         const BATCH: u64 = 100_000;
-        if self.backend != Backend::Sqlite {
-            return Err(StoreError::Backend("bulk copies are SQLite only".into()));
-        }
         let plain = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !plain(copy.prefix) || !plain(copy.group_prefix) || copy.per_group == 0 {
             return Err(StoreError::Backend("bulk copy names must be plain".into()));
+        }
+        if self.backend == Backend::Postgres {
+            return crate::bulk::copy_users_postgres(self, template, copy);
         }
         let _turn = self.writers.enter(self.pool.connection_timeout());
         let mut next = copy.first;

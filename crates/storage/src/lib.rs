@@ -11,9 +11,11 @@
 //!   `Drop`, for this crate's contract tests and any crate that tests against a real store.
 //!
 //! Modules: `connection` (the one connection type over both backends, the pool, transactions),
-//! `database`, `error` (the error policy), `schema` (diesel tables), `repo` (the ports).
+//! `database`, `error` (the error policy), `schema` (diesel tables), `repo` (the ports), `bulk`
+//! (the benchmarks' bulk copy on PostgreSQL).
 //! The schema, its cascades and the delete semantics are documented in `docs/storage.md`.
 
+mod bulk;
 mod connection;
 mod database;
 mod error;
