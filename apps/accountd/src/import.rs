@@ -385,6 +385,7 @@ mod tests {
                         memory_kib: 64,
                         iterations: 1,
                         parallelism: 1,
+                        ..HashParams::DEFAULT
                     },
                     2,
                 ),

@@ -508,6 +508,20 @@ impl ApiError {
             )
             .swedish("En annan ändring av den här användaren pågår; inget ändrades. Försök igen.")
             .retry_after(1),
+            E::Service(S::HashingBusy { retry_after_seconds }) => Answer::new(
+                C::SERVICE_UNAVAILABLE,
+                "hashing-busy",
+                "Too many passwords being checked",
+                format!(
+                    "The server is checking too many passwords at once; nothing was changed. Try again in \
+                     {retry_after_seconds} seconds."
+                ),
+            )
+            .swedish(format!(
+                "Servern kontrollerar för många lösenord samtidigt; inget ändrades. Försök igen om \
+                 {retry_after_seconds} sekunder."
+            ))
+            .retry_after(*retry_after_seconds),
             E::Service(S::Store(StoreError::Unavailable(_))) => Answer::new(
                 C::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -759,6 +773,10 @@ mod tests {
             507
         );
         assert_eq!(s(ServiceError::UserBusy), 503);
+        let busy = ApiError::Service(ServiceError::HashingBusy { retry_after_seconds: 4 });
+        assert_eq!(busy.status_code().as_u16(), 503);
+        assert_eq!(busy.problem().kind, "urn:accountd:problem:hashing-busy");
+        assert_eq!(busy.error_response().headers().get(header::RETRY_AFTER).unwrap(), "4");
         assert_eq!(
             s(ServiceError::Upstream(UpstreamError::NotAttempted {
                 retry_after_seconds: 3

@@ -30,7 +30,8 @@ pub const OUTPUT_LEN: usize = 32;
 /// Most PBKDF2 iterations a stored Django hash may ask for (Django 5.x uses 1,000,000 or fewer).
 pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
-/// argon2id cost parameters (OWASP's recommendation by default: 19 MiB, 2 passes, 1 lane).
+/// argon2id cost parameters (OWASP's recommendation by default: 19 MiB, 2 passes, 1 lane), and how
+/// long a hash may wait for its turn (the `[hashing]` section of the configuration).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(deny_unknown_fields, default)]
 pub struct HashParams {
@@ -40,19 +41,26 @@ pub struct HashParams {
     pub iterations: u32,
     /// Lanes. Default 1.
     pub parallelism: u32,
+    /// Not a cost: how long a hash or verification waits for one of the service's hashing slots
+    /// before it is refused with [`HashError::Busy`] (nothing hashed), in ms; 0 refuses at once
+    /// when every slot is taken. Default 5000.
+    pub queue_timeout_ms: u64,
 }
 
 impl Default for HashParams {
     fn default() -> Self {
-        Self {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self::DEFAULT
     }
 }
 
 impl HashParams {
+    /// The defaults, usable in `const` items (`HashParams { memory_kib: 64, ..HashParams::DEFAULT }`).
+    pub const DEFAULT: HashParams = HashParams {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+        queue_timeout_ms: 5_000,
+    };
     /// Most memory a hash may use, in KiB (1 GiB): for our parameters and for stored hashes.
     pub const MAX_MEMORY_KIB: u32 = 1 << 20;
     /// Most passes a hash may ask for.
@@ -108,6 +116,13 @@ pub enum HashError {
     /// The stored hash is well-formed but of a scheme or cost this server doesn't verify.
     #[error("unsupported password hash: {0}")]
     Unsupported(String),
+    /// No hashing slot came free within [`HashParams::queue_timeout_ms`]: nothing was hashed or
+    /// verified; worth another try after about this many seconds.
+    #[error("every hashing slot stayed busy (try again in {retry_after_seconds} s)")]
+    Busy {
+        /// The time for the queue ahead to pass at the recent pace, in whole seconds.
+        retry_after_seconds: u64,
+    },
 }
 
 /// The outcome of [`verify_secret`].
@@ -468,6 +483,7 @@ mod tests {
         memory_kib: 64,
         iterations: 1,
         parallelism: 1,
+        ..HashParams::DEFAULT
     };
 
     fn h(s: &str) -> SecretHash {
@@ -888,7 +904,8 @@ mod tests {
             HashParams {
                 memory_kib: 19_456,
                 iterations: 2,
-                parallelism: 1
+                parallelism: 1,
+                queue_timeout_ms: 5_000,
             }
         );
         let p: HashParams = serde_json::from_str(r#"{"memory_kib": 65536}"#).unwrap();

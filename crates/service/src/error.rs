@@ -99,6 +99,10 @@ pub enum ServiceError {
     /// Hashing failed (a bug or a corrupt stored hash: 500).
     #[error("hashing failed: {0}")]
     Hashing(String),
+    /// No hashing slot came free within `hashing.queue_timeout_ms`: nothing was changed, the
+    /// client may retry after about this many seconds (503 `hashing-busy`).
+    #[error("every hashing slot stayed busy")]
+    HashingBusy { retry_after_seconds: u64 },
 }
 
 impl From<StoreError> for ServiceError {
@@ -126,7 +130,12 @@ impl From<InvalidValue> for ServiceError {
 
 impl From<accountd_policy::hashing::HashError> for ServiceError {
     fn from(err: accountd_policy::hashing::HashError) -> Self {
-        ServiceError::Hashing(err.to_string())
+        match err {
+            accountd_policy::hashing::HashError::Busy { retry_after_seconds } => {
+                ServiceError::HashingBusy { retry_after_seconds }
+            }
+            other => ServiceError::Hashing(other.to_string()),
+        }
     }
 }
 

@@ -519,6 +519,7 @@ mod tests {
         memory_kib: 64,
         iterations: 1,
         parallelism: 1,
+        ..HashParams::DEFAULT
     };
 
     fn config() -> ServiceConfig {

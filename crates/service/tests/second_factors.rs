@@ -33,6 +33,7 @@ const FAST: HashParams = HashParams {
     memory_kib: 64,
     iterations: 1,
     parallelism: 1,
+    ..HashParams::DEFAULT
 };
 
 struct Quiet;

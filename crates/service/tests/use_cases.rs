@@ -31,6 +31,7 @@ const FAST: HashParams = HashParams {
     memory_kib: 64,
     iterations: 1,
     parallelism: 1,
+    ..HashParams::DEFAULT
 };
 const REFUSAL: &str = "the AS says no";
 

@@ -10,6 +10,7 @@ mod claims;
 mod cross_dialect;
 mod email_change;
 mod fuzz;
+mod hashing;
 mod headers;
 mod helpers;
 mod import;

@@ -151,6 +151,7 @@ async fn imported_django_hashes_log_in_and_are_upgraded_to_argon2id() {
         memory_kib: 64,
         iterations: 1,
         parallelism: 1,
+        ..HashParams::DEFAULT
     };
     let django_argon2 = format!(
         "argon2{}",

@@ -111,7 +111,7 @@ pub struct Throttled(pub Problem);
 #[derive(Debug, IntoResponses)]
 #[response(
     status = 503,
-    description = "Shutting down, overloaded, the database is unavailable, or another change of the same user is in progress (`user-busy`), or the Application Server was not called: too many calls in flight or its circuit breaker open (`upstream-unavailable`); see Retry-After",
+    description = "Shutting down, overloaded, the database is unavailable, or another change of the same user is in progress (`user-busy`), or no password-hashing slot came free in time (`hashing-busy`), or the Application Server was not called: too many calls in flight or its circuit breaker open (`upstream-unavailable`); see Retry-After",
     content_type = "application/problem+json"
 )]
 pub struct Unavailable(pub Problem);

@@ -313,6 +313,7 @@ mod tests {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
+            ..HashParams::DEFAULT
         };
         let services = Services::new(
             db.database().clone(),
