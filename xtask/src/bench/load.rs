@@ -1,6 +1,7 @@
 //! The load: requests as data, turned into the Lua scripts `wrk` sends in rotation (so every
-//! request can carry its own cookie, XSRF header or body), wrk's runs and what they measured; and
-//! the few plain HTTP requests (ureq) that log the benchmark's users in beforehand.
+//! request can carry its own cookie, XSRF header or body), wrk's runs and what they measured (a
+//! row's figures are those of the median of its runs); and the few plain HTTP requests (ureq) that
+//! log the benchmark's users in beforehand.
 
 use super::{AXWAY_CHANGE_PASSWORD, CONNECTIONS, LOGIN, PASSWORD, THREADS, WARMUP_SECONDS, number, spread, username};
 use anyhow::{Context, Result, bail, ensure};
@@ -67,57 +68,135 @@ fn lua(text: &str) -> String {
     format!("[==[{text}]==]")
 }
 
-/// What every script ends with: one JSON line with the figures the report needs.
+/// What every script ends with: one JSON line with the figures the report needs. `slow` counts
+/// the requests that took [`SLOW_MS`] or more: wrk gives percentiles, not counts, so it bisects
+/// for the last rank faster than that (`percentile((r - 0.5) / n * 100)` is the latency of rank r).
 const LUA_DONE: &str = r#"
+local function at_least(latency, n, us)
+  local lo, hi = 0, n
+  while lo < hi do
+    local mid = math.floor((lo + hi + 1) / 2)
+    if latency:percentile((mid - 0.5) / n * 100) < us then lo = mid else hi = mid - 1 end
+  end
+  return n - lo
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'BENCH-JSON {"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\n',
+    'BENCH-JSON {"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"mean_us":%.1f,"slow":%d}\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(99), latency.mean))
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean,
+    at_least(latency, summary.requests, SLOW_US)))
 end
 "#;
 
-/// What one wrk run measured.
+/// What a request must take at least to count as slow (row 3c's target).
+pub(super) const SLOW_MS: u64 = 100;
+
+/// [`LUA_DONE`] with [`SLOW_MS`] in it.
+fn lua_done() -> String {
+    LUA_DONE.replace("SLOW_US", &(SLOW_MS * 1000).to_string())
+}
+
+/// What one wrk run measured, or a row's runs: then the rate and latencies are those of the
+/// median run (the run whose rate is the median, so they belong together), `runs_rps` every run's
+/// rate in order, and the counts are totals over every run.
 #[derive(Debug, Clone)]
 pub(super) struct Measured {
     pub(super) requests: u64,
     pub(super) rps: f64,
     pub(super) p50_ms: f64,
     pub(super) p99_ms: f64,
+    pub(super) p999_ms: f64,
+    pub(super) max_ms: f64,
     pub(super) errors: u64,
     pub(super) non2xx: u64,
+    /// Requests that took [`SLOW_MS`] or more.
+    pub(super) slow: u64,
+    pub(super) runs_rps: Vec<f64>,
 }
 
-/// How long each row is measured, and where its generated script is written.
+impl Measured {
+    /// The median run of `runs` (for an even count, the faster of the two middle ones), with the
+    /// totals and every run's rate.
+    fn median(runs: &[Measured]) -> Result<Measured> {
+        let mut by_rate: Vec<&Measured> = runs.iter().collect();
+        by_rate.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        let middle = by_rate.get(by_rate.len() / 2).context("no run to take the median of")?;
+        Ok(Measured {
+            requests: runs.iter().map(|m| m.requests).sum(),
+            errors: runs.iter().map(|m| m.errors).sum(),
+            non2xx: runs.iter().map(|m| m.non2xx).sum(),
+            slow: runs.iter().map(|m| m.slow).sum(),
+            runs_rps: runs.iter().map(|m| m.rps).collect(),
+            ..(*middle).clone()
+        })
+    }
+
+    /// (fastest − slowest) / median rate of the runs: how much the row moved within this run.
+    pub(super) fn spread(&self) -> f64 {
+        let max = self.runs_rps.iter().copied().fold(f64::MIN, f64::max);
+        let min = self.runs_rps.iter().copied().fold(f64::MAX, f64::min);
+        if self.runs_rps.len() < 2 || self.rps <= 0.0 {
+            0.0
+        } else {
+            (max - min) / self.rps
+        }
+    }
+}
+
+/// How long each row is measured, how many times, and where its generated script is written.
 pub(super) struct Load {
     pub(super) seconds: u64,
+    pub(super) runs: u32,
     pub(super) scripts: PathBuf,
 }
 
 impl Load {
-    /// Warms up for [`WARMUP_SECONDS`], then measures `self.seconds`, rotating through `requests`.
+    /// Warms up for [`WARMUP_SECONDS`], then measures `self.runs` times `self.seconds` with
+    /// [`CONNECTIONS`] connections, rotating through `requests`; the median run.
     pub(super) fn run(&self, name: &str, port: u16, requests: &[Request]) -> Result<Measured> {
+        self.run_shaped(name, port, requests, CONNECTIONS, self.seconds)
+    }
+
+    /// The seconds a row of [`Load::run`] takes from its warm-up to its last run's end.
+    pub(super) fn span(&self) -> u64 {
+        WARMUP_SECONDS + u64::from(self.runs) * self.seconds
+    }
+
+    /// [`Load::run`] with `connections` connections and runs of `seconds`.
+    pub(super) fn run_shaped(
+        &self,
+        name: &str,
+        port: u16,
+        requests: &[Request],
+        connections: u32,
+        seconds: u64,
+    ) -> Result<Measured> {
         let mut script = String::from("-- generated by cargo xtask bench\nlocal reqs = {}\ninit = function(args)\n");
         for r in requests {
             let _ = writeln!(script, "{}", r.lua());
         }
         script.push_str("end\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend\n");
-        script.push_str(LUA_DONE);
+        script.push_str(&lua_done());
         let path = self.scripts.join(format!("{name}.lua"));
         std::fs::write(&path, script)?;
         let url = format!("http://127.0.0.1:{port}/");
+        let runs = self.runs.max(1);
+        eprintln!("==> {name}: wrk -t{THREADS} -c{connections}, {WARMUP_SECONDS}s warm-up + {runs} × {seconds}s");
+        wrk(url.clone(), &path, THREADS, connections, WARMUP_SECONDS)?;
+        let runs: Vec<Measured> = (0..runs)
+            .map(|_| wrk(url.clone(), &path, THREADS, connections, seconds))
+            .collect::<Result<_>>()?;
+        let measured = Measured::median(&runs)?;
+        let rates: Vec<String> = measured.runs_rps.iter().map(|r| format!("{r:.0}")).collect();
         eprintln!(
-            "==> {name}: wrk -t{THREADS} -c{CONNECTIONS}, {WARMUP_SECONDS}s warm-up + {}s",
-            self.seconds
-        );
-        wrk(url.clone(), &path, THREADS, CONNECTIONS, WARMUP_SECONDS)?;
-        let measured = wrk(url, &path, THREADS, CONNECTIONS, self.seconds)?;
-        eprintln!(
-            "    {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{}",
+            "    {:.0} req/s (runs: {}), p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms{}",
             measured.rps,
+            rates.join(", "),
             measured.p50_ms,
             measured.p99_ms,
+            measured.max_ms,
             problems(&measured)
         );
         Ok(measured)
@@ -154,7 +233,7 @@ response = function(status, headers, body)
 end
 "#
         ));
-        script.push_str(LUA_DONE);
+        script.push_str(&lua_done());
         let path = self.scripts.join("password-changes.lua");
         std::fs::write(&path, script)?;
         Ok(path)
@@ -206,8 +285,12 @@ fn measured(v: &Value) -> Result<Measured> {
         rps: requests as f64 / seconds.max(1e-9),
         p50_ms: number(v, "p50_us")? / 1e3,
         p99_ms: number(v, "p99_us")? / 1e3,
+        p999_ms: number(v, "p999_us")? / 1e3,
+        max_ms: number(v, "max_us")? / 1e3,
         errors: number(v, "errors")? as u64,
         non2xx: number(v, "non2xx")? as u64,
+        slow: number(v, "slow")? as u64,
+        runs_rps: vec![requests as f64 / seconds.max(1e-9)],
     })
 }
 
@@ -310,6 +393,41 @@ mod tests {
             basic_auth("Aladdin", "open sesame"),
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
+    }
+
+    fn run(rps: f64, p99_ms: f64, non2xx: u64) -> Measured {
+        Measured {
+            requests: 100,
+            rps,
+            p50_ms: 1.0,
+            p99_ms,
+            p999_ms: 1.5 * p99_ms,
+            max_ms: 2.0 * p99_ms,
+            errors: 0,
+            non2xx,
+            slow: non2xx,
+            runs_rps: vec![rps],
+        }
+    }
+
+    #[test]
+    fn a_rows_figures_are_its_median_runs_and_its_counts_the_totals() -> Result<()> {
+        let m = Measured::median(&[run(900.0, 3.0, 1), run(1_100.0, 1.0, 0), run(1_000.0, 2.0, 2)])?;
+        assert_eq!((m.rps, m.p99_ms, m.max_ms), (1_000.0, 2.0, 4.0));
+        assert_eq!((m.requests, m.non2xx, m.slow), (300, 3, 3));
+        assert_eq!(m.runs_rps, [900.0, 1_100.0, 1_000.0]);
+        assert!((m.spread() - 0.2).abs() < 1e-9);
+        let one = Measured::median(&[run(500.0, 1.0, 0)])?;
+        assert_eq!((one.rps, one.spread()), (500.0, 0.0));
+        assert!(Measured::median(&[]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn every_script_counts_its_slow_requests() {
+        let done = lua_done();
+        assert!(done.contains("at_least(latency, summary.requests, 100000)"), "{done}");
+        assert!(!done.contains("SLOW_US"));
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The rows, one function each, in the order a run measures them: the ceiling on its own server,
 //! rows 2–6 against one accountd with the small database (the RSS sampler told each row's
-//! phase), row 8 after growing the database and restarting.
+//! phase), row 3c against one restarted with a short Basic cache, row 8 after growing the
+//! database and restarting, then the PostgreSQL rows (2pg, 3apg, 4pg, 5pg) against one accountd
+//! on a PostgreSQL schema with the same data.
 
-use super::load::{Measured, Request, Session, basic_auth, change_password_url, login, login_spread, problems, wrk};
+use super::load::{
+    Measured, Request, SLOW_MS, Session, basic_auth, change_password_url, login, login_spread, problems, wrk,
+};
+use super::postgres::Schema;
 use super::report::Row;
 use super::server::{Sampler, Server, free_port, read_rss, read_status_kib};
 use super::{
-    AXWAY_CURRENT_USER, Argon2, Bench, CHANGERS, CURRENT_PRINCIPAL, FIRST_CHANGER, LOGIN, PASSWORD, SESSIONS, SMALL_DB,
-    USER_LOGIN_INFO, WARMUP_SECONDS, spread, thousands, username,
+    AXWAY_CURRENT_USER, Argon2, Bench, CHANGERS, CURRENT_PRINCIPAL, EXPIRY_CACHE_SECONDS, EXPIRY_CONNECTIONS,
+    FIRST_CHANGER, LOGIN, PASSWORD, SESSIONS, SMALL_DB, USER_LOGIN_INFO, spread, thousands, username,
 };
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -40,6 +45,8 @@ pub(super) fn ceiling(bench: &Bench) -> Result<(Measured, Row)> {
 pub(super) struct Small {
     pub(super) rows: Vec<Row>,
     pub(super) get: Measured,
+    /// Row 3a.
+    pub(super) basic: Measured,
     pub(super) p99_ratio: f64,
     pub(super) login_ratio: f64,
     pub(super) peaks: BTreeMap<String, u64>,
@@ -59,6 +66,7 @@ pub(super) fn small_database(bench: &Bench, ceiling: &Measured, argon2: &Argon2)
         sampler: &sampler,
         sessions: &sessions,
         ceiling,
+        postgres: false,
     };
     let get = phases.get()?;
     let principal = phases.principal()?;
@@ -71,6 +79,7 @@ pub(super) fn small_database(bench: &Bench, ceiling: &Measured, argon2: &Argon2)
     drop(server);
     let mut small = Small {
         get: get.measured.clone(),
+        basic: principal.measured.clone(),
         p99_ratio: busy.measured.p99_ms / get.measured.p99_ms,
         login_ratio: logins.measured.rps / argon2.limit,
         rows: vec![get, principal, currentuser, put, logins, busy],
@@ -92,9 +101,29 @@ struct Phases<'a> {
     sampler: &'a Sampler,
     sessions: &'a [Session],
     ceiling: &'a Measured,
+    /// Serving from PostgreSQL: the rows' ids end in `pg` and their names say so.
+    postgres: bool,
 }
 
 impl Phases<'_> {
+    /// A row of this server: `2` or `2pg`, its name with the backend when it is PostgreSQL.
+    fn row(&self, id: &str, name: &str, measured: &Measured) -> Row {
+        if self.postgres {
+            Row::new(&format!("{id}pg"), &format!("{name}, PostgreSQL"), measured)
+        } else {
+            Row::new(id, name, measured)
+        }
+    }
+
+    /// The name of a wrk script of this server.
+    fn script(&self, name: &str) -> String {
+        if self.postgres {
+            format!("{name}-pg")
+        } else {
+            name.to_owned()
+        }
+    }
+
     /// A GET of `path` per session, with its cookie.
     fn cookie_gets(&self, path: &str) -> Vec<Request> {
         self.sessions
@@ -105,13 +134,14 @@ impl Phases<'_> {
 
     fn run(&self, phase: &str, name: &str, requests: &[Request]) -> Result<Measured> {
         self.sampler.phase(phase);
-        self.bench.load.run(name, self.bench.port, requests)
+        self.bench.load.run(&self.script(name), self.bench.port, requests)
     }
 
     /// Row 2: GET user_login_info with a session.
     fn get(&self) -> Result<Row> {
         let get = self.run("get", "get-session", &self.cookie_gets(USER_LOGIN_INFO))?;
-        Ok(Row::new("2", "GET user_login_info, cookie (1,000 users)", &get)
+        Ok(self
+            .row("2", "GET user_login_info, cookie (1,000 users)", &get)
             .ratio(get.rps / self.ceiling.rps)
             .phase("get"))
     }
@@ -123,7 +153,8 @@ impl Phases<'_> {
             .map(|i| Request::get(CURRENT_PRINCIPAL).header("Authorization", basic_auth(&username(i), PASSWORD)))
             .collect();
         let principal = self.run("principal", "get-principal", &basic)?;
-        Ok(Row::new("3a", "GET currentPrincipal, Basic (SuperOffice)", &principal)
+        Ok(self
+            .row("3a", "GET currentPrincipal, Basic (SuperOffice)", &principal)
             .ratio(principal.rps / self.ceiling.rps)
             .phase("principal"))
     }
@@ -154,7 +185,9 @@ impl Phases<'_> {
             })
             .collect();
         let put = self.run("put", "put-session", &puts)?;
-        Ok(Row::new("4", "PUT user_login_info, cookie + XSRF (writes)", &put).phase("put"))
+        Ok(self
+            .row("4", "PUT user_login_info, cookie + XSRF (writes)", &put)
+            .phase("put"))
     }
 
     /// Row 5: logins per second against the argon2 limit.
@@ -175,7 +208,8 @@ impl Phases<'_> {
             parallel_limit,
             ..
         } = argon2;
-        Ok(Row::new("5", "POST login (argon2id verify + new session)", &logins)
+        Ok(self
+            .row("5", "POST login (argon2id verify + new session)", &logins)
             .ratio(logins.rps / limit)
             .note(format!(
                 "argon2 limit {limit:.1}/s = {cores} cores / {hash_ms:.1} ms (ratio is to it); \
@@ -193,7 +227,8 @@ impl Phases<'_> {
             .map(|i| login(port, &username(FIRST_CHANGER + i), PASSWORD))
             .collect::<Result<_>>()?;
         let change_script = self.bench.load.password_change_script(&changers)?;
-        let change_seconds = self.bench.opts.seconds + WARMUP_SECONDS + 4;
+        // Started 1.5 s before the GET's warm-up, and outlasting its last run.
+        let change_seconds = self.bench.load.span() + 4;
         let changing = std::thread::spawn(move || {
             wrk(
                 change_password_url(port),
@@ -256,4 +291,113 @@ pub(super) fn large_database(bench: &Bench, ceiling: &Measured, get: &Measured) 
     ))
     .rss(peaks.get("get-large").copied());
     Ok((row, populate_seconds))
+}
+
+/// Row 3c and what its target needs: one Basic credential on [`EXPIRY_CONNECTIONS`] connections
+/// against accountd restarted on the small database with a Basic cache of
+/// [`EXPIRY_CACHE_SECONDS`], each run long enough to span two expiries (the first verifications
+/// fall in the warm-up).
+pub(super) struct Expiry {
+    pub(super) row: Row,
+    pub(super) measured: Measured,
+}
+
+pub(super) fn basic_expiry(bench: &Bench, ceiling: &Measured) -> Result<Expiry> {
+    let env = bench.env_with(&[("ACCOUNTD__BASIC_AUTH__CACHE_SECONDS", EXPIRY_CACHE_SECONDS.to_string())]);
+    let server = bench.serve_in(&env, &["serve"], "accountd-basic-expiry.log")?;
+    let sampler = Sampler::start(server.pid());
+    sampler.phase("basic-expiry");
+    let user = spread(SMALL_DB).next().unwrap_or(1);
+    let request = Request::get(CURRENT_PRINCIPAL).header("Authorization", basic_auth(&username(user), PASSWORD));
+    let seconds = expiry_seconds(bench.opts.seconds);
+    let measured = bench
+        .load
+        .run_shaped("basic-expiry", bench.port, &[request], EXPIRY_CONNECTIONS, seconds)?;
+    let rss = sampler.finish().remove("basic-expiry");
+    drop(server);
+    let row = Row::new(
+        "3c",
+        &format!(
+            "GET currentPrincipal, Basic, one credential on {EXPIRY_CONNECTIONS} connections across cache expiries"
+        ),
+        &measured,
+    )
+    .ratio(measured.rps / ceiling.rps)
+    .note(format!(
+        "{} requests ≥ {SLOW_MS} ms in {} runs; p99.9 {:.1} ms; basic_auth.cache_seconds = {EXPIRY_CACHE_SECONDS}; \
+         runs of {seconds} s, each spanning ≥ 2 expiries",
+        measured.slow,
+        measured.runs_rps.len(),
+        measured.p999_ms
+    ))
+    .rss(rss);
+    Ok(Expiry { row, measured })
+}
+
+/// Row 3c's run length: `--seconds`, but at least two cache lifetimes and a second, so that a run
+/// spans two expiries wherever it starts.
+fn expiry_seconds(seconds: u64) -> u64 {
+    seconds.max(2 * EXPIRY_CACHE_SECONDS + 1)
+}
+
+/// The PostgreSQL rows and the server's version.
+pub(super) struct Postgres {
+    pub(super) rows: Vec<Row>,
+    pub(super) version: String,
+}
+
+/// Rows 2pg, 3apg, 4pg, 5pg: accountd on `schema` with the demo data and 1,000 generated users
+/// (its TOTP sealing key from `accountd keygen`, as PostgreSQL requires one), the same loads as
+/// rows 2, 3a, 4 and 5, ratios to the same ceiling and argon2 limit.
+pub(super) fn postgres_rows(bench: &Bench, ceiling: &Measured, argon2: &Argon2, schema: &Schema) -> Result<Postgres> {
+    eprintln!(
+        "==> PostgreSQL {} (schema {}): migrate, {SMALL_DB} generated users",
+        schema.version,
+        schema.name()
+    );
+    let key = bench.accountd(&["keygen", "--id", "bench"])?;
+    let env = bench.env_with(&[
+        ("ACCOUNTD__DATABASE__URL", schema.url()),
+        ("ACCOUNTD__SECURITY__KEYS", key.trim().to_owned()),
+    ]);
+    bench.accountd_in(&env, &["migrate"])?;
+    bench.accountd_in(&env, &["bench", "populate", "--users", &SMALL_DB.to_string()])?;
+    let server = bench.serve_in(&env, &["serve", "--demo"], "accountd-postgres.log")?;
+    let sampler = Sampler::start(server.pid());
+    let sessions = login_spread(bench.port, SMALL_DB)?;
+    let phases = Phases {
+        bench,
+        sampler: &sampler,
+        sessions: &sessions,
+        ceiling,
+        postgres: true,
+    };
+    let mut rows = vec![
+        phases.get()?,
+        phases.principal()?,
+        phases.put()?,
+        phases.logins(argon2)?,
+    ];
+    let peaks = sampler.finish();
+    drop(server);
+    for row in &mut rows {
+        if let Some(phase) = row.phase {
+            row.rss = peaks.get(phase).copied();
+        }
+    }
+    Ok(Postgres {
+        rows,
+        version: schema.version.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_basic_expiry_run_spans_two_expiries() {
+        assert_eq!(expiry_seconds(1), 2 * EXPIRY_CACHE_SECONDS + 1);
+        assert_eq!(expiry_seconds(60), 60);
+    }
 }
