@@ -19,8 +19,8 @@
 //! `SCHED_IDLE` on a host whose other work keeps every core busy still runs, but with the kernel's
 //! smallest weight (3 against 1,024 for a thread at niceness 0: docs/performance.md measures what
 //! a hash then takes). So after a wait runs out, hashing runs at [`HASHING_NICENESS`] instead for
-//! [`IDLE_PAUSE`]: a busy host delays logins by at most about one queue timeout per pause rather
-//! than refusing them for as long as it stays busy.
+//! [`IDLE_PAUSE`]: a host that stays busy stalls hashing for about one such slow hash per pause
+//! (seconds: docs/performance.md, change 7), not for as long as it stays busy.
 
 use crate::random::Random;
 use accountd_domain::secret::SecretHash;
