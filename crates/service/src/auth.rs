@@ -75,8 +75,9 @@ const XSRF_KEY: &[u8] = b"accountd XSRF token v1";
 
 /// What a session lookup found.
 enum SessionLookup {
-    /// A live session; `touch` when its activity is due to be recorded.
-    Valid { principal: Principal, touch: bool },
+    /// A live session; `touch` when its activity is due to be recorded. Boxed: a principal is
+    /// large beside a digest, and the box is one small allocation per request.
+    Valid { principal: Box<Principal>, touch: bool },
     /// Past its absolute or idle end, or its user may no longer sign in: to be deleted.
     Ended(accountd_domain::secret::TokenDigest),
 }
@@ -312,7 +313,7 @@ impl<S: Store> Services<S> {
                 {
                     tracing::warn!(error = %err, "could not record session activity");
                 }
-                Ok(principal)
+                Ok(*principal)
             }
         }
     }
@@ -333,7 +334,7 @@ impl<S: Store> Services<S> {
             Ok(SessionLookup::Valid {
                 principal,
                 touch: false,
-            }) => Some(Ok(principal)),
+            }) => Some(Ok(*principal)),
             Ok(_) => None,
             Err(err) => Some(Err(err)),
         }
@@ -359,7 +360,7 @@ impl<S: Store> Services<S> {
         }
         let touch = now.seconds_since(session.last_seen_at) >= self.config.sessions.touch_interval_seconds;
         Ok(SessionLookup::Valid {
-            principal: Principal {
+            principal: Box::new(Principal {
                 user,
                 auth: method,
                 session: Some(digest),
@@ -367,7 +368,7 @@ impl<S: Store> Services<S> {
                 enrollment_only: session.enrollment_only,
                 read_only: false,
                 password_change_only: session.password_change_only,
-            },
+            }),
             touch,
         })
     }
