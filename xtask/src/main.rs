@@ -43,7 +43,7 @@ fn main() -> Result<()> {
         Some("mutants") => mutants::mutants(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|deps|examples|openapi|schemathesis|bench [--seconds N] [--large-users N] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]|mutants [cargo-mutants args]>"
+                "usage: cargo xtask <ci|deps|examples|openapi|schemathesis|bench [--seconds N] [--runs N] [--large-users N] [--postgres URL | --no-postgres] [--no-build]|reliability [--long] [--soak-seconds N] [--fuzz-cases N]|mutants [cargo-mutants args]>"
             );
             bail!("unknown or missing command")
         }

@@ -13,7 +13,8 @@
 //! - `accountd_throttled_attempts_total{route}`: requests answered 429 (throttling is the only
 //!   source of 429);
 //! - `accountd_argon2_queue_length`, `accountd_argon2_in_use`, `accountd_argon2_permits`,
-//!   `accountd_argon2_verifications_total`: the bounded hashing pool;
+//!   `accountd_argon2_verifications_total`, `accountd_argon2_refused_total`: the bounded hashing
+//!   pool;
 //! - `accountd_db_pool_connections`, `accountd_db_pool_idle_connections`,
 //!   `accountd_db_pool_max_size`: the store's connection pool;
 //! - `accountd_upstream_in_flight`, `accountd_upstream_max_in_flight`,
@@ -106,6 +107,8 @@ async fn metrics<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
     let verifications = hasher.verifications();
     m.argon2_verifications
         .inc_by(verifications.saturating_sub(m.argon2_verifications.get()));
+    m.argon2_refused
+        .inc_by(hasher.refused().saturating_sub(m.argon2_refused.get()));
     if let Some(pool) = state.services.pool_use() {
         m.db_connections.set(i64::from(pool.connections));
         m.db_idle.set(i64::from(pool.idle));
@@ -178,6 +181,7 @@ pub struct Metrics {
     argon2_in_use: IntGauge,
     argon2_permits: IntGauge,
     argon2_verifications: IntCounter,
+    argon2_refused: IntCounter,
     db_connections: IntGauge,
     db_idle: IntGauge,
     db_max: IntGauge,
@@ -259,6 +263,11 @@ impl Metrics {
                 "Password and PIN verifications run (real and dummy).",
             )
             .expect("valid metric"),
+            argon2_refused: IntCounter::new(
+                "accountd_argon2_refused_total",
+                "Hashes refused with 503 hashing-busy: no permit came free within hashing.queue_timeout_ms.",
+            )
+            .expect("valid metric"),
             db_connections: int_gauge("accountd_db_pool_connections", "Database connections open."),
             db_idle: int_gauge(
                 "accountd_db_pool_idle_connections",
@@ -325,7 +334,7 @@ impl Metrics {
         };
         let up = IntGauge::new("accountd_up", "1 while the server runs.").expect("valid metric");
         up.set(1);
-        let collectors: [Box<dyn prometheus::core::Collector>; 23] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 24] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.duration.clone()),
             Box::new(metrics.throttled.clone()),
@@ -333,6 +342,7 @@ impl Metrics {
             Box::new(metrics.argon2_in_use.clone()),
             Box::new(metrics.argon2_permits.clone()),
             Box::new(metrics.argon2_verifications.clone()),
+            Box::new(metrics.argon2_refused.clone()),
             Box::new(metrics.db_connections.clone()),
             Box::new(metrics.db_idle.clone()),
             Box::new(metrics.db_max.clone()),

@@ -134,7 +134,7 @@ impl<S: Store> Services<S> {
         );
         let Ok(name) = Username::parse(username) else {
             // No such user can exist; spend the same time anyway.
-            self.hasher.verify_dummy(password.expose());
+            self.hasher.try_verify_dummy(password.expose())?;
             return Err(ServiceError::BadCredentials);
         };
         let found = self.store.read(|repo| repo.user_with_password(&name))?;
@@ -142,7 +142,7 @@ impl<S: Store> Services<S> {
         match how.authenticate {
             Authenticator::Local => {
                 let Some((user, Some(record))) = found else {
-                    self.hasher.verify_dummy(password.expose());
+                    self.hasher.try_verify_dummy(password.expose())?;
                     return Err(ServiceError::BadCredentials);
                 };
                 if basic && self.config.basic_auth.cache_seconds > 0 {
@@ -151,8 +151,15 @@ impl<S: Store> Services<S> {
                     let matches = match self.basic_cache.hit(&key, user.key, &fp, now) {
                         Hit::Fresh => return self.admit(user, Some(record)),
                         // Near the entry's end: verified again by this request alone, while the
-                        // others keep using it, so a hot credential never expires under load.
-                        Hit::Refresh => self.hasher.verify(&record.hash, password.expose())?.matches,
+                        // others keep using it, so a hot credential never expires under load. At
+                        // normal priority: at SCHED_IDLE, the load of those others would starve it.
+                        Hit::Refresh => match self.hasher.verify_promptly(&record.hash, password.expose()) {
+                            Ok(verified) => verified.matches,
+                            Err(err) => {
+                                self.basic_cache.abandon_refresh(&key);
+                                return Err(err.into());
+                            }
+                        },
                         // Concurrent requests with this credential share one verification.
                         Hit::Miss => self.basic_cache.verify_once(&key, &fp, FLIGHT_WAIT, || {
                             self.hasher.verify(&record.hash, password.expose()).map(|v| v.matches)
@@ -187,7 +194,7 @@ impl<S: Store> Services<S> {
             }
             Authenticator::IdentityProvider => {
                 // SSO_LOGIN_DEDICATED: users prove who they are with the identity provider's token.
-                self.hasher.verify_dummy(password.expose());
+                self.hasher.try_verify_dummy(password.expose())?;
                 Err(ServiceError::BadCredentials)
             }
         }

@@ -9,7 +9,11 @@
 //! share one argon2 run ([`BasicCache::verify_once`]: the first verifies, the others wait for its
 //! answer), and a hot entry is verified again before it expires ([`Hit::Refresh`]: one request
 //! near the end of the entry's life re-verifies while the others keep using it), so a client
-//! sending one credential on many connections never waits for 64 verifications at once.
+//! sending one credential on many connections never waits for 64 verifications at once. While
+//! that refresh runs, the entry stays valid past its end by at most one more refresh window (the
+//! last sixth of its life): a refresh slowed by a saturated host doesn't let the entry lapse
+//! under its users. A failed refresh ([`BasicCache::abandon_refresh`]) lets the next request try.
+//! A changed password or a revocation ends the entry at once, grace or not.
 
 use accountd_domain::ids::UserKey;
 use accountd_domain::user::Timestamp;
@@ -27,6 +31,15 @@ struct Entry {
     /// From then on, one request re-verifies (and renews the entry) while the others use it.
     refresh_at: Timestamp,
     refreshing: bool,
+}
+
+impl Entry {
+    /// Valid at `now`: before its end, or within the grace of a refresh in flight (one more
+    /// refresh window past the end).
+    fn valid(&self, now: Timestamp) -> bool {
+        let window = self.expires_at.0.saturating_sub(self.refresh_at.0).max(0);
+        now < self.expires_at || (self.refreshing && now.0 < self.expires_at.0.saturating_add(window))
+    }
 }
 
 /// What the cache says of a credential.
@@ -88,7 +101,7 @@ impl BasicCache {
     pub(crate) fn hit(&self, key: &[u8; 32], user: UserKey, hash_fingerprint: &[u8; 32], now: Timestamp) -> Hit {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match entries.get_mut(key) {
-            Some(e) if e.user == user && &e.hash_fingerprint == hash_fingerprint && e.expires_at > now => {
+            Some(e) if e.user == user && &e.hash_fingerprint == hash_fingerprint && e.valid(now) => {
                 if now >= e.refresh_at && !e.refreshing {
                     e.refreshing = true;
                     Hit::Refresh
@@ -97,6 +110,15 @@ impl BasicCache {
                 }
             }
             _ => Hit::Miss,
+        }
+    }
+
+    /// The refresh taken by [`Hit::Refresh`] failed (no hashing permit in time, say): the next
+    /// request takes it, and the grace of a refresh in flight ends.
+    pub(crate) fn abandon_refresh(&self, key: &[u8; 32]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get_mut(key) {
+            e.refreshing = false;
         }
     }
 
@@ -239,6 +261,46 @@ mod tests {
         assert_eq!(cache.hit(&k, UserKey(1), &fp, late), Hit::Fresh);
         cache.forget_user(UserKey(1));
         assert_eq!(cache.hit(&k, UserKey(1), &fp, now), Hit::Miss);
+    }
+
+    #[test]
+    fn a_refresh_in_flight_holds_the_entry_one_window_past_its_end() {
+        let cache = BasicCache::new(2);
+        let k = credentials_key(&[1; 32], "alice", "pw");
+        let fp = fingerprint("$argon2id$1");
+        let now = Timestamp::from_millis(0);
+        // Life 60 s, refresh window 10 s.
+        cache.remember(k, UserKey(1), fp, now.plus_seconds(60), now.plus_seconds(50), now);
+        let end = now.plus_seconds(60);
+        assert_eq!(
+            cache.hit(&k, UserKey(1), &fp, end),
+            Hit::Miss,
+            "no refresh taken: ends on time"
+        );
+        assert_eq!(cache.hit(&k, UserKey(1), &fp, now.plus_seconds(51)), Hit::Refresh);
+        assert_eq!(cache.hit(&k, UserKey(1), &fp, end), Hit::Fresh, "refresh in flight");
+        assert_eq!(cache.hit(&k, UserKey(1), &fp, now.plus_seconds(69)), Hit::Fresh);
+        assert_eq!(
+            cache.hit(&k, UserKey(1), &fp, now.plus_seconds(70)),
+            Hit::Miss,
+            "grace is bounded"
+        );
+        assert_eq!(
+            cache.hit(&k, UserKey(1), &fingerprint("$argon2id$2"), end),
+            Hit::Miss,
+            "a changed password ends it, grace or not"
+        );
+        assert!(!cache.fresh(&k, UserKey(1), &fp, end), "a worker never uses the grace");
+        // A failed refresh: the grace ends and the next request refreshes.
+        cache.abandon_refresh(&k);
+        assert_eq!(cache.hit(&k, UserKey(1), &fp, end), Hit::Miss);
+        assert_eq!(cache.hit(&k, UserKey(1), &fp, now.plus_seconds(55)), Hit::Refresh);
+        cache.forget_user(UserKey(1));
+        assert_eq!(
+            cache.hit(&k, UserKey(1), &fp, now.plus_seconds(55)),
+            Hit::Miss,
+            "revoked"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! The first is created through [`Services::create_user`] like any user (domain constructors,
 //! password policy, one argon2 hash); the others are copies of its row and password hash made by
-//! the store's [`Store::bulk_copy_user`] (SQLite), with only the username, user id, UUID and group
+//! the store's [`Store::bulk_copy_user`] (SQLite and PostgreSQL alike), with only the username, user id, UUID and group
 //! changed, to names that pass the same constructors. A million users take seconds, not a million
 //! hashes. The last one is read back through the store, which maps rows through the domain
 //! constructors, so an invalid row fails the command. Not audited user by user: it is a benchmark

@@ -305,7 +305,7 @@ impl<S: Store> Services<S> {
                 match record {
                     Some(record) => self.hasher.verify(&record.hash, password.expose())?.matches,
                     None => {
-                        self.hasher.verify_dummy(password.expose());
+                        self.hasher.try_verify_dummy(password.expose())?;
                         false
                     }
                 }

@@ -472,6 +472,16 @@ impl Hasher {
         hashing::verify_secret_with(&mut permit.memory, hash, secret, &self.params)
     }
 
+    /// [`Hasher::verify`] at the calling thread's own priority, not lowered: for the one
+    /// verification many requests depend on (the refresh of a hot Basic credential, which a
+    /// host kept busy by those very requests would otherwise starve at `SCHED_IDLE`). Still
+    /// under the permits and their bounded wait.
+    pub fn verify_promptly(&self, hash: &SecretHash, secret: &str) -> Result<Verified, HashError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let mut permit = self.permits.acquire(false)?;
+        hashing::verify_secret_with(&mut permit.memory, hash, secret, &self.params)
+    }
+
     /// Spends the cost of one verification without a user, so an unknown username answers as
     /// slowly as a wrong password; [`HashError::Busy`] when no permit came free in time, as
     /// [`Hasher::verify`] would answer for a known user (callers should pass it on, so that a
@@ -481,12 +491,6 @@ impl Hasher {
         let mut permit = self.permits.acquire(true)?;
         let _ = hashing::verify_secret_with(&mut permit.memory, &self.dummy, secret, &self.params);
         Ok(())
-    }
-
-    /// [`Hasher::try_verify_dummy`] for callers that answer as for a wrong password either way:
-    /// when no permit came free in time it returns without the work (after the same wait).
-    pub fn verify_dummy(&self, secret: &str) {
-        let _ = self.try_verify_dummy(secret);
     }
 }
 

@@ -379,7 +379,12 @@ impl<S: Store> Services<S> {
     ) {
         let outcome = match result {
             Ok(_) => return,
-            Err(ServiceError::Upstream(_) | ServiceError::Store(_) | ServiceError::Hashing(_)) => AuditOutcome::Failed,
+            Err(
+                ServiceError::Upstream(_)
+                | ServiceError::Store(_)
+                | ServiceError::Hashing(_)
+                | ServiceError::HashingBusy { .. },
+            ) => AuditOutcome::Failed,
             Err(_) => AuditOutcome::Denied,
         };
         self.audit_apart(self.audit_event(actor.principal(), subject, action, fields, outcome, ctx));

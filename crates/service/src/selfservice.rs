@@ -215,7 +215,7 @@ impl<S: Store> Services<S> {
                 let matches = match &record {
                     Some(r) => self.hasher.verify(&r.hash, current.expose())?.matches,
                     None => {
-                        self.hasher.verify_dummy(current.expose());
+                        self.hasher.try_verify_dummy(current.expose())?;
                         false
                     }
                 };

@@ -4,6 +4,7 @@
 
 use crate::axway::CHANGE_PASSWORD;
 use crate::helpers::*;
+use accountd_domain::records::{AuditAction, AuditOutcome};
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,11 @@ async fn a_login_that_waits_past_the_queue_timeout_is_answered_503_with_retry_af
     assert!(cookie(&refused, "sessionid").is_none(), "no session");
     busy(refused).await;
     assert_eq!(app.hasher.refused(), 1);
+    // An unknown user is refused the same way: a 401 here would say the user doesn't exist.
+    let unknown = app.login_with(&app.fresh_client(), "nosuchuser", DEMO_PASSWORD).await;
+    busy(unknown).await;
+    assert_eq!(app.hasher.refused(), 2);
+    assert_eq!(metric(&app, "accountd_argon2_refused_total").await, 2.0);
 
     // A slot given back within the wait serves the login.
     let client = app.fresh_client();
@@ -80,6 +86,14 @@ async fn a_password_change_that_waits_past_the_queue_timeout_changes_nothing() {
             .collect();
         busy(change().await.unwrap()).await;
     }
+    // Audited as a failure on our side, not as the user's mistake.
+    let audited = audit_of(&app, "jbloggs");
+    assert!(
+        audited
+            .iter()
+            .any(|(action, outcome, _)| { *action == AuditAction::PasswordChange && *outcome == AuditOutcome::Failed }),
+        "{audited:?}"
+    );
     // Nothing changed: the old password still signs in, the new one doesn't, the session lives.
     assert_eq!(app.get_info(&browser.client).await.status(), StatusCode::OK);
     assert_eq!(

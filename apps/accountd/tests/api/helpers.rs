@@ -6,6 +6,7 @@ use accountd::{demo, startup};
 use accountd_domain::ids::{GroupId, TenantId, UserId, Username};
 use accountd_domain::level::{GroupMember, Role};
 use accountd_domain::ports::{Clock, ManualClock, Store, SystemClock};
+use accountd_domain::records::{AuditAction, AuditOutcome};
 use accountd_domain::secret::Password;
 use accountd_domain::text::{Name, Text};
 use accountd_domain::user::{
@@ -493,4 +494,21 @@ pub fn browser_named(agent: &str) -> Client {
 pub async fn json_of(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.expect("JSON body")
+}
+
+/// The user's audit events as `(action, outcome, fields)`.
+pub fn audit_of(app: &TestApp, username: &str) -> Vec<(AuditAction, AuditOutcome, Vec<String>)> {
+    let name = Username::parse(username).expect("username");
+    let key = app
+        .db
+        .read(|r| r.user_by_username(&name))
+        .expect("read")
+        .expect("user")
+        .key;
+    app.db
+        .read(|r| r.recent_audit(Some(key), 100))
+        .expect("audit")
+        .into_iter()
+        .map(|e| (e.action, e.outcome, e.fields))
+        .collect()
 }

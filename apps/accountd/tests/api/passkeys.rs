@@ -12,7 +12,6 @@
 //! would. The user handle is not signed, so the server checks it as it would a real one's.
 
 use crate::helpers::*;
-use accountd_domain::ports::Store;
 use accountd_domain::records::{AuditAction, AuditOutcome};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -159,23 +158,6 @@ async fn kind_of(response: Response) -> (StatusCode, String) {
     let status = response.status();
     let body: Value = response.json().await.unwrap_or_default();
     (status, body["type"].as_str().unwrap_or_default().to_owned())
-}
-
-/// The user's audit events as `(action, outcome, fields)`.
-fn audit_of(app: &TestApp, username: &str) -> Vec<(AuditAction, AuditOutcome, Vec<String>)> {
-    let name = accountd_domain::ids::Username::parse(username).expect("username");
-    let key = app
-        .db
-        .read(|r| r.user_by_username(&name))
-        .expect("read")
-        .expect("user")
-        .key;
-    app.db
-        .read(|r| r.recent_audit(Some(key), 100))
-        .expect("audit")
-        .into_iter()
-        .map(|e| (e.action, e.outcome, e.fields))
-        .collect()
 }
 
 impl Browser<'_> {
