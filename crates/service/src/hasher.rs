@@ -18,9 +18,11 @@
 //! [`HashError::Busy`] (503 with `Retry-After` at the HTTP boundary) with nothing hashed. A thread at
 //! `SCHED_IDLE` on a host whose other work keeps every core busy still runs, but with the kernel's
 //! smallest weight (3 against 1,024 for a thread at niceness 0: docs/performance.md measures what
-//! a hash then takes). So after a wait runs out, hashing runs at [`HASHING_NICENESS`] instead for
-//! [`IDLE_PAUSE`]: a host that stays busy stalls hashing for about one such slow hash per pause
-//! (seconds: docs/performance.md, change 7), not for as long as it stays busy.
+//! a hash then takes). So when a caller has waited half of its time, the threads hashing at
+//! `SCHED_IDLE` are promoted to [`HASHING_NICENESS`] (`SCHED_OTHER`; each puts its own priority
+//! back when its hash ends) and hashing runs at that niceness instead for [`IDLE_PAUSE`]: a host
+//! that stays busy slows hashing to its share at niceness 10, and refuses only callers that the
+//! permits can't serve even then.
 
 use crate::random::Random;
 use accountd_domain::secret::SecretHash;
@@ -44,8 +46,12 @@ const MAX_RETRY_AFTER_SECONDS: u64 = 60;
 #[derive(Debug)]
 struct State {
     free: usize,
-    /// Until then hashes run at [`HASHING_NICENESS`], not `SCHED_IDLE` (set when a wait ran out).
+    /// Until then hashes run at [`HASHING_NICENESS`], not `SCHED_IDLE` (set when a wait ran out,
+    /// or half ran out and the holders were promoted).
     idle_paused_until: Option<Instant>,
+    /// The threads hashing at `SCHED_IDLE` now: a caller that has waited half its time promotes
+    /// them (a thread leaves this list, under the lock, before it puts its priority back).
+    idle_holders: Vec<sched::Holder>,
 }
 
 /// A counting semaphore for blocking threads, whose waits are bounded.
@@ -70,11 +76,32 @@ impl Permits {
     }
 
     /// A permit, within the configured wait; the thread lowered while it holds it when `lower`.
+    ///
+    /// Half-way through the wait, the threads hashing at `SCHED_IDLE` are promoted to
+    /// [`HASHING_NICENESS`] (and hashes started in the next [`IDLE_PAUSE`] don't enter
+    /// `SCHED_IDLE`): on a host whose cores stay busy, a `SCHED_IDLE` hash barely runs, and the
+    /// callers behind it would all be refused.
     fn acquire(&self, lower: bool) -> Result<PermitGuard<'_>, HashError> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
+        let half = self.timeout / 2;
         let (mut state, _) = self
             .available
-            .wait_timeout_while(self.state(), self.timeout, |state| state.free == 0)
+            .wait_timeout_while(self.state(), half, |state| state.free == 0)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.free == 0 && !state.idle_holders.is_empty() {
+            let holders = std::mem::take(&mut state.idle_holders);
+            let promoted = holders.into_iter().filter(|&holder| sched::promote(holder)).count();
+            state.idle_paused_until = Some(Instant::now() + IDLE_PAUSE);
+            tracing::warn!(
+                promoted,
+                "a hash waited half of hashing.queue_timeout_ms for its turn: the hashes at SCHED_IDLE \
+                 now run at niceness {HASHING_NICENESS}, as the next ones will for {} s",
+                IDLE_PAUSE.as_secs()
+            );
+        }
+        let (mut state, _) = self
+            .available
+            .wait_timeout_while(state, self.timeout - half, |state| state.free == 0)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         let now = Instant::now();
@@ -101,6 +128,10 @@ impl Permits {
         } else {
             LowerPriority::none()
         };
+        let holder = priority.is_idle().then(sched::Holder::this_thread);
+        if let Some(holder) = holder {
+            self.state().idle_holders.push(holder);
+        }
         let memory = self
             .memory
             .lock()
@@ -111,6 +142,7 @@ impl Permits {
             permits: self,
             memory,
             since: now,
+            holder,
             _priority: priority,
         })
     }
@@ -178,7 +210,8 @@ mod sched {
     //! The calling thread's scheduling policy (`thread-priority`) and niceness (`rustix`).
 
     use super::{HASHING_NICENESS, Lowering};
-    use rustix::process::{getpriority_process, setpriority_process};
+    use rustix::process::{Pid, getpriority_process, setpriority_process};
+    use rustix::thread::gettid;
     use thread_priority::{
         NormalThreadSchedulePolicy as Normal, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy as Policy,
         set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
@@ -217,11 +250,7 @@ mod sched {
     pub(super) fn restore(previous: Previous) -> bool {
         // The crate sets a normal policy's niceness from the priority: the value that maps to
         // the previous niceness makes that one call exact.
-        let priority = (0..=*ThreadPriorityValue::MAX)
-            .filter_map(|value| ThreadPriorityValue::try_from(value).ok())
-            .map(ThreadPriority::Crossplatform)
-            .find(|priority| priority.to_posix(previous.policy) == Ok(previous.nice))
-            .unwrap_or(ThreadPriority::Min);
+        let priority = priority_for(previous.policy, previous.nice);
         set_thread_priority_and_policy(thread_native_id(), priority, previous.policy).is_ok()
             && (getpriority_process(None) == Ok(previous.nice) || setpriority_process(None, previous.nice).is_ok())
             && current() == Some(previous)
@@ -238,6 +267,48 @@ mod sched {
     /// Puts the calling thread's niceness back; whether it could.
     pub(super) fn restore_niceness(previous: i32) -> bool {
         setpriority_process(None, previous).is_ok()
+    }
+
+    /// A thread hashing at `SCHED_IDLE`, as another thread can name it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Holder {
+        pthread: thread_priority::ThreadId,
+        tid: Pid,
+    }
+
+    impl Holder {
+        pub(super) fn this_thread() -> Self {
+            Self {
+                pthread: thread_native_id(),
+                tid: gettid(),
+            }
+        }
+    }
+
+    /// The crate's priority that maps to `nice` under a normal `policy` (it sets a normal
+    /// policy's niceness from the priority).
+    fn priority_for(policy: Policy, nice: i32) -> ThreadPriority {
+        (0..=*ThreadPriorityValue::MAX)
+            .filter_map(|value| ThreadPriorityValue::try_from(value).ok())
+            .map(ThreadPriority::Crossplatform)
+            .find(|priority| priority.to_posix(policy) == Ok(nice))
+            .unwrap_or(ThreadPriority::Min)
+    }
+
+    /// Moves `holder`, another thread hashing at `SCHED_IDLE`, to `SCHED_OTHER` at
+    /// [`HASHING_NICENESS`]; whether it could. It puts its own policy and niceness back when its
+    /// hash ends, as always. (The crate sets the niceness of the *calling* thread: it is given
+    /// the caller's own, then checked.)
+    pub(super) fn promote(holder: Holder) -> bool {
+        let Ok(own) = getpriority_process(None) else {
+            return false;
+        };
+        let other = Policy::Normal(Normal::Other);
+        let moved = set_thread_priority_and_policy(holder.pthread, priority_for(other, own), other).is_ok();
+        if getpriority_process(None) != Ok(own) {
+            let _ = setpriority_process(None, own);
+        }
+        moved && setpriority_process(Some(holder.tid), HASHING_NICENESS).is_ok()
     }
 
     /// Runs `attempt` on a thread of its own: false when it can't be run.
@@ -267,6 +338,20 @@ mod sched {
 mod sched {
     use super::Lowering;
 
+    /// No thread hashes at `SCHED_IDLE` here.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Holder;
+
+    impl Holder {
+        pub(super) fn this_thread() -> Self {
+            Holder
+        }
+    }
+
+    pub(super) fn promote(_holder: Holder) -> bool {
+        false
+    }
+
     pub(super) fn probe() -> Lowering {
         Lowering::None
     }
@@ -290,6 +375,14 @@ struct LowerPriority {
 impl LowerPriority {
     fn none() -> Self {
         Self { restore: None }
+    }
+
+    /// Whether the thread was moved to `SCHED_IDLE`.
+    fn is_idle(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return matches!(self.restore, Some(Restore::Schedule(_)));
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// `idle`: `SCHED_IDLE` may be used (else niceness).
@@ -342,6 +435,8 @@ struct PermitGuard<'a> {
     permits: &'a Permits,
     memory: HashMemory,
     since: Instant,
+    /// This thread, while it hashes at `SCHED_IDLE`.
+    holder: Option<sched::Holder>,
     /// Dropped after the fields above: the permit is returned while the thread is still low.
     _priority: LowerPriority,
 }
@@ -369,7 +464,13 @@ impl Drop for PermitGuard<'_> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(std::mem::take(&mut self.memory));
-        self.permits.state().free += 1;
+        {
+            let mut state = self.permits.state();
+            if let Some(holder) = self.holder {
+                state.idle_holders.retain(|&h| h != holder);
+            }
+            state.free += 1;
+        }
         self.permits.available.notify_one();
     }
 }
@@ -403,6 +504,7 @@ impl Hasher {
                 state: Mutex::new(State {
                     free: size,
                     idle_paused_until: None,
+                    idle_holders: Vec::new(),
                 }),
                 available: Condvar::new(),
                 size,
@@ -684,6 +786,52 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// A caller that has waited half of its time promotes the thread hashing at SCHED_IDLE to
+    /// SCHED_OTHER at HASHING_NICENESS (what a busy host would otherwise starve); the promoted
+    /// thread gets its own priority back when it gives the permit back, and the caller's
+    /// niceness is untouched.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_waiter_promotes_a_hash_starved_at_sched_idle() {
+        use std::sync::mpsc;
+        use thread_priority::{NormalThreadSchedulePolicy as Normal, ThreadSchedulePolicy as Policy};
+        if lowering() != Lowering::Idle {
+            eprintln!("this process can't use SCHED_IDLE: nothing to promote");
+            return;
+        }
+        let hasher = Hasher::new(
+            HashParams {
+                queue_timeout_ms: 200,
+                ..SMALL
+            },
+            1,
+        );
+        let (holding, held) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let holder = {
+            let hasher = hasher.clone();
+            std::thread::spawn(move || {
+                let before = schedule();
+                let during = {
+                    let _permit = hasher.permits.acquire(true).unwrap();
+                    holding.send(schedule()).unwrap();
+                    released.recv().unwrap();
+                    schedule()
+                };
+                (before, during, schedule())
+            })
+        };
+        assert_eq!(held.recv().unwrap().0, Policy::Normal(Normal::Idle));
+        let own = schedule();
+        assert!(matches!(hasher.permits.acquire(true), Err(HashError::Busy { .. })));
+        assert_eq!(schedule(), own, "the caller's own priority is untouched");
+        release.send(()).unwrap();
+        let (before, promoted, after) = holder.join().unwrap();
+        assert_eq!(promoted, (Policy::Normal(Normal::Other), HASHING_NICENESS));
+        assert_eq!(after, before, "put back");
+        assert!(hasher.permits.state().idle_holders.is_empty());
     }
 
     /// From SCHED_BATCH at niceness 3, a hashing thread comes back to exactly that.
