@@ -4,6 +4,7 @@
 //! instances given the same code accept it once.
 
 use super::{Repo, count};
+use crate::connection::per_backend;
 use crate::error::{QueryResultExt, corrupt};
 use crate::schema::{login_challenges, recovery_codes, sessions, totp_factors};
 use accountd_domain::ids::UserKey;
@@ -51,12 +52,14 @@ fn to_challenge(row: ChallengeRow) -> StoreResult<LoginChallenge> {
 
 impl FactorStore for Repo<'_> {
     fn totp_factor(&mut self, user: UserKey) -> StoreResult<Option<TotpFactor>> {
-        let row: Option<TotpRow> = totp_factors::table
+        // On every login and Basic request (is there a second factor?): on the backend's own
+        // connection (prepared once) and without `LIMIT ?`; see sessions.rs.
+        let row: Option<TotpRow> = per_backend!(&mut *self.conn, |c| totp_factors::table
             .find(user.0)
             .select(TotpRow::as_select())
-            .first(self.conn)
-            .optional()
-            .store()?;
+            .get_result(c)
+            .optional())
+        .store()?;
         Ok(row.map(|row| TotpFactor {
             user: UserKey(row.user_key),
             sealed: SealedSecret {

@@ -60,12 +60,14 @@ struct CeremonyRow {
 
 impl PasskeyStore for Repo<'_> {
     fn user_passkeys(&mut self, user: UserKey) -> StoreResult<Vec<PasskeyRecord>> {
-        let rows: Vec<PasskeyRow> = passkeys::table
+        // On every login and Basic request (is there a second factor?): on the backend's own
+        // connection, prepared once; see sessions.rs.
+        let rows: Vec<PasskeyRow> = per_backend!(&mut *self.conn, |c| passkeys::table
             .filter(passkeys::user_key.eq(user.0))
             .order(passkeys::id.asc())
             .select(PasskeyRow::as_select())
-            .load(self.conn)
-            .store()?;
+            .load(c))
+        .store()?;
         rows.into_iter().map(to_passkey).collect()
     }
 

@@ -353,10 +353,11 @@ impl SessionStore for Repo<'_> {
     }
 
     fn password_change_demanded(&mut self, user: UserKey) -> StoreResult<bool> {
-        diesel::select(diesel::dsl::exists(
+        // On every Basic request: on the backend's own connection, prepared once.
+        per_backend!(&mut *self.conn, |c| diesel::select(diesel::dsl::exists(
             password_change_demands::table.filter(password_change_demands::user_key.eq(user.0)),
         ))
-        .get_result(self.conn)
+        .get_result(c))
         .store()
     }
 
