@@ -4,7 +4,7 @@
 
 use crate::{ServiceError, ServiceResult, Services};
 use accountd_domain::level::Role;
-use accountd_domain::ports::Store;
+use accountd_domain::ports::{Repository, Store};
 use accountd_domain::records::{Group, License, Tenant};
 use accountd_domain::user::User;
 use accountd_policy::access::{self, Action};
@@ -25,7 +25,18 @@ pub struct Directory {
 impl<S: Store> Services<S> {
     /// The tenant, group, licences and secondary groups of `user`, in one read.
     pub fn directory_of(&self, user: &User) -> ServiceResult<Directory> {
-        self.store.read(|repo| {
+        self.read_directory(user, false)
+    }
+
+    /// [`Services::directory_of`] on the calling thread's own read connection
+    /// ([`accountd_domain::ports::Store::read_here`]): four indexed reads, for a caller on an
+    /// async worker when [`Services::reads_here`] (SQLite; DESIGN.md's measured exception).
+    pub fn directory_of_here(&self, user: &User) -> ServiceResult<Directory> {
+        self.read_directory(user, true)
+    }
+
+    fn read_directory(&self, user: &User, here: bool) -> ServiceResult<Directory> {
+        let read = |repo: &mut dyn Repository| {
             let (tenant, licenses) = match user.role.tenant() {
                 Some(id) => (repo.tenant(id)?, repo.tenant_licenses(id)?),
                 None => (None, Vec::new()),
@@ -41,7 +52,12 @@ impl<S: Store> Services<S> {
                 licenses,
                 secondary_groups,
             })
-        })
+        };
+        if here {
+            self.store.read_here(read)
+        } else {
+            self.store.read(read)
+        }
     }
 }
 

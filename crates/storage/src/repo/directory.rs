@@ -121,14 +121,16 @@ impl DirectoryStore for Repo<'_> {
     }
 
     fn tenant(&mut self, id: &TenantId) -> StoreResult<Option<Tenant>> {
-        tenants::table
+        // On every SuperOffice currentPrincipal: on the backend's own connection (prepared once)
+        // and without `LIMIT ?` (`tenant_id` is unique); see sessions.rs.
+        per_backend!(&mut *self.conn, |c| tenants::table
             .filter(tenants::tenant_id.eq(id.as_str()))
             .select((tenants::key, tenants::tenant_id, tenants::name))
-            .first::<(i64, String, String)>(self.conn)
-            .optional()
-            .store()?
-            .map(|(key, id, name)| to_tenant(key, id, name))
-            .transpose()
+            .get_result::<(i64, String, String)>(c)
+            .optional())
+        .store()?
+        .map(|(key, id, name)| to_tenant(key, id, name))
+        .transpose()
     }
 
     fn ensure_group(&mut self, tenant: &TenantId, id: &GroupId, name: &Text) -> StoreResult<Group> {
@@ -149,16 +151,17 @@ impl DirectoryStore for Repo<'_> {
     }
 
     fn group(&mut self, tenant: &TenantId, id: &GroupId) -> StoreResult<Option<Group>> {
-        groups::table
+        // On every SuperOffice currentPrincipal: as `tenant` ((tenant, group_id) is unique).
+        per_backend!(&mut *self.conn, |c| groups::table
             .inner_join(tenants::table.on(tenants::key.eq(groups::tenant_key)))
             .filter(tenants::tenant_id.eq(tenant.as_str()))
             .filter(groups::group_id.eq(id.as_str()))
             .select((groups::key, tenants::tenant_id, groups::group_id, groups::name))
-            .first::<(i64, String, String, String)>(self.conn)
-            .optional()
-            .store()?
-            .map(|(key, tenant, id, name)| to_group(key, tenant, id, name))
-            .transpose()
+            .get_result::<(i64, String, String, String)>(c)
+            .optional())
+        .store()?
+        .map(|(key, tenant, id, name)| to_group(key, tenant, id, name))
+        .transpose()
     }
 
     fn ensure_department(&mut self, department: &NewDepartment) -> StoreResult<Department> {
@@ -210,16 +213,17 @@ impl DirectoryStore for Repo<'_> {
     }
 
     fn tenant_licenses(&mut self, tenant: &TenantId) -> StoreResult<Vec<License>> {
-        tenant_licenses::table
+        // On every SuperOffice currentPrincipal: on the backend's own connection, prepared once.
+        per_backend!(&mut *self.conn, |c| tenant_licenses::table
             .inner_join(tenants::table.on(tenants::key.eq(tenant_licenses::tenant_key)))
             .filter(tenants::tenant_id.eq(tenant.as_str()))
             .order(tenant_licenses::position.asc())
             .select(LicenseRow::as_select())
-            .load(self.conn)
-            .store()?
-            .into_iter()
-            .map(to_license)
-            .collect()
+            .load(c))
+        .store()?
+        .into_iter()
+        .map(to_license)
+        .collect()
     }
 
     fn set_tenant_licenses(&mut self, tenant: &TenantId, licenses: &[License]) -> StoreResult<()> {
@@ -248,12 +252,13 @@ impl DirectoryStore for Repo<'_> {
     }
 
     fn secondary_groups(&mut self, user: UserKey) -> StoreResult<Vec<i64>> {
-        user_secondary_groups::table
+        // On every SuperOffice currentPrincipal: on the backend's own connection, prepared once.
+        per_backend!(&mut *self.conn, |c| user_secondary_groups::table
             .filter(user_secondary_groups::user_key.eq(user.0))
             .order(user_secondary_groups::group_key.asc())
             .select(user_secondary_groups::group_key)
-            .load(self.conn)
-            .store()
+            .load(c))
+        .store()
     }
 
     fn set_secondary_groups(&mut self, user: UserKey, groups: &[i64]) -> StoreResult<()> {
