@@ -585,8 +585,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs `f`, which only reads, on the calling thread's own connection where
     /// [`Store::reads_here`] (no pool checkout, no hand-off to a blocking thread); elsewhere as
-    /// [`Store::read`]. Each statement sees the latest committed data, as a pooled read does.
-    /// For a request's hot indexed reads only (a session lookup, a Basic credential's rows).
+    /// [`Store::read`]. Where it runs here, `f`'s statements share one read transaction: they
+    /// see one snapshot, the latest committed when the first of them ran. For a request's hot
+    /// indexed reads only (a session lookup, a Basic credential's rows, a user's directory).
     fn read_here<T, E>(&self, f: impl FnOnce(&mut dyn Repository) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
