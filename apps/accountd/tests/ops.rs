@@ -458,7 +458,8 @@ async fn two_instances_share_sessions_logouts_password_changes_and_throttling() 
     let on_a: Value = info(&a, &s1).await.unwrap().json().await.unwrap();
     assert_eq!(on_a["profile"]["first_name"], "Scaled", "B's write seen by A");
 
-    // A logout on B is seen by A.
+    // A logout on B is seen by A within a second (A may answer from the lookup it just made:
+    // docs/performance.md, change 11).
     let out = c
         .post(b.url("/api/v1/logout/"))
         .headers(s1.headers())
@@ -466,7 +467,11 @@ async fn two_instances_share_sessions_logouts_password_changes_and_throttling() 
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::OK);
-    assert_eq!(info(&a, &s1).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let deadline = Instant::now() + Duration::from_millis(1_250);
+    while info(&a, &s1).await.unwrap().status() != StatusCode::UNAUTHORIZED {
+        assert!(Instant::now() < deadline, "A still accepts the session B ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A password change on A ends the user's other sessions on B, and B's Basic cache too.
     let on_b_session = session(&c, &b, "foouser", DEMO_PASSWORD).await;

@@ -575,6 +575,14 @@ pub trait Store: Send + Sync + 'static {
     where
         E: From<StoreError>;
 
+    /// A counter that changes after every write through this store in this process (`None`: not
+    /// kept, and nothing read may be remembered). What was read under one generation may be
+    /// remembered until the generation changes: a cache keyed by it sees this process's writes
+    /// at once (other processes' within the cache's own lifetime).
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Whether [`Store::read_here`] answers on the calling thread without a network round trip
     /// (an embedded database such as SQLite, read in microseconds): then the hot reads of a
     /// request may run on an async worker (DESIGN.md's measured exception). `false` by default,

@@ -2,6 +2,7 @@
 //! HTTP Basic with a verification cache, API tokens, logout, and brute-force throttling.
 
 use crate::basic_cache::{Hit, credentials_key, fingerprint};
+use crate::session_cache::SessionFacts;
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::Username;
 use accountd_domain::ports::{Store, UpstreamError};
@@ -347,17 +348,39 @@ impl<S: Store> Services<S> {
         }
     }
 
-    /// The session of `token` and its user, read on this thread when `here`.
+    /// The session of `token` and its user: remembered from a lookup less than a second ago with
+    /// no write since (`session_cache`), else read (on this thread when `here`).
     fn look_up_session(&self, token: &str, method: AuthMethod, here: bool) -> ServiceResult<SessionLookup> {
         let bytes = tokens::decode_token(token).ok_or(ServiceError::Unauthenticated)?;
         let digest = tokens::token_digest(&bytes);
-        let read = |repo: &mut dyn accountd_domain::ports::Repository| repo.session_with_user(&digest);
-        let found = if here {
-            self.store.read_here(read)?
-        } else {
-            self.store.read(read)?
+        // Taken before the read: a write landing meanwhile makes what is read stale at once.
+        let generation = self.store.generation();
+        let remembered = generation.and_then(|g| self.session_cache.get(&digest, g));
+        let (session, user) = match remembered {
+            Some(found) => found,
+            None => {
+                let read_at = std::time::Instant::now();
+                let read = |repo: &mut dyn accountd_domain::ports::Repository| repo.session_with_user(&digest);
+                let found = if here {
+                    self.store.read_here(read)?
+                } else {
+                    self.store.read(read)?
+                };
+                let (session, user) = found.ok_or(ServiceError::Unauthenticated)?;
+                let facts = SessionFacts {
+                    last_seen_at: session.last_seen_at,
+                    expires_at: session.expires_at,
+                    proved_at: session.proved_at,
+                    enrollment_only: session.enrollment_only,
+                    password_change_only: session.password_change_only,
+                };
+                if let Some(generation) = generation {
+                    self.session_cache
+                        .put(&digest, facts.clone(), user.clone(), generation, read_at);
+                }
+                (facts, user)
+            }
         };
-        let (session, user) = found.ok_or(ServiceError::Unauthenticated)?;
         let now = self.clock.now();
         let idle_end = session
             .last_seen_at

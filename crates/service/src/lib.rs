@@ -32,6 +32,7 @@ pub mod profile;
 pub mod random;
 pub mod reset;
 pub mod selfservice;
+mod session_cache;
 pub mod sso;
 pub mod throttle;
 pub mod timeline;
@@ -45,6 +46,11 @@ use accountd_domain::ports::{ApplicationServer, Clock, Random, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, ClientInfo};
 use basic_cache::BasicCache;
+use session_cache::SessionCache;
+
+/// The most session lookups remembered at once (each for at most a second: the sessions in use in
+/// one second; about 1 KiB each).
+const SESSION_CACHE_ENTRIES: usize = 10_000;
 use hasher::Hasher;
 use std::sync::Arc;
 
@@ -64,6 +70,8 @@ pub struct Services<S: Store> {
     hasher: Hasher,
     config: ServiceConfig,
     basic_cache: BasicCache,
+    /// Recent session lookups (at most a second old, and none past a write): `session_cache`.
+    session_cache: SessionCache,
     sso: Option<sso::SsoVerifier>,
     /// Key of the Basic-auth cache; per process (the cache is too). XSRF tokens use none of it:
     /// every instance must agree on them (see `auth::XSRF_KEY`).
@@ -104,6 +112,7 @@ impl<S: Store> Services<S> {
         let mut secret_key = [0u8; 32];
         random.fill(&mut secret_key);
         let basic_cache = BasicCache::new(config.basic_auth.cache_entries);
+        let session_cache = SessionCache::new(SESSION_CACHE_ENTRIES);
         let sso = sso::SsoVerifier::from_config(&config.sso)?;
         Ok(Self {
             store,
@@ -113,6 +122,7 @@ impl<S: Store> Services<S> {
             hasher,
             config,
             basic_cache,
+            session_cache,
             sso,
             secret_key,
             outbox_handlers: outbox::builtin_handlers(),

@@ -55,6 +55,9 @@ pub struct Database {
     here: Arc<(Manager, SqlitePragmas)>,
     /// SQLite: this process's writers queue here before `BEGIN IMMEDIATE` (see [`WriteGate`]).
     writers: Arc<WriteGate>,
+    /// Bumped after every write through this database or a clone of it
+    /// ([`Store::generation`]).
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// SQLite lets one connection write at a time, and a connection that finds the write lock taken
@@ -118,6 +121,11 @@ thread_local! {
 }
 
 impl Database {
+    /// Marks a write: what was read before it may be stale ([`Store::generation`]).
+    fn bump(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// A new read connection of this thread's own, with the pool's pragmas.
     fn open_here(&self) -> Result<DbConn, StoreError> {
         let (manager, pragmas) = &*self.here;
@@ -181,6 +189,7 @@ impl Database {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             here,
             writers: Arc::new(WriteGate::default()),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 
@@ -373,7 +382,15 @@ impl Store for Database {
     {
         let mut conn = self.connection()?;
         let mut repo = Repo::new(&mut conn, false);
-        f(&mut repo)
+        let result = f(&mut repo);
+        if repo.wrote {
+            self.bump();
+        }
+        result
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation.load(std::sync::atomic::Ordering::Acquire))
     }
 
     fn reads_here(&self) -> bool {
@@ -424,9 +441,14 @@ impl Store for Database {
             // the workers of the process contend for: a third of a Basic request's CPU).
             let conn = &mut conns[index].1;
             Tm::begin_transaction(conn).map_err(|e| E::from(db_error(e)))?;
-            let result = f(&mut Repo::new(conn, false));
+            let mut repo = Repo::new(conn, false);
+            let result = f(&mut repo);
+            let wrote = repo.wrote;
             if Tm::commit_transaction(conn).is_err() && Tm::rollback_transaction(conn).is_err() {
                 conns.remove(index);
+            }
+            if wrote {
+                self.bump();
             }
             result
         })
@@ -439,14 +461,18 @@ impl Store for Database {
         // The turn first, then the connection: a writer waiting for its turn holds no connection.
         let _turn = (self.backend == Backend::Sqlite).then(|| self.writers.enter(self.pool.connection_timeout()));
         let mut conn = self.connection()?;
-        connection::write_transaction(
+        let result = connection::write_transaction(
             &mut conn,
             |e| E::from(db_error(e)),
             |conn| {
                 let mut repo = Repo::new(conn, true);
                 f(&mut repo)
             },
-        )
+        );
+        // After the commit (or the rollback): a reader that saw the old generation may have read
+        // the old rows, and its cache entry must not outlive this write.
+        self.bump();
+        result
     }
 
     fn check_ready(&self) -> Result<(), StoreError> {

@@ -37,16 +37,24 @@ use diesel::prelude::*;
 pub(crate) struct Repo<'c> {
     conn: &'c mut DbConn,
     in_transaction: bool,
+    /// Set by every writing method ([`Repo::atomic`], [`Repo::single`]): a read that wrote
+    /// counts as a write for [`accountd_domain::ports::Store::generation`].
+    pub(crate) wrote: bool,
 }
 
 impl<'c> Repo<'c> {
     pub(crate) fn new(conn: &'c mut DbConn, in_transaction: bool) -> Self {
-        Self { conn, in_transaction }
+        Self {
+            conn,
+            in_transaction,
+            wrote: false,
+        }
     }
 
     /// Runs a method of several statements atomically: in a savepoint inside the write
     /// transaction, else in a write transaction of its own (`BEGIN IMMEDIATE` on SQLite).
     fn atomic<T>(&mut self, f: impl FnOnce(&mut DbConn) -> StoreResult<T>) -> StoreResult<T> {
+        self.wrote = true;
         if self.in_transaction {
             connection::savepoint(self.conn, db_error, f)
         } else {
@@ -58,6 +66,7 @@ impl<'c> Repo<'c> {
     /// failure, a unique violation say, leaves the transaction usable on PostgreSQL too), else as
     /// is (one statement is atomic on its own).
     fn single<T>(&mut self, f: impl FnOnce(&mut DbConn) -> StoreResult<T>) -> StoreResult<T> {
+        self.wrote = true;
         if self.in_transaction {
             connection::savepoint(self.conn, db_error, f)
         } else {
