@@ -579,6 +579,13 @@ pub trait Store: Send + Sync + 'static {
     /// kept, and nothing read may be remembered). What was read under one generation may be
     /// remembered until the generation changes: a cache keyed by it sees this process's writes
     /// at once (other processes' within the cache's own lifetime).
+    ///
+    /// Where [`Store::reads_here`], a read here also moves it on, before its `f` runs, when it
+    /// is the first of its connection to see another connection's commit (another process's
+    /// included). A value remembered under the generation taken *before* a read here (whose
+    /// snapshot it is) and found under the generation taken *inside* a later read here is
+    /// therefore as fresh as that later read: no commit of any process since (see
+    /// `Services::remembered_here` in the service crate).
     fn generation(&self) -> Option<u64> {
         None
     }

@@ -2,7 +2,6 @@
 //! HTTP Basic with a verification cache, API tokens, logout, and brute-force throttling.
 
 use crate::basic_cache::{Hit, credentials_key, fingerprint};
-use crate::session_cache::SessionFacts;
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ids::Username;
 use accountd_domain::ports::{Store, UpstreamError};
@@ -73,6 +72,31 @@ impl std::fmt::Debug for IssuedToken {
 /// the session id's: 256 random bits the client keeps in an HttpOnly cookie and the store keeps
 /// only the SHA-256 of, so neither script nor a database reader can compute the token.
 const XSRF_KEY: &[u8] = b"accountd XSRF token v1";
+
+/// What a session lookup needs of a session row (remembered with its user: `remembered`).
+#[derive(Debug, Clone)]
+pub(crate) struct SessionFacts {
+    pub(crate) last_seen_at: Timestamp,
+    pub(crate) expires_at: Timestamp,
+    pub(crate) proved_at: Timestamp,
+    pub(crate) enrollment_only: bool,
+    pub(crate) password_change_only: bool,
+}
+
+/// What a Basic request's one read finds, remembered (`basic_reads`) by username and client
+/// address: the three throttle counters (judged against the clock on every request), the user,
+/// the fingerprint of their password hash (never the hash), and whether a second factor or a
+/// demanded password change holds them. `None` for no such user or no local password.
+pub(crate) type BasicRows = Option<BasicRow>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct BasicRow {
+    throttle: [Option<accountd_domain::records::ThrottleState>; 3],
+    user: User,
+    fingerprint: [u8; 32],
+    has_factor: bool,
+    demanded: bool,
+}
 
 /// What a session lookup found.
 enum SessionLookup {
@@ -349,13 +373,13 @@ impl<S: Store> Services<S> {
     }
 
     /// The session of `token` and its user: remembered from a lookup less than a second ago with
-    /// no write since (`session_cache`), else read (on this thread when `here`).
+    /// no write since (`remembered`), else read (on this thread when `here`).
     fn look_up_session(&self, token: &str, method: AuthMethod, here: bool) -> ServiceResult<SessionLookup> {
         let bytes = tokens::decode_token(token).ok_or(ServiceError::Unauthenticated)?;
         let digest = tokens::token_digest(&bytes);
         // Taken before the read: a write landing meanwhile makes what is read stale at once.
         let generation = self.store.generation();
-        let remembered = generation.and_then(|g| self.session_cache.get(&digest, g));
+        let remembered = generation.and_then(|g| self.session_cache.get(digest.as_bytes(), g));
         let (session, user) = match remembered {
             Some(found) => found,
             None => {
@@ -376,7 +400,7 @@ impl<S: Store> Services<S> {
                 };
                 if let Some(generation) = generation {
                     self.session_cache
-                        .put(&digest, facts.clone(), user.clone(), generation, read_at);
+                        .put(*digest.as_bytes(), (facts.clone(), user.clone()), generation, read_at);
                 }
                 (facts, user)
             }
@@ -477,28 +501,42 @@ impl<S: Store> Services<S> {
         let name = Username::parse(username).ok()?;
         let counters = self.login_counters(username, ctx);
         let demands_apply = self.password_demands_apply(AuthMethod::Basic);
-        let now = self.clock.now();
-        let read = self.store.read_here(|repo| {
-            let throttled = self.throttled(repo, &counters, now)?;
+        let address = ctx.client.address.clone().unwrap_or_default();
+        let read = self.remembered_here(&self.basic_reads, (username.to_owned(), address), |repo| {
+            let mut throttle = [None; 3];
+            for ((counter, _), state) in counters.iter().zip(&mut throttle) {
+                *state = repo.throttle_state(&counter.key())?;
+            }
             let Some((user, Some(record))) = repo.user_with_password(&name)? else {
-                return Ok::<_, ServiceError>(None);
+                return Ok(None);
             };
             let has_factor = self.has_second_factor(repo, user.key)?;
             let demanded = demands_apply && repo.password_change_demanded(user.key)?;
-            Ok(Some((throttled, user, record, has_factor, demanded)))
+            Ok(Some(BasicRow {
+                throttle,
+                fingerprint: fingerprint(record.hash.as_str()),
+                user,
+                has_factor,
+                demanded,
+            }))
         });
-        let Ok(Some((None, user, record, false, password_change_only))) = read else {
+        let Ok(Some(row)) = read else {
             return None;
         };
+        let now = self.clock.now();
+        let throttled = counters
+            .iter()
+            .zip(&row.throttle)
+            .any(|((_, limit), state)| state.is_some_and(|s| limit.retry_after(&s, now).is_some()));
         let key = credentials_key(&self.secret_key, username, password.expose());
-        if !user.may_sign_in()
-            || !self
-                .basic_cache
-                .fresh(&key, user.key, &fingerprint(record.hash.as_str()), now)
+        if throttled
+            || row.has_factor
+            || !row.user.may_sign_in()
+            || !self.basic_cache.fresh(&key, row.user.key, &row.fingerprint, now)
         {
             return None;
         }
-        Some(Ok(self.basic_principal(user, password_change_only, now)))
+        Some(Ok(self.basic_principal(row.user, row.demanded, now)))
     }
 
     /// The principal of a Basic request by a user without a second factor: one who must have one

@@ -30,7 +30,8 @@ impl<S: Store> Services<S> {
 
     /// [`Services::directory_of`] on the calling thread's own read connection
     /// ([`accountd_domain::ports::Store::read_here`]): four indexed reads, for a caller on an
-    /// async worker when [`Services::reads_here`] (SQLite; DESIGN.md's measured exception).
+    /// async worker when [`Services::reads_here`] (SQLite; DESIGN.md's measured exception),
+    /// remembered until the next commit of any process (and for at most a second).
     pub fn directory_of_here(&self, user: &User) -> ServiceResult<Directory> {
         self.read_directory(user, true)
     }
@@ -54,7 +55,8 @@ impl<S: Store> Services<S> {
             })
         };
         if here {
-            self.store.read_here(read)
+            // Keyed by the role too: the directory follows from it.
+            self.remembered_here(&self.directories, (user.key, user.role.clone()), read)
         } else {
             self.store.read(read)
         }

@@ -30,9 +30,9 @@ pub mod passkeys;
 pub mod pincode;
 pub mod profile;
 pub mod random;
+mod remembered;
 pub mod reset;
 pub mod selfservice;
-mod session_cache;
 pub mod sso;
 pub mod throttle;
 pub mod timeline;
@@ -46,10 +46,10 @@ use accountd_domain::ports::{ApplicationServer, Clock, Random, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, ClientInfo};
 use basic_cache::BasicCache;
-use session_cache::SessionCache;
+use remembered::Remembered;
 
-/// The most session lookups remembered at once (each for at most a second: the sessions in use in
-/// one second; about 1 KiB each).
+/// The most session lookups (and Basic credentials' reads, and directories) remembered at once
+/// (each for at most a second: those in use in one second; about 1 KiB each).
 const SESSION_CACHE_ENTRIES: usize = 10_000;
 use hasher::Hasher;
 use std::sync::Arc;
@@ -70,8 +70,13 @@ pub struct Services<S: Store> {
     hasher: Hasher,
     config: ServiceConfig,
     basic_cache: BasicCache,
-    /// Recent session lookups (at most a second old, and none past a write): `session_cache`.
-    session_cache: SessionCache,
+    /// Recent session lookups (at most a second old, and none past a write): `remembered`.
+    session_cache: Remembered<[u8; 32], (auth::SessionFacts, accountd_domain::user::User)>,
+    /// Recent reads of Basic requests' rows, by username and client address (none past a commit
+    /// of any process where the store reads here): `remembered`.
+    basic_reads: Remembered<(String, String), auth::BasicRows>,
+    /// Recent reads of users' directories (SuperOffice, Axway), likewise.
+    directories: Remembered<(accountd_domain::ids::UserKey, accountd_domain::level::Role), dialects::Directory>,
     sso: Option<sso::SsoVerifier>,
     /// Key of the Basic-auth cache; per process (the cache is too). XSRF tokens use none of it:
     /// every instance must agree on them (see `auth::XSRF_KEY`).
@@ -112,7 +117,7 @@ impl<S: Store> Services<S> {
         let mut secret_key = [0u8; 32];
         random.fill(&mut secret_key);
         let basic_cache = BasicCache::new(config.basic_auth.cache_entries);
-        let session_cache = SessionCache::new(SESSION_CACHE_ENTRIES);
+        let session_cache = Remembered::new(SESSION_CACHE_ENTRIES);
         let sso = sso::SsoVerifier::from_config(&config.sso)?;
         Ok(Self {
             store,
@@ -123,6 +128,8 @@ impl<S: Store> Services<S> {
             config,
             basic_cache,
             session_cache,
+            basic_reads: Remembered::new(SESSION_CACHE_ENTRIES),
+            directories: Remembered::new(SESSION_CACHE_ENTRIES),
             sso,
             secret_key,
             outbox_handlers: outbox::builtin_handlers(),

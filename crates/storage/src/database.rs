@@ -117,7 +117,35 @@ thread_local! {
     /// This thread's own SQLite read connections, by database: the hot reads of a request run on
     /// the async worker that serves it, without a pool checkout or a hand-off to the blocking
     /// pool (`Store::read_here`; docs/performance.md). Closed when the thread ends.
-    static HERE: std::cell::RefCell<Vec<(u64, DbConn)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static HERE: std::cell::RefCell<Vec<Here>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A thread's own read connection to one database ([`HERE`]).
+struct Here {
+    /// The [`Database::id`] it belongs to.
+    database: u64,
+    conn: DbConn,
+    /// SQLite's `PRAGMA data_version` when this connection last read: it changes when another
+    /// connection (this process's pool, another process) has committed since. `None` before the
+    /// first read.
+    seen: Option<i64>,
+}
+
+/// SQLite's count of other connections' commits, as seen by `conn` in its current transaction.
+fn data_version(conn: &mut DbConn) -> Result<i64, diesel::result::Error> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        data_version: i64,
+    }
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query("PRAGMA data_version")
+            .get_result::<Version>(c)
+            .map(|v| v.data_version),
+        // Not called: PostgreSQL reads no connection of a thread's own.
+        DbConn::Postgres(_) => Ok(0),
+    }
 }
 
 impl Database {
@@ -410,10 +438,10 @@ impl Store for Database {
                 return self.read(f);
             };
             type Tm = <DbConn as diesel::Connection>::TransactionManager;
-            let mut found = conns.iter().position(|(id, _)| *id == self.id);
+            let mut found = conns.iter().position(|here| here.database == self.id);
             if let Some(index) = found
                 && !matches!(
-                    Tm::transaction_manager_status_mut(&mut conns[index].1).transaction_depth(),
+                    Tm::transaction_manager_status_mut(&mut conns[index].conn).transaction_depth(),
                     Ok(None)
                 )
             {
@@ -432,19 +460,30 @@ impl Store for Database {
                     if conns.len() >= HERE_MAX {
                         conns.remove(0);
                     }
-                    conns.push((self.id, conn));
+                    conns.push(Here {
+                        database: self.id,
+                        conn,
+                        seen: None,
+                    });
                     conns.len() - 1
                 }
             };
             // One read transaction for every statement of `f`: one WAL read lock and one
             // snapshot, rather than one per statement (each took the shared-memory lock, which
             // the workers of the process contend for: a third of a Basic request's CPU).
-            let conn = &mut conns[index].1;
-            Tm::begin_transaction(conn).map_err(|e| E::from(db_error(e)))?;
-            let mut repo = Repo::new(conn, false);
+            let here = &mut conns[index];
+            Tm::begin_transaction(&mut here.conn).map_err(|e| E::from(db_error(e)))?;
+            // Another connection's commit since this one last read (another process's included)
+            // moves the generation on before `f` looks at it (`Store::generation`).
+            let version = data_version(&mut here.conn).ok();
+            if version.is_none() || version != here.seen {
+                here.seen = version;
+                self.bump();
+            }
+            let mut repo = Repo::new(&mut here.conn, false);
             let result = f(&mut repo);
             let wrote = repo.wrote;
-            if Tm::commit_transaction(conn).is_err() && Tm::rollback_transaction(conn).is_err() {
+            if Tm::commit_transaction(&mut here.conn).is_err() && Tm::rollback_transaction(&mut here.conn).is_err() {
                 conns.remove(index);
             }
             if wrote {
@@ -613,6 +652,29 @@ mod tests {
         let nested = one.read_here(|_| Ok::<_, StoreError>(hits(&one))).unwrap();
         assert_eq!(nested, Some(2));
         HERE.with(|conns| assert_eq!(conns.borrow().len(), 2, "one connection per database"));
+    }
+
+    /// Another connection's commit (another process's: here another `Database` on the file, whose
+    /// writes don't move this one's counter) moves the generation on at the next read here,
+    /// before the read's own code runs; without one, reads here leave it alone.
+    #[test]
+    fn a_read_here_counts_other_connections_commits_in_the_generation() {
+        use accountd_domain::user::Timestamp;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+        let one = Database::open(&url, &PoolOptions::default()).unwrap();
+        let other = Database::open(&url, &PoolOptions::default()).unwrap();
+        let inside = |db: &Database| db.read_here(|_| Ok::<_, StoreError>(db.generation())).unwrap();
+        let settled = inside(&one);
+        assert_eq!(inside(&one), settled, "no commit: no change");
+        assert_eq!(one.generation(), settled);
+        other
+            .write(|r| r.throttle_hit("k", Timestamp::from_millis(1_000), 60))
+            .unwrap();
+        assert_eq!(one.generation(), settled, "not yet seen");
+        let seen = inside(&one);
+        assert!(seen > settled, "seen by the next read here, before its code ran");
+        assert_eq!(inside(&one), seen, "and counted once");
     }
 
     /// The statements of one `read_here` share a snapshot; the next one sees what was committed
