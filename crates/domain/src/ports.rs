@@ -610,6 +610,25 @@ pub trait Store: Send + Sync + 'static {
         self.read(f)
     }
 
+    /// [`Store::read_here`] for a read whose answer may be known already (remembered): where
+    /// [`Store::reads_here`], first counts other connections' commits in the generation, as a
+    /// read here does, then asks `known`, which may look at [`Store::generation`]; only when it
+    /// answers `None` does `f` run, in one read transaction. Elsewhere `known`, then `f` as
+    /// [`Store::read_here`]. The check alone costs one statement and no transaction of ours.
+    fn read_here_unless_known<T, E>(
+        &self,
+        known: impl FnOnce() -> Option<T>,
+        f: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        match known() {
+            Some(value) => Ok(value),
+            None => self.read_here(f),
+        }
+    }
+
     /// Runs `f` in one write transaction (SQLite: `BEGIN IMMEDIATE`). It commits only when `f`
     /// returns `Ok`; an `Err` (from the store, or from anything `f` decided) rolls every write of
     /// `f` back. Keep `f` short and free of external calls (the Application Server): the write lock

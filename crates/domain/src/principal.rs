@@ -59,6 +59,11 @@ pub struct Principal {
     /// The user reported an event as not theirs and has not changed their password since: this
     /// session (or HTTP Basic caller) may only change it, read who it is, and sign out.
     pub password_change_only: bool,
+    /// The store generation ([`crate::ports::Store::generation`]) as of which the rows that
+    /// admitted this caller were current, where known: the request's further hot reads (the
+    /// user's directory) may answer from what was remembered under it, as fresh as the
+    /// authentication itself. `None`: unknown, read afresh.
+    pub read_under: Option<u64>,
 }
 
 impl Principal {
@@ -167,6 +172,7 @@ mod tests {
             enrollment_only: false,
             password_change_only: false,
             read_only: false,
+            read_under: None,
         };
         assert_eq!(principal.ids(), Ids::of(&user.role));
         assert_eq!(principal.ids().user_id.map(|u| u.to_string()), Some("u1".to_owned()));

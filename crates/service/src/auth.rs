@@ -299,6 +299,7 @@ impl<S: Store> Services<S> {
             enrollment_only,
             read_only: false,
             password_change_only: false,
+            read_under: None,
         };
         let event = self.audit_event(
             Some(&principal),
@@ -422,6 +423,7 @@ impl<S: Store> Services<S> {
                 enrollment_only: session.enrollment_only,
                 read_only: false,
                 password_change_only: session.password_change_only,
+                read_under: generation,
             }),
             touch,
         })
@@ -463,7 +465,7 @@ impl<S: Store> Services<S> {
                 if has_factor {
                     return Err(ServiceError::BasicWithSecondFactor);
                 }
-                Ok(self.basic_principal(user, password_change_only, self.clock.now()))
+                Ok(self.basic_principal(user, password_change_only, self.clock.now(), None))
             }
             Err(ServiceError::BadCredentials) => Err(self.failed_login(username, ctx)),
             Err(other) => Err(other),
@@ -520,7 +522,7 @@ impl<S: Store> Services<S> {
                 demanded,
             }))
         });
-        let Ok(Some(row)) = read else {
+        let Ok((Some(row), read_under)) = read else {
             return None;
         };
         let now = self.clock.now();
@@ -536,13 +538,19 @@ impl<S: Store> Services<S> {
         {
             return None;
         }
-        Some(Ok(self.basic_principal(row.user, row.demanded, now)))
+        Some(Ok(self.basic_principal(row.user, row.demanded, now, read_under)))
     }
 
     /// The principal of a Basic request by a user without a second factor: one who must have one
     /// may only enroll, as in a session; one who reported an event as not theirs may only change
     /// their password, as in a session.
-    fn basic_principal(&self, user: User, password_change_only: bool, now: Timestamp) -> Principal {
+    fn basic_principal(
+        &self,
+        user: User,
+        password_change_only: bool,
+        now: Timestamp,
+        read_under: Option<u64>,
+    ) -> Principal {
         Principal {
             enrollment_only: self.factor_required(&user),
             read_only: false,
@@ -551,6 +559,7 @@ impl<S: Store> Services<S> {
             auth: AuthMethod::Basic,
             session: None,
             proved_at: Some(now),
+            read_under,
         }
     }
 
@@ -601,6 +610,7 @@ impl<S: Store> Services<S> {
                 enrollment_only: false,
                 read_only: false,
                 password_change_only: false,
+                read_under: None,
             });
         }
         self.authenticate_api_token(token)
@@ -632,6 +642,7 @@ impl<S: Store> Services<S> {
             enrollment_only: false,
             read_only: api_token.scope == accountd_domain::records::TokenScope::Read,
             password_change_only: false,
+            read_under: None,
         })
     }
 

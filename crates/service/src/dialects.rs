@@ -5,6 +5,7 @@
 use crate::{ServiceError, ServiceResult, Services};
 use accountd_domain::level::Role;
 use accountd_domain::ports::{Repository, Store};
+use accountd_domain::principal::Principal;
 use accountd_domain::records::{Group, License, Tenant};
 use accountd_domain::user::User;
 use accountd_policy::access::{self, Action};
@@ -25,18 +26,22 @@ pub struct Directory {
 impl<S: Store> Services<S> {
     /// The tenant, group, licences and secondary groups of `user`, in one read.
     pub fn directory_of(&self, user: &User) -> ServiceResult<Directory> {
-        self.read_directory(user, false)
+        self.read_directory(user, None)
     }
 
     /// [`Services::directory_of`] on the calling thread's own read connection
     /// ([`accountd_domain::ports::Store::read_here`]): four indexed reads, for a caller on an
     /// async worker when [`Services::reads_here`] (SQLite; DESIGN.md's measured exception),
-    /// remembered until the next commit of any process (and for at most a second).
-    pub fn directory_of_here(&self, user: &User) -> ServiceResult<Directory> {
-        self.read_directory(user, true)
+    /// remembered until the next commit of any process (and for at most a second). What was
+    /// remembered under the generation that admitted `principal` answers without a read.
+    pub fn directory_of_here(&self, principal: &Principal) -> ServiceResult<Directory> {
+        self.read_directory(&principal.user, Some(principal.read_under))
     }
 
-    fn read_directory(&self, user: &User, here: bool) -> ServiceResult<Directory> {
+    /// The directory of `user`, read on a pooled connection (`here: None`), or on this thread's
+    /// own, remembered, and found without a read when remembered under the generation the caller
+    /// was admitted under (`here: Some(read_under)`).
+    fn read_directory(&self, user: &User, here: Option<Option<u64>>) -> ServiceResult<Directory> {
         let read = |repo: &mut dyn Repository| {
             let (tenant, licenses) = match user.role.tenant() {
                 Some(id) => (repo.tenant(id)?, repo.tenant_licenses(id)?),
@@ -54,9 +59,9 @@ impl<S: Store> Services<S> {
                 secondary_groups,
             })
         };
-        if here {
+        if let Some(under) = here {
             // Keyed by the role too: the directory follows from it.
-            self.remembered_here(&self.directories, (user.key, user.role.clone()), read)
+            self.remembered_under(&self.directories, under, (user.key, user.role.clone()), read)
         } else {
             self.store.read(read)
         }

@@ -90,6 +90,7 @@ pub(crate) fn holder(user: &User) -> accountd_domain::principal::Principal {
         enrollment_only: false,
         read_only: false,
         password_change_only: false,
+        read_under: None,
     }
 }
 

@@ -83,13 +83,15 @@ impl<S: Store> Services<S> {
     /// `key` under the store's generation (less than [`LIFETIME`] ago) when nothing has been
     /// committed since, by this process or, where the store [reads here](Store::reads_here), any
     /// other: then the value is as fresh as a read would be, and a changed password, a revoked
-    /// factor or a new throttle counts at once, on every instance sharing the file.
+    /// factor or a new throttle counts at once, on every instance sharing the file. Also returns
+    /// the generation as of which the value is current (where the store reads here), for the
+    /// request's further reads ([`Services::remembered_under`]).
     pub(crate) fn remembered_here<K, V>(
         &self,
         cache: &Remembered<K, V>,
         key: K,
         read: impl FnOnce(&mut dyn Repository) -> ServiceResult<V>,
-    ) -> ServiceResult<V>
+    ) -> ServiceResult<(V, Option<u64>)>
     where
         K: Eq + Hash,
         V: Clone,
@@ -99,20 +101,46 @@ impl<S: Store> Services<S> {
         let before = self.store.generation();
         let read_at = Instant::now();
         let exact = self.store.reads_here();
-        let (value, read_now) = self.store.read_here(|repo| {
-            // Taken inside the read, after it has counted the commits of other connections.
-            if exact && let Some(value) = self.store.generation().and_then(|g| cache.get(&key, g)) {
-                return Ok((value, false));
-            }
-            Ok::<_, crate::ServiceError>((read(repo)?, true))
-        })?;
+        // Taken after the store has counted the commits of other connections.
+        let current = || self.store.generation().filter(|_| exact);
+        let (value, read_now, current) = self.store.read_here_unless_known(
+            || {
+                let current = current();
+                current
+                    .and_then(|g| cache.get(&key, g))
+                    .map(|value| (value, false, current))
+            },
+            |repo| Ok::<_, crate::ServiceError>((read(repo)?, true, current())),
+        )?;
         if exact
             && read_now
             && let Some(generation) = before
         {
             cache.put(key, value.clone(), generation, read_at);
         }
-        Ok(value)
+        Ok((value, current))
+    }
+
+    /// [`Services::remembered_here`] for a request whose caller was admitted by rows current as of
+    /// generation `under` ([`accountd_domain::principal::Principal::read_under`]): what was
+    /// remembered under it answers without a read, as fresh as the admission.
+    pub(crate) fn remembered_under<K, V>(
+        &self,
+        cache: &Remembered<K, V>,
+        under: Option<u64>,
+        key: K,
+        read: impl FnOnce(&mut dyn Repository) -> ServiceResult<V>,
+    ) -> ServiceResult<V>
+    where
+        K: Eq + Hash,
+        V: Clone,
+    {
+        if self.store.reads_here()
+            && let Some(value) = under.and_then(|g| cache.get(&key, g))
+        {
+            return Ok(value);
+        }
+        Ok(self.remembered_here(cache, key, read)?.0)
     }
 }
 

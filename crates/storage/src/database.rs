@@ -131,7 +131,9 @@ struct Here {
     seen: Option<i64>,
 }
 
-/// SQLite's count of other connections' commits, as seen by `conn` in its current transaction.
+/// SQLite's count of other connections' commits (`PRAGMA data_version`), as `conn` sees it now.
+/// Raw SQL, parsed on every call, but a pragma parses quickly; its table-valued function, a query
+/// diesel would keep prepared, is re-prepared by SQLite at every step (three times the cost).
 fn data_version(conn: &mut DbConn) -> Result<i64, diesel::result::Error> {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
@@ -429,11 +431,26 @@ impl Store for Database {
     where
         E: From<StoreError>,
     {
+        self.read_here_unless_known(|| None, f)
+    }
+
+    fn read_here_unless_known<T, E>(
+        &self,
+        known: impl FnOnce() -> Option<T>,
+        f: impl FnOnce(&mut dyn Repository) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         if self.backend != Backend::Sqlite {
-            return self.read(f);
+            return match known() {
+                Some(value) => Ok(value),
+                None => self.read(f),
+            };
         }
         HERE.with(|cell| {
             // A read inside a read (not expected) takes a pooled connection.
+            // Without counting other connections' commits: `known` is not asked.
             let Ok(mut conns) = cell.try_borrow_mut() else {
                 return self.read(f);
             };
@@ -468,18 +485,23 @@ impl Store for Database {
                     conns.len() - 1
                 }
             };
-            // One read transaction for every statement of `f`: one WAL read lock and one
-            // snapshot, rather than one per statement (each took the shared-memory lock, which
-            // the workers of the process contend for: a third of a Basic request's CPU).
             let here = &mut conns[index];
-            Tm::begin_transaction(&mut here.conn).map_err(|e| E::from(db_error(e)))?;
-            // Another connection's commit since this one last read (another process's included)
-            // moves the generation on before `f` looks at it (`Store::generation`).
+            // Another connection's commit since this one last looked (another process's
+            // included) moves the generation on before `known` or `f` looks at it
+            // (`Store::generation`). On its own (autocommit): a remembered answer needs no
+            // transaction of ours.
             let version = data_version(&mut here.conn).ok();
             if version.is_none() || version != here.seen {
                 here.seen = version;
                 self.bump();
             }
+            if let Some(value) = known() {
+                return Ok(value);
+            }
+            // One read transaction for every statement of `f`: one WAL read lock and one
+            // snapshot, rather than one per statement (each took the shared-memory lock, which
+            // the workers of the process contend for: a third of a Basic request's CPU).
+            Tm::begin_transaction(&mut here.conn).map_err(|e| E::from(db_error(e)))?;
             let mut repo = Repo::new(&mut here.conn, false);
             let result = f(&mut repo);
             let wrote = repo.wrote;
@@ -675,6 +697,21 @@ mod tests {
         let seen = inside(&one);
         assert!(seen > settled, "seen by the next read here, before its code ran");
         assert_eq!(inside(&one), seen, "and counted once");
+        // Likewise before a remembered answer is asked for, and then nothing else is read.
+        other
+            .write(|r| r.throttle_hit("k", Timestamp::from_millis(1_000), 60))
+            .unwrap();
+        let known = one
+            .read_here_unless_known(
+                || Some(one.generation()),
+                |_| -> Result<_, StoreError> { unreachable!() },
+            )
+            .unwrap();
+        assert!(known > seen, "counted before `known` was asked");
+        let read = one
+            .read_here_unless_known(|| None, |_| Ok::<_, StoreError>(one.generation()))
+            .unwrap();
+        assert_eq!(read, known, "no commit since");
     }
 
     /// The statements of one `read_here` share a snapshot; the next one sees what was committed
