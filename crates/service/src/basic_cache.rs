@@ -122,12 +122,17 @@ impl BasicCache {
         }
     }
 
-    /// Whether `key` is fresh and not yet due for its refresh, without taking the refresh: what
-    /// a request answered on an async worker may use (it never verifies there).
+    /// Whether `key` admits without a verification by this caller: fresh and not yet due for its
+    /// refresh, or valid while another request refreshes it ([`Hit::Fresh`] without taking the
+    /// refresh). What a request answered on an async worker may use (it never verifies there):
+    /// only the one request that takes a refresh leaves the worker for it.
     pub(crate) fn fresh(&self, key: &[u8; 32], user: UserKey, hash_fingerprint: &[u8; 32], now: Timestamp) -> bool {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(key).is_some_and(|e| {
-            e.user == user && &e.hash_fingerprint == hash_fingerprint && e.expires_at > now && now < e.refresh_at
+            e.user == user
+                && &e.hash_fingerprint == hash_fingerprint
+                && e.valid(now)
+                && (now < e.refresh_at || e.refreshing)
         })
     }
 
@@ -252,11 +257,13 @@ mod tests {
             cache.hit(&credentials_key(&[1; 32], "alice", "other"), UserKey(1), &fp, now),
             Hit::Miss
         );
-        // Near its end: one caller refreshes, the others keep using it; a worker doesn't.
+        // Near its end: one caller refreshes (a worker leaves that to the blocking pool), the
+        // others keep using it, on a worker too.
         let late = now.plus_seconds(55);
-        assert!(!cache.fresh(&k, UserKey(1), &fp, late));
+        assert!(!cache.fresh(&k, UserKey(1), &fp, late), "the refresh is not taken yet");
         assert_eq!(cache.hit(&k, UserKey(1), &fp, late), Hit::Refresh);
         assert_eq!(cache.hit(&k, UserKey(1), &fp, late), Hit::Fresh);
+        assert!(cache.fresh(&k, UserKey(1), &fp, late), "taken by another request");
         cache.remember(k, UserKey(1), fp, late.plus_seconds(60), late.plus_seconds(50), late);
         assert_eq!(cache.hit(&k, UserKey(1), &fp, late), Hit::Fresh);
         cache.forget_user(UserKey(1));
@@ -290,9 +297,14 @@ mod tests {
             Hit::Miss,
             "a changed password ends it, grace or not"
         );
-        assert!(!cache.fresh(&k, UserKey(1), &fp, end), "a worker never uses the grace");
+        assert!(
+            cache.fresh(&k, UserKey(1), &fp, end),
+            "a worker answers as the blocking pool does"
+        );
+        assert!(!cache.fresh(&k, UserKey(1), &fp, now.plus_seconds(70)));
         // A failed refresh: the grace ends and the next request refreshes.
         cache.abandon_refresh(&k);
+        assert!(!cache.fresh(&k, UserKey(1), &fp, end));
         assert_eq!(cache.hit(&k, UserKey(1), &fp, end), Hit::Miss);
         assert_eq!(cache.hit(&k, UserKey(1), &fp, now.plus_seconds(55)), Hit::Refresh);
         cache.forget_user(UserKey(1));
