@@ -308,7 +308,7 @@ impl Bench {
 /// what argon2 does here with as many verifications at once as the server runs (`permits`),
 /// nothing else running (`parallel_limit`). The nominal figure (`limit`: cores / the fastest
 /// verification alone) assumes verifications scale with the cores; their 19 MiB working sets
-/// share caches and memory bandwidth, and two at once reach 68-86% of it here
+/// share caches and memory bandwidth, and two at once reach 68-94% of it here
 /// (docs/performance.md). `json` goes into the report as it came.
 struct Argon2 {
     json: Value,
