@@ -576,16 +576,18 @@ pub trait Store: Send + Sync + 'static {
         E: From<StoreError>;
 
     /// A counter that changes after every write through this store in this process (`None`: not
-    /// kept, and nothing read may be remembered). What was read under one generation may be
-    /// remembered until the generation changes: a cache keyed by it sees this process's writes
-    /// at once (other processes' within the cache's own lifetime).
+    /// kept, and nothing read may be remembered) and, where [`Store::reads_here`], whenever a read
+    /// here finds that another connection (another process's included) has committed since its
+    /// connection last looked. What was read under one generation may be remembered until the
+    /// generation changes: a cache keyed by it sees this process's writes at once, other
+    /// processes' within the cache's own lifetime, or at once when it is looked up from inside a
+    /// read here ([`Store::read_here_unless_known`]).
     ///
-    /// Where [`Store::reads_here`], a read here also moves it on, before its `f` runs, when it
-    /// is the first of its connection to see another connection's commit (another process's
-    /// included). A value remembered under the generation taken *before* a read here (whose
-    /// snapshot it is) and found under the generation taken *inside* a later read here is
-    /// therefore as fresh as that later read: no commit of any process since (see
-    /// `Services::remembered_here` in the service crate).
+    /// The rule for such a cache: remember a value under a generation taken before the read that
+    /// found it started (so every commit that generation counts is in the read's snapshot); find
+    /// it, from inside a later read here, under the generation taken after that read's count.
+    /// A value found so holds every commit made before the later read started. The service
+    /// crate's `Services::remembered_here` follows it.
     fn generation(&self) -> Option<u64> {
         None
     }

@@ -423,7 +423,9 @@ impl<S: Store> Services<S> {
                 enrollment_only: session.enrollment_only,
                 read_only: false,
                 password_change_only: session.password_change_only,
-                read_under: generation,
+                // Not the generation the lookup was remembered under: that counted no other
+                // process's commits, and the directory must be as fresh as a read.
+                read_under: None,
             }),
             touch,
         })
@@ -504,40 +506,51 @@ impl<S: Store> Services<S> {
         let counters = self.login_counters(username, ctx);
         let demands_apply = self.password_demands_apply(AuthMethod::Basic);
         let address = ctx.client.address.clone().unwrap_or_default();
-        let read = self.remembered_here(&self.basic_reads, (username.to_owned(), address), |repo| {
-            let mut throttle = [None; 3];
-            for ((counter, _), state) in counters.iter().zip(&mut throttle) {
-                *state = repo.throttle_state(&counter.key())?;
-            }
-            let Some((user, Some(record))) = repo.user_with_password(&name)? else {
-                return Ok(None);
-            };
-            let has_factor = self.has_second_factor(repo, user.key)?;
-            let demanded = demands_apply && repo.password_change_demanded(user.key)?;
-            Ok(Some(BasicRow {
-                throttle,
-                fingerprint: fingerprint(record.hash.as_str()),
-                user,
-                has_factor,
-                demanded,
-            }))
-        });
-        let Ok((Some(row), read_under)) = read else {
+        let now = self.clock.now();
+        let key = credentials_key(&self.secret_key, username, password.expose());
+        // Whether the rows admit this credential here: the only rows worth remembering.
+        let admits = |row: &BasicRows| {
+            row.as_ref().is_some_and(|row| {
+                let throttled = counters
+                    .iter()
+                    .zip(&row.throttle)
+                    .any(|((_, limit), state)| state.is_some_and(|s| limit.retry_after(&s, now).is_some()));
+                !throttled
+                    && !row.has_factor
+                    && row.user.may_sign_in()
+                    && self.basic_cache.fresh(&key, row.user.key, &row.fingerprint, now)
+            })
+        };
+        let read = self.remembered_here(
+            &self.basic_reads,
+            (username.to_owned(), address),
+            |repo| {
+                let mut throttle = [None; 3];
+                for ((counter, _), state) in counters.iter().zip(&mut throttle) {
+                    *state = repo.throttle_state(&counter.key())?;
+                }
+                let Some((user, Some(record))) = repo.user_with_password(&name)? else {
+                    return Ok(None);
+                };
+                let has_factor = self.has_second_factor(repo, user.key)?;
+                let demanded = demands_apply && repo.password_change_demanded(user.key)?;
+                Ok(Some(BasicRow {
+                    throttle,
+                    fingerprint: fingerprint(record.hash.as_str()),
+                    user,
+                    has_factor,
+                    demanded,
+                }))
+            },
+            admits,
+        );
+        let Ok((rows, read_under)) = read else {
             return None;
         };
-        let now = self.clock.now();
-        let throttled = counters
-            .iter()
-            .zip(&row.throttle)
-            .any(|((_, limit), state)| state.is_some_and(|s| limit.retry_after(&s, now).is_some()));
-        let key = credentials_key(&self.secret_key, username, password.expose());
-        if throttled
-            || row.has_factor
-            || !row.user.may_sign_in()
-            || !self.basic_cache.fresh(&key, row.user.key, &row.fingerprint, now)
-        {
+        if !admits(&rows) {
             return None;
         }
+        let row = rows?;
         Some(Ok(self.basic_principal(row.user, row.demanded, now, read_under)))
     }
 
@@ -819,5 +832,29 @@ mod tests {
             "bound to the session"
         );
         assert_eq!(a.xsrf_token_for("not a session id"), None);
+    }
+
+    /// A Basic request's rows are remembered only when they admit it: a caller trying names and
+    /// passwords can't fill the map and push out everyone else's rows (each such request reads).
+    #[test]
+    fn rows_of_an_unauthenticated_basic_request_are_not_remembered() {
+        let db = TestDatabase::sqlite();
+        let services = Services::new(
+            db.database().clone(),
+            Arc::new(DisabledUpstream),
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+            Hasher::new(HashParams::default(), 1),
+            ServiceConfig::default(),
+        )
+        .unwrap();
+        assert!(services.reads_here());
+        let ctx = RequestContext::default();
+        let password = Password::new("Guess-Passw0rd!").unwrap();
+        for i in 0..20 {
+            let answer = services.authenticate_basic_here(&format!("nobody-{i}"), &password, &ctx);
+            assert!(answer.is_none(), "left to the blocking pool, which refuses it");
+        }
+        assert_eq!(services.basic_reads.len(), 0);
     }
 }

@@ -125,7 +125,8 @@ impl BasicCache {
     /// Whether `key` admits without a verification by this caller: fresh and not yet due for its
     /// refresh, or valid while another request refreshes it ([`Hit::Fresh`] without taking the
     /// refresh). What a request answered on an async worker may use (it never verifies there):
-    /// only the one request that takes a refresh leaves the worker for it.
+    /// once a request has taken the refresh, the others stay on the worker (those that come
+    /// between the refresh's start time and its taking leave it, one of them to take it).
     pub(crate) fn fresh(&self, key: &[u8; 32], user: UserKey, hash_fingerprint: &[u8; 32], now: Timestamp) -> bool {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(key).is_some_and(|e| {

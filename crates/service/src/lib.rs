@@ -48,8 +48,9 @@ use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, ClientInfo
 use basic_cache::BasicCache;
 use remembered::Remembered;
 
-/// The most session lookups (and Basic credentials' reads, and directories) remembered at once
-/// (each for at most a second: those in use in one second; about 1 KiB each).
+/// The most session lookups remembered at once, and likewise Basic credentials' rows and users'
+/// directories (each for at most a second: those in use in one second; a user is about 1 KiB, a
+/// directory with a few licences about as much: 30 MiB at worst for the three).
 const SESSION_CACHE_ENTRIES: usize = 10_000;
 use hasher::Hasher;
 use std::sync::Arc;

@@ -45,6 +45,12 @@ impl<K: Eq + Hash, V: Clone> Remembered<K, V> {
         }
     }
 
+    /// How many values are remembered, current or not.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// The value remembered for `key`, when read under `generation` less than [`LIFETIME`] ago.
     pub(crate) fn get(&self, key: &K, generation: u64) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -80,45 +86,49 @@ impl<K: Eq + Hash, V: Clone> Remembered<K, V> {
 
 impl<S: Store> Services<S> {
     /// `read` on the calling thread's own connection ([`Store::read_here`]), or what it found for
-    /// `key` under the store's generation (less than [`LIFETIME`] ago) when nothing has been
-    /// committed since, by this process or, where the store [reads here](Store::reads_here), any
-    /// other: then the value is as fresh as a read would be, and a changed password, a revoked
-    /// factor or a new throttle counts at once, on every instance sharing the file. Also returns
-    /// the generation as of which the value is current (where the store reads here), for the
-    /// request's further reads ([`Services::remembered_under`]).
+    /// `key` less than [`LIFETIME`] ago when nothing has been committed since, by any connection of
+    /// any process: only where the store [reads here](Store::reads_here), whose read here counts
+    /// other connections' commits in the generation first. Then the value is as fresh as a read
+    /// would be, and a changed password, a revoked factor or a new throttle counts at once, on
+    /// every instance sharing the file. A value read now is remembered when `keep` says so (an
+    /// unauthenticated caller's rows are not: they would only push out everyone else's).
+    ///
+    /// Also returns the generation the value is current as of (`None` where nothing was
+    /// counted: another store, or a read that fell back to the pool), for the request's further
+    /// reads ([`Services::remembered_under`]).
     pub(crate) fn remembered_here<K, V>(
         &self,
         cache: &Remembered<K, V>,
         key: K,
         read: impl FnOnce(&mut dyn Repository) -> ServiceResult<V>,
+        keep: impl FnOnce(&V) -> bool,
     ) -> ServiceResult<(V, Option<u64>)>
     where
         K: Eq + Hash,
         V: Clone,
     {
-        // Taken before the read (whose snapshot is at least as new): what is remembered under it
-        // holds every commit it counts.
-        let before = self.store.generation();
         let read_at = Instant::now();
         let exact = self.store.reads_here();
-        // Taken after the store has counted the commits of other connections.
-        let current = || self.store.generation().filter(|_| exact);
-        let (value, read_now, current) = self.store.read_here_unless_known(
+        // The generation once the store has counted other connections' commits, before any read
+        // of ours starts: every commit it counts is in what was remembered under it, and in the
+        // snapshot of a read that starts after it.
+        let counted = std::cell::Cell::new(None);
+        let (value, read_now) = self.store.read_here_unless_known(
             || {
-                let current = current();
-                current
-                    .and_then(|g| cache.get(&key, g))
-                    .map(|value| (value, false, current))
+                let generation = self.store.generation().filter(|_| exact);
+                counted.set(generation);
+                generation.and_then(|g| cache.get(&key, g)).map(|value| (value, false))
             },
-            |repo| Ok::<_, crate::ServiceError>((read(repo)?, true, current())),
+            |repo| Ok::<_, crate::ServiceError>((read(repo)?, true)),
         )?;
-        if exact
-            && read_now
-            && let Some(generation) = before
+        let counted = counted.get();
+        if read_now
+            && let Some(generation) = counted
+            && keep(&value)
         {
             cache.put(key, value.clone(), generation, read_at);
         }
-        Ok((value, current))
+        Ok((value, counted))
     }
 
     /// [`Services::remembered_here`] for a request whose caller was admitted by rows current as of
@@ -140,7 +150,7 @@ impl<S: Store> Services<S> {
         {
             return Ok(value);
         }
-        Ok(self.remembered_here(cache, key, read)?.0)
+        Ok(self.remembered_here(cache, key, read, |_| true)?.0)
     }
 }
 

@@ -495,7 +495,13 @@ impl Store for Database {
                 here.seen = version;
                 self.bump();
             }
+            // A connection that can't say (broken?) is replaced after this read: otherwise it
+            // would move the generation on at every read, and nothing would stay remembered.
+            let broken = version.is_none();
             if let Some(value) = known() {
+                if broken {
+                    conns.remove(index);
+                }
                 return Ok(value);
             }
             // One read transaction for every statement of `f`: one WAL read lock and one
@@ -505,7 +511,10 @@ impl Store for Database {
             let mut repo = Repo::new(&mut here.conn, false);
             let result = f(&mut repo);
             let wrote = repo.wrote;
-            if Tm::commit_transaction(&mut here.conn).is_err() && Tm::rollback_transaction(&mut here.conn).is_err() {
+            if broken
+                || (Tm::commit_transaction(&mut here.conn).is_err()
+                    && Tm::rollback_transaction(&mut here.conn).is_err())
+            {
                 conns.remove(index);
             }
             if wrote {
@@ -712,6 +721,11 @@ mod tests {
             .read_here_unless_known(|| None, |_| Ok::<_, StoreError>(one.generation()))
             .unwrap();
         assert_eq!(read, known, "no commit since");
+        // A read inside a read falls back to the pool and counts nothing: `known` is not asked.
+        let nested = one
+            .read_here(|_| one.read_here_unless_known(|| Some("remembered"), |_| Ok::<_, StoreError>("read")))
+            .unwrap();
+        assert_eq!(nested, "read");
     }
 
     /// The statements of one `read_here` share a snapshot; the next one sees what was committed
