@@ -150,14 +150,14 @@ pub fn bench(args: &[String]) -> Result<()> {
     noise.before_rows = LoadAverage::now();
     let cpu_start = CpuMark::now();
     let (ceiling, ceiling_row) = ceiling(&bench)?;
-    let small = small_database(&bench, &ceiling, &argon2)?;
+    let small = small_database(&bench, &ceiling)?;
     let expiry = basic_expiry(&bench, &ceiling)?;
     let (large_row, populate_seconds) = large_database(&bench, &ceiling, &small.get)?;
     noise.others = cpu_start
         .zip(CpuMark::now())
         .and_then(|(start, end)| end.others_since(start));
     let postgres = match &schema {
-        Some(schema) => Some(postgres_rows(&bench, &ceiling, &argon2, schema)?),
+        Some(schema) => Some(postgres_rows(&bench, &ceiling, schema)?),
         None => None,
     };
     noise.after = LoadAverage::now();
