@@ -511,11 +511,7 @@ impl<S: Store> Services<S> {
         // Whether the rows admit this credential here: the only rows worth remembering.
         let admits = |row: &BasicRows| {
             row.as_ref().is_some_and(|row| {
-                let throttled = counters
-                    .iter()
-                    .zip(&row.throttle)
-                    .any(|((_, limit), state)| state.is_some_and(|s| limit.retry_after(&s, now).is_some()));
-                !throttled
+                crate::throttle::longest_wait(&counters, &row.throttle, now).is_none()
                     && !row.has_factor
                     && row.user.may_sign_in()
                     && self.basic_cache.fresh(&key, row.user.key, &row.fingerprint, now)
@@ -808,21 +804,23 @@ mod tests {
         assert!(!format!("{token:?}").contains("secret-api-token"));
     }
 
+    /// Services over `db` with the default configuration and no Application Server.
+    fn services(db: &TestDatabase) -> Services<accountd_storage::Database> {
+        Services::new(
+            db.database().clone(),
+            Arc::new(DisabledUpstream),
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+            Hasher::new(HashParams::default(), 1),
+            ServiceConfig::default(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn every_instance_derives_the_same_xsrf_token_for_a_session() {
         let db = TestDatabase::sqlite();
-        let instance = || {
-            Services::new(
-                db.database().clone(),
-                Arc::new(DisabledUpstream),
-                Arc::new(SystemClock),
-                Arc::new(OsRandom),
-                Hasher::new(HashParams::default(), 1),
-                ServiceConfig::default(),
-            )
-            .unwrap()
-        };
-        let (a, b) = (instance(), instance());
+        let (a, b) = (services(&db), services(&db));
         let session = tokens::encode_token(&[9; 32]);
         let token = a.xsrf_token_for(&session).unwrap();
         assert_eq!(b.xsrf_token_for(&session).as_deref(), Some(token.as_str()));
@@ -839,15 +837,7 @@ mod tests {
     #[test]
     fn rows_of_an_unauthenticated_basic_request_are_not_remembered() {
         let db = TestDatabase::sqlite();
-        let services = Services::new(
-            db.database().clone(),
-            Arc::new(DisabledUpstream),
-            Arc::new(SystemClock),
-            Arc::new(OsRandom),
-            Hasher::new(HashParams::default(), 1),
-            ServiceConfig::default(),
-        )
-        .unwrap();
+        let services = services(&db);
         assert!(services.reads_here());
         let ctx = RequestContext::default();
         let password = Password::new("Guess-Passw0rd!").unwrap();

@@ -46,14 +46,14 @@ use accountd_domain::ports::{ApplicationServer, Clock, Random, Store};
 use accountd_domain::principal::Principal;
 use accountd_domain::records::{AuditAction, AuditEvent, AuditOutcome, ClientInfo};
 use basic_cache::BasicCache;
+use hasher::Hasher;
 use remembered::Remembered;
+use std::sync::Arc;
 
 /// The most session lookups remembered at once, and likewise Basic credentials' rows and users'
 /// directories (each for at most a second: those in use in one second; a user is about 1 KiB, a
 /// directory with a few licences about as much: 30 MiB at worst for the three).
-const SESSION_CACHE_ENTRIES: usize = 10_000;
-use hasher::Hasher;
-use std::sync::Arc;
+const REMEMBERED_ENTRIES: usize = 10_000;
 
 /// What a request brings beside its body: for audit events and throttling.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +118,6 @@ impl<S: Store> Services<S> {
         let mut secret_key = [0u8; 32];
         random.fill(&mut secret_key);
         let basic_cache = BasicCache::new(config.basic_auth.cache_entries);
-        let session_cache = Remembered::new(SESSION_CACHE_ENTRIES);
         let sso = sso::SsoVerifier::from_config(&config.sso)?;
         Ok(Self {
             store,
@@ -128,9 +127,9 @@ impl<S: Store> Services<S> {
             hasher,
             config,
             basic_cache,
-            session_cache,
-            basic_reads: Remembered::new(SESSION_CACHE_ENTRIES),
-            directories: Remembered::new(SESSION_CACHE_ENTRIES),
+            session_cache: Remembered::new(REMEMBERED_ENTRIES),
+            basic_reads: Remembered::new(REMEMBERED_ENTRIES),
+            directories: Remembered::new(REMEMBERED_ENTRIES),
             sso,
             secret_key,
             outbox_handlers: outbox::builtin_handlers(),

@@ -6,6 +6,7 @@
 
 use crate::{RequestContext, ServiceError, ServiceResult, Services};
 use accountd_domain::ports::{Repository, Store};
+use accountd_domain::records::ThrottleState;
 use accountd_policy::throttle::{Counter, Limit, purge_before};
 
 /// The address counters are kept under when the request has none (the console).
@@ -13,6 +14,21 @@ const NO_ADDRESS: &str = "-";
 
 /// The tries one password-reset link gets in the throttling window (each refused password is one).
 pub const LINK_ATTEMPTS: u32 = 5;
+/// The longest wait that `states` (those of `counters`, in their order; `None`: no failure
+/// counted) impose on the next attempt at `now`, if any: the one judgement of the counters,
+/// whether just read ([`Services::throttled`]) or remembered with a Basic request's rows.
+pub(crate) fn longest_wait(
+    counters: &[(Counter<'_>, Limit)],
+    states: &[Option<ThrottleState>],
+    now: accountd_domain::user::Timestamp,
+) -> Option<u64> {
+    counters
+        .iter()
+        .zip(states)
+        .filter_map(|((_, limit), state)| state.as_ref().and_then(|s| limit.retry_after(s, now)))
+        .max()
+}
+
 impl<S: Store> Services<S> {
     fn limit(&self, max: u32) -> Limit {
         Limit {
@@ -54,13 +70,11 @@ impl<S: Store> Services<S> {
         counters: &[(Counter<'_>, Limit)],
         now: accountd_domain::user::Timestamp,
     ) -> ServiceResult<Option<u64>> {
-        let mut longest = None;
-        for (counter, limit) in counters {
-            if let Some(state) = repo.throttle_state(&counter.key())? {
-                longest = longest.max(limit.retry_after(&state, now));
-            }
-        }
-        Ok(longest)
+        let states = counters
+            .iter()
+            .map(|(counter, _)| repo.throttle_state(&counter.key()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(longest_wait(counters, &states, now))
     }
 
     /// 429 with the longest wait of `counters` that refuses the next attempt now.
@@ -244,4 +258,41 @@ pub struct Purged {
     pub throttle_counters: u64,
     pub user_claims: u64,
     pub audit_events: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accountd_domain::user::Timestamp;
+
+    #[test]
+    fn the_longest_wait_is_the_largest_of_the_counters_over_their_limit() {
+        let now = Timestamp::from_millis(10_000);
+        let limit = |max| Limit {
+            max,
+            window_seconds: 60,
+        };
+        let counters = [
+            (Counter::Account("a"), limit(2)),
+            (Counter::Address("x"), limit(100)),
+            (Counter::Account("b"), limit(1)),
+        ];
+        let failures = |n| {
+            Some(ThrottleState {
+                failures: n,
+                previous_failures: 0,
+                window_started_at: now,
+            })
+        };
+        assert_eq!(longest_wait(&counters, &[None, None, None], now), None);
+        assert_eq!(
+            longest_wait(&counters, &[failures(1), failures(5), None], now),
+            None,
+            "under their limits"
+        );
+        let one = longest_wait(&counters, &[failures(3), None, None], now);
+        assert!(one.is_some());
+        let both = longest_wait(&counters, &[failures(3), None, failures(3)], now);
+        assert!(both >= one, "the longest of those over their limit");
+    }
 }
